@@ -1,0 +1,19 @@
+/** Structured JSON logging (pino). Every call-scoped line carries `call` (our id) and leg Call-IDs. */
+import { pino } from 'pino';
+import type { Logger } from '../plugin-api/index.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export function createLogger(options: { level?: LogLevel; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = options.level ?? 'info';
+  const base = { name: 'b2bua-server' };
+  const root = options.destination
+    ? pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, options.destination)
+    : pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime });
+  return root as unknown as Logger;
+}
+
+/** A logger that drops everything (unit tests). */
+export function silentLogger(): Logger {
+  return createLogger({ level: 'silent' });
+}

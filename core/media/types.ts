@@ -1,0 +1,114 @@
+/**
+ * The one media interface the back-to-back framework uses. Implementations:
+ * a plain in-process RTP relay (core/media/relay) and the GStreamer engine with
+ * media worker processes (core/media/gst). The framework never knows which.
+ *
+ * Model: a MediaSession per call; each call has two legs ('a' = caller side,
+ * 'b' = callee side); stream `index` i of leg A is bridged to stream i of leg B
+ * (same m-line position in each leg's SDP, which the framework keeps aligned).
+ */
+import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
+
+export type LegId = 'a' | 'b';
+export type MediaKind = 'audio' | 'video';
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** Where we receive (and, symmetric RTP, send from) for one stream of one leg. */
+export interface LocalEndpoint {
+  readonly address: string;
+  readonly rtpPort: number;
+  /** = rtpPort + 1 unless the engine only offers rtcp-mux. */
+  readonly rtcpPort: number;
+  /** DTLS-SRTP: our certificate fingerprint `sha-256 AB:CD:…` for this leg. */
+  readonly fingerprint?: string;
+}
+
+/** SDES key material (RFC 4568 inline key||salt, base64) for one direction. */
+export interface SrtpKey {
+  readonly suite: SrtpSuite;
+  readonly keySalt: string;
+}
+
+export interface StreamParams {
+  readonly index: number;
+  readonly kind: MediaKind;
+  /** false = stream removed/rejected (port 0 in SDP): the engine stops relaying it. */
+  readonly enabled: boolean;
+  /** The peer's address from its SDP (c= / m= port), unknown until it answered/offered. */
+  readonly remote?: { readonly address: string; readonly rtpPort: number; readonly rtcpPort: number };
+  readonly rtcpMux: boolean;
+  /** What we negotiated with this leg's peer (after hold). Controls forwarding *to* this leg. */
+  readonly direction: Direction;
+  /** RTP payload types relayed (informational; the relay does not transcode). */
+  readonly payloadTypes?: readonly number[];
+  readonly encryption: EncryptionMode;
+  /** SDES: key we encrypt with (we send) and the peer's key we decrypt with. */
+  readonly srtp?: { readonly send: SrtpKey; readonly recv: SrtpKey };
+  /** DTLS-SRTP: our role and the fingerprint the peer announced. */
+  readonly dtls?: { readonly role: 'client' | 'server'; readonly remoteFingerprint: string };
+}
+
+export interface LegParams {
+  readonly streams: readonly StreamParams[];
+}
+
+export interface StreamStats {
+  readonly index: number;
+  readonly kind: MediaKind;
+  /** Counted at our socket for this leg. */
+  readonly packetsIn: number;
+  readonly bytesIn: number;
+  readonly packetsOut: number;
+  readonly bytesOut: number;
+  readonly srtpAuthFailures: number;
+  readonly srtpReplays: number;
+  /** Packets dropped because they came from an address latching does not allow. */
+  readonly rejectedSource: number;
+  /** ms since epoch of the last RTP packet received on this leg's stream, 0 if none. */
+  readonly lastPacketAt: number;
+}
+
+export interface SessionStats {
+  readonly a: readonly StreamStats[];
+  readonly b: readonly StreamStats[];
+}
+
+export type MediaEvent =
+  /** No RTP received on a leg for `noRtpTimeoutMs` (once per silence period). */
+  | { readonly type: 'leg-silent'; readonly leg: LegId; readonly silentForMs: number }
+  /** The session cannot go on (worker died, pipeline error): the call must end. */
+  | { readonly type: 'failed'; readonly reason: string }
+  | { readonly type: 'dtls-connected' | 'zrtp-secured'; readonly leg: LegId; readonly detail?: string };
+
+export interface MediaSessionOptions {
+  /** Signalling call id, for logs. */
+  readonly callId: string;
+  /** 0 = no silence detection. */
+  readonly noRtpTimeoutMs: number;
+}
+
+export interface MediaSession {
+  readonly id: string;
+  /** Reserve (idempotent per leg+index) the local endpoint of one stream. */
+  allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint>;
+  /** Set what to do for a leg; called at each offer/answer step; replaces the previous params. */
+  configure(leg: LegId, params: LegParams): Promise<void>;
+  stats(): Promise<SessionStats>;
+  onEvent(listener: (event: MediaEvent) => void): void;
+  /** Stop relaying, free ports; resolves with the final statistics. Idempotent. */
+  close(): Promise<SessionStats>;
+}
+
+export interface MediaEngineCounters {
+  readonly sessions: number;
+  readonly portsInUse: number;
+}
+
+export interface MediaEngine {
+  readonly name: string;
+  /** Encryption modes and SDES suites this engine can do (others: 488 / start-up error). */
+  readonly capabilities: { readonly encryption: readonly EncryptionMode[]; readonly srtpSuites: readonly SrtpSuite[] };
+  createSession(options: MediaSessionOptions): Promise<MediaSession>;
+  counters(): MediaEngineCounters;
+  close(): Promise<void>;
+}
