@@ -1,0 +1,49 @@
+/**
+ * Boundary between the daemon (core/cli, core/daemon) and the back-to-back framework.
+ * The daemon builds config, plugin host and media engine, then drives a B2buaServer.
+ */
+import type { B2buaHooks, B2buaServerConfig, Logger, PluginSipApi } from '../plugin-api/index.js';
+import type { MediaEngine } from '../media/types.js';
+
+export interface TlsFiles {
+  readonly certificateFile: string;
+  readonly privateKeyFile: string;
+}
+
+export interface B2buaServerOptions {
+  readonly config: B2buaServerConfig;
+  readonly hooks: B2buaHooks;
+  readonly log: Logger;
+  readonly media: MediaEngine;
+  /** Our version, for the User-Agent `{version}` placeholder. */
+  readonly version: string;
+  /** Required when `transport` is sips: or transport=tls. */
+  readonly tls?: TlsFiles;
+}
+
+/** Live counters, exposed by the admin interface; tests assert they return to zero. */
+export interface ServerCounters {
+  readonly calls: number;
+  readonly dialogs: number;
+  readonly transactions: number;
+  readonly timers: number;
+  readonly mediaSessions: number;
+  readonly mediaPorts: number;
+  readonly callsTotal: number;
+}
+
+export interface B2buaServer {
+  /** Open the transport(s); resolves with the URIs actually bound (port 0 resolved). */
+  start(): Promise<{ readonly transports: readonly string[] }>;
+  /** New INVITEs get 503 from now on; calls in progress continue. */
+  stopAccepting(): void;
+  /** End every call in progress (BYE / CANCEL on both legs), waiting at most timeoutMs. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Close transports and timers. */
+  close(): Promise<void>;
+  counters(): ServerCounters;
+  /** Calls in progress, for the admin interface. */
+  calls(): readonly Record<string, unknown>[];
+  /** SIP services handed to plugins (PluginHost.sip). */
+  readonly sip: PluginSipApi;
+}
