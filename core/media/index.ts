@@ -1,0 +1,22 @@
+/**
+ * Media engine selection (`[b2bua-server] media-engine`). Engines are loaded lazily so that
+ * a machine without GStreamer can still run the plain relay.
+ */
+import type { B2buaServerConfig, Logger } from '../plugin-api/index.js';
+import type { MediaEngine } from './types.js';
+
+export type MediaEngineName = 'relay' | 'gstreamer';
+
+export async function createMediaEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine> {
+  const name = (config['mediaEngine'] as MediaEngineName | undefined) ?? 'relay';
+  switch (name) {
+    case 'relay': {
+      const { createRelayEngine } = await import('./relay/index.js');
+      return createRelayEngine(config, log.child({ component: 'media-relay' }));
+    }
+    case 'gstreamer': {
+      const { createGstEngine } = await import('./gst/index.js');
+      return createGstEngine(config, log.child({ component: 'media-gst' }));
+    }
+  }
+}
