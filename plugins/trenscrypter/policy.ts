@@ -1,0 +1,156 @@
+/**
+ * The trenscrypter's encryption policy: parse the `outgoing-enc-regex` and `outgoing-srtp-regex`
+ * pair lists and decide leg B's encryption from leg A's To URI. Pure: no I/O, no hooks.
+ */
+import { ENCRYPTION_MODES, SRTP_SUITES, didYouMean } from '../../core/plugin-api/index.js';
+import type { EncryptionMode, LegBMedia, SrtpSuite } from '../../core/plugin-api/index.js';
+
+export const ENC_KEY = 'outgoing-enc-regex';
+export const SRTP_KEY = 'outgoing-srtp-regex';
+
+/**
+ * Suites leg B offers when it is SDES, no `outgoing-srtp-regex` rule matches and leg A had no SDES suites
+ * to copy (leg A was not SDES).
+ */
+export const DEFAULT_SDES_SUITES: readonly SrtpSuite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+
+export interface EncryptionRule {
+  readonly mode: EncryptionMode;
+  /** The regex as written in the configuration (for logs). */
+  readonly source: string;
+  /** Anchored: matches the whole URI only. */
+  readonly pattern: RegExp;
+}
+
+export interface SrtpRule {
+  readonly suites: readonly SrtpSuite[];
+  readonly source: string;
+  readonly pattern: RegExp;
+}
+
+export interface EncryptionPolicy {
+  readonly encryption: readonly EncryptionRule[];
+  readonly srtp: readonly SrtpRule[];
+}
+
+export interface Parsed<T> {
+  readonly value: T;
+  /** `key: what is wrong (what to change)`; empty when the list is valid. */
+  readonly problems: string[];
+}
+
+/** Compile a configuration regex so that it must match the whole string; a syntax error is returned as text. */
+export function compileWholeMatch(source: string): RegExp | { error: string } {
+  try {
+    return new RegExp(`^(?:${source})$`);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    // V8 says "Invalid regular expression: /^(?:…)$/: Unterminated group": keep the reason only.
+    const reason = message.slice(message.lastIndexOf(': ') + 2) || message;
+    return { error: reason };
+  }
+}
+
+function pairs(key: string, items: readonly string[], what: string, problems: string[]): [string, string][] {
+  const result: [string, string][] = [];
+  for (let i = 0; i + 1 < items.length; i += 2) result.push([items[i]!, items[i + 1]!]);
+  if (items.length % 2 === 1) {
+    problems.push(
+      `${key}: odd number of items (${items.length}); the list is pairs "${what} regex" and "${items[items.length - 1]}" ` +
+        `has no regex after it (add its regex or remove it)`,
+    );
+  }
+  return result;
+}
+
+function regexProblem(key: string, source: string, error: string): string {
+  return `${key}: invalid regex "${source}": ${error} (fix the regular expression)`;
+}
+
+export function parseEncryptionRules(items: readonly string[] = []): Parsed<EncryptionRule[]> {
+  const problems: string[] = [];
+  const rules: EncryptionRule[] = [];
+  for (const [mode, source] of pairs(ENC_KEY, items, 'mode', problems)) {
+    let ok = true;
+    if (!(ENCRYPTION_MODES as readonly string[]).includes(mode)) {
+      ok = false;
+      const hint = didYouMean(mode, ENCRYPTION_MODES);
+      problems.push(
+        `${ENC_KEY}: unknown mode "${mode}" (${hint ? `did you mean "${hint}"?` : `use one of ${ENCRYPTION_MODES.join(', ')}`})`,
+      );
+    }
+    const pattern = compileWholeMatch(source);
+    if (!(pattern instanceof RegExp)) {
+      problems.push(regexProblem(ENC_KEY, source, pattern.error));
+      continue;
+    }
+    if (ok) rules.push({ mode: mode as EncryptionMode, source, pattern });
+  }
+  return { value: rules, problems };
+}
+
+export function parseSuiteList(list: string): { suites: SrtpSuite[]; problems: string[] } {
+  const problems: string[] = [];
+  const suites: SrtpSuite[] = [];
+  const names = list.split(';').filter((s) => s !== '');
+  if (names.length === 0) problems.push(`${SRTP_KEY}: empty suite list "${list}" (give ;-separated suites, e.g. AES_CM_128_HMAC_SHA1_80)`);
+  for (const name of names) {
+    if ((SRTP_SUITES as readonly string[]).includes(name)) {
+      suites.push(name as SrtpSuite);
+      continue;
+    }
+    const hint = didYouMean(name, SRTP_SUITES);
+    problems.push(
+      `${SRTP_KEY}: unknown SRTP suite "${name}" (${hint ? `did you mean "${hint}"?` : `use one of ${SRTP_SUITES.join(', ')}`})`,
+    );
+  }
+  return { suites, problems };
+}
+
+export function parseSrtpRules(items: readonly string[] = []): Parsed<SrtpRule[]> {
+  const problems: string[] = [];
+  const rules: SrtpRule[] = [];
+  for (const [list, source] of pairs(SRTP_KEY, items, 'suites', problems)) {
+    const parsed = parseSuiteList(list);
+    problems.push(...parsed.problems);
+    const pattern = compileWholeMatch(source);
+    if (!(pattern instanceof RegExp)) {
+      problems.push(regexProblem(SRTP_KEY, source, pattern.error));
+      continue;
+    }
+    if (parsed.problems.length === 0) rules.push({ suites: parsed.suites, source, pattern });
+  }
+  return { value: rules, problems };
+}
+
+export function parsePolicy(options: {
+  readonly [ENC_KEY]?: readonly string[] | undefined;
+  readonly [SRTP_KEY]?: readonly string[] | undefined;
+}): Parsed<EncryptionPolicy> {
+  const encryption = parseEncryptionRules(options[ENC_KEY]);
+  const srtp = parseSrtpRules(options[SRTP_KEY]);
+  return { value: { encryption: encryption.value, srtp: srtp.value }, problems: [...encryption.problems, ...srtp.problems] };
+}
+
+export interface Decision extends LegBMedia {
+  /** The rules that decided, for the call's log (undefined = fallback). */
+  readonly encryptionRule?: string | undefined;
+  readonly srtpRule?: string | undefined;
+}
+
+/**
+ * Leg B's media from leg A's (the waterfall input) and leg A's To URI (with its parameters).
+ * First matching rule wins; no match keeps leg A's mode; suites only matter when leg B is SDES.
+ */
+export function decideLegBMedia(policy: EncryptionPolicy, toUri: string, legA: LegBMedia): Decision {
+  const encRule = policy.encryption.find((r) => r.pattern.test(toUri));
+  const encryption = encRule?.mode ?? legA.encryption;
+  if (encryption !== 'sdes') return { encryption, srtpSuites: [], encryptionRule: encRule?.source };
+  const srtpRule = policy.srtp.find((r) => r.pattern.test(toUri));
+  const srtpSuites = srtpRule
+    ? [...srtpRule.suites]
+    : legA.encryption === 'sdes' && legA.srtpSuites.length > 0
+      ? [...legA.srtpSuites]
+      : [...DEFAULT_SDES_SUITES];
+  return { encryption, srtpSuites, encryptionRule: encRule?.source, srtpRule: srtpRule?.source };
+}

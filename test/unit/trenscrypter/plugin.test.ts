@@ -1,0 +1,104 @@
+import { strict as assert } from 'node:assert';
+import Ajv from 'ajv';
+import plugin from '../../../plugins/trenscrypter/index.js';
+import { createHooks } from '../../../core/plugin-api/index.js';
+import type { B2buaServerConfig, IncomingCall, LegBMedia, Logger, PluginHost } from '../../../core/plugin-api/index.js';
+import type { TrenscrypterOptions } from '../../../plugins/trenscrypter/index.js';
+
+const logged: { level: string; obj: unknown }[] = [];
+const log: Logger = {
+  debug: (obj) => void logged.push({ level: 'debug', obj }),
+  info: (obj) => void logged.push({ level: 'info', obj }),
+  warn: (obj) => void logged.push({ level: 'warn', obj }),
+  error: (obj) => void logged.push({ level: 'error', obj }),
+  child: () => log,
+};
+
+function hostWith(options: TrenscrypterOptions): PluginHost<TrenscrypterOptions> {
+  return {
+    hooks: createHooks(),
+    options: Object.freeze(options),
+    server: {} as B2buaServerConfig,
+    configDir: '/nonexistent',
+    log,
+    sip: { request: () => Promise.reject(new Error('no SIP in this test')), contact: 'sip:127.0.0.1:5060' },
+  };
+}
+
+function callTo(uri: string): IncomingCall {
+  return {
+    id: 'c1',
+    legA: {
+      callId: 'abc', requestUri: 'sip:ignored@request.uri',
+      from: { uri: 'sip:alice@example.org', params: { tag: '1' } },
+      to: { uri, params: {} },
+      header: () => undefined, transport: 'udp', source: { address: '127.0.0.1', port: 5060 },
+    },
+    offeredMedia: { encryption: 'none', srtpSuites: [], kinds: ['audio'] },
+    data: new Map(),
+  };
+}
+
+describe('trenscrypter plugin', () => {
+  it('declares its name, host API range and a schema whose defaults are empty lists', () => {
+    assert.equal(plugin.name, 'trenscrypter');
+    assert.equal(plugin.hostApi, '^1.0.0');
+    const ajv = new Ajv.default({ useDefaults: true, strict: false });
+    const validate = ajv.compile(plugin.configSchema);
+    const section: Record<string, unknown> = {};
+    assert.ok(validate(section));
+    assert.deepEqual(section, { 'outgoing-enc-regex': [], 'outgoing-srtp-regex': [] });
+    assert.equal(validate({ 'outgoing-enc-regexp': ['zrtp', '.*'] }), false, 'unknown keys are refused');
+  });
+
+  it('every schema property has type, default and description', () => {
+    const props = (plugin.configSchema as { properties: Record<string, Record<string, unknown>> }).properties;
+    for (const [key, p] of Object.entries(props)) {
+      for (const field of ['type', 'default', 'description']) assert.ok(field in p, `${key} lacks ${field}`);
+    }
+  });
+
+  it('validate() returns the policy problems', async () => {
+    assert.deepEqual(await plugin.validate!({ 'outgoing-enc-regex': ['dtsl-srtp', '.*'] }, { configDir: '/' }), [
+      'outgoing-enc-regex: unknown mode "dtsl-srtp" (did you mean "dtls-srtp"?)',
+    ]);
+    assert.deepEqual(await plugin.validate!({}, { configDir: '/' }), []);
+  });
+
+  it('taps legBMedia and decides from leg A To URI (not the Request-URI)', async () => {
+    const host = hostWith({ 'outgoing-enc-regex': ['zrtp', 'sip:.*@secure.org', 'none', 'sip:ignored@request.uri'] });
+    await plugin.apply(host);
+    const legA: LegBMedia = { encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_32'] };
+    assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@secure.org')), { encryption: 'zrtp', srtpSuites: [] });
+    assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@plain.org')), legA);
+  });
+
+  it('applies SRTP suites when leg B is SDES', async () => {
+    const host = hostWith({
+      'outgoing-enc-regex': ['sdes', 'sip:.*'],
+      'outgoing-srtp-regex': ['AES_256_CM_HMAC_SHA1_80;AES_256_CM_HMAC_SHA1_32', 'sip:.*@strong.org'],
+    });
+    await plugin.apply(host);
+    const none: LegBMedia = { encryption: 'none', srtpSuites: [] };
+    assert.deepEqual(await host.hooks.legBMedia.promise(none, callTo('sip:x@strong.org')), {
+      encryption: 'sdes', srtpSuites: ['AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'],
+    });
+    assert.deepEqual(await host.hooks.legBMedia.promise(none, callTo('sip:x@weak.org')), {
+      encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+    });
+  });
+
+  it('apply() refuses an invalid configuration instead of running half a policy', () => {
+    assert.throws(() => plugin.apply(hostWith({ 'outgoing-enc-regex': ['zrtp'] })), /odd number of items/);
+  });
+
+  it('a hook failure keeps leg A media and logs an error instead of throwing', async () => {
+    const host = hostWith({ 'outgoing-enc-regex': ['zrtp', '.*'] });
+    await plugin.apply(host);
+    const broken = { ...callTo('sip:x@y'), legA: null } as unknown as IncomingCall;
+    const legA: LegBMedia = { encryption: 'none', srtpSuites: [] };
+    logged.length = 0;
+    assert.deepEqual(await host.hooks.legBMedia.promise(legA, broken), legA);
+    assert.equal(logged.filter((l) => l.level === 'error').length, 1);
+  });
+});
