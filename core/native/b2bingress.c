@@ -1,0 +1,212 @@
+/*
+ * b2bingress: the receive side of one socket of one call leg.
+ *
+ * - No RTP Bleed: a packet is accepted only from the peer's address given in its SDP
+ *   (`remote-address`); with `latch=true` the first accepted packet fixes the source
+ *   port (NAT), after which only that address:port is accepted. Until `remote-address`
+ *   is set, nothing is accepted. Rejected packets are counted, never forwarded.
+ * - Splits RTP (src pad) from RTCP (rtcp_src pad, RFC 5761 payload-type rule) so one
+ *   socket can carry both (rtcp-mux).
+ * - Counts packets, bytes and the time of the last RTP packet; the worker reads these
+ *   properties by polling (no signal, no JavaScript on the streaming thread).
+ */
+#include "b2bplugin.h"
+#include <gst/net/gstnetaddressmeta.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC(b2b_ingress_debug);
+#define GST_CAT_DEFAULT b2b_ingress_debug
+
+struct _B2bIngress {
+  GstElement parent;
+  GstPad *sinkpad, *rtp_src, *rtcp_src;
+  /* protected by the object lock */
+  GInetAddress *allowed_addr;
+  gint remote_port;
+  gboolean latch;
+  gint latched_port; /* 0 = not latched yet */
+  guint64 packets_in, bytes_in, rtcp_packets_in, rejected, other;
+  gint64 last_rtp_time_us, last_rtcp_time_us;
+  guint last_ssrc;
+};
+
+G_DEFINE_TYPE(B2bIngress, b2b_ingress, GST_TYPE_ELEMENT)
+
+enum {
+  PROP_0, PROP_REMOTE_ADDRESS, PROP_REMOTE_PORT, PROP_LATCH, PROP_LATCHED_PORT, PROP_PACKETS_IN, PROP_BYTES_IN,
+  PROP_RTCP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC
+};
+
+static GstStaticPadTemplate sink_tpl = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate rtp_tpl = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
+static GstStaticPadTemplate rtcp_tpl = GST_STATIC_PAD_TEMPLATE("rtcp_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtcp"));
+
+typedef enum { PKT_RTP, PKT_RTCP, PKT_OTHER } PacketKind;
+
+static PacketKind classify(const guint8 *d, gsize len) {
+  if (len < 8 || (d[0] >> 6) != 2) return PKT_OTHER; /* STUN, DTLS, ZRTP... not ours (yet) */
+  if (d[1] >= 192 && d[1] <= 223) return PKT_RTCP;
+  return len >= 12 ? PKT_RTP : PKT_OTHER;
+}
+
+/* TRUE if the buffer's source address is allowed; latches the port on first match. Object lock held. */
+static gboolean source_allowed(B2bIngress *self, GstBuffer *buf) {
+  if (!self->allowed_addr) return FALSE;
+  GstNetAddressMeta *meta = gst_buffer_get_net_address_meta(buf);
+  if (!meta || !G_IS_INET_SOCKET_ADDRESS(meta->addr)) return FALSE;
+  GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(meta->addr);
+  if (!g_inet_address_equal(g_inet_socket_address_get_address(isa), self->allowed_addr)) return FALSE;
+  gint port = g_inet_socket_address_get_port(isa);
+  if (!self->latch) return port == self->remote_port;
+  if (self->latched_port == 0) self->latched_port = port;
+  return port == self->latched_port;
+}
+
+static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
+  B2bIngress *self = B2B_INGRESS(parent);
+  GstMapInfo map;
+  (void)pad;
+  if (!gst_buffer_map(buf, &map, GST_MAP_READ)) { gst_buffer_unref(buf); return GST_FLOW_OK; }
+  PacketKind kind = classify(map.data, map.size);
+  guint ssrc = map.size >= 12 ? GST_READ_UINT32_BE(map.data + (kind == PKT_RTCP ? 4 : 8)) : 0;
+  gsize size = map.size;
+  gst_buffer_unmap(buf, &map);
+
+  GST_OBJECT_LOCK(self);
+  gboolean allowed = source_allowed(self, buf);
+  if (!allowed) self->rejected++;
+  else if (kind == PKT_OTHER) self->other++;
+  else {
+    gint64 now = g_get_real_time();
+    if (kind == PKT_RTP) { self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; }
+    else { self->rtcp_packets_in++; self->last_rtcp_time_us = now; }
+    self->bytes_in += size;
+  }
+  GST_OBJECT_UNLOCK(self);
+
+  if (!allowed || kind == PKT_OTHER) { gst_buffer_unref(buf); return GST_FLOW_OK; }
+  GstFlowReturn ret = gst_pad_push(kind == PKT_RTP ? self->rtp_src : self->rtcp_src, buf);
+  /* An unlinked/flushing branch must not stop the other one. */
+  return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+}
+
+static gboolean b2b_ingress_sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
+  B2bIngress *self = B2B_INGRESS(parent);
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_CAPS: /* we set our own caps per output */
+      gst_event_unref(event);
+      return TRUE;
+    case GST_EVENT_STREAM_START: {
+      gboolean ok = gst_pad_event_default(pad, parent, event);
+      gst_pad_push_event(self->rtp_src, gst_event_new_caps(gst_static_pad_template_get_caps(&rtp_tpl)));
+      gst_pad_push_event(self->rtcp_src, gst_event_new_caps(gst_static_pad_template_get_caps(&rtcp_tpl)));
+      return ok;
+    }
+    default:
+      return gst_pad_event_default(pad, parent, event);
+  }
+}
+
+static void b2b_ingress_set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec) {
+  B2bIngress *self = B2B_INGRESS(object);
+  GST_OBJECT_LOCK(self);
+  switch (id) {
+    case PROP_REMOTE_ADDRESS: {
+      const gchar *s = g_value_get_string(value);
+      GInetAddress *addr = (s && *s) ? g_inet_address_new_from_string(s) : NULL;
+      if (s && *s && !addr) GST_WARNING_OBJECT(self, "remote-address \"%s\" is not an IP address: accepting nothing", s);
+      if (!(addr && self->allowed_addr && g_inet_address_equal(addr, self->allowed_addr))) self->latched_port = 0;
+      g_clear_object(&self->allowed_addr);
+      self->allowed_addr = addr;
+      break;
+    }
+    case PROP_REMOTE_PORT:
+      if (self->remote_port != g_value_get_int(value)) self->latched_port = 0;
+      self->remote_port = g_value_get_int(value);
+      break;
+    case PROP_LATCH: self->latch = g_value_get_boolean(value); self->latched_port = 0; break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void b2b_ingress_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec) {
+  B2bIngress *self = B2B_INGRESS(object);
+  GST_OBJECT_LOCK(self);
+  switch (id) {
+    case PROP_REMOTE_ADDRESS:
+      g_value_take_string(value, self->allowed_addr ? g_inet_address_to_string(self->allowed_addr) : NULL);
+      break;
+    case PROP_REMOTE_PORT: g_value_set_int(value, self->remote_port); break;
+    case PROP_LATCH: g_value_set_boolean(value, self->latch); break;
+    case PROP_LATCHED_PORT: g_value_set_int(value, self->latched_port); break;
+    case PROP_PACKETS_IN: g_value_set_uint64(value, self->packets_in); break;
+    case PROP_BYTES_IN: g_value_set_uint64(value, self->bytes_in); break;
+    case PROP_RTCP_PACKETS_IN: g_value_set_uint64(value, self->rtcp_packets_in); break;
+    case PROP_REJECTED: g_value_set_uint64(value, self->rejected); break;
+    case PROP_OTHER: g_value_set_uint64(value, self->other); break;
+    case PROP_LAST_RTP_TIME: g_value_set_int64(value, self->last_rtp_time_us); break;
+    case PROP_LAST_RTCP_TIME: g_value_set_int64(value, self->last_rtcp_time_us); break;
+    case PROP_LAST_SSRC: g_value_set_uint(value, self->last_ssrc); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void b2b_ingress_finalize(GObject *object) {
+  B2bIngress *self = B2B_INGRESS(object);
+  g_clear_object(&self->allowed_addr);
+  G_OBJECT_CLASS(b2b_ingress_parent_class)->finalize(object);
+}
+
+static GParamSpec *counter(const char *name, const char *blurb) {
+  return g_param_spec_uint64(name, name, blurb, 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+}
+
+static void b2b_ingress_class_init(B2bIngressClass *klass) {
+  GObjectClass *oc = G_OBJECT_CLASS(klass);
+  GstElementClass *ec = GST_ELEMENT_CLASS(klass);
+  oc->set_property = b2b_ingress_set_property;
+  oc->get_property = b2b_ingress_get_property;
+  oc->finalize = b2b_ingress_finalize;
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+  g_object_class_install_property(oc, PROP_REMOTE_ADDRESS, g_param_spec_string("remote-address", "Remote address",
+      "Only packets from this IP address are accepted (empty = none)", NULL, rw));
+  g_object_class_install_property(oc, PROP_REMOTE_PORT, g_param_spec_int("remote-port", "Remote port",
+      "Port from the SDP; with latch=false only this port is accepted", 0, 65535, 0, rw));
+  g_object_class_install_property(oc, PROP_LATCH, g_param_spec_boolean("latch", "Latch",
+      "Accept any source port of remote-address until the first packet, then only that one", TRUE, rw));
+  g_object_class_install_property(oc, PROP_LATCHED_PORT, g_param_spec_int("latched-port", "Latched port",
+      "Source port latched from the first accepted packet (0 = none yet)", 0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(oc, PROP_PACKETS_IN, counter("packets-in", "Accepted RTP packets"));
+  g_object_class_install_property(oc, PROP_BYTES_IN, counter("bytes-in", "Bytes of accepted RTP and RTCP packets"));
+  g_object_class_install_property(oc, PROP_RTCP_PACKETS_IN, counter("rtcp-packets-in", "Accepted RTCP packets"));
+  g_object_class_install_property(oc, PROP_REJECTED, counter("rejected", "Packets dropped because of their source address"));
+  g_object_class_install_property(oc, PROP_OTHER, counter("other", "Accepted-source packets that are neither RTP nor RTCP"));
+  g_object_class_install_property(oc, PROP_LAST_RTP_TIME, g_param_spec_int64("last-rtp-time", "Last RTP time",
+      "Wall clock (us since epoch) of the last accepted RTP packet, 0 = none", 0, G_MAXINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(oc, PROP_LAST_RTCP_TIME, g_param_spec_int64("last-rtcp-time", "Last RTCP time",
+      "Wall clock (us since epoch) of the last accepted RTCP packet, 0 = none", 0, G_MAXINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(oc, PROP_LAST_SSRC, g_param_spec_uint("last-ssrc", "Last SSRC",
+      "SSRC of the last accepted RTP packet", 0, G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  gst_element_class_add_static_pad_template(ec, &sink_tpl);
+  gst_element_class_add_static_pad_template(ec, &rtp_tpl);
+  gst_element_class_add_static_pad_template(ec, &rtcp_tpl);
+  gst_element_class_set_static_metadata(ec, "B2BUA leg ingress", "Filter/Network/RTP",
+      "Source-address filter with latching, RTP/RTCP split and counters for one call leg", "b2bua-server");
+  GST_DEBUG_CATEGORY_INIT(b2b_ingress_debug, "b2bingress", 0, "B2BUA leg ingress");
+}
+
+static void b2b_ingress_init(B2bIngress *self) {
+  self->latch = TRUE;
+  self->sinkpad = gst_pad_new_from_static_template(&sink_tpl, "sink");
+  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(b2b_ingress_chain));
+  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(b2b_ingress_sink_event));
+  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
+  self->rtp_src = gst_pad_new_from_static_template(&rtp_tpl, "src");
+  gst_pad_use_fixed_caps(self->rtp_src);
+  gst_element_add_pad(GST_ELEMENT(self), self->rtp_src);
+  self->rtcp_src = gst_pad_new_from_static_template(&rtcp_tpl, "rtcp_src");
+  gst_pad_use_fixed_caps(self->rtcp_src);
+  gst_element_add_pad(GST_ELEMENT(self), self->rtcp_src);
+}

@@ -1,0 +1,258 @@
+/*
+ * b2bsrtp: SRTP/SRTCP protect or unprotect (libsrtp2) for one call leg, keyed by a
+ * property so that a re-INVITE re-keys it in place.
+ *
+ * Why not srtpdec: srtpdec only decrypts SSRCs named in its caps or answered through
+ * its `request-key` signal (a JavaScript handler on a streaming thread deadlocks
+ * node-gtk), and it does not count authentication failures or replays. Here the
+ * libsrtp session takes any inbound/outbound SSRC (ssrc_any_*), so an SSRC change
+ * mid-call and a peer without `a=ssrc` just work; failures are counted.
+ *
+ * `srtp-params` = "<RFC 4568 suite> <base64 key||salt>", or "" for plain RTP
+ * (pass-through, still counted). RTP and RTCP may come mixed (rtcp-mux): each packet
+ * is classified by the RFC 5761 payload-type rule.
+ */
+#include "b2bplugin.h"
+#include <srtp2/srtp.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC(b2b_srtp_debug);
+#define GST_CAT_DEFAULT b2b_srtp_debug
+
+typedef enum { MODE_PROTECT, MODE_UNPROTECT } B2bSrtpMode;
+
+struct _B2bSrtp {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+  GMutex lock; /* context, params and counters */
+  B2bSrtpMode mode;
+  gchar *params;
+  gboolean keyed;  /* params name a suite */
+  srtp_t session;  /* NULL when keyed but the params were refused */
+  guint64 packets, bytes, auth_failures, replays, errors, rekeys;
+};
+
+G_DEFINE_TYPE(B2bSrtp, b2b_srtp, GST_TYPE_ELEMENT)
+
+enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED };
+
+static GstStaticPadTemplate sink_tpl = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_tpl = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+typedef struct {
+  const char *name;
+  void (*rtp)(srtp_crypto_policy_t *);
+  void (*rtcp)(srtp_crypto_policy_t *);
+} SuiteDef;
+
+/* SRTCP keeps the 80-bit tag with the _32 suites (RFC 4568 section 6.2, RFC 6188). */
+static const SuiteDef SUITES[] = {
+  {"AES_CM_128_HMAC_SHA1_80", srtp_crypto_policy_set_rtp_default, srtp_crypto_policy_set_rtcp_default},
+  {"AES_CM_128_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_rtcp_default},
+  {"AES_192_CM_HMAC_SHA1_80", srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
+  {"AES_192_CM_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
+  {"AES_256_CM_HMAC_SHA1_80", srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
+  {"AES_256_CM_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
+  {"AEAD_AES_128_GCM", srtp_crypto_policy_set_aes_gcm_128_16_auth, srtp_crypto_policy_set_aes_gcm_128_16_auth},
+  {"AEAD_AES_256_GCM", srtp_crypto_policy_set_aes_gcm_256_16_auth, srtp_crypto_policy_set_aes_gcm_256_16_auth},
+};
+
+static const SuiteDef *find_suite(const char *name, gsize len) {
+  for (guint i = 0; i < G_N_ELEMENTS(SUITES); i++)
+    if (strlen(SUITES[i].name) == len && strncmp(SUITES[i].name, name, len) == 0) return &SUITES[i];
+  return NULL;
+}
+
+/* Creates a libsrtp session; on failure returns NULL and sets *why. */
+static srtp_t create_session(const SuiteDef *suite, const guint8 *key, gsize key_len, B2bSrtpMode mode, const char **why) {
+  srtp_policy_t policy;
+  memset(&policy, 0, sizeof policy);
+  suite->rtp(&policy.rtp);
+  suite->rtcp(&policy.rtcp);
+  if ((gsize)policy.rtp.cipher_key_len != key_len) { *why = "key||salt length does not match the suite"; return NULL; }
+  policy.ssrc.type = mode == MODE_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
+  policy.key = (unsigned char *)key;
+  policy.window_size = 128;
+  policy.allow_repeat_tx = 0;
+  policy.next = NULL;
+  srtp_t session = NULL;
+  srtp_err_status_t err = srtp_create(&session, &policy);
+  if (err != srtp_err_status_ok) { *why = "libsrtp refused the suite (not built with this cipher?)"; return NULL; }
+  return session;
+}
+
+/* Lock held. */
+static void apply_params(B2bSrtp *self, const gchar *params) {
+  if (self->session) { srtp_dealloc(self->session); self->session = NULL; }
+  g_free(self->params);
+  self->params = g_strdup(params ? params : "");
+  self->keyed = FALSE;
+  if (!params || !*params) return;
+  self->keyed = TRUE;
+  self->rekeys++;
+  const char *space = strchr(params, ' ');
+  const SuiteDef *suite = space ? find_suite(params, space - params) : NULL;
+  if (!suite) { GST_WARNING_OBJECT(self, "srtp-params: unknown suite in \"%.40s\": dropping packets", params); return; }
+  gsize key_len = 0;
+  guint8 *key = g_base64_decode(space + 1, &key_len);
+  const char *why = NULL;
+  self->session = create_session(suite, key, key_len, self->mode, &why);
+  if (!self->session) GST_WARNING_OBJECT(self, "srtp-params %s: %s: dropping packets", suite->name, why);
+  memset(key, 0, key_len);
+  g_free(key);
+}
+
+static gboolean is_rtcp(const guint8 *d, gsize len) {
+  return len >= 8 && d[1] >= 192 && d[1] <= 223;
+}
+
+static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *in) {
+  B2bSrtp *self = B2B_SRTP(parent);
+  GstBuffer *out = NULL;
+  GstMapInfo map;
+  (void)pad;
+  g_mutex_lock(&self->lock);
+  if (!self->keyed) {
+    self->packets++;
+    self->bytes += gst_buffer_get_size(in);
+    g_mutex_unlock(&self->lock);
+    return gst_pad_push(self->srcpad, in);
+  }
+  if (!self->session) { self->errors++; g_mutex_unlock(&self->lock); gst_buffer_unref(in); return GST_FLOW_OK; }
+
+  srtp_err_status_t err;
+  int len;
+  if (self->mode == MODE_PROTECT) {
+    gsize in_len = gst_buffer_get_size(in);
+    out = gst_buffer_new_allocate(NULL, in_len + SRTP_MAX_TRAILER_LEN, NULL);
+    gst_buffer_map(out, &map, GST_MAP_READWRITE);
+    gst_buffer_extract(in, 0, map.data, in_len);
+    len = (int)in_len;
+    err = is_rtcp(map.data, in_len) ? srtp_protect_rtcp(self->session, map.data, &len) : srtp_protect(self->session, map.data, &len);
+    gst_buffer_unmap(out, &map);
+    gst_buffer_unref(in);
+  } else {
+    out = gst_buffer_make_writable(in);
+    gst_buffer_map(out, &map, GST_MAP_READWRITE);
+    len = (int)map.size;
+    err = is_rtcp(map.data, map.size) ? srtp_unprotect_rtcp(self->session, map.data, &len) : srtp_unprotect(self->session, map.data, &len);
+    gst_buffer_unmap(out, &map);
+  }
+  if (err != srtp_err_status_ok) {
+    if (err == srtp_err_status_auth_fail) self->auth_failures++;
+    else if (err == srtp_err_status_replay_fail || err == srtp_err_status_replay_old) self->replays++;
+    else self->errors++;
+    g_mutex_unlock(&self->lock);
+    gst_buffer_unref(out);
+    return GST_FLOW_OK;
+  }
+  self->packets++;
+  self->bytes += (guint64)len;
+  g_mutex_unlock(&self->lock);
+  gst_buffer_set_size(out, len);
+  return gst_pad_push(self->srcpad, out);
+}
+
+static gchar *supported_suites(void) {
+  static const guint8 zero[64] = {0};
+  GString *s = g_string_new(NULL);
+  for (guint i = 0; i < G_N_ELEMENTS(SUITES); i++) {
+    srtp_crypto_policy_t p;
+    memset(&p, 0, sizeof p);
+    SUITES[i].rtp(&p);
+    const char *why = NULL;
+    srtp_t session = create_session(&SUITES[i], zero, (gsize)p.cipher_key_len, MODE_PROTECT, &why);
+    if (!session) continue;
+    srtp_dealloc(session);
+    if (s->len) g_string_append_c(s, ' ');
+    g_string_append(s, SUITES[i].name);
+  }
+  return g_string_free(s, FALSE);
+}
+
+static void b2b_srtp_set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec) {
+  B2bSrtp *self = B2B_SRTP(object);
+  g_mutex_lock(&self->lock);
+  switch (id) {
+    case PROP_MODE: {
+      const gchar *m = g_value_get_string(value);
+      self->mode = g_strcmp0(m, "unprotect") == 0 ? MODE_UNPROTECT : MODE_PROTECT;
+      if (self->keyed) { /* the session depends on the direction */
+        gchar *p = g_strdup(self->params);
+        apply_params(self, p);
+        g_free(p);
+      }
+      break;
+    }
+    case PROP_PARAMS: apply_params(self, g_value_get_string(value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+  g_mutex_unlock(&self->lock);
+}
+
+static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec) {
+  B2bSrtp *self = B2B_SRTP(object);
+  if (id == PROP_SUPPORTED) { g_value_take_string(value, supported_suites()); return; }
+  g_mutex_lock(&self->lock);
+  switch (id) {
+    case PROP_MODE: g_value_set_string(value, self->mode == MODE_UNPROTECT ? "unprotect" : "protect"); break;
+    case PROP_PARAMS: g_value_set_string(value, self->params); break;
+    case PROP_PACKETS: g_value_set_uint64(value, self->packets); break;
+    case PROP_BYTES: g_value_set_uint64(value, self->bytes); break;
+    case PROP_AUTH_FAILURES: g_value_set_uint64(value, self->auth_failures); break;
+    case PROP_REPLAYS: g_value_set_uint64(value, self->replays); break;
+    case PROP_ERRORS: g_value_set_uint64(value, self->errors); break;
+    case PROP_REKEYS: g_value_set_uint64(value, self->rekeys); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+  g_mutex_unlock(&self->lock);
+}
+
+static void b2b_srtp_finalize(GObject *object) {
+  B2bSrtp *self = B2B_SRTP(object);
+  if (self->session) srtp_dealloc(self->session);
+  g_free(self->params);
+  g_mutex_clear(&self->lock);
+  G_OBJECT_CLASS(b2b_srtp_parent_class)->finalize(object);
+}
+
+static GParamSpec *counter(const char *name, const char *blurb) {
+  return g_param_spec_uint64(name, name, blurb, 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+}
+
+static void b2b_srtp_class_init(B2bSrtpClass *klass) {
+  GObjectClass *oc = G_OBJECT_CLASS(klass);
+  GstElementClass *ec = GST_ELEMENT_CLASS(klass);
+  oc->set_property = b2b_srtp_set_property;
+  oc->get_property = b2b_srtp_get_property;
+  oc->finalize = b2b_srtp_finalize;
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+  g_object_class_install_property(oc, PROP_MODE, g_param_spec_string("mode", "Mode", "protect (encrypt) or unprotect (decrypt)", "protect", rw));
+  g_object_class_install_property(oc, PROP_PARAMS, g_param_spec_string("srtp-params", "SRTP parameters",
+      "\"<suite> <base64 key||salt>\"; empty = plain RTP pass-through. Setting it re-keys.", "", rw));
+  g_object_class_install_property(oc, PROP_PACKETS, counter("packets", "Packets passed (protected/unprotected)"));
+  g_object_class_install_property(oc, PROP_BYTES, counter("bytes", "Bytes passed (after processing)"));
+  g_object_class_install_property(oc, PROP_AUTH_FAILURES, counter("auth-failures", "Packets dropped: SRTP/SRTCP authentication failed"));
+  g_object_class_install_property(oc, PROP_REPLAYS, counter("replays", "Packets dropped: replayed or too old"));
+  g_object_class_install_property(oc, PROP_ERRORS, counter("errors", "Packets dropped for another reason (no usable key, malformed)"));
+  g_object_class_install_property(oc, PROP_REKEYS, counter("rekeys", "Times a key was set"));
+  g_object_class_install_property(oc, PROP_SUPPORTED, g_param_spec_string("supported-suites", "Supported suites",
+      "Space-separated RFC 4568 suite names this libsrtp build can do", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  gst_element_class_add_static_pad_template(ec, &sink_tpl);
+  gst_element_class_add_static_pad_template(ec, &src_tpl);
+  gst_element_class_set_static_metadata(ec, "B2BUA SRTP", "Filter/Network/SRTP",
+      "SRTP/SRTCP protect or unprotect for any SSRC, re-keyable, with failure counters", "b2bua-server");
+  GST_DEBUG_CATEGORY_INIT(b2b_srtp_debug, "b2bsrtp", 0, "B2BUA SRTP");
+}
+
+static void b2b_srtp_init(B2bSrtp *self) {
+  g_mutex_init(&self->lock);
+  self->params = g_strdup("");
+  self->sinkpad = gst_pad_new_from_static_template(&sink_tpl, "sink");
+  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(b2b_srtp_chain));
+  GST_PAD_SET_PROXY_CAPS(self->sinkpad);
+  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
+  self->srcpad = gst_pad_new_from_static_template(&src_tpl, "src");
+  GST_PAD_SET_PROXY_CAPS(self->srcpad);
+  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
+}
