@@ -1,0 +1,148 @@
+/**
+ * linphonec (liblinphone 5.x console client) headless on loopback: own HOME, generated linphonerc,
+ * commands written to a FIFO that is its stdin (opened read-write by us so it never sees EOF),
+ * output patterns awaited with deadlines. Audio through `soundcard use files` + `play`/`record`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { freePorts } from './ports.js';
+import { spawnManaged, type ManagedProcess } from './processes.js';
+import { readIfExists, waitUntil } from './wait.js';
+
+export interface LinphoneOptions {
+  readonly name: string;
+  readonly runDir: string;
+  /** Answer incoming calls automatically (-a). */
+  readonly autoAnswer?: boolean;
+  readonly mediaEncryption?: 'none' | 'srtp' | 'zrtp' | 'dtls';
+  readonly maxSeconds?: number;
+}
+
+export interface Linphone {
+  readonly name: string;
+  readonly sipPort: number;
+  readonly rtpPort: number;
+  readonly uri: string;
+  readonly dir: string;
+  readonly outFile: string;
+  readonly logFile: string;
+  readonly process: ManagedProcess;
+  command(line: string): void;
+  /** Wait for `pattern` in linphonec's console output; resolves with the match. */
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  output(): string;
+  /** `quit` (ends calls with BYE), then make sure the process is gone. */
+  quit(): Promise<void>;
+}
+
+function linphonerc(name: string, sipPort: number, rtpPort: number, enc: string): string {
+  const codecs: [string, number, number, number][] = [
+    ['PCMU', 8000, 1, 1], ['PCMA', 8000, 1, 1], ['opus', 48000, 2, 0], ['speex', 16000, 1, 0], ['speex', 8000, 1, 0],
+    ['speex', 32000, 1, 0], ['GSM', 8000, 1, 0], ['G722', 8000, 1, 0], ['G729', 8000, 1, 0], ['L16', 44100, 2, 0], ['L16', 44100, 1, 0],
+  ];
+  return [
+    '[sip]',
+    `sip_port=${sipPort}`,
+    'bind_address=127.0.0.1',
+    'sip_tcp_port=0', // 0 disables; -1 would mean a random port
+    'sip_tls_port=0',
+    'use_ipv6=0',
+    'ipv6_migration_done=1', // else the first start re-enables IPv6 and the SDP carries an IPv6 address
+    'guess_hostname=0',
+    `contact=sip:${name}@127.0.0.1:${sipPort}`,
+    'default_proxy=-1',
+    `media_encryption=${enc}`,
+    `media_encryption_mandatory=${enc === 'none' ? 0 : 1}`,
+    'inc_timeout=60',
+    '[rtp]',
+    'bind_address=127.0.0.1', // also the c= address of its SDP
+    `audio_rtp_port=${rtpPort}`,
+    `video_rtp_port=${rtpPort + 2}`,
+    `text_rtp_port=${rtpPort + 4}`,
+    'nortp_timeout=30',
+    '[sound]',
+    'echocancellation=0',
+    '[video]',
+    'enabled=0', 'display=0', 'capture=0', 'automatically_initiate=0', 'automatically_accept=0',
+    ...codecs.flatMap(([mime, rate, ch, en], i) => [`[audio_codec_${i}]`, `mime=${mime}`, `rate=${rate}`, `channels=${ch}`, `enabled=${en}`]),
+    '',
+  ].join('\n');
+}
+
+export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {
+  const [sipPort] = await freePorts(1);
+  const [rtpPort] = await freePorts(6);
+  const dir = path.join(o.runDir, `lp-${o.name}`);
+  fs.mkdirSync(path.join(dir, '.local/share/linphone'), { recursive: true }); // without it linphonec never listens
+  const rc = path.join(dir, 'linphonerc');
+  fs.writeFileSync(rc, linphonerc(o.name, sipPort!, rtpPort!, o.mediaEncryption ?? 'none'));
+  fs.copyFileSync(rc, `${rc}.orig`); // linphonec rewrites its config on exit
+  const fifo = path.join(dir, 'in');
+  execFileSync('mkfifo', [fifo]);
+  const outFile = path.join(dir, 'out.txt');
+  const logFile = path.join(dir, 'log.txt');
+  const args = ['-c', rc, '-d', '6', '-l', logFile, ...(o.autoAnswer ? ['-a'] : [])];
+  const proc = spawnManaged(`linphonec-${o.name}`, 'linphonec', args, {
+    cwd: dir,
+    env: { ...process.env, HOME: dir },
+    stdoutFile: outFile,
+    stdinPath: fifo,
+    maxMs: (o.maxSeconds ?? 60) * 1000,
+  });
+  const command = (line: string): void => {
+    if (!proc.isRunning()) throw new Error(`linphonec ${o.name} is not running (command "${line}")\n${readIfExists(outFile).slice(-2000)}`);
+    const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try {
+      fs.writeSync(fd, `${line}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  const waitForOutput = (pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> =>
+    waitUntil(`linphonec ${o.name}: ${pattern}`, () => {
+      const m = readIfExists(outFile).match(pattern);
+      if (m) return m;
+      if (!proc.isRunning()) throw new Error(`linphonec ${o.name} exited`);
+      return undefined;
+    }, timeoutMs);
+
+  const lp: Linphone = {
+    name: o.name,
+    sipPort: sipPort!,
+    rtpPort: rtpPort!,
+    uri: `sip:${o.name}@127.0.0.1:${sipPort}`,
+    dir,
+    outFile,
+    logFile,
+    process: proc,
+    command,
+    waitForOutput,
+    output: () => readIfExists(outFile),
+    async quit() {
+      if (proc.isRunning()) {
+        try {
+          command('quit');
+        } catch {
+          /* exited meanwhile */
+        }
+        const t = setTimeout(() => proc.signal('SIGKILL'), 8000);
+        await proc.exited;
+        clearTimeout(t);
+      }
+    },
+  };
+  await waitUntil(`linphonec ${o.name} listening on udp/${sipPort}`, () => {
+    if (!proc.isRunning()) throw new Error(`linphonec ${o.name} exited at start:\n${readIfExists(outFile).slice(-2000)}`);
+    const ss = execFileSync('ss', ['-Hlnu', `sport = :${sipPort}`], { encoding: 'utf8' });
+    return ss.trim() ? true : undefined;
+  }, 15000, 100);
+  command('soundcard use files');
+  return lp;
+}
+
+/** Play `wavFile` as our microphone and record what we receive into `recordFile`. */
+export function setMedia(lp: Linphone, wavFile: string, recordFile: string): void {
+  lp.command(`play ${wavFile}`);
+  lp.command(`record ${recordFile}`);
+}
