@@ -1,0 +1,229 @@
+/**
+ * One INI section against its JSON schema: unknown keys (with "did you mean"), conversion of the
+ * INI strings by each property's `type`, defaults, then ajv. Every problem is a full sentence
+ * `<file> [<section>] <key>: <what is wrong> (<what is expected>)`.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { didYouMean } from '../plugin-api/index.js';
+import { FORMATS } from './formats.js';
+import type { IniEntry } from './ini.js';
+
+export interface PropertySchema {
+  type?: string | string[];
+  items?: PropertySchema;
+  enum?: unknown[];
+  default?: unknown;
+  description?: string;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  'x-duration'?: 's';
+  'x-expected'?: string;
+}
+
+export interface SectionSchema {
+  $schema?: string;
+  properties?: Record<string, PropertySchema>;
+  additionalProperties?: boolean | object;
+  required?: string[];
+}
+
+export interface SectionLocation {
+  /** The configuration file as the operator named it. */
+  readonly file: string;
+  readonly section: string;
+}
+
+export interface SectionResult {
+  readonly values: Record<string, unknown>;
+  readonly problems: string[];
+}
+
+export function locate(where: SectionLocation, key: string, message: string): string {
+  return `${where.file} [${where.section}] ${key}: ${message}`;
+}
+
+export function validateSection(
+  schema: SectionSchema,
+  entries: ReadonlyMap<string, IniEntry> | undefined,
+  where: SectionLocation,
+): SectionResult {
+  const properties = schema.properties ?? {};
+  const known = Object.keys(properties);
+  const values: Record<string, unknown> = {};
+  const found: { key: string; text: string }[] = [];
+  const failed = new Set<string>();
+
+  for (const [key, entry] of entries ?? []) {
+    const property = properties[key];
+    if (!property) {
+      if (schema.additionalProperties === false) {
+        const hint = didYouMean(key, known);
+        found.push({ key, text: hint
+          ? `unknown key (did you mean "${hint}"?)`
+          : `unknown key (known keys: ${known.join(', ') || 'none'})` });
+        failed.add(key);
+      } else {
+        values[key] = entry.value;
+      }
+      continue;
+    }
+    const converted = convert(entry.value, property);
+    if (converted instanceof ConversionProblem) {
+      found.push({ key, text: converted.problem });
+      failed.add(key);
+    } else {
+      values[key] = converted;
+    }
+  }
+  for (const [key, property] of Object.entries(properties)) {
+    if (!(key in values) && property.default !== undefined) values[key] = structuredClone(property.default);
+  }
+
+  const validate = compile(schema);
+  if (!validate(values)) {
+    for (const error of validate.errors ?? []) {
+      const message = describe(error, values, properties);
+      if (message && !failed.has(message.key)) found.push(message);
+    }
+  }
+  // In file order, so the operator reads them top to bottom.
+  const line = (key: string): number => entries?.get(key)?.line ?? Number.MAX_SAFE_INTEGER;
+  found.sort((a, b) => line(a.key) - line(b.key));
+  const problems = [...new Set(found.map((f) => locate(where, f.key, f.text)))];
+  return { values, problems };
+}
+
+// ---------------------------------------------------------------- conversion of INI strings
+
+export class ConversionProblem {
+  constructor(readonly problem: string) {}
+}
+
+const TRUE = ['true', '1', 'yes', 'on'];
+const FALSE = ['false', '0', 'no', 'off'];
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, sec: 1, min: 60, m: 60, h: 3600, d: 86400 };
+
+function primaryType(property: PropertySchema): string | undefined {
+  const t = property.type;
+  return Array.isArray(t) ? t.find((x) => x !== 'null') : t;
+}
+
+export function convert(raw: string, property: PropertySchema): unknown {
+  const value = raw.trim();
+  switch (primaryType(property)) {
+    case 'integer':
+    case 'number': {
+      const integer = primaryType(property) === 'integer';
+      const n = property['x-duration'] ? parseDuration(value) : (/^[+-]?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN);
+      const what = property['x-duration'] ? 'a duration in seconds (e.g. 30, 30s, 500ms, 2min, 1h)' : integer ? 'an integer' : 'a number';
+      if (Number.isNaN(n)) return new ConversionProblem(`"${raw}" is not ${what.startsWith('a duration') ? 'a duration' : what} (expected ${what})`);
+      if (integer && !Number.isInteger(n)) return new ConversionProblem(`"${raw}" is not a whole number${property['x-duration'] ? ' of seconds' : ''} (expected ${what})`);
+      return n;
+    }
+    case 'boolean': {
+      const v = value.toLowerCase();
+      if (TRUE.includes(v)) return true;
+      if (FALSE.includes(v)) return false;
+      return new ConversionProblem(`"${raw}" is not a boolean (expected true or false; 1/0, yes/no, on/off also work)`);
+    }
+    case 'array': {
+      const items = value === '' ? [] : value.split(/\s+/);
+      const converted: unknown[] = [];
+      for (const item of items) {
+        const c = property.items ? convert(item, property.items) : item;
+        if (c instanceof ConversionProblem) return c;
+        converted.push(c);
+      }
+      return converted;
+    }
+    default:
+      return value;
+  }
+}
+
+function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(value.toLowerCase());
+  if (!m) return NaN;
+  const unit = m[2] === '' ? 1 : DURATION_UNITS[m[2]!];
+  return unit === undefined ? NaN : Math.round(Number(m[1]) * unit * 1000) / 1000;
+}
+
+// ---------------------------------------------------------------- ajv
+
+const compiled = new WeakMap<object, ValidateFunction>();
+let ajv07: Ajv | undefined;
+let ajv2020: Ajv2020 | undefined;
+
+function addFormats(ajv: Ajv | Ajv2020): void {
+  for (const [name, check] of Object.entries(FORMATS)) {
+    ajv.addFormat(name, { type: 'string', validate: (v: string) => check(v) === undefined });
+  }
+  ajv.addKeyword({ keyword: 'x-duration', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
+}
+
+function compile(schema: SectionSchema): ValidateFunction {
+  let fn = compiled.get(schema);
+  if (fn) return fn;
+  const is2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
+  const options = { allErrors: true, strict: false, validateFormats: true } as const;
+  if (is2020) {
+    ajv2020 ??= (() => { const a = new Ajv2020(options); addFormats(a); return a; })();
+    fn = ajv2020.compile(schema);
+  } else {
+    ajv07 ??= (() => { const a = new Ajv(options); addFormats(a); return a; })();
+    fn = ajv07.compile(schema);
+  }
+  compiled.set(schema, fn);
+  return fn;
+}
+
+function describe(
+  error: ErrorObject,
+  values: Record<string, unknown>,
+  properties: Record<string, PropertySchema>,
+): { key: string; text: string } | undefined {
+  const path = error.instancePath.split('/').slice(1);
+  const key = path[0] ?? (error.params as { missingProperty?: string }).missingProperty ?? '(section)';
+  const property = properties[key];
+  let value: unknown = values[key];
+  for (const p of path.slice(1)) value = (value as Record<string, unknown> | undefined)?.[p];
+  const shown = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+  switch (error.keyword) {
+    case 'format': {
+      const format = (error.params as { format: string }).format;
+      const why = typeof value === 'string' ? FORMATS[format]?.(value) : undefined;
+      return { key, text: why ?? `${shown} is not a valid ${format}` };
+    }
+    case 'enum': {
+      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const hint = typeof value === 'string' ? didYouMean(value, allowed) : undefined;
+      return { key, text: `${shown} is not one of ${allowed.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}` };
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const { comparison, limit } = error.params as { comparison: string; limit: number };
+      return { key, text: `${shown} is out of range (expected ${comparison} ${limit})` };
+    }
+    case 'pattern':
+      return { key, text: `${shown} is not valid (expected ${property?.['x-expected'] ?? `a value matching ${(error.params as { pattern: string }).pattern}`})` };
+    case 'minLength':
+      return { key, text: `${shown} is too short (expected at least ${(error.params as { limit: number }).limit} characters)` };
+    case 'required':
+      return { key, text: 'missing key (it has no default: set it)' };
+    case 'additionalProperties': {
+      const extra = (error.params as { additionalProperty: string }).additionalProperty;
+      return { key: path.length ? `${key}.${extra}` : extra, text: 'unknown key' };
+    }
+    case 'type':
+      return { key, text: `${shown} has the wrong type (expected ${(error.params as { type: string }).type})` };
+    default:
+      return { key, text: `${shown} ${error.message ?? 'is not valid'}` };
+  }
+}

@@ -1,0 +1,12 @@
+/** Runs a plugin's apply(host): the plugin taps the hooks. A throw becomes B2BUA_PLUGIN_FAILED. */
+import { B2buaError, isB2buaError } from '../errors/index.js';
+import type { B2buaPlugin, PluginHost } from '../plugin-api/index.js';
+
+export async function applyPlugin(plugin: B2buaPlugin, host: PluginHost): Promise<void> {
+  try {
+    await plugin.apply(host);
+  } catch (e) {
+    if (isB2buaError(e)) throw e;
+    throw new B2buaError('B2BUA_PLUGIN_FAILED', `application "${plugin.name}" failed in apply(host): ${(e as Error).message}`, { cause: e });
+  }
+}
