@@ -1,0 +1,59 @@
+/** PluginSipApi: out-of-dialog requests for plugins (REGISTER, OPTIONS…), answering 401/407 with digest. */
+import type { OutgoingRequest, PluginSipApi, SipResponseView } from '../plugin-api/index.js';
+import { digestAuthorization, parseChallenge } from '../sip/digest.js';
+import { parseNameAddr, formatNameAddr } from '../sip/headers.js';
+import { randomToken, SipRequest, type SipResponse } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+
+const MAX_CHALLENGES = 2;
+
+export function createPluginSipApi(stack: SipStack, contact: () => string): PluginSipApi {
+  return {
+    get contact() { return contact(); },
+    request: (req) => sendWithAuth(stack, req, contact()),
+  };
+}
+
+function view(res: SipResponse): SipResponseView {
+  return { status: res.status, reason: res.reason, header: (n) => res.get(n), body: res.body };
+}
+
+async function sendWithAuth(stack: SipStack, out: OutgoingRequest, contact: string): Promise<SipResponseView> {
+  const callId = headerOf(out, 'call-id') ?? `${randomToken(16)}`;
+  let cseq = Number((headerOf(out, 'cseq') ?? '1').split(/\s+/)[0]) || 1;
+  const from = parseNameAddr(headerOf(out, 'from') ?? `<${contact.replace(/^<|>$/g, '')}>`);
+  const fromValue = from ? formatNameAddr({ ...from, params: { ...from.params, tag: from.params['tag'] ?? randomToken(8) } }) : `<${out.uri}>;tag=${randomToken(8)}`;
+  let authorization: { name: string; value: string } | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const req = new SipRequest(out.method.toUpperCase(), out.uri);
+    for (const [name, value] of Object.entries(out.headers)) {
+      if (!['call-id', 'cseq', 'from', 'via', 'content-length'].includes(name.toLowerCase())) req.add(name, value);
+    }
+    req.set('from', fromValue);
+    if (!req.has('to')) req.set('to', `<${out.uri}>`);
+    req.set('call-id', callId);
+    req.set('cseq', `${cseq} ${req.method}`);
+    if (authorization) req.set(authorization.name, authorization.value);
+    if (out.body !== undefined) req.body = out.body;
+    const res = await new Promise<SipResponse>((resolve) => {
+      stack.request(req, out.outboundProxy ?? out.uri, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    if ((res.status !== 401 && res.status !== 407) || !out.credentials || attempt >= MAX_CHALLENGES) return view(res);
+    const challengeHeader = res.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
+    const challenge = res.getAll(challengeHeader).map(parseChallenge).find((c) => c !== undefined);
+    if (!challenge) return view(res);
+    if (attempt > 0 && !challenge.stale) return view(res); // credentials refused
+    const answer = digestAuthorization({ challenge, credentials: out.credentials, method: req.method, uri: out.uri, ...(out.body !== undefined ? { body: out.body } : {}) });
+    if (!answer.ok) {
+      stack.log.warn({ uri: out.uri, error: answer.error }, 'cannot answer the digest challenge');
+      return view(res);
+    }
+    authorization = { name: res.status === 401 ? 'authorization' : 'proxy-authorization', value: answer.header };
+    cseq++;
+  }
+}
+
+function headerOf(out: OutgoingRequest, name: string): string | undefined {
+  const key = Object.keys(out.headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : out.headers[key];
+}

@@ -1,0 +1,251 @@
+/**
+ * SIP messages: parsing from bytes (never throws), serialising to bytes with a byte-exact
+ * Content-Length (npm `sip` counts UTF-16 code units, which breaks UTF-8 bodies).
+ */
+import { randomBytes } from 'node:crypto';
+import { parseCSeq, parseNameAddr, parseViaList, type CSeq, type NameAddr, type Via } from './headers.js';
+import { splitOutsideQuotes } from './uri.js';
+
+const COMPACT: Readonly<Record<string, string>> = {
+  i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type', f: 'from',
+  s: 'subject', k: 'supported', t: 'to', v: 'via', r: 'refer-to', b: 'referred-by', o: 'event', x: 'session-expires', u: 'allow-events',
+};
+
+const PRETTY: Readonly<Record<string, string>> = {
+  'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'rack': 'RAck', 'rseq': 'RSeq',
+  'min-se': 'Min-SE', 'mime-version': 'MIME-Version',
+};
+
+/** Headers whose comma-separated values are separate entries. */
+const LIST_HEADERS = new Set(['via', 'route', 'record-route', 'contact', 'allow', 'supported', 'require', 'proxy-require', 'unsupported']);
+
+export function canonicalHeaderName(name: string): string {
+  const lower = name.toLowerCase();
+  return COMPACT[lower] ?? lower;
+}
+
+export function prettyHeaderName(lower: string): string {
+  return PRETTY[lower] ?? lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+export interface HeaderField {
+  /** Lower-case, compact forms expanded. */
+  readonly name: string;
+  value: string;
+}
+
+export abstract class SipMessage {
+  headers: HeaderField[] = [];
+  body = '';
+
+  /** First value (first line; for list headers the first element), case-insensitive. */
+  get(name: string): string | undefined {
+    return this.getAll(name)[0];
+  }
+
+  getAll(name: string): string[] {
+    const n = canonicalHeaderName(name);
+    const out: string[] = [];
+    for (const h of this.headers) {
+      if (h.name !== n) continue;
+      if (LIST_HEADERS.has(n)) {
+        for (const part of splitOutsideQuotes(h.value, ',')) if (part.trim() !== '') out.push(part.trim());
+      } else out.push(h.value);
+    }
+    return out;
+  }
+
+  has(name: string): boolean {
+    const n = canonicalHeaderName(name);
+    return this.headers.some((h) => h.name === n);
+  }
+
+  set(name: string, value: string | undefined): this {
+    const n = canonicalHeaderName(name);
+    const first = this.headers.findIndex((h) => h.name === n);
+    this.headers = this.headers.filter((h) => h.name !== n);
+    if (value !== undefined) this.headers.splice(first >= 0 ? first : this.headers.length, 0, { name: n, value });
+    return this;
+  }
+
+  add(name: string, value: string): this {
+    this.headers.push({ name: canonicalHeaderName(name), value });
+    return this;
+  }
+
+  /** Insert as the first header line of that name (Via). */
+  prepend(name: string, value: string): this {
+    const n = canonicalHeaderName(name);
+    const i = this.headers.findIndex((h) => h.name === n);
+    if (i >= 0) this.headers.splice(i, 0, { name: n, value });
+    else this.headers.unshift({ name: n, value });
+    return this;
+  }
+
+  remove(name: string): this {
+    return this.set(name, undefined);
+  }
+
+  get callId(): string { return this.get('call-id') ?? ''; }
+  get cseq(): CSeq { return parseCSeq(this.get('cseq') ?? '') ?? { seq: 0, method: '' }; }
+  get from(): NameAddr { return parseNameAddr(this.get('from') ?? '') ?? { uri: '', params: {} }; }
+  get to(): NameAddr { return parseNameAddr(this.get('to') ?? '') ?? { uri: '', params: {} }; }
+  get fromTag(): string | undefined { return this.from.params['tag'] ?? undefined; }
+  get toTag(): string | undefined { return this.to.params['tag'] ?? undefined; }
+  get vias(): Via[] { return parseViaList(this.getAll('via').join(',')) ?? []; }
+  get branch(): string { return this.vias[0]?.params['branch'] ?? ''; }
+  get contentType(): string { return (this.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase(); }
+
+  protected abstract startLine(): string;
+
+  /** Bytes on the wire; Content-Length is the UTF-8 byte length of the body. */
+  toBuffer(): Buffer {
+    const body = Buffer.from(this.body, 'utf8');
+    let head = `${this.startLine()}\r\n`;
+    for (const h of this.headers) {
+      if (h.name === 'content-length') continue;
+      head += `${prettyHeaderName(h.name)}: ${h.value.replace(/[\r\n]+/g, ' ')}\r\n`;
+    }
+    head += `Content-Length: ${body.length}\r\n\r\n`;
+    return Buffer.concat([Buffer.from(head, 'utf8'), body]);
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('utf8');
+  }
+}
+
+export class SipRequest extends SipMessage {
+  constructor(public method: string, public uri: string) { super(); }
+  protected startLine(): string { return `${this.method} ${this.uri} SIP/2.0`; }
+}
+
+export class SipResponse extends SipMessage {
+  constructor(public status: number, public reason: string) { super(); }
+  protected startLine(): string { return `SIP/2.0 ${this.status} ${this.reason}`; }
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly message: SipRequest | SipResponse }
+  /** `request` is set when the input was a request with enough headers to answer 400. */
+  | { readonly ok: false; readonly error: string; readonly request?: SipRequest };
+
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Parse one complete SIP message (a UDP datagram, or a framed stream message). Never throws. */
+export function parseMessage(data: Buffer): ParseResult {
+  try {
+    return parseUnsafe(data);
+  } catch (e) {
+    return { ok: false, error: `unparsable message (${(e as Error).message})` };
+  }
+}
+
+function parseUnsafe(data: Buffer): ParseResult {
+  let start = 0;
+  while (start < data.length && (data[start] === 0x0d || data[start] === 0x0a)) start++;
+  let end = data.indexOf('\r\n\r\n', start);
+  let sepLen = 4;
+  if (end < 0) { end = data.indexOf('\n\n', start); sepLen = 2; }
+  if (end < 0) {
+    if (data.length - start > MAX_HEADER_BYTES) return { ok: false, error: 'header section too large' };
+    end = data.length; sepLen = 0;
+  }
+  if (end - start > MAX_HEADER_BYTES) return { ok: false, error: 'header section too large' };
+  const head = data.subarray(start, end).toString('utf8');
+  const lines = head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
+  const first = lines[0] ?? '';
+  let message: SipRequest | SipResponse;
+  const rs = /^SIP\/2\.0\s+(\d{3})(?:\s+(.*))?$/.exec(first);
+  const rq = /^([A-Za-z][\w\-.!%*+`'~]*)\s+(\S+)\s+SIP\/2\.0$/.exec(first);
+  if (rs) {
+    const status = Number(rs[1]);
+    if (status < 100 || status > 699) return { ok: false, error: `bad status code ${status}` };
+    message = new SipResponse(status, (rs[2] ?? '').trim());
+  } else if (rq) {
+    message = new SipRequest(rq[1]!.toUpperCase(), rq[2]!);
+  } else {
+    return { ok: false, error: `bad start line "${first.slice(0, 80)}"` };
+  }
+  const problems: string[] = [];
+  for (const line of lines.slice(1)) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0 || !/^[\w\-.!%*+`'~]+$/.test(line.slice(0, colon).trim())) {
+      problems.push(`bad header line "${line.slice(0, 60)}"`);
+      continue;
+    }
+    message.headers.push({ name: canonicalHeaderName(line.slice(0, colon).trim()), value: line.slice(colon + 1).trim() });
+  }
+  const bodyBytes = sepLen > 0 ? data.subarray(end + sepLen) : Buffer.alloc(0);
+  const cl = message.get('content-length');
+  let body = bodyBytes;
+  if (cl !== undefined) {
+    if (!/^\d+$/.test(cl.trim())) problems.push(`bad Content-Length "${cl}"`);
+    else {
+      const n = Number(cl);
+      if (n > bodyBytes.length) problems.push(`Content-Length ${n} larger than the ${bodyBytes.length} body bytes received`);
+      body = bodyBytes.subarray(0, Math.min(n, bodyBytes.length));
+    }
+  }
+  message.body = body.toString('utf8');
+  problems.push(...checkMandatory(message));
+  if (problems.length > 0) {
+    const canAnswer = message instanceof SipRequest && message.method !== 'ACK' && parseViaList(message.getAll('via').join(',')) !== undefined
+      && message.has('via') && message.has('call-id') && parseCSeq(message.get('cseq') ?? '') !== undefined;
+    return { ok: false, error: problems.join('; '), ...(canAnswer ? { request: message as SipRequest } : {}) };
+  }
+  return { ok: true, message };
+}
+
+function checkMandatory(m: SipMessage): string[] {
+  const out: string[] = [];
+  const vias = parseViaList(m.getAll('via').join(','));
+  if (!m.has('via') || !vias || vias.length === 0) out.push('missing or malformed Via');
+  if (!m.get('call-id')) out.push('missing Call-ID');
+  const cseq = parseCSeq(m.get('cseq') ?? '');
+  if (!cseq) out.push('missing or malformed CSeq');
+  if (!parseNameAddr(m.get('from') ?? '')) out.push('missing or malformed From');
+  if (!parseNameAddr(m.get('to') ?? '')) out.push('missing or malformed To');
+  if (m instanceof SipRequest) {
+    if (cseq && cseq.method !== m.method) out.push(`CSeq method ${cseq.method} does not match ${m.method}`);
+    if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/.test(m.uri)) out.push(`bad Request-URI "${m.uri.slice(0, 60)}"`);
+  }
+  return out;
+}
+
+/** A response to `req` copying Via, From, To (with `toTag` added if given), Call-ID, CSeq. */
+export function makeResponse(req: SipRequest, status: number, reason: string, toTag?: string): SipResponse {
+  const res = new SipResponse(status, reason);
+  for (const h of req.headers) {
+    if (h.name === 'via' || h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') res.headers.push({ ...h });
+    else if (h.name === 'to') {
+      const to = req.to;
+      res.headers.push({ name: 'to', value: toTag && to.params['tag'] === undefined ? `${h.value};tag=${toTag}` : h.value });
+    }
+  }
+  return res;
+}
+
+/** Cryptographically random token (tags, branch ids, Call-IDs). */
+export function randomToken(bytes = 12): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export function newBranch(): string {
+  return `z9hG4bK${randomToken(12)}`;
+}
+
+export const REASON_PHRASES: Readonly<Record<number, string>> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  200: 'OK', 202: 'Accepted', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 407: 'Proxy Authentication Required', 408: 'Request Timeout', 415: 'Unsupported Media Type',
+  420: 'Bad Extension', 422: 'Session Interval Too Small', 480: 'Temporarily Unavailable', 481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected', 483: 'Too Many Hops', 486: 'Busy Here', 487: 'Request Terminated', 488: 'Not Acceptable Here',
+  489: 'Bad Event', 491: 'Request Pending', 500: 'Server Internal Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+  504: 'Server Time-out', 513: 'Message Too Large', 603: 'Decline',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASON_PHRASES[status] ?? (status < 200 ? 'Progress' : status < 300 ? 'OK' : 'Error');
+}

@@ -1,0 +1,470 @@
+/**
+ * Our SIP stack: transports + transaction layer (RFC 3261 §17, with RFC 6026's accepted state).
+ * Everything that arrives is parsed with parseMessage (never throws); a malformed request that
+ * can be answered gets 400, anything else is dropped and logged. Handlers run inside try/catch:
+ * a throwing handler gets its request answered 500, never a crash.
+ */
+import type { Logger } from '../plugin-api/index.js';
+import { formatVia } from './headers.js';
+import { makeResponse, newBranch, parseMessage, reasonPhrase, SipRequest, SipResponse } from './message.js';
+import { resolveTarget, type Target } from './resolve.js';
+import { Timers, type TimerHandle } from './timers.js';
+import { openTransport, type HostPort, type Transport } from './transport.js';
+import { formatHost, type TransportProtocol } from './uri.js';
+
+const T1 = 500;
+const T2 = 4000;
+const TIMEOUT_64T1 = 64 * T1;
+/** How long a completed transaction absorbs retransmissions (shorter than 64*T1 so counters settle fast). */
+const LINGER_UDP_MS = 4000;
+
+export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => void;
+export type ResponseHandler = (res: SipResponse) => void;
+
+export class ServerTransaction {
+  private finalSent: SipResponse | undefined;
+  private lastSent: SipResponse | undefined;
+  private retransmit: TimerHandle | undefined;
+  private timeout: TimerHandle | undefined;
+  private done = false;
+  /** Set by the TU for INVITE: CANCEL received (the stack already answered the CANCEL 200). */
+  onCancel: (() => void) | undefined;
+  /** INVITE 2xx never ACKed within 64*T1. */
+  onAckTimeout: (() => void) | undefined;
+  cancelled = false;
+
+  constructor(
+    private readonly stack: SipStack,
+    readonly request: SipRequest,
+    readonly source: HostPort,
+    readonly transport: Transport,
+    private readonly key: string,
+  ) {}
+
+  get isInvite(): boolean { return this.request.method === 'INVITE'; }
+  get final(): SipResponse | undefined { return this.finalSent; }
+  get reliable(): boolean { return this.transport.protocol !== 'udp'; }
+
+  /** Build a response to the request (To tag added when given). */
+  response(status: number, reason = reasonPhrase(status), toTag?: string): SipResponse {
+    return makeResponse(this.request, status, reason, toTag);
+  }
+
+  send(res: SipResponse): void {
+    if (this.finalSent || this.done) return;
+    this.stack.decorateResponse(res);
+    this.lastSent = res;
+    void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
+    if (res.status < 200) return;
+    this.finalSent = res;
+    if (!this.isInvite) {
+      this.linger(this.reliable ? 0 : LINGER_UDP_MS);
+      return;
+    }
+    // INVITE final: retransmit until ACK (2xx: the stack matches the ACK by Call-ID + CSeq).
+    if (res.status < 300 || !this.reliable) {
+      let interval = T1;
+      const again = (): void => {
+        void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
+        interval = Math.min(interval * 2, T2);
+        this.retransmit = this.stack.timers.after(interval, again);
+      };
+      if (!this.reliable) this.retransmit = this.stack.timers.after(interval, again);
+    }
+    this.timeout = this.stack.timers.after(TIMEOUT_64T1, () => {
+      if (res.status < 300) this.onAckTimeout?.();
+      this.terminate();
+    });
+    if (res.status < 300) this.stack.awaitAck(this);
+  }
+
+  /** Retransmitted request: resend our last response. */
+  retransmission(): void {
+    if (this.lastSent) void this.transport.send(this.source, this.lastSent.toBuffer()).catch(() => undefined);
+  }
+
+  ackReceived(): void {
+    this.retransmit?.cancel();
+    this.retransmit = undefined;
+    this.timeout?.cancel();
+    this.timeout = undefined;
+    if (this.finalSent && this.finalSent.status >= 300) this.linger(this.reliable ? 0 : LINGER_UDP_MS);
+    else this.terminate();
+  }
+
+  private linger(ms: number): void {
+    this.retransmit?.cancel();
+    this.timeout?.cancel();
+    if (ms === 0) this.terminate();
+    else this.timeout = this.stack.timers.after(ms, () => this.terminate());
+  }
+
+  terminate(): void {
+    if (this.done) return;
+    this.done = true;
+    this.retransmit?.cancel();
+    this.timeout?.cancel();
+    this.stack.forgetServer(this.key, this);
+  }
+}
+
+export class ClientTransaction {
+  private retransmit: TimerHandle | undefined;
+  private timeout: TimerHandle | undefined;
+  private provisional = false;
+  private final: SipResponse | undefined;
+  private done = false;
+  private cancelWanted = false;
+  private cancelSent = false;
+  private ackFor: SipRequest | undefined;
+  target: Target | undefined;
+  transport: Transport | undefined;
+
+  constructor(
+    private readonly stack: SipStack,
+    readonly request: SipRequest,
+    private readonly onResponse: ResponseHandler,
+    readonly key: string,
+  ) {}
+
+  get isInvite(): boolean { return this.request.method === 'INVITE'; }
+  get reliable(): boolean { return this.transport?.protocol !== 'udp'; }
+  get branch(): string { return this.request.branch; }
+
+  start(transport: Transport, target: Target): void {
+    this.transport = transport;
+    this.target = target;
+    const bytes = this.request.toBuffer();
+    const send = (): void => {
+      transport.send(target, bytes).catch((e: Error) => this.fail(503, `Service Unavailable (${e.message})`));
+    };
+    send();
+    if (!this.reliable) {
+      let interval = T1;
+      const again = (): void => {
+        if (this.done || (this.isInvite && this.provisional)) return;
+        send();
+        interval = this.isInvite ? interval * 2 : Math.min(interval * 2, T2);
+        this.retransmit = this.stack.timers.after(interval, again);
+      };
+      this.retransmit = this.stack.timers.after(interval, again);
+    }
+    this.timeout = this.stack.timers.after(TIMEOUT_64T1, () => this.fail(408, 'Request Timeout'));
+  }
+
+  /** Synthesise a final response locally (timeout, transport error). */
+  fail(status: number, reason: string): void {
+    if (this.done || this.final) return;
+    const res = makeResponse(this.request, status, reason);
+    this.final = res;
+    this.terminate();
+    this.safeDeliver(res);
+  }
+
+  receive(res: SipResponse): void {
+    if (this.done && !(this.isInvite && res.status >= 200 && res.status < 300)) return;
+    if (res.status < 200) {
+      if (this.final) return;
+      this.provisional = true;
+      this.retransmit?.cancel();
+      if (this.isInvite) {
+        // Timer C-like bound is the TU's job (ringing timeout); Timer B no longer applies.
+        this.timeout?.cancel();
+        this.timeout = undefined;
+      }
+      if (this.cancelWanted && !this.cancelSent) this.sendCancel();
+      this.safeDeliver(res);
+      return;
+    }
+    if (!this.isInvite) {
+      if (this.final) return;
+      this.final = res;
+      this.terminate();
+      this.safeDeliver(res);
+      return;
+    }
+    if (res.status >= 300) {
+      this.sendNon2xxAck(res);
+      if (this.final) return;
+      this.final = res;
+      this.retransmit?.cancel();
+      this.timeout?.cancel();
+      if (this.reliable) this.terminate();
+      else this.timeout = this.stack.timers.after(LINGER_UDP_MS, () => this.terminate());
+      this.safeDeliver(res);
+      return;
+    }
+    // 2xx (possibly several, from forks): each goes to the TU, which ACKs it in its dialog.
+    if (!this.final) {
+      this.final = res;
+      this.retransmit?.cancel();
+      this.timeout?.cancel();
+      this.timeout = this.stack.timers.after(LINGER_UDP_MS, () => this.terminate());
+    }
+    this.safeDeliver(res);
+  }
+
+  /** CANCEL this INVITE (sent once a provisional response arrived, RFC 3261 §9.1). */
+  cancel(): void {
+    if (!this.isInvite || this.final || this.cancelWanted) return;
+    this.cancelWanted = true;
+    if (this.provisional) this.sendCancel();
+  }
+
+  get hasFinal(): boolean { return this.final !== undefined; }
+
+  private sendCancel(): void {
+    if (this.cancelSent || !this.transport || !this.target) return;
+    this.cancelSent = true;
+    const c = new SipRequest('CANCEL', this.request.uri);
+    for (const name of ['via', 'from', 'to', 'call-id', 'route', 'max-forwards']) {
+      if (name === 'via') { c.add('via', this.request.getAll('via')[0]!); continue; }
+      for (const v of this.request.getAll(name)) c.add(name, v);
+    }
+    c.set('cseq', `${this.request.cseq.seq} CANCEL`);
+    this.stack.sendOnTransaction(c, this.transport, this.target, () => undefined);
+  }
+
+  private sendNon2xxAck(res: SipResponse): void {
+    if (!this.transport || !this.target) return;
+    if (!this.ackFor) {
+      const ack = new SipRequest('ACK', this.request.uri);
+      ack.add('via', this.request.getAll('via')[0]!);
+      for (const name of ['route', 'from', 'call-id', 'max-forwards']) for (const v of this.request.getAll(name)) ack.add(name, v);
+      ack.set('to', res.get('to') ?? '');
+      ack.set('cseq', `${this.request.cseq.seq} ACK`);
+      this.ackFor = ack;
+    }
+    void this.transport.send(this.target, this.ackFor.toBuffer()).catch(() => undefined);
+  }
+
+  private safeDeliver(res: SipResponse): void {
+    try {
+      this.onResponse(res);
+    } catch (e) {
+      this.stack.log.error({ err: (e as Error).stack, method: this.request.method }, 'response handler threw');
+    }
+  }
+
+  terminate(): void {
+    if (this.done) return;
+    this.done = true;
+    this.retransmit?.cancel();
+    this.timeout?.cancel();
+    this.stack.forgetClient(this.key, this);
+  }
+}
+
+export interface StackCounters {
+  readonly transactions: number;
+  readonly timers: number;
+  readonly connections: number;
+}
+
+export class SipStack {
+  readonly timers = new Timers();
+  private readonly transports: Transport[] = [];
+  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
+  /** INVITE server transactions whose 2xx awaits an ACK, by Call-ID + CSeq number. */
+  private readonly awaitingAck = new Map<string, ServerTransaction>();
+  onRequest: RequestHandler = (req, tx) => { if (req.method !== 'ACK') tx.send(tx.response(501)); };
+  /** ACK for a 2xx (no transaction of its own). */
+  onAck: (ack: SipRequest, source: HostPort) => void = () => undefined;
+  /** A 2xx to an INVITE whose transaction is gone (retransmission, late fork): the TU re-ACKs or BYEs. */
+  onStrayInvite2xx: (res: SipResponse) => void = () => undefined;
+  private closed = false;
+
+  /** Certificate and key for TLS listeners (set before listen()). */
+  tlsFiles: { cert: Buffer; key: Buffer } | undefined;
+
+  constructor(readonly log: Logger, private readonly userAgent: string) {}
+
+  async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
+    const t = await openTransport({ protocol, address, port, log: this.log, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) }, (data, source, transport) => this.receive(data, source, transport));
+    this.transports.push(t);
+    return t;
+  }
+
+  get listening(): readonly Transport[] { return this.transports; }
+
+  counters(): StackCounters {
+    return {
+      transactions: this.servers.size + this.clients.size,
+      timers: this.timers.count,
+      connections: this.transports.reduce((n, t) => n + t.connections(), 0),
+    };
+  }
+
+  /** A transport for a protocol: the listening one, else one opened on demand (same address, any port). */
+  async transportFor(protocol: TransportProtocol): Promise<Transport> {
+    const existing = this.transports.find((t) => t.protocol === protocol);
+    if (existing) return existing;
+    const base = this.transports[0];
+    if (!base) throw new Error('no SIP transport open');
+    return this.listen(protocol, base.local.address, 0);
+  }
+
+  /** Via, Max-Forwards, User-Agent for a request we originate or forward. */
+  private prepareRequest(req: SipRequest, transport: Transport, branch: string): void {
+    const via = formatVia({ protocol: transport.protocol.toUpperCase(), host: transport.local.address, port: transport.local.port, params: { branch, rport: null } });
+    if (req.method === 'CANCEL' || req.method === 'ACK') {
+      if (!req.has('via')) req.prepend('via', via);
+    } else {
+      req.remove('via');
+      req.prepend('via', via);
+    }
+    if (!req.has('max-forwards')) req.set('max-forwards', '70');
+    if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
+  }
+
+  decorateResponse(res: SipResponse): void {
+    if (!res.has('server') && !res.has('user-agent')) res.set('user-agent', this.userAgent);
+  }
+
+  /** Our Contact for a transport. */
+  contactFor(transport: Transport, user = 'b2bua'): string {
+    const scheme = transport.protocol === 'tls' ? 'sips' : 'sip';
+    const tp = transport.protocol === 'udp' || transport.protocol === 'tls' ? '' : `;transport=${transport.protocol}`;
+    return `<${scheme}:${user}@${formatHost(transport.local.address)}:${transport.local.port}${tp}>`;
+  }
+
+  /**
+   * Send a request in a new client transaction to `destination` (a SIP URI: Route, outbound proxy or
+   * the Request-URI). Resolution or transport failures come back as a synthesised 503.
+   */
+  request(req: SipRequest, destination: string, onResponse: ResponseHandler): ClientTransaction {
+    const branch = newBranch();
+    const key = `${branch}|${req.method}`;
+    const tx = new ClientTransaction(this, req, onResponse, key);
+    this.clients.set(key, tx);
+    // Provisional Via so the transaction matches; replaced with the transport's address once resolved.
+    req.remove('via');
+    req.prepend('via', `SIP/2.0/UDP 0.0.0.0;branch=${branch}`);
+    void (async () => {
+      try {
+        const target = await resolveTarget(destination);
+        const transport = await this.transportFor(target.protocol);
+        this.prepareRequest(req, transport, branch);
+        tx.start(transport, target);
+      } catch (e) {
+        tx.fail(503, `Service Unavailable (${(e as Error).message})`);
+      }
+    })();
+    return tx;
+  }
+
+  /** Send a request on an already resolved target (CANCEL of a transaction). */
+  sendOnTransaction(req: SipRequest, transport: Transport, target: Target, onResponse: ResponseHandler): ClientTransaction {
+    const branch = req.branch || newBranch();
+    const key = `${branch}|${req.method}`;
+    const tx = new ClientTransaction(this, req, onResponse, key);
+    this.clients.set(key, tx);
+    this.prepareRequest(req, transport, branch);
+    tx.start(transport, target);
+    return tx;
+  }
+
+  /** ACK for a 2xx: no transaction, fresh branch. */
+  async sendAck(ack: SipRequest, destination: string): Promise<void> {
+    try {
+      const target = await resolveTarget(destination);
+      const transport = await this.transportFor(target.protocol);
+      this.prepareRequest(ack, transport, newBranch());
+      ack.remove('via');
+      ack.prepend('via', formatVia({ protocol: transport.protocol.toUpperCase(), host: transport.local.address, port: transport.local.port, params: { branch: newBranch(), rport: null } }));
+      await transport.send(target, ack.toBuffer());
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'ACK not sent');
+    }
+  }
+
+  awaitAck(tx: ServerTransaction): void {
+    this.awaitingAck.set(`${tx.request.callId}|${tx.request.cseq.seq}`, tx);
+  }
+
+  forgetServer(key: string, tx: ServerTransaction): void {
+    if (this.servers.get(key) === tx) this.servers.delete(key);
+    const ackKey = `${tx.request.callId}|${tx.request.cseq.seq}`;
+    if (this.awaitingAck.get(ackKey) === tx) this.awaitingAck.delete(ackKey);
+  }
+
+  forgetClient(key: string, tx: ClientTransaction): void {
+    if (this.clients.get(key) === tx) this.clients.delete(key);
+  }
+
+  private receive(data: Buffer, source: HostPort, transport: Transport): void {
+    if (this.closed) return;
+    const parsed = parseMessage(data);
+    if (!parsed.ok) {
+      this.log.warn({ source, protocol: transport.protocol, error: parsed.error }, 'malformed SIP message');
+      if (parsed.request) {
+        const res = makeResponse(parsed.request, 400, `Bad Request (${parsed.error.slice(0, 100).replace(/[\r\n]/g, ' ')})`);
+        this.decorateResponse(res);
+        void transport.send(source, res.toBuffer()).catch(() => undefined);
+      }
+      return;
+    }
+    const msg = parsed.message;
+    try {
+      if (msg instanceof SipResponse) this.receiveResponse(msg);
+      else this.receiveRequest(msg, source, transport);
+    } catch (e) {
+      this.log.error({ err: (e as Error).stack }, 'error while handling a SIP message');
+    }
+  }
+
+  private receiveResponse(res: SipResponse): void {
+    const key = `${res.branch}|${res.cseq.method}`;
+    const tx = this.clients.get(key);
+    if (tx) tx.receive(res);
+    else if (res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300) this.onStrayInvite2xx(res);
+  }
+
+  private receiveRequest(req: SipRequest, source: HostPort, transport: Transport): void {
+    const via = req.vias[0]!;
+    const sentBy = `${via.host}:${via.port ?? ''}`;
+    if (req.method === 'ACK') {
+      const inviteTx = this.servers.get(`${req.branch}|${sentBy}|INVITE`);
+      if (inviteTx) { inviteTx.ackReceived(); return; }
+      const accepted = this.awaitingAck.get(`${req.callId}|${req.cseq.seq}`);
+      accepted?.ackReceived();
+      this.safely(() => this.onAck(req, source), req);
+      return;
+    }
+    const key = `${req.branch}|${sentBy}|${req.method}`;
+    const existing = this.servers.get(key);
+    if (existing) { existing.retransmission(); return; }
+    const tx = new ServerTransaction(this, req, source, transport, key);
+    this.servers.set(key, tx);
+    if (req.method === 'CANCEL') {
+      const inviteTx = this.servers.get(`${req.branch}|${sentBy}|INVITE`);
+      if (!inviteTx) { tx.send(tx.response(481)); return; }
+      tx.send(tx.response(200));
+      if (!inviteTx.final && !inviteTx.cancelled) {
+        inviteTx.cancelled = true;
+        this.safely(() => inviteTx.onCancel?.(), req);
+      }
+      return;
+    }
+    if (req.method === 'INVITE') tx.send(tx.response(100));
+    this.safely(() => this.onRequest(req, tx), req, tx);
+  }
+
+  private safely(fn: () => void, req: SipRequest, tx?: ServerTransaction): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.error({ err: (e as Error).stack, method: req.method, callId: req.callId }, 'request handler threw');
+      if (tx && !tx.final) tx.send(tx.response(500));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const tx of [...this.clients.values()]) tx.terminate();
+    for (const tx of [...this.servers.values()]) tx.terminate();
+    this.timers.cancelAll();
+    await Promise.all(this.transports.splice(0).map((t) => t.close()));
+  }
+}

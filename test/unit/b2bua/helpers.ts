@@ -1,0 +1,124 @@
+/** Test helpers: a server config, and raw SIP clients over UDP / TCP / TLS on loopback. */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
+
+export function testConfig(overrides: Partial<Record<keyof B2buaServerConfig, unknown>> & Record<string, unknown> = {}): B2buaServerConfig {
+  return Object.freeze({
+    application: 'test',
+    transport: 'sip:127.0.0.1:0;transport=udp',
+    outboundProxy: 'sip:127.0.0.1:5060;transport=udp',
+    userAgent: 'TestB2BUA/{version}',
+    audioPort: { min: 0, max: 0 },
+    videoPort: { min: 0, max: 0 },
+    noRtpTimeout: 30,
+    maxCallDuration: 0,
+    maxCalls: 500,
+    enableKeepalive: true,
+    enableIce: false,
+    natAddresses: [],
+    audioCodec: '',
+    videoCodec: '',
+    dataDirectory: '/tmp',
+    oneConnectionPerAccount: false,
+    ...overrides,
+  }) as B2buaServerConfig;
+}
+
+export function token(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** A raw SIP endpoint: sends text, collects received messages (strings). Bounded waits. */
+export interface RawPeer {
+  readonly port: number;
+  send(text: string): void;
+  /** Wait for a received message matching `re` (searching from the first not yet consumed). */
+  expect(re: RegExp, timeoutMs?: number): Promise<string>;
+  readonly received: string[];
+  close(): Promise<void>;
+}
+
+function makeWaiter(received: string[]) {
+  const waiters: (() => void)[] = [];
+  const consumed = new Set<number>();
+  return {
+    push(m: string) { received.push(m); for (const w of waiters.splice(0)) w(); },
+    expect(re: RegExp, timeoutMs = 3000): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          for (let i = 0; i < received.length; i++) {
+            if (!consumed.has(i) && re.test(received[i]!)) { consumed.add(i); resolve(received[i]!); return true; }
+          }
+          return false;
+        };
+        if (check()) return;
+        const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re}; received:\n${received.join('\n---\n')}`)), timeoutMs);
+        const loop = (): void => { if (check()) clearTimeout(timer); else waiters.push(loop); };
+        waiters.push(loop);
+      });
+    },
+  };
+}
+
+export async function udpPeer(serverPort: number, host = '127.0.0.1'): Promise<RawPeer> {
+  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  await new Promise<void>((r) => socket.bind(0, host, () => r()));
+  const received: string[] = [];
+  const w = makeWaiter(received);
+  socket.on('message', (m) => w.push(m.toString('utf8')));
+  return {
+    port: socket.address().port,
+    send: (text) => socket.send(Buffer.from(text, 'utf8'), serverPort, host),
+    expect: w.expect,
+    received,
+    close: () => new Promise((r) => socket.close(() => r())),
+  };
+}
+
+export async function streamPeer(serverPort: number, secure: boolean, host = '127.0.0.1'): Promise<RawPeer> {
+  const socket: net.Socket = await new Promise((resolve, reject) => {
+    const s = secure ? tls.connect({ host, port: serverPort, rejectUnauthorized: false }) : net.connect({ host, port: serverPort });
+    s.once('error', reject);
+    s.once(secure ? 'secureConnect' : 'connect', () => resolve(s));
+  });
+  const received: string[] = [];
+  const w = makeWaiter(received);
+  let buf = '';
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const cl = Number(/content-length:\s*(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+      const total = end + 4 + cl;
+      if (Buffer.byteLength(buf) < total) return;
+      w.push(buf.slice(0, total));
+      buf = buf.slice(total);
+    }
+  });
+  return {
+    port: socket.localPort ?? 0,
+    send: (text) => socket.write(text),
+    expect: w.expect,
+    received,
+    close: () => new Promise((r) => { socket.once('close', () => r()); socket.destroy(); }),
+  };
+}
+
+export function options(peerPort: number, serverUri: string, protocol = 'UDP', host = '127.0.0.1'): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return [
+    `OPTIONS ${serverUri} SIP/2.0`,
+    `Via: SIP/2.0/${protocol} ${h}:${peerPort};branch=z9hG4bK${token()};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:probe@${h}>;tag=${token()}`,
+    `To: <${serverUri}>`,
+    `Call-ID: ${token()}`,
+    'CSeq: 1 OPTIONS',
+    'Content-Length: 0',
+    '', '',
+  ].join('\r\n');
+}
