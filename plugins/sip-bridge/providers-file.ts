@@ -1,0 +1,90 @@
+/**
+ * Reads the providers file named by `providers=`: resolves it from the configuration folder, parses the JSON,
+ * validates it against the v1 or v2 schema and returns the version 2 model.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import v1Schema from '../../schemas/sip-bridge-providers-v1.schema.json' with { type: 'json' };
+import v2Schema from '../../schemas/sip-bridge-providers-v2.schema.json' with { type: 'json' };
+import type { V1Root, V2Root } from './config-types.js';
+import { describeJsonParseError, describeSchemaErrors } from './json-problems.js';
+import { convertV1 } from './v1-to-v2.js';
+
+export const PROVIDERS_KEY = 'providers';
+
+export interface ProvidersFile {
+  /** Absolute path of the file. */
+  readonly file: string;
+  readonly version: 1 | 2;
+  readonly root: V2Root;
+}
+
+export type Loaded<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+
+let validators: { v1: ValidateFunction; v2: ValidateFunction } | undefined;
+function schemaValidators(): { v1: ValidateFunction; v2: ValidateFunction } {
+  if (!validators) {
+    // A private instance: the host's Ajv settings (coercion of INI strings) must not apply to JSON files.
+    const ajv = new Ajv.default({ allErrors: true, strict: false, verbose: true });
+    validators = { v1: ajv.compile(v1Schema), v2: ajv.compile(v2Schema) };
+  }
+  return validators;
+}
+
+export function resolveProvidersPath(option: string, configDir: string): string {
+  return path.resolve(configDir, option);
+}
+
+export async function readProvidersFile(option: string | undefined, configDir: string): Promise<Loaded<ProvidersFile>> {
+  if (!option || option.trim() === '') {
+    return { ok: false, problems: [`${PROVIDERS_KEY}: no providers file given (set ${PROVIDERS_KEY}=<path of the providers JSON file>)`] };
+  }
+  const file = resolveProvidersPath(option.trim(), configDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    return { ok: false, problems: [`${PROVIDERS_KEY}: cannot read "${file}": ${describeReadError(e, configDir)}`] };
+  }
+  return parseProvidersText(text, file);
+}
+
+export function parseProvidersText(text: string, file: string): Loaded<ProvidersFile> {
+  const where = `${PROVIDERS_KEY}: ${file}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, problems: [`${where}: invalid JSON at ${describeJsonParseError(text, e)} (fix the JSON syntax)`] };
+  }
+  const { v1, v2 } = schemaValidators();
+  if (Array.isArray(json)) {
+    if (!v1(json)) return { ok: false, problems: describeSchemaErrors(v1.errors ?? []).map((p) => `${where}: ${p}`) };
+    return { ok: true, value: { file, version: 1, root: convertV1(json as V1Root) } };
+  }
+  if (json === null || typeof json !== 'object') {
+    return {
+      ok: false,
+      problems: [`${where}: the file must hold an object {"schemaVersion": 2, "providers": [...], "accountPools": {...}} (or a version 1 array)`],
+    };
+  }
+  if (!v2(json)) return { ok: false, problems: describeSchemaErrors(v2.errors ?? []).map((p) => `${where}: ${p}`) };
+  return { ok: true, value: { file, version: 2, root: json as V2Root } };
+}
+
+function describeReadError(e: unknown, configDir: string): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return `no such file (check the path; a relative path is resolved from the configuration folder ${configDir})`;
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied (let the server user read it)';
+    case 'EISDIR':
+      return 'it is a folder (give the path of the JSON file)';
+    default:
+      return `${(e as Error).message} (check the path)`;
+  }
+}
