@@ -1,8 +1,143 @@
-// Placeholder until the engine lands; replaced by the real implementation.
+/**
+ * The GStreamer media engine (`media-engine = gstreamer`): pipelines live in media worker
+ * processes (core/media/worker), one per core by default (`media-workers`), so that a
+ * GStreamer fault never takes SIP signalling down and calls spread over cores.
+ */
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { B2buaError } from '../../errors/index.js';
-import type { B2buaServerConfig, Logger } from '../../plugin-api/index.js';
-import type { MediaEngine } from '../types.js';
+import { PACKAGE_ROOT } from '../../paths.js';
+import { SRTP_SUITES, type B2buaServerConfig, type Logger, type SrtpSuite } from '../../plugin-api/index.js';
+import type { MediaEngine, MediaEngineCounters, MediaSession, MediaSessionOptions } from '../types.js';
+import { PortPool } from './port-pool.js';
+import { GstMediaSession, toB2buaError } from './session.js';
+import { WorkerPool, type WorkerSlot } from './worker-pool.js';
 
-export async function createGstEngine(_config: B2buaServerConfig, _log: Logger): Promise<MediaEngine> {
-  throw new B2buaError('B2BUA_MEDIA_UNSUPPORTED', 'media engine "gst" is not built yet');
+export const NATIVE_PLUGIN_DIR = path.join(PACKAGE_ROOT, 'core', 'native', 'build');
+const ACQUIRE_WAIT_MS = 5_000;
+
+/**
+ * Where media sockets bind and what the SDP announces: the `media-address` extension if set,
+ * else the host of `transport` when it is an IP address, else all interfaces announced as
+ * the first nat-address (or 127.0.0.1).
+ */
+export function mediaAddresses(config: B2buaServerConfig): { bind: string; advertised: string } {
+  const explicit = typeof config['mediaAddress'] === 'string' && config['mediaAddress'] !== '' ? (config['mediaAddress'] as string) : undefined;
+  const transportHost = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)/.exec(config.transport ?? '')?.[1]?.replace(/^\[|\]$/g, '');
+  const bind = explicit ?? (transportHost && net.isIP(transportHost) ? transportHost : '0.0.0.0');
+  const unspecified = bind === '0.0.0.0' || bind === '::';
+  const advertised = unspecified ? (config.natAddresses?.[0] ?? '127.0.0.1') : bind;
+  return { bind, advertised };
+}
+
+export function workerCount(config: B2buaServerConfig): number {
+  const n = Number(config['mediaWorkers'] ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
+}
+
+class GstMediaEngine implements MediaEngine {
+  readonly name = 'gstreamer';
+  capabilities: MediaEngine['capabilities'] = { encryption: ['none', 'sdes'], srtpSuites: [] };
+  private readonly sessions = new Map<string, GstMediaSession>();
+  private readonly pools;
+  private readonly addresses;
+  private readonly workers: WorkerPool;
+  private nextId = 1;
+
+  constructor(config: B2buaServerConfig, private readonly log: Logger) {
+    this.pools = { audio: new PortPool(config.audioPort), video: new PortPool(config.videoPort) };
+    this.addresses = mediaAddresses(config);
+    this.workers = new WorkerPool({
+      count: workerCount(config),
+      pluginDir: NATIVE_PLUGIN_DIR,
+      log,
+      onEvent: (slot, e) => {
+        if (e.type === 'log') log[e.level]({ worker: slot.index, ...e.fields }, e.msg);
+        else this.sessions.get(e.sessionId)?.emit(e.event);
+      },
+      onDeath: (_slot, ids, reason) => {
+        for (const id of ids) this.sessions.get(id)?.workerDied(`media worker died (${reason})`);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    try {
+      const infos = await Promise.all(this.workers.slots.map((s) => s.ready));
+      const suites = infos[0]!.srtpSuites.filter((s): s is SrtpSuite => (SRTP_SUITES as readonly string[]).includes(s));
+      this.capabilities = { encryption: ['none', 'sdes'], srtpSuites: suites };
+      this.log.info({ workers: infos.length, gstreamer: infos[0]!.gstVersion, srtpSuites: suites, address: this.addresses }, 'gstreamer media engine ready');
+    } catch (e) {
+      await this.workers.close();
+      throw new B2buaError('B2BUA_MEDIA_UNSUPPORTED', `gstreamer media engine cannot start: ${(e as Error).message} (run scripts/setup.sh, or set media-engine=relay)`, { cause: e });
+    }
+  }
+
+  private async acquire(): Promise<WorkerSlot> {
+    const deadline = Date.now() + ACQUIRE_WAIT_MS;
+    for (;;) {
+      const slot = this.workers.pick();
+      if (slot) {
+        await slot.ready;
+        return slot;
+      }
+      if (Date.now() > deadline) throw new B2buaError('B2BUA_MEDIA_FAILED', 'no media worker is running (they keep dying: see the media worker errors above)');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async createSession(options: MediaSessionOptions): Promise<MediaSession> {
+    const id = `m${process.pid}-${this.nextId++}`;
+    try {
+      const slot = await this.acquire();
+      const session = new GstMediaSession(id, options.callId, {
+        slot,
+        pools: this.pools,
+        bindAddress: this.addresses.bind,
+        advertisedAddress: this.addresses.advertised,
+        log: this.log,
+        onClosed: (sid) => this.sessions.delete(sid),
+      });
+      slot.sessions.add(id);
+      this.sessions.set(id, session);
+      try {
+        await slot.channel.request('createSession', { sessionId: id, callId: options.callId, noRtpTimeoutMs: options.noRtpTimeoutMs });
+      } catch (e) {
+        slot.sessions.delete(id);
+        this.sessions.delete(id);
+        throw e;
+      }
+      return session;
+    } catch (e) {
+      throw toB2buaError(e, `media session for call ${options.callId}`);
+    }
+  }
+
+  counters(): MediaEngineCounters {
+    return { sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse };
+  }
+
+  /** Test hook: kill the worker holding `sessionId` (simulates a GStreamer crash). */
+  async crashWorkerOf(sessionId: string): Promise<void> {
+    const slot = this.workers.slots.find((s) => s.sessions.has(sessionId));
+    if (slot) await slot.channel.request('crash', {}).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
+    await this.workers.close();
+  }
+}
+
+export type { GstMediaEngine };
+
+export async function createGstEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine & { crashWorkerOf(sessionId: string): Promise<void> }> {
+  if (!existsSync(path.join(NATIVE_PLUGIN_DIR, 'libgstb2bua.so'))) {
+    throw new B2buaError('B2BUA_MEDIA_UNSUPPORTED', `the b2bua GStreamer plugin is not built (${NATIVE_PLUGIN_DIR}/libgstb2bua.so missing): run "make -C core/native" (scripts/setup.sh does), or set media-engine=relay`);
+  }
+  const engine = new GstMediaEngine(config, log);
+  await engine.start();
+  return engine;
 }

@@ -1,0 +1,152 @@
+/**
+ * Parent-side MediaSession of the GStreamer engine: forwards to the session's worker,
+ * reserves ports in the shared pools, turns worker errors into B2buaError, and logs the
+ * per-call media report at close.
+ */
+import { B2buaError } from '../../errors/index.js';
+import type { Logger } from '../../plugin-api/index.js';
+import type { LegId, LegParams, LocalEndpoint, MediaEvent, MediaKind, MediaSession, SessionStats } from '../types.js';
+import type { WorkerChannel } from '../worker/channel.js';
+import { WorkerRequestError } from '../worker/protocol.js';
+import type { PortPool } from './port-pool.js';
+import type { WorkerSlot } from './worker-pool.js';
+
+const PORT_ATTEMPTS = 32;
+
+export function toB2buaError(e: unknown, what: string): B2buaError {
+  if (e instanceof B2buaError) return e;
+  if (e instanceof WorkerRequestError) {
+    return new B2buaError(e.code === 'unsupported' ? 'B2BUA_MEDIA_UNSUPPORTED' : 'B2BUA_MEDIA_FAILED', `${what}: ${e.message}`, { cause: e });
+  }
+  return new B2buaError('B2BUA_MEDIA_FAILED', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+export interface GstSessionDeps {
+  readonly slot: WorkerSlot;
+  readonly pools: Readonly<Record<MediaKind, PortPool>>;
+  readonly bindAddress: string;
+  readonly advertisedAddress: string;
+  readonly log: Logger;
+  readonly onClosed: (id: string) => void;
+}
+
+export class GstMediaSession implements MediaSession {
+  private readonly listeners: ((e: MediaEvent) => void)[] = [];
+  private readonly endpoints = new Map<string, Promise<LocalEndpoint>>();
+  private readonly ports: { kind: MediaKind; ports: number[] }[] = [];
+  private lastStats: SessionStats = { a: [], b: [] };
+  private dead: string | undefined;
+  private closing: Promise<SessionStats> | undefined;
+  private readonly startedAt = Date.now();
+  private workerGone = false;
+  /** The worker that holds this session (a respawned slot gets a new channel). */
+  private readonly channel: WorkerChannel;
+
+  constructor(readonly id: string, private readonly callId: string, private readonly deps: GstSessionDeps) {
+    this.channel = deps.slot.channel;
+  }
+
+  allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+    const key = `${leg}:${index}`;
+    let p = this.endpoints.get(key);
+    if (!p) {
+      p = this.bind(leg, index, kind);
+      this.endpoints.set(key, p);
+      p.catch(() => this.endpoints.delete(key));
+    }
+    return p;
+  }
+
+  private async bind(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+    this.assertUsable('allocate');
+    const pool = this.deps.pools[kind];
+    const where = `media session ${this.id} leg ${leg} stream ${index} (${kind})`;
+    for (const port of pool.candidates(PORT_ATTEMPTS)) {
+      // Reserve before asking, so concurrent sessions do not try the same pair.
+      if (port !== 0) pool.take(port, port + 1);
+      try {
+        const r = await this.channel.request('allocate', { sessionId: this.id, leg, index, kind, bindAddress: this.deps.bindAddress, rtpPort: port });
+        if (port === 0) pool.take(r.rtpPort, r.rtcpPort);
+        this.ports.push({ kind, ports: [r.rtpPort, r.rtcpPort] });
+        return { address: this.deps.advertisedAddress, rtpPort: r.rtpPort, rtcpPort: r.rtcpPort };
+      } catch (e) {
+        if (port !== 0) pool.release(port, port + 1);
+        if (e instanceof WorkerRequestError && e.code === 'port-in-use') continue;
+        throw toB2buaError(e, where);
+      }
+    }
+    throw new B2buaError('B2BUA_MEDIA_FAILED', `${where}: no free ${kind} port pair in the configured ${kind}-port range (widen ${kind}-port in [b2bua-server])`);
+  }
+
+  async configure(leg: LegId, params: LegParams): Promise<void> {
+    this.assertUsable('configure');
+    try {
+      await this.channel.request('configure', { sessionId: this.id, leg, legParams: params });
+    } catch (e) {
+      throw toB2buaError(e, `media session ${this.id} (call ${this.callId}) configure leg ${leg}`);
+    }
+  }
+
+  async stats(): Promise<SessionStats> {
+    if (this.dead || this.closing) return this.lastStats;
+    try {
+      this.lastStats = await this.channel.request('stats', { sessionId: this.id });
+    } catch (e) {
+      if (!this.dead) throw toB2buaError(e, `media session ${this.id} stats`);
+    }
+    return this.lastStats;
+  }
+
+  onEvent(listener: (event: MediaEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  close(): Promise<SessionStats> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<SessionStats> {
+    if (!this.workerGone) {
+      try {
+        this.lastStats = await this.channel.request('close', { sessionId: this.id });
+      } catch (e) {
+        this.deps.log.warn({ session: this.id, call: this.callId, error: (e as Error).message }, 'media worker could not close the session; final statistics are the last known ones');
+      }
+    }
+    this.releasePorts();
+    this.deps.slot.sessions.delete(this.id);
+    this.deps.onClosed(this.id);
+    this.deps.log.info({ call: this.callId, session: this.id, durationMs: Date.now() - this.startedAt, media: this.lastStats, ...(this.dead ? { failed: this.dead } : {}) }, 'media report');
+    return this.lastStats;
+  }
+
+  /** The worker died or the pipeline failed: tell the framework, which ends the call. */
+  workerDied(reason: string): void {
+    this.workerGone = true;
+    if (this.dead) return;
+    this.dead = reason;
+    this.emit({ type: 'failed', reason });
+  }
+
+  emit(event: MediaEvent): void {
+    if (event.type === 'failed') this.dead ??= event.reason;
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (e) {
+        this.deps.log.error({ session: this.id, error: (e as Error).message }, 'media event listener threw');
+      }
+    }
+  }
+
+  private assertUsable(what: string): void {
+    if (this.dead) throw new B2buaError('B2BUA_MEDIA_FAILED', `media session ${this.id} (call ${this.callId}) cannot ${what}: ${this.dead}`);
+    if (this.closing) throw new B2buaError('B2BUA_MEDIA_FAILED', `media session ${this.id} (call ${this.callId}) cannot ${what}: it is closed`);
+  }
+
+  private releasePorts(): void {
+    for (const { kind, ports } of this.ports) this.deps.pools[kind].release(...ports);
+    this.ports.length = 0;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Parent side of the worker channel: spawns one media worker process and offers typed
+ * requests (with ids and timeouts) and events. When the process exits every pending
+ * request is rejected and `onExit` listeners run.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  WorkerRequestError,
+  type EventMessage,
+  type RequestName,
+  type WorkerMessage,
+  type WorkerRequests,
+} from './protocol.js';
+
+export interface WorkerSpawnOptions {
+  /** Folder holding the b2bua GStreamer plugin, prepended to GST_PLUGIN_PATH. */
+  readonly pluginDir: string;
+  readonly requestTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Running from sources (tsx) the worker is main.ts and needs the tsx loader; from dist/ it is main.js. */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const fromSources = import.meta.url.endsWith('.ts');
+  const file = fileURLToPath(new URL(fromSources ? './main.ts' : './main.js', import.meta.url));
+  return { file, execArgv: fromSources ? ['--import', 'tsx'] : [] };
+}
+
+export class WorkerChannel {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly eventListeners: ((e: EventMessage) => void)[] = [];
+  private readonly exitListeners: ((reason: string) => void)[] = [];
+  private exited = false;
+  private readonly timeoutMs: number;
+
+  private constructor(private readonly child: ChildProcess, timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
+    child.on('message', (m) => this.receive(m as WorkerMessage));
+    child.on('exit', (code, signal) => this.onChildExit(signal ? `media worker ${child.pid} killed by ${signal}` : `media worker ${child.pid} exited with code ${code}`));
+    child.on('error', (e) => this.onChildExit(`media worker ${child.pid} failed: ${e.message}`));
+  }
+
+  static spawn(options: WorkerSpawnOptions): WorkerChannel {
+    const { file, execArgv } = workerEntry();
+    const pluginPath = [options.pluginDir, process.env['GST_PLUGIN_PATH']].filter(Boolean).join(':');
+    const child = fork(file, [], {
+      execArgv,
+      env: { ...process.env, GST_PLUGIN_PATH: pluginPath },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    return new WorkerChannel(child, options.requestTimeoutMs ?? 10_000);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  request<N extends RequestName>(op: N, params: WorkerRequests[N]['params']): Promise<WorkerRequests[N]['result']> {
+    if (this.exited) return Promise.reject(new WorkerRequestError('failed', `media worker ${this.child.pid} is gone`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new WorkerRequestError('failed', `media worker ${this.child.pid} did not answer ${op} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.child.send({ kind: 'request', id, op, params }, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new WorkerRequestError('failed', `cannot reach media worker ${this.child.pid}: ${err.message}`));
+      });
+    });
+  }
+
+  onEvent(listener: (e: EventMessage) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  onExit(listener: (reason: string) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** Ends the worker (its sockets and pipelines go with it). */
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill(signal);
+    });
+  }
+
+  private receive(m: WorkerMessage): void {
+    if (m.kind === 'event') {
+      for (const l of this.eventListeners) l(m);
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    clearTimeout(p.timer);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(new WorkerRequestError(m.code, m.message));
+  }
+
+  private onChildExit(reason: string): void {
+    if (this.exited) return;
+    this.exited = true;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new WorkerRequestError('failed', reason));
+      this.pending.delete(id);
+    }
+    for (const l of this.exitListeners) l(reason);
+  }
+}

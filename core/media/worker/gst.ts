@@ -1,0 +1,125 @@
+/**
+ * The only module that touches node-gtk: GStreamer pipelines, elements and Gio sockets
+ * behind a small typed surface. Never connects a JavaScript handler to a GStreamer
+ * signal (node-gtk would block the streaming thread on the JS thread: deadlock hazard);
+ * state is read by polling properties and the bus.
+ */
+import gi from 'node-gtk';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+let Gst: any;
+let Gio: any;
+
+export interface GstInfo {
+  readonly version: string;
+  /** Suites the b2bsrtp element (libsrtp2 build) can do. */
+  readonly srtpSuites: string[];
+}
+
+export function initGst(): GstInfo {
+  if (!Gst) {
+    Gst = gi.require('Gst', '1.0');
+    Gio = gi.require('Gio', '2.0');
+    Gst.init(null);
+  }
+  const probe = Gst.ElementFactory.make('b2bsrtp', null);
+  if (!probe) {
+    throw new Error(`GStreamer element b2bsrtp not found (GST_PLUGIN_PATH=${process.env['GST_PLUGIN_PATH'] ?? ''}): build it with "make -C core/native"`);
+  }
+  for (const needed of ['udpsrc', 'udpsink', 'valve', 'funnel', 'fakesink']) {
+    if (!Gst.ElementFactory.find(needed)) throw new Error(`GStreamer element ${needed} is missing: install gstreamer1.0-plugins-good/base`);
+  }
+  const suites = String(probe.supportedSuites ?? '').split(' ').filter(Boolean);
+  return { version: String(Gst.version().join('.')), srtpSuites: suites };
+}
+
+function camel(prop: string): string {
+  return prop.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** A bound UDP socket shared by the udpsrc and udpsinks of one leg/stream (symmetric RTP). */
+export class UdpSocket {
+  private constructor(readonly handle: unknown, readonly port: number) {}
+
+  /** Throws an Error whose message contains "in use" when the port is taken. */
+  static bind(address: string, port: number): UdpSocket {
+    const family = address.includes(':') ? Gio.SocketFamily.IPV6 : Gio.SocketFamily.IPV4;
+    const sock = Gio.Socket.new(family, Gio.SocketType.DATAGRAM, Gio.SocketProtocol.UDP);
+    try {
+      // allow_reuse=false: SO_REUSEADDR on UDP would let two sockets share a port and split its traffic.
+      sock.bind(Gio.InetSocketAddress.newFromString(address, port), false);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    return new UdpSocket(sock, Number(sock.getLocalAddress().getPort()));
+  }
+
+  close(): void {
+    try {
+      (this.handle as any).close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+export class Element {
+  constructor(private readonly el: any) {}
+
+  set(prop: string, value: string | number | boolean | UdpSocket): void {
+    this.el[camel(prop)] = value instanceof UdpSocket ? value.handle : value;
+  }
+
+  number(prop: string): number {
+    return Number(this.el[camel(prop)] ?? 0);
+  }
+
+  string(prop: string): string {
+    return String(this.el[camel(prop)] ?? '');
+  }
+}
+
+export class Pipeline {
+  private readonly bus: any;
+  private constructor(private readonly pipeline: any) {
+    this.bus = pipeline.getBus();
+  }
+
+  static parse(description: string): Pipeline {
+    return new Pipeline(Gst.parseLaunch(description));
+  }
+
+  element(name: string): Element {
+    const el = this.pipeline.getByName(name);
+    if (!el) throw new Error(`pipeline has no element "${name}"`);
+    return new Element(el);
+  }
+
+  play(): void {
+    const r = this.pipeline.setState(Gst.State.PLAYING);
+    if (r === Gst.StateChangeReturn.FAILURE) {
+      const detail = this.popError();
+      this.stop();
+      throw new Error(`pipeline refused to start${detail ? `: ${detail}` : ''}`);
+    }
+  }
+
+  stop(): void {
+    this.pipeline.setState(Gst.State.NULL);
+  }
+
+  /** Next error posted on the bus since the last call, if any (polled; never a bus signal). */
+  popError(): string | undefined {
+    const msg = this.bus.popFiltered(Gst.MessageType.ERROR);
+    if (!msg) return undefined;
+    try {
+      const parsed = msg.parseError();
+      const err = Array.isArray(parsed) ? parsed[0] : parsed;
+      const src = msg.src?.name ?? '?';
+      return `${src}: ${err?.message ?? 'GStreamer error'}`;
+    } catch {
+      return 'GStreamer error';
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The gst-launch description of one call's pipeline (pure: unit-tested without GStreamer).
+ *
+ * Per stream index i and leg X (the other leg is Y), when X's stream is active:
+ *   udpsrc(X rtp socket) ! b2bingress  --src-->  b2bsrtp unprotect(X key) ! [Y egress | fakesink]
+ *                                      --rtcp_src--> (funnel) ! b2bsrtp unprotect ! [Y rtcp egress | fakesink]
+ *   without rtcp-mux also udpsrc(X rtcp socket) ! b2bingress whose rtcp_src joins the funnel.
+ * Y egress: valve (direction / remote known) ! b2bsrtp protect(Y key) ! udpsink(Y socket).
+ * Sockets are set afterwards (Gio.Socket objects cannot be written in a description).
+ */
+import type { LegId } from '../types.js';
+
+export interface LegStreamShape {
+  readonly rtcpMux: boolean;
+}
+
+export interface StreamShape {
+  readonly index: number;
+  /** Present when that leg's stream is allocated and enabled. */
+  readonly a?: LegStreamShape | undefined;
+  readonly b?: LegStreamShape | undefined;
+}
+
+export const other = (leg: LegId): LegId => (leg === 'a' ? 'b' : 'a');
+
+/** Element names for one leg/stream; `rtcp*` ones exist only as the shape requires. */
+export function elementNames(leg: LegId, index: number) {
+  const s = `${leg}${index}`;
+  return {
+    rtpSrc: `usrc_${s}`, rtcpSrc: `usrcc_${s}`,
+    rtpIngress: `in_${s}`, rtcpIngress: `inc_${s}`,
+    rtpDecrypt: `dec_${s}`, rtcpDecrypt: `decc_${s}`,
+    rtpGate: `gate_${s}`, rtcpGate: `gatec_${s}`,
+    rtpEncrypt: `enc_${s}`, rtcpEncrypt: `encc_${s}`,
+    rtpSink: `usink_${s}`, rtcpSink: `usinkc_${s}`,
+    rtcpFunnel: `fun_${s}`,
+  };
+}
+
+const SINK = 'fakesink sync=false async=false enable-last-sample=false';
+
+/** The gates stay closed until the peer's address is known; `host` only has to match the socket's family. */
+function egress(leg: LegId, index: number, host: string): string[] {
+  const n = elementNames(leg, index);
+  const sink = `sync=false async=false close-socket=false host=${host}`;
+  return [
+    `valve name=${n.rtpGate} drop=true ! b2bsrtp name=${n.rtpEncrypt} mode=protect ! udpsink name=${n.rtpSink} ${sink}`,
+    `valve name=${n.rtcpGate} drop=true ! b2bsrtp name=${n.rtcpEncrypt} mode=protect ! udpsink name=${n.rtcpSink} ${sink}`,
+  ];
+}
+
+function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boolean): string[] {
+  const n = elementNames(leg, index);
+  const to = elementNames(other(leg), index);
+  const rtpDest = toActive ? `${to.rtpGate}.` : SINK;
+  const rtcpDest = toActive ? `${to.rtcpGate}.` : SINK;
+  const parts = [
+    `udpsrc name=${n.rtpSrc} close-socket=false ! b2bingress name=${n.rtpIngress}`,
+    `${n.rtpIngress}.src ! b2bsrtp name=${n.rtpDecrypt} mode=unprotect ! ${rtpDest}`,
+  ];
+  const rtcpDecrypt = `b2bsrtp name=${n.rtcpDecrypt} mode=unprotect ! ${rtcpDest}`;
+  if (shape.rtcpMux) {
+    parts.push(`${n.rtpIngress}.rtcp_src ! ${rtcpDecrypt}`);
+  } else {
+    parts.push(
+      `udpsrc name=${n.rtcpSrc} close-socket=false ! b2bingress name=${n.rtcpIngress}`,
+      `funnel name=${n.rtcpFunnel} ! ${rtcpDecrypt}`,
+      `${n.rtpIngress}.rtcp_src ! ${n.rtcpFunnel}.`,
+      `${n.rtcpIngress}.rtcp_src ! ${n.rtcpFunnel}.`,
+      `${n.rtcpIngress}.src ! ${SINK}`,
+    );
+  }
+  return parts;
+}
+
+export function describePipeline(streams: readonly StreamShape[], family: 'ipv4' | 'ipv6' = 'ipv4'): string {
+  const parts: string[] = [];
+  const host = family === 'ipv6' ? '::1' : '127.0.0.1';
+  for (const s of streams) {
+    for (const leg of ['a', 'b'] as const) if (s[leg]) parts.push(...egress(leg, s.index, host));
+    for (const leg of ['a', 'b'] as const) {
+      const shape = s[leg];
+      if (shape) parts.push(...ingress(leg, s.index, shape, s[other(leg)] !== undefined));
+    }
+  }
+  return parts.join('  ');
+}
+
+/** Equal keys = same pipeline shape: a configure() that keeps it only updates properties. */
+export function shapeKey(streams: readonly StreamShape[]): string {
+  return streams
+    .filter((s) => s.a || s.b)
+    .map((s) => `${s.index}:${s.a ? (s.a.rtcpMux ? 'm' : 's') : '-'}${s.b ? (s.b.rtcpMux ? 'm' : 's') : '-'}`)
+    .join(',');
+}

@@ -1,0 +1,50 @@
+/**
+ * The typed channel between the signalling process and a media worker (Node IPC).
+ * Requests mirror MediaSession; every request carries an id answered by exactly one
+ * response. Events flow worker -> parent unprompted.
+ */
+import type { LegId, LegParams, MediaEvent, MediaKind, SessionStats } from '../types.js';
+
+export interface WorkerRequests {
+  /** Probe the build (plugin loaded, suites libsrtp can do). First request after spawn. */
+  init: { params: Record<string, never>; result: { srtpSuites: string[]; gstVersion: string } };
+  createSession: { params: { sessionId: string; callId: string; noRtpTimeoutMs: number }; result: null };
+  /** Bind the sockets of one stream: `rtpPort` 0 = kernel picks; RTCP goes on rtpPort + 1 when free. */
+  allocate: {
+    params: { sessionId: string; leg: LegId; index: number; kind: MediaKind; bindAddress: string; rtpPort: number };
+    result: { rtpPort: number; rtcpPort: number };
+  };
+  configure: { params: { sessionId: string; leg: LegId; legParams: LegParams }; result: null };
+  stats: { params: { sessionId: string }; result: SessionStats };
+  close: { params: { sessionId: string }; result: SessionStats };
+  /** Test hook: make the worker fail in a GStreamer-like way (exit abruptly). */
+  crash: { params: Record<string, never>; result: null };
+}
+
+export type RequestName = keyof WorkerRequests;
+
+export interface RequestMessage<N extends RequestName = RequestName> {
+  readonly kind: 'request';
+  readonly id: number;
+  readonly op: N;
+  readonly params: WorkerRequests[N]['params'];
+}
+
+export type WorkerErrorCode = 'port-in-use' | 'unknown-session' | 'unsupported' | 'failed';
+
+export type ResponseMessage =
+  | { readonly kind: 'response'; readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly kind: 'response'; readonly id: number; readonly ok: false; readonly code: WorkerErrorCode; readonly message: string };
+
+export type EventMessage =
+  | { readonly kind: 'event'; readonly type: 'media'; readonly sessionId: string; readonly event: MediaEvent }
+  | { readonly kind: 'event'; readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly fields: Record<string, unknown>; readonly msg: string };
+
+export type WorkerMessage = ResponseMessage | EventMessage;
+
+export class WorkerRequestError extends Error {
+  constructor(readonly code: WorkerErrorCode, message: string) {
+    super(message);
+    this.name = 'WorkerRequestError';
+  }
+}
