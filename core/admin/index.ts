@@ -1,0 +1,65 @@
+/**
+ * Admin interface (loopback HTTP, no authentication): GET /health, /counters, /calls as JSON.
+ * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { B2buaServer } from '../b2bua/types.js';
+import { parseHostPort } from '../config/formats.js';
+import { B2buaError } from '../errors/index.js';
+import type { Logger } from '../plugin-api/index.js';
+
+export interface AdminServer {
+  readonly url: string;
+  setStopping(): void;
+  close(): Promise<void>;
+}
+
+export async function createAdminServer(address: string, server: Pick<B2buaServer, 'counters' | 'calls'>, log: Logger): Promise<AdminServer> {
+  const hp = parseHostPort(address);
+  if (typeof hp === 'string') throw new B2buaError('B2BUA_CONFIG_INVALID', `[b2bua-server] admin-address: ${hp}`);
+  const started = Date.now();
+  let stopping = false;
+
+  const routes: Record<string, () => unknown> = {
+    '/health': () => ({ status: stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) }),
+    '/counters': () => server.counters(),
+    '/calls': () => server.calls(),
+  };
+
+  const http1 = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = routes[path];
+    const send = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    if (!route) return send(404, { error: `no such resource ${path}; try ${Object.keys(routes).join(', ')}` });
+    if (req.method !== 'GET') return send(405, { error: 'only GET' });
+    try {
+      send(200, route());
+    } catch (e) {
+      log.error({ err: e, path }, 'admin request failed');
+      send(500, { error: (e as Error).message });
+    }
+  });
+  http1.keepAliveTimeout = 1000;
+
+  await new Promise<void>((resolve, reject) => {
+    http1.once('error', (e) => reject(new B2buaError('B2BUA_TRANSPORT_FAILED',
+      `cannot open the admin interface on ${address} (${(e as Error).message}); change [b2bua-server] admin-address`, { cause: e })));
+    http1.listen(hp.port, hp.host, () => resolve());
+  });
+  const bound = http1.address() as AddressInfo;
+  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  log.info({ admin: url }, 'admin interface listening');
+
+  return {
+    url,
+    setStopping: () => { stopping = true; },
+    close: () => new Promise<void>((resolve) => {
+      http1.closeAllConnections();
+      http1.close(() => resolve());
+    }),
+  };
+}

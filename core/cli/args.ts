@@ -1,0 +1,76 @@
+/** Command line, Flexisip-compatible: `b2bua-server --server b2bua -c /etc/flexisip/flexisip.conf`. */
+import { B2buaError } from '../errors/index.js';
+import { didYouMean } from '../plugin-api/index.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/flexisip/flexisip.conf';
+
+export type Action = 'run' | 'check-config' | 'dump-default' | 'help' | 'version';
+
+export interface CliOptions {
+  readonly action: Action;
+  readonly configFile: string;
+  readonly debug: boolean;
+}
+
+const FLAGS = ['--config', '-c', '--server', '--debug', '--check-config', '--dump-default', '--help', '-h', '--version', '-v'];
+
+export const USAGE = `Usage: b2bua-server [--server b2bua] [-c|--config FILE] [--debug]
+       b2bua-server --check-config [-c FILE]    validate the configuration and the files it points to
+       b2bua-server --dump-default              print a complete commented default configuration
+       b2bua-server --help | --version
+
+Options:
+  -c, --config FILE   configuration file (default ${DEFAULT_CONFIG_FILE})
+  --server b2bua      accepted for compatibility with Flexisip's command line (only b2bua is served)
+  --debug             debug log level (wins over [global] log-level)
+  --check-config      print OK or every problem found; exit status 0 when valid, 1 otherwise
+  --dump-default      print the default configuration of [b2bua-server] and of the built-in applications
+  -h, --help          this text
+  -v, --version       print the version
+
+Signals: SIGTERM/SIGINT stop accepting calls, let calls end for shutdown-grace-period seconds,
+then hang up the rest and exit 0. SIGHUP re-reads the configuration and applies the log level.`;
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  let action: Action = 'run';
+  let configFile = DEFAULT_CONFIG_FILE;
+  let debug = false;
+  const setAction = (a: Action): void => {
+    if (action !== 'run' && action !== a) usage(`--${action} and --${a} cannot be combined`);
+    action = a;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i]!;
+    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
+    const inline = eq > 0 ? raw.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[++i];
+      if (next === undefined || next.startsWith('-')) usage(`${flag} needs a value`);
+      return next!;
+    };
+    switch (flag) {
+      case '--config': case '-c': configFile = value(); break;
+      case '--server': {
+        const server = value();
+        if (server !== 'b2bua') usage(`--server ${server}: this program only serves "b2bua" (Flexisip's ${server} server is not part of it)`);
+        break;
+      }
+      case '--debug': debug = true; break;
+      case '--check-config': setAction('check-config'); break;
+      case '--dump-default': setAction('dump-default'); break;
+      case '--help': case '-h': setAction('help'); break;
+      case '--version': case '-v': setAction('version'); break;
+      default: {
+        const hint = didYouMean(flag, FLAGS);
+        usage(`unknown argument "${raw}"${hint ? ` (did you mean ${hint}?)` : ''}`);
+      }
+    }
+  }
+  return { action, configFile, debug };
+}
+
+function usage(message: string): never {
+  throw new B2buaError('B2BUA_USAGE', `${message}; see b2bua-server --help`);
+}

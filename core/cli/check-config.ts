@@ -1,0 +1,20 @@
+/** `--check-config`: every problem of the configuration, its application section and the files they point to. */
+import { readConfig } from '../config/load.js';
+import { readApplication, describeLocation } from '../plugin-host/index.js';
+
+export interface CheckResult {
+  readonly ok: boolean;
+  /** Lines to print: "OK: ..." or one problem per line. */
+  readonly lines: readonly string[];
+}
+
+export async function checkConfig(file: string): Promise<CheckResult> {
+  const { config, problems } = readConfig(file);
+  const app = await readApplication(config);
+  const all = [...problems, ...app.problems];
+  if (all.length > 0) {
+    return { ok: false, lines: [`${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`)] };
+  }
+  const where = app.application ? describeLocation(app.application.location) : '';
+  return { ok: true, lines: [`OK: ${file} (application ${config.server.application}, ${where}; transport ${config.server.transport})`] };
+}

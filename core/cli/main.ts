@@ -1,0 +1,62 @@
+/**
+ * Entry point of bin/b2bua-server. Exit status: 0 = fine (daemon stopped by SIGTERM, config OK),
+ * 1 = configuration or start-up error (message on stderr), 2 = wrong command line.
+ */
+import { isB2buaError, type B2buaError } from '../errors/index.js';
+import { HOST_API_VERSION } from '../plugin-api/index.js';
+import { runDaemon } from '../daemon/run.js';
+import { parseArgs, USAGE } from './args.js';
+import { checkConfig } from './check-config.js';
+import { dumpDefault } from './dump-default.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const options = parseArgs(argv);
+    switch (options.action) {
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+      case 'version':
+        process.stdout.write(`b2bua-server ${VERSION} (plugin host API ${HOST_API_VERSION})\n`);
+        return 0;
+      case 'dump-default':
+        process.stdout.write(await dumpDefault());
+        return 0;
+      case 'check-config': {
+        const result = await checkConfig(options.configFile);
+        (result.ok ? process.stdout : process.stderr).write(`${result.lines.join('\n')}\n`);
+        return result.ok ? 0 : 1;
+      }
+      case 'run':
+        installCrashLogging();
+        return await runDaemon({ configFile: options.configFile, debug: options.debug });
+    }
+  } catch (e) {
+    process.stderr.write(`${formatError(e)}\n`);
+    return isB2buaError(e, 'B2BUA_USAGE') ? 2 : 1;
+  }
+}
+
+/** B2buaErrors are for operators: message and details, no stack trace. Anything else is a bug: full stack. */
+export function formatError(e: unknown): string {
+  if (isB2buaError(e)) {
+    const err = e as B2buaError;
+    const extra = err.details.filter((d) => !err.message.includes(d));
+    return [`b2bua-server: ${err.message}`, ...extra.map((d) => `  ${d}`)].join('\n');
+  }
+  return `b2bua-server: B2BUA_INTERNAL: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;
+}
+
+/**
+ * An uncaught exception or rejection is logged as a JSON line on stderr and the process keeps
+ * serving: the calls in progress are worth more than a clean restart (systemd restarts only on exit).
+ */
+function installCrashLogging(): void {
+  const report = (kind: string) => (e: unknown): void => {
+    const err = e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
+    process.stderr.write(`${JSON.stringify({ level: 50, time: new Date().toISOString(), name: 'b2bua-server', code: 'B2BUA_INTERNAL', kind, err, msg: `${kind}: please report it with the log lines around it` })}\n`);
+  };
+  process.on('uncaughtException', report('uncaught exception'));
+  process.on('unhandledRejection', report('unhandled rejection'));
+}

@@ -1,0 +1,171 @@
+/**
+ * The daemon: configuration → application plugin (options validated) → media engine →
+ * back-to-back server → plugin.apply(host) → start → hooks.ready → admin interface → "b2bua-server ready".
+ *
+ * SIGTERM / SIGINT: stop accepting calls (new INVITEs get 503), wait up to shutdown-grace-period
+ * for calls to end by themselves, hang up the rest (BYE/CANCEL both legs), run hooks.shutdown
+ * (bounded), close media and transports, exit 0. A second signal during shutdown exits at once (status 1).
+ * SIGHUP: re-reads the file; applies `[global] log-level`; other changes are logged as needing a restart.
+ * Uncaught exceptions are logged by core/cli/main.ts (the process keeps serving its calls).
+ */
+import { createAdminServer, type AdminServer } from '../admin/index.js';
+import { createB2buaServer } from '../b2bua/index.js';
+import type { B2buaServer } from '../b2bua/types.js';
+import { configError, isTlsTransport, readConfig, type LoadedConfig } from '../config/load.js';
+import { B2buaError } from '../errors/index.js';
+import { createLogger, type LogLevel } from '../log/index.js';
+import { createMediaEngine } from '../media/index.js';
+import type { MediaEngine } from '../media/types.js';
+import { createHooks, type Logger } from '../plugin-api/index.js';
+import { applyPlugin, describeLocation, readApplication } from '../plugin-host/index.js';
+import { VERSION } from '../cli/version.js';
+
+export interface DaemonOptions {
+  readonly configFile: string;
+  readonly debug: boolean;
+}
+
+const SHUTDOWN_HOOK_TIMEOUT_MS = 5000;
+const DRAIN_TIMEOUT_MS = 5000;
+const CLOSE_TIMEOUT_MS = 5000;
+
+export interface RunningDaemon {
+  /** Resolves with the exit status once the daemon stopped. */
+  readonly stopped: Promise<number>;
+  shutdown(reason: string): Promise<number>;
+  reload(): void;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const reading = readConfig(options.configFile);
+  if (reading.problems.length > 0) throw configError(options.configFile, reading.problems);
+  const config = reading.config;
+
+  const log = createLogger({ level: levelFor(config, options.debug) });
+  const app = await readApplication(config);
+  if (!app.application) throw new B2buaError(app.code, app.problems[0] ?? 'application not found', { details: app.problems });
+  if (app.problems.length > 0) throw configError(options.configFile, app.problems);
+  const { plugin, location, options: pluginOptions } = app.application;
+  log.info({ application: plugin.name, from: describeLocation(location), config: config.absolutePath, version: VERSION }, 'starting');
+
+  const hooks = createHooks();
+  const media = await createMediaEngine(config.server, log);
+  let server: B2buaServer | undefined;
+  let admin: AdminServer | undefined;
+  try {
+    server = createB2buaServer({
+      config: config.server, hooks, log, media, version: VERSION,
+      ...(isTlsTransport(config.server.transport)
+        ? { tls: { certificateFile: String(config.server['tlsCertificate']), privateKeyFile: String(config.server['tlsPrivateKey']) } }
+        : {}),
+    });
+    await applyPlugin(plugin, {
+      hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
+      log: log.child({ plugin: plugin.name }), sip: server.sip,
+    });
+    const { transports } = await server.start();
+    await hooks.ready.promise({ version: VERSION, transports });
+    const adminAddress = String(config.server['adminAddress'] ?? '');
+    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log);
+    log.info({ transports, application: plugin.name, admin: admin?.url, pid: process.pid }, 'b2bua-server ready');
+  } catch (e) {
+    await closeQuietly(log, server, media, admin);
+    throw e;
+  }
+
+  const running = server;
+  let stopping: Promise<number> | undefined;
+  let resolveStopped!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => { resolveStopped = resolve; });
+
+  const shutdown = (reason: string): Promise<number> => {
+    stopping ??= (async () => {
+      admin?.setStopping();
+      log.info({ reason, calls: running.counters().calls }, 'stopping: new calls refused');
+      running.stopAccepting();
+      const graceMs = Number(config.server['shutdownGracePeriod'] ?? 5) * 1000;
+      await waitForCalls(running, graceMs);
+      const left = running.counters().calls;
+      if (left > 0) log.info({ calls: left }, 'grace period over: hanging up the remaining calls');
+      await running.drain(DRAIN_TIMEOUT_MS).catch((e: unknown) => log.error({ err: e }, 'drain failed'));
+      await withTimeout(hooks.shutdown.promise(), SHUTDOWN_HOOK_TIMEOUT_MS, 'shutdown hooks')
+        .catch((e: unknown) => log.error({ err: e }, 'a plugin shutdown hook failed'));
+      await closeQuietly(log, running, media, admin);
+      log.info({ reason }, 'b2bua-server stopped');
+      resolveStopped(0);
+      return 0;
+    })();
+    return stopping;
+  };
+
+  const applied = JSON.stringify(config.server);
+  /** SIGHUP: the log level is applied live; other changes are reported as needing a restart. */
+  const reload = (): void => {
+    try {
+      const next = readConfig(options.configFile);
+      if (next.problems.length > 0) {
+        log.error({ problems: next.problems }, 'SIGHUP: the configuration has problems, nothing reloaded');
+        return;
+      }
+      const level = levelFor(next.config, options.debug);
+      // pino loggers expose a writable `level` shared by their children.
+      (log as unknown as { level: string }).level = level;
+      const restartNeeded = JSON.stringify(next.config.server) !== applied;
+      log.info({ logLevel: level, restartNeeded }, restartNeeded
+        ? 'SIGHUP: log level applied; other [b2bua-server] changes need a restart'
+        : 'SIGHUP: log level applied');
+    } catch (e) {
+      log.error({ err: e }, 'SIGHUP: cannot read the configuration, nothing reloaded');
+    }
+  };
+
+  return { stopped, shutdown, reload };
+}
+
+/** The process-level wiring: signals and exit status. Resolves with the exit status. */
+export async function runDaemon(options: DaemonOptions): Promise<number> {
+  const daemon = await startDaemon(options);
+  let signals = 0;
+  const onTerm = (signal: NodeJS.Signals): void => {
+    if (signals++ > 0) {
+      process.stderr.write(`b2bua-server: second ${signal} during shutdown, exiting now\n`);
+      process.exit(1);
+    }
+    void daemon.shutdown(signal);
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onTerm);
+  process.on('SIGHUP', () => daemon.reload());
+  return daemon.stopped;
+}
+
+function levelFor(config: LoadedConfig, debug: boolean): LogLevel {
+  return debug ? 'debug' : config.logLevel ?? 'info';
+}
+
+async function waitForCalls(server: B2buaServer, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (server.counters().calls > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+  }
+}
+
+async function closeQuietly(log: Logger, server: B2buaServer | undefined, media: MediaEngine, admin: AdminServer | undefined): Promise<void> {
+  const steps: [string, (() => Promise<void>) | undefined][] = [
+    ['admin interface', admin && (() => admin.close())],
+    ['SIP server', server && (() => server.close())],
+    ['media engine', () => media.close()],
+  ];
+  for (const [what, step] of steps) {
+    if (!step) continue;
+    await withTimeout(step(), CLOSE_TIMEOUT_MS, what).catch((e: unknown) => log.error({ err: e }, `closing the ${what} failed`));
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
