@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePorts } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
-import { readIfExists, waitUntil } from './wait.js';
+import { readIfExists, StopWaiting, waitUntil } from './wait.js';
 
 export interface LinphoneOptions {
   readonly name: string;
@@ -103,7 +103,7 @@ export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {
     waitUntil(`linphonec ${o.name}: ${pattern}`, () => {
       const m = readIfExists(outFile).match(pattern);
       if (m) return m;
-      if (!proc.isRunning()) throw new Error(`linphonec ${o.name} exited`);
+      if (!proc.isRunning()) throw new StopWaiting(`linphonec ${o.name} exited`);
       return undefined;
     }, timeoutMs);
 
@@ -133,7 +133,7 @@ export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {
     },
   };
   await waitUntil(`linphonec ${o.name} listening on udp/${sipPort}`, () => {
-    if (!proc.isRunning()) throw new Error(`linphonec ${o.name} exited at start:\n${readIfExists(outFile).slice(-2000)}`);
+    if (!proc.isRunning()) throw new StopWaiting(`linphonec ${o.name} exited at start:\n${readIfExists(outFile).slice(-2000)}`);
     const ss = execFileSync('ss', ['-Hlnu', `sport = :${sipPort}`], { encoding: 'utf8' });
     return ss.trim() ? true : undefined;
   }, 15000, 100);

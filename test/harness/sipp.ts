@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
-import { readIfExists, waitUntil } from './wait.js';
+import { readIfExists, StopWaiting, waitUntil } from './wait.js';
 
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../e2e/scenarios');
 
@@ -24,6 +24,8 @@ export interface SippOptions {
   readonly remote?: string;
   /** Local SIP port (default: a free one). */
   readonly port?: number;
+  /** Local media port, -mp (default: a free one; sipp also uses +2 for video). */
+  readonly mediaPort?: number;
   readonly keys?: Readonly<Record<string, string | number>>;
   /** Number of calls (-m), concurrent limit (-l), call rate per second (-r). */
   readonly calls?: number;
@@ -91,7 +93,8 @@ export function renderScenario(scenario: string, runDir: string, name: string, t
 
 export async function startSipp(o: SippOptions): Promise<SippRun> {
   const [port] = o.port ? [o.port] : await freePorts(1);
-  const [mediaPort, , , , ctrlPort] = await freePorts(5); // sipp uses -mp and -mp+2 (audio, video)
+  const [mediaPort] = o.mediaPort ? [o.mediaPort] : await freePorts(4); // sipp uses -mp and -mp+2 (audio, video)
+  const [ctrlPort] = await freePorts(1);
   const base = path.join(o.runDir, o.name);
   const files = {
     messages: `${base}.messages.log`,
@@ -161,7 +164,7 @@ export async function startSipp(o: SippOptions): Promise<SippRun> {
     async waitForMessage(pattern, timeoutMs) {
       await waitUntil(`${pattern} in ${files.messages}`, () => {
         if (pattern.test(readIfExists(files.messages))) return true;
-        if (!proc.isRunning()) throw new Error(`sipp ${o.name} exited before ${pattern}`);
+        if (!proc.isRunning()) throw new StopWaiting(`sipp ${o.name} exited before ${pattern}`);
         return undefined;
       }, timeoutMs);
     },
@@ -188,10 +191,17 @@ export function sipSequence(shortLog: string): string[] {
     });
 }
 
-/** The SIP messages in a sipp -trace_msg log (each starts after a "----- ... message sent/received" banner). */
+/** The SIP messages of a sipp -trace_msg log: blocks "----- <date>" / "UDP message received [n] bytes :" / message. */
 export function sipMessages(log: string): { direction: 'sent' | 'received'; text: string }[] {
-  const parts = log.split(/^-{5,}.*?message (sent|received).*$/m);
   const out: { direction: 'sent' | 'received'; text: string }[] = [];
-  for (let i = 1; i + 1 < parts.length; i += 2) out.push({ direction: parts[i] as 'sent' | 'received', text: parts[i + 1]!.trim() });
+  for (const block of log.split(/^-{10,}.*$/m)) {
+    const m = /^\s*\S+ message (sent|received)[^\n]*\n([\s\S]*)$/.exec(block);
+    if (m) out.push({ direction: m[1] as 'sent' | 'received', text: m[2]!.trim() });
+  }
   return out;
+}
+
+/** Messages received by a sipp instance whose first line matches `firstLine` (e.g. /^INVITE /). */
+export function received(log: string, firstLine: RegExp): string[] {
+  return sipMessages(log).filter((m) => m.direction === 'received' && firstLine.test(m.text)).map((m) => m.text);
 }

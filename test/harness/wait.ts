@@ -1,9 +1,15 @@
 /** Bounded waiting: every wait has a deadline and says what it waited for when it expires. */
 import fs from 'node:fs';
 
+/** Thrown by a probe to abort the wait at once (e.g. the awaited process exited). */
+export class StopWaiting extends Error {}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Poll `probe` every `intervalMs` until it returns a value other than undefined, or throw after `timeoutMs`. */
+/**
+ * Poll `probe` every `intervalMs` until it returns a value other than undefined, or throw after `timeoutMs`.
+ * A probe that throws is retried (e.g. a server still booting), unless it throws StopWaiting.
+ */
 export async function waitUntil<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -17,6 +23,7 @@ export async function waitUntil<T>(
       const v = await probe();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof StopWaiting) throw e;
       lastError = e;
     }
     if (Date.now() >= end) {
