@@ -1,0 +1,114 @@
+/**
+ * Account pools at run time: each account is a line with `maxCallsPerLine` slots and, when the pool requires it,
+ * a registration state. A slot is held for a call's whole life and released exactly once.
+ */
+import type { PoolSpec } from './bridge-config.js';
+import type { StaticAccount } from './config-types.js';
+import { parseSipAddress } from './sip-uri.js';
+import type { UriParts } from './sip-uri.js';
+import { accountValues } from './template.js';
+import type { Template, TemplateValues } from './template.js';
+
+export type RegistrationState = 'none' | 'registering' | 'registered' | 'failed' | 'unregistered';
+
+export interface Slot {
+  readonly line: Line;
+  /** Gives the slot back; later calls do nothing. */
+  release(): void;
+}
+
+export class Line {
+  readonly uri: string;
+  readonly alias: string | undefined;
+  readonly uriParts: UriParts;
+  readonly templateValues: TemplateValues;
+  private busy = 0;
+  registration: { state: RegistrationState; reason?: string | undefined } = { state: 'none' };
+
+  constructor(
+    readonly account: StaticAccount,
+    readonly pool: PoolSpec,
+  ) {
+    this.uri = account.uri;
+    this.alias = account.alias || undefined;
+    this.uriParts = parseSipAddress(account.uri);
+    this.templateValues = accountValues(account.uri, this.alias);
+  }
+
+  get registrationRequired(): boolean {
+    return this.pool.config.registrationRequired;
+  }
+
+  get freeSlots(): number {
+    return Math.max(0, this.pool.config.maxCallsPerLine - this.busy);
+  }
+
+  get busySlots(): number {
+    return this.busy;
+  }
+
+  /** Where this account's requests go: its own proxy, else its pool's. */
+  get outboundProxy(): string | undefined {
+    return this.account.outboundProxy || this.pool.config.outboundProxy || undefined;
+  }
+
+  isAvailable(): boolean {
+    return this.freeSlots > 0 && (!this.registrationRequired || this.registration.state === 'registered');
+  }
+
+  takeSlot(): Slot {
+    this.busy++;
+    let released = false;
+    return {
+      line: this,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.busy--;
+      },
+    };
+  }
+}
+
+export class AccountPool {
+  readonly lines: readonly Line[];
+  private readonly views = new Map<Template, Map<string, Line>>();
+
+  constructor(readonly spec: PoolSpec) {
+    this.lines = spec.accounts.map((a) => new Line(a, spec));
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** FindInPool: the account whose rendered `by` equals `key` (first one wins; empty renderings never match). */
+  find(by: Template, key: string): Line | undefined {
+    let view = this.views.get(by);
+    if (!view) {
+      view = new Map();
+      for (const line of this.lines) {
+        const rendered = by.render(line.templateValues);
+        if (rendered !== '' && !view.has(rendered)) view.set(rendered, line);
+      }
+      this.views.set(by, view);
+    }
+    return view.get(key);
+  }
+
+  /** Random: a random starting point, then the first available account going round. */
+  pickAvailable(random: () => number): Line | undefined {
+    const n = this.lines.length;
+    if (n === 0) return undefined;
+    const start = Math.min(n - 1, Math.floor(random() * n));
+    for (let i = 0; i < n; i++) {
+      const line = this.lines[(start + i) % n]!;
+      if (line.isAvailable()) return line;
+    }
+    return undefined;
+  }
+}
+
+export function buildPools(specs: ReadonlyMap<string, PoolSpec>): Map<string, AccountPool> {
+  return new Map([...specs].map(([name, spec]) => [name, new AccountPool(spec)]));
+}

@@ -1,0 +1,64 @@
+/**
+ * Choosing a provider and an account for a call (Flexisip's rules), pure apart from reading line availability:
+ * providers in order; a trigger that does not match → next provider; no account found → nextProvider or decline;
+ * a found account that is busy or unregistered → 488; nothing matched → 488.
+ */
+import type { AccountPool, Line } from './accounts.js';
+import type { CompiledProvider } from './bridge-config.js';
+import { isSipUri, parseSipAddress } from './sip-uri.js';
+import { callValues } from './template.js';
+import type { CallAddresses } from './template.js';
+
+export interface RoutedTarget {
+  readonly requestUri: string;
+  readonly to: string;
+  readonly from: string;
+  readonly outboundProxy: string | undefined;
+}
+
+export type RouteDecision =
+  | { readonly kind: 'route'; readonly provider: CompiledProvider; readonly line: Line; readonly target: RoutedTarget }
+  | { readonly kind: 'reject'; readonly status: 488; readonly why: string };
+
+export function routeCall(
+  providers: readonly CompiledProvider[],
+  pools: ReadonlyMap<string, AccountPool>,
+  call: CallAddresses,
+  random: () => number = Math.random,
+): RouteDecision {
+  const values = callValues(call);
+  for (const provider of providers) {
+    if (provider.trigger.kind === 'regex' && !provider.trigger.pattern.test(provider.trigger.source.render(values))) continue;
+    const pool = pools.get(provider.poolName);
+    if (!pool) continue; // compileBridgeConfig guarantees it exists; defensive only
+    const line =
+      provider.accountToUse.kind === 'random'
+        ? pool.pickAvailable(random)
+        : pool.find(provider.accountToUse.by, provider.accountToUse.source.render(values));
+    if (!line) {
+      if (provider.onAccountNotFound === 'nextProvider') continue;
+      return reject(`provider "${provider.name}": no account available in pool "${pool.name}" (onAccountNotFound: decline)`);
+    }
+    if (!line.isAvailable()) {
+      const why = line.freeSlots === 0 ? `all ${line.busySlots} slots busy` : `registration ${line.registration.state}`;
+      return reject(`provider "${provider.name}": account ${line.uri} is not available (${why})`);
+    }
+    const inviteValues = { ...values, ...line.templateValues };
+    const to = provider.to.render(inviteValues);
+    const from = provider.from.render(inviteValues);
+    const requestUri = parseSipAddress(to).uri;
+    if (!isSipUri(requestUri)) return reject(`provider "${provider.name}": outgoingInvite.to rendered "${to}", not a SIP URI`);
+    if (!isSipUri(parseSipAddress(from).uri)) return reject(`provider "${provider.name}": outgoingInvite.from rendered "${from}", not a SIP URI`);
+    return {
+      kind: 'route',
+      provider,
+      line,
+      target: { requestUri, to, from, outboundProxy: provider.outboundProxy ?? line.outboundProxy },
+    };
+  }
+  return reject('no provider matched the call');
+}
+
+function reject(why: string): RouteDecision {
+  return { kind: 'reject', status: 488, why };
+}
