@@ -47,6 +47,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   if (app.problems.length > 0) throw configError(options.configFile, app.problems);
   const { plugin, location, options: pluginOptions } = app.application;
   log.info({ application: plugin.name, from: describeLocation(location), config: config.absolutePath, version: VERSION }, 'starting');
+  log.debug({ server: config.server, options: pluginOptions }, 'effective configuration');
 
   const hooks = createHooks();
   const media = await createMediaEngine(config.server, log);

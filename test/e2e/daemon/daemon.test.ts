@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePorts } from '../../harness/ports.js';
+import { killAll, REPO, startDaemon, type DaemonProcess } from './daemon-process.js';
+import { optionsOverTcp, optionsOverUdp } from './sip-probe.js';
+
+const READY = 'b2bua-server ready';
+
+/** flexisip.conf.example with free ports and a temporary data directory; `edit` changes [b2bua-server] keys. */
+function exampleConfig(dir: string, sipPort: number, adminPort: number, edit: Record<string, string> = {}): string {
+  let text = readFileSync(path.join(REPO, 'flexisip.conf.example'), 'utf8')
+    .replace(/^transport=sip:127\.0\.0\.1:6067/m, `transport=sip:127.0.0.1:${sipPort}`)
+    .replace(/^admin-address=.*$/m, `admin-address=127.0.0.1:${adminPort}`)
+    .replace(/^data-directory=.*$/m, `data-directory=${path.join(dir, 'data')}`)
+    .replace(/^shutdown-grace-period=.*$/m, 'shutdown-grace-period=1');
+  for (const [key, value] of Object.entries(edit)) {
+    const line = new RegExp(`^${key}=.*$`, 'm');
+    text = line.test(text) ? text.replace(line, `${key}=${value}`) : text.replace('[b2bua-server]\n', `[b2bua-server]\n${key}=${value}\n`);
+  }
+  const file = path.join(dir, `flexisip-${sipPort}.conf`);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('daemon (bin/b2bua-server, real process on loopback)', function () {
+  this.timeout(60000);
+  let dir: string;
+  const started: DaemonProcess[] = [];
+  const run = (args: string[]): DaemonProcess => { const d = startDaemon(args); started.push(d); return d; };
+
+  before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'b2bua-daemon-')); });
+  after(() => {
+    for (const d of started) d.kill();
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts on flexisip.conf.example, answers OPTIONS over UDP with 200, serves the admin interface, reloads on SIGHUP, exits 0 on SIGTERM', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['--server', 'b2bua', '--config', exampleConfig(dir, sipPort!, adminPort!)]);
+    const ready = await daemon.waitForLog(READY, 30000);
+    assert.ok(Array.isArray(ready['transports']) && (ready['transports'] as string[]).some((t) => t.includes(`:${sipPort}`)), JSON.stringify(ready));
+    assert.equal(daemon.lines().filter((l) => l['msg'] === READY).length, 1, 'exactly one ready line');
+
+    assert.match(await optionsOverUdp(sipPort!), /^SIP\/2.0 200 /);
+
+    const get = async (p: string) => fetch(`http://127.0.0.1:${adminPort}${p}`, { signal: AbortSignal.timeout(3000) });
+    assert.equal(((await (await get('/health')).json()) as Record<string, unknown>)['status'], 'ok');
+    assert.equal(((await (await get('/counters')).json()) as Record<string, unknown>)['calls'], 0);
+    assert.deepEqual(await (await get('/calls')).json(), []);
+    assert.equal((await get('/nothing')).status, 404);
+
+    daemon.child.kill('SIGHUP');
+    await daemon.waitForLog(/^SIGHUP: log level applied/, 10000);
+
+    const t0 = Date.now();
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited(20000), 0, daemon.stderr());
+    assert.ok(Date.now() - t0 < 15000);
+    assert.ok(daemon.lines().some((l) => l['msg'] === 'b2bua-server stopped'));
+    for (const l of daemon.lines()) assert.equal(typeof l['time'], 'string', 'JSON log lines carry a time');
+  });
+
+  it('flexisip.conf.example (transport without ;transport=) also answers OPTIONS over TCP with 200', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'admin-address': '' })]);
+    await daemon.waitForLog(READY, 30000);
+    try {
+      assert.match(await optionsOverTcp(sipPort!), /^SIP\/2.0 200 /);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      assert.equal(await daemon.exited(20000), 0);
+    }
+  });
+
+  it('transport=...;transport=tcp answers OPTIONS over TCP with 200', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { transport: `sip:127.0.0.1:${sipPort};transport=tcp`, 'admin-address': '' })]);
+    await daemon.waitForLog(READY, 30000);
+    assert.match(await optionsOverTcp(sipPort!), /^SIP\/2.0 200 /);
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited(20000), 0);
+  });
+
+  it('--debug logs at debug level', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['--debug', '-c', exampleConfig(dir, sipPort!, adminPort!, { 'admin-address': '' })]);
+    await daemon.waitForLog(READY, 30000);
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited(20000), 0);
+    assert.ok(daemon.lines().some((l) => l['level'] === 20), 'at least one debug line (level 20)');
+  });
+
+  it('loads a third-party plugin from a folder outside the tree (plugin-directories) and runs its ready and shutdown hooks', async () => {
+    const plugins = path.join(dir, 'site-plugins');
+    mkdirSync(plugins, { recursive: true });
+    cpSync(path.join(REPO, 'test', 'fixtures', 'third-party-plugin'), path.join(plugins, 'hello'), { recursive: true });
+    const marker = path.join(dir, 'hello.jsonl');
+    const [sipPort, adminPort] = await freePorts(2);
+    const file = exampleConfig(dir, sipPort!, adminPort!, { application: 'hello', 'plugin-directories': plugins, 'admin-address': '' });
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n[b2bua-server::hello]\nmarker-file=${marker}\ngreeting=hola\n`);
+    const daemon = run(['-c', file]);
+    const ready = await daemon.waitForLog(READY, 30000);
+    assert.equal(ready['application'], 'hello');
+    await daemon.waitForLog('hola from a third-party plugin', 5000);
+    const first = JSON.parse(readFileSync(marker, 'utf8').split('\n')[0]!) as Record<string, unknown>;
+    assert.equal(first['event'], 'ready');
+    assert.ok((first['transports'] as string[]).some((t) => t.includes(`:${sipPort}`)));
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited(20000), 0);
+    const events = readFileSync(marker, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { event: string }).event);
+    assert.deepEqual(events, ['ready', 'shutdown']);
+  });
+
+  it('a bad configuration: exit 1, the problem on stderr, no stack trace', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'max-call': '3' })]);
+    assert.equal(await daemon.exited(20000), 1);
+    assert.match(daemon.stderr(), /B2BUA_CONFIG_INVALID: .*\[b2bua-server\] max-call: unknown key \(did you mean "max-calls"\?\)/);
+    assert.doesNotMatch(daemon.stderr(), /\n\s+at /, 'no stack trace');
+  });
+
+  it('--check-config: exit 0 and OK on the example, exit 1 naming the problem otherwise', async () => {
+    const ok = run(['--check-config', '-c', path.join(REPO, 'flexisip.conf.example')]);
+    assert.equal(await ok.exited(20000), 0);
+    assert.match(ok.stdout(), /^OK: /);
+    const bad = path.join(dir, 'bad.conf');
+    writeFileSync(bad, '[b2bua-server]\napplication=nonexistent\naudio-port=9-1\n');
+    const ko = run(['--check-config', '-c', bad]);
+    assert.equal(await ko.exited(20000), 1);
+    assert.match(ko.stderr(), /application: unknown application "nonexistent"/);
+    assert.match(ko.stderr(), /audio-port: "9-1": the range starts after it ends/);
+  });
+
+  it('--version, --help, --dump-default and a wrong --server', async () => {
+    const v = run(['--version']);
+    assert.equal(await v.exited(20000), 0);
+    assert.match(v.stdout(), /^b2bua-server \d+\.\d+\.\d+/);
+    const h = run(['--help']);
+    assert.equal(await h.exited(20000), 0);
+    assert.match(h.stdout(), /--check-config/);
+    const d = run(['--dump-default']);
+    assert.equal(await d.exited(20000), 0);
+    assert.match(d.stdout(), /^\[b2bua-server\]$/m);
+    const s = run(['--server', 'proxy']);
+    assert.equal(await s.exited(20000), 2);
+    assert.match(s.stderr(), /B2BUA_USAGE: --server proxy/);
+  });
+});

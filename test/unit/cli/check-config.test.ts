@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkConfig } from '../../../core/cli/check-config.js';
+import { isB2buaError } from '../../../core/errors/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+describe('--check-config', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'b2bua-check-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function check(name: string, text: string) {
+    const file = path.join(dir, `${name}.conf`);
+    writeFileSync(file, text);
+    return { file, ...(await checkConfig(file)) };
+  }
+
+  it('says OK for flexisip.conf.example', async () => {
+    const r = await checkConfig(path.join(ROOT, 'flexisip.conf.example'));
+    assert.equal(r.ok, true, r.lines.join('\n'));
+    assert.match(r.lines[0]!, /^OK: .*flexisip.conf.example \(application trenscrypter, built-in/);
+  });
+
+  const cases: [string, string, RegExp][] = [
+    ['unknown key', '[b2bua-server]\nmax-call=3\n', /\[b2bua-server\] max-call: unknown key \(did you mean "max-calls"\?\)/],
+    ['bad SIP URI', '[b2bua-server]\noutbound-proxy=127.0.0.1\n', /\[b2bua-server\] outbound-proxy: "127.0.0.1" is not a SIP URI/],
+    ['bad port range', '[b2bua-server]\naudio-port=20000-10000\n', /\[b2bua-server\] audio-port: "20000-10000": the range starts after it ends/],
+    ['illegal user-agent', '[b2bua-server]\nuser-agent=B2B UA\n', /\[b2bua-server\] user-agent: "B2B UA" is not a valid user-agent/],
+    ['unknown application', '[b2bua-server]\napplication=sip-bridg\n', /\[b2bua-server\] application: unknown application "sip-bridg" \(did you mean "sip-bridge"\?\); applications found: .*trenscrypter \(built-in\)/],
+    ['unknown encryption mode', '[b2bua-server]\napplication=trenscrypter\n[b2bua-server::trenscrypter]\noutgoing-enc-regex=dtsl-srtp sip:.*\n',
+      /\[b2bua-server::trenscrypter\] outgoing-enc-regex: unknown mode "dtsl-srtp" \(did you mean "dtls-srtp"\?\)/],
+    ['missing providers file', '[b2bua-server]\napplication=sip-bridge\n[b2bua-server::sip-bridge]\nproviders=absent.json\n',
+      /\[b2bua-server::sip-bridge\] providers: .*absent.json/],
+  ];
+  for (const [what, text, pattern] of cases) {
+    it(`fails and names the problem: ${what}`, async () => {
+      const r = await check(what.replace(/ /g, '-'), text);
+      assert.equal(r.ok, false);
+      assert.match(r.lines[0]!, /: 1 problem:$/);
+      assert.ok(r.lines[1]!.includes(r.file), 'the message names the file');
+      assert.match(r.lines[1]!, pattern);
+    });
+  }
+
+  it('lists every problem at once', async () => {
+    const r = await check('many', '[b2bua-server]\nmax-call=3\naudio-port=x\nuser-agent=a b\napplication=nope\n');
+    assert.equal(r.ok, false);
+    assert.equal(r.lines.length, 5, r.lines.join('\n'));
+  });
+
+  it('an unreadable file is an error with B2BUA_CONFIG_UNREADABLE', async () => {
+    await assert.rejects(checkConfig(path.join(dir, 'missing.conf')),
+      (e: unknown) => isB2buaError(e, 'B2BUA_CONFIG_UNREADABLE') && /missing.conf: ENOENT/.test(e.message));
+  });
+});
