@@ -1,0 +1,184 @@
+/**
+ * Keeps the accounts of pools with `registrationRequired` registered: REGISTER through the host's SIP layer
+ * (which answers digest challenges), refresh before expiry, retry after failures, space the first REGISTERs of a
+ * pool by `registrationThrottlingRateMs`, and un-REGISTER at shutdown unless `unregisterOnServerShutdown` is false.
+ */
+import type { Logger, OutgoingRequest, PluginSipApi, RegistrationEvent, SipResponseView } from '../../core/plugin-api/index.js';
+import type { Line, RegistrationState } from './accounts.js';
+import { parseSipAddress } from './sip-uri.js';
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface RegistrationOptions {
+  readonly sip: PluginSipApi;
+  readonly log: Logger;
+  /** Called on every state change (the plugin forwards it to hooks.registrationChanged). */
+  readonly onChange: (event: Omit<RegistrationEvent, 'plugin'>) => void;
+  readonly timers?: Timers;
+  /** Expires we ask for, in seconds. */
+  readonly expiresSeconds?: number;
+  /** Delay before trying again after a failure. */
+  readonly retryMs?: number;
+}
+
+export const DEFAULT_EXPIRES_SECONDS = 3600;
+export const DEFAULT_RETRY_MS = 30_000;
+
+/** Refresh well before expiry: at 90 % of the granted time, and at least 5 s early when there is room for it. */
+export function refreshDelayMs(grantedSeconds: number): number {
+  const ms = grantedSeconds * 1000;
+  return Math.max(500, Math.min(ms * 0.9, ms - 5000));
+}
+
+export class Registrations {
+  private readonly timers: Timers;
+  private readonly pending = new Map<Line, unknown>();
+  private stopped = false;
+  private readonly expires: number;
+  private readonly retryMs: number;
+
+  constructor(
+    private readonly lines: readonly Line[],
+    private readonly opts: RegistrationOptions,
+  ) {
+    this.timers = opts.timers ?? realTimers;
+    this.expires = opts.expiresSeconds ?? DEFAULT_EXPIRES_SECONDS;
+    this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
+  }
+
+  /** Schedule every line's first REGISTER (index within its pool × the pool's throttling rate). */
+  start(): void {
+    const indexInPool = new Map<string, number>();
+    for (const line of this.lines) {
+      const i = indexInPool.get(line.pool.name) ?? 0;
+      indexInPool.set(line.pool.name, i + 1);
+      this.schedule(line, i * (line.pool.config.registrationThrottlingRateMs ?? 0));
+    }
+  }
+
+  /** Cancel timers and un-REGISTER the lines whose pool asks for it; resolves when every answer (or failure) is in. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const handle of this.pending.values()) this.timers.clearTimeout(handle);
+    this.pending.clear();
+    const leaving = this.lines.filter(
+      (l) => l.pool.config.unregisterOnServerShutdown !== false && (l.registration.state === 'registered' || l.registration.state === 'registering'),
+    );
+    await Promise.allSettled(
+      leaving.map(async (line) => {
+        try {
+          const res = await this.opts.sip.request(this.registerRequest(line, 0));
+          this.opts.log.debug({ account: line.uri, status: res.status }, 'un-REGISTER answered');
+        } catch (e) {
+          this.opts.log.warn({ account: line.uri, err: e }, 'un-REGISTER failed');
+        }
+        this.setState(line, 'unregistered');
+      }),
+    );
+  }
+
+  private schedule(line: Line, delayMs: number): void {
+    if (this.stopped) return;
+    const previous = this.pending.get(line);
+    if (previous !== undefined) this.timers.clearTimeout(previous);
+    this.pending.set(
+      line,
+      this.timers.setTimeout(() => {
+        this.pending.delete(line);
+        void this.register(line);
+      }, delayMs),
+    );
+  }
+
+  private async register(line: Line): Promise<void> {
+    if (this.stopped) return;
+    // A refresh keeps the line usable; only a first attempt or a retry shows "in progress".
+    if (line.registration.state !== 'registered') this.setState(line, 'registering');
+    let res: SipResponseView;
+    try {
+      res = await this.opts.sip.request(this.registerRequest(line, this.expires));
+    } catch (e) {
+      if (this.stopped) return;
+      this.fail(line, e instanceof Error ? e.message : String(e));
+      return;
+    }
+    if (this.stopped) return;
+    if (res.status >= 200 && res.status < 300) {
+      const granted = grantedExpires(res, this.expires);
+      this.setState(line, 'registered');
+      this.schedule(line, refreshDelayMs(granted));
+      return;
+    }
+    this.fail(line, `${res.status} ${res.reason}`.trim());
+  }
+
+  private fail(line: Line, reason: string): void {
+    this.opts.log.warn({ account: line.uri, reason, retryInMs: this.retryMs }, 'registration failed');
+    this.setState(line, 'failed', reason);
+    this.schedule(line, this.retryMs);
+  }
+
+  private setState(line: Line, state: Exclude<RegistrationState, 'none'>, reason?: string): void {
+    const before = line.registration;
+    line.registration = reason === undefined ? { state } : { state, reason };
+    if (before.state === state && before.reason === reason) return;
+    this.opts.onChange({ account: line.uri, state, ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  registerRequest(line: Line, expires: number): OutgoingRequest {
+    const account = line.account;
+    const identity = `<${line.uri}>`;
+    const req: OutgoingRequest = {
+      method: 'REGISTER',
+      uri: registrarOf(line),
+      headers: { From: identity, To: identity, Contact: contactFor(line, this.opts.sip.contact), Expires: String(expires) },
+    };
+    const outboundProxy = line.outboundProxy;
+    if (outboundProxy) req.outboundProxy = outboundProxy;
+    if (account.secret !== undefined && account.secret !== '') {
+      const username = account.userid || line.uriParts.user;
+      const realm = account.realm ? { realm: account.realm } : {};
+      const secretType = account.secretType ?? 'md5';
+      req.credentials =
+        secretType === 'clrtxt'
+          ? { username, ...realm, password: account.secret }
+          : { username, ...realm, ha1: account.secret, algorithm: secretType === 'sha256' ? 'SHA-256' : 'MD5' };
+    }
+    return req;
+  }
+}
+
+/** The account's registrar, else its pool's, else the domain of its URI. */
+export function registrarOf(line: Line): string {
+  const explicit = line.account.registrar || line.pool.config.registrar;
+  if (explicit) return explicit;
+  const scheme = line.uriParts.scheme || 'sip';
+  return `${scheme}:${line.uriParts.hostport}`;
+}
+
+/** Our listening URI with the account's user, so that calls the provider sends to this account reach us. */
+export function contactFor(line: Line, listening: string): string {
+  const us = parseSipAddress(listening);
+  const user = line.uriParts.user ? `${line.uriParts.user}@` : '';
+  return `<${us.scheme || 'sip'}:${user}${us.hostport}${us.uriParameters}>`;
+}
+
+/** Expiry granted by the registrar: our Contact's `expires` parameter, else the Expires header, else what we asked. */
+export function grantedExpires(res: SipResponseView, asked: number): number {
+  const contactExpires = /;\s*expires\s*=\s*(\d+)/i.exec(res.header('Contact') ?? '')?.[1];
+  const header = res.header('Expires');
+  const value = Number(contactExpires ?? header ?? asked);
+  return Number.isFinite(value) && value > 0 ? value : asked;
+}

@@ -1,0 +1,83 @@
+/** Test doubles for the sip-bridge unit tests: a manual clock, a scripted host.sip, a host around createHooks(). */
+import { createHooks } from '../../../core/plugin-api/index.js';
+import type {
+  B2buaServerConfig, IncomingCall, Logger, OutgoingRequest, PluginHost, PluginSipApi, SipResponseView,
+} from '../../../core/plugin-api/index.js';
+import type { Timers } from '../../../plugins/sip-bridge/registration.js';
+
+export class ManualTimers implements Timers {
+  now = 0;
+  private nextId = 1;
+  private queue: { id: number; at: number; fn: () => void }[] = [];
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.queue.push({ id, at: this.now + ms, fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.queue = this.queue.filter((t) => t.id !== handle);
+  }
+
+  get scheduled(): number[] {
+    return this.queue.map((t) => t.at - this.now).sort((a, b) => a - b);
+  }
+
+  /** Move time forward, firing due timers in order and letting their promises settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.now + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      const due = this.queue.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.queue = this.queue.filter((t) => t !== due);
+      this.now = due.at;
+      due.fn();
+      await settle();
+    }
+    this.now = end;
+    await settle();
+  }
+}
+
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+export function response(status: number, reason: string, headers: Record<string, string> = {}): SipResponseView {
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return { status, reason, body: '', header: (name) => lower[name.toLowerCase()] };
+}
+
+export class FakeSip implements PluginSipApi {
+  readonly contact = 'sip:127.0.0.1:5070;transport=udp';
+  readonly sent: OutgoingRequest[] = [];
+  answer: (req: OutgoingRequest) => SipResponseView | Promise<SipResponseView> = () => response(200, 'OK');
+
+  async request(req: OutgoingRequest): Promise<SipResponseView> {
+    this.sent.push(structuredClone(req));
+    return this.answer(req);
+  }
+}
+
+export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLog };
+
+export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = new FakeSip()): PluginHost<O> {
+  return { hooks: createHooks(), options, server: {} as B2buaServerConfig, configDir, log: silentLog, sip };
+}
+
+let callCounter = 0;
+export function incomingCall(from: string, to: string, requestUri: string, fromName?: string): IncomingCall {
+  callCounter++;
+  return {
+    id: `call-${callCounter}`,
+    legA: {
+      callId: `cid-${callCounter}`, requestUri,
+      from: { uri: from, displayName: fromName, params: { tag: 'a' } },
+      to: { uri: to, params: {} },
+      header: () => undefined, transport: 'udp', source: { address: '127.0.0.1', port: 5060 },
+    },
+    offeredMedia: { encryption: 'none', srtpSuites: [], kinds: ['audio'] },
+    data: new Map(),
+  };
+}
