@@ -44,7 +44,8 @@ export function renderReferenceTable(doc: DocumentedSection): string {
   const rows = ['| key | type | default | meaning |', '|---|---|---|---|'];
   for (const [key, property] of Object.entries(doc.schema.properties ?? {})) {
     const def = property.default === undefined ? '(required)' : `\`${iniValue(property.default)}\``.replace('``', '(empty)');
-    rows.push(`| \`${key}\` | ${typeOf(property)} | ${def} | ${(property.description ?? '').replace(/\|/g, '\\|')} |`);
+    const meaning = (property.description ?? '').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    rows.push(`| \`${key}\` | ${typeOf(property)} | ${def} | ${meaning} |`);
   }
   return rows.join('\n');
 }
