@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../../harness/ports.js';
 import { killAll, REPO, startDaemon, type DaemonProcess } from './daemon-process.js';
-import { optionsOverTcp, optionsOverUdp } from './sip-probe.js';
+import { optionsOverTcp, optionsOverTls, optionsOverUdp } from './sip-probe.js';
 
 const READY = 'b2bua-server ready';
 
@@ -112,6 +113,43 @@ describe('daemon (bin/b2bua-server, real process on loopback)', function () {
     assert.equal(await daemon.exited(20000), 0);
     const events = readFileSync(marker, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { event: string }).event);
     assert.deepEqual(events, ['ready', 'shutdown']);
+  });
+
+  it('loads the example plugin installed with npm (npm pack + npm install) next to the configuration file', async () => {
+    const project = path.join(dir, 'site');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'site', version: '1.0.0', private: true }));
+    const npm = (args: string[]) => execFileSync('npm', args, { cwd: project, timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+    const tarball = npm(['pack', path.join(REPO, 'test', 'fixtures', 'third-party-plugin'), '--pack-destination', project, '--silent']);
+    npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', path.join(project, tarball)]);
+    const marker = path.join(project, 'hello.jsonl');
+    const [sipPort] = await freePorts(1);
+    const file = path.join(project, 'flexisip.conf');
+    writeFileSync(file, `[b2bua-server]\napplication=hello\ntransport=sip:127.0.0.1:${sipPort};transport=udp\n` +
+      `data-directory=${path.join(project, 'data')}\n[b2bua-server::hello]\nmarker-file=hello.jsonl\n`);
+    const daemon = run(['-c', file]);
+    const starting = await daemon.waitForLog('starting', 30000);
+    assert.match(String(starting['from']), /npm package b2bua-plugin-hello at .*site\/node_modules\/b2bua-plugin-hello\/index.js/);
+    await daemon.waitForLog(READY, 30000);
+    assert.equal((JSON.parse(readFileSync(marker, 'utf8').split('\n')[0]!) as { event: string }).event, 'ready');
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited(20000), 0);
+  });
+
+  it('TLS: sips: transport with tls-certificate / tls-private-key answers OPTIONS over TLS with 200', async () => {
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'],
+      { timeout: 30000, stdio: 'ignore' });
+    const [sipPort] = await freePorts(1);
+    const file = exampleConfig(dir, sipPort!, 0, {
+      transport: `sips:127.0.0.1:${sipPort}`, 'tls-certificate': path.basename(cert), 'tls-private-key': path.basename(key), 'admin-address': '',
+    });
+    const daemon = run(['-c', file]);
+    await daemon.waitForLog(READY, 30000);
+    assert.match(await optionsOverTls(sipPort!), /^SIP\/2.0 200 /);
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited(20000), 0);
   });
 
   it('a bad configuration: exit 1, the problem on stderr, no stack trace', async () => {

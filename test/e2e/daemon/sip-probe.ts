@@ -1,9 +1,10 @@
 /** A raw SIP OPTIONS over UDP or TCP on loopback, resolving with the status line of the answer. */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 
-function optionsRequest(port: number, transport: 'UDP' | 'TCP', localPort: number): string {
+function optionsRequest(port: number, transport: 'UDP' | 'TCP' | 'TLS', localPort: number): string {
   const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
   return [
     `OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
@@ -39,12 +40,23 @@ export function optionsOverUdp(port: number, timeoutMs = 3000): Promise<string> 
 }
 
 export function optionsOverTcp(port: number, timeoutMs = 3000): Promise<string> {
+  return overStream(port, 'TCP', timeoutMs);
+}
+
+/** TLS without certificate verification: the tests use a throw-away self-signed certificate. */
+export function optionsOverTls(port: number, timeoutMs = 3000): Promise<string> {
+  return overStream(port, 'TLS', timeoutMs);
+}
+
+function overStream(port: number, transport: 'TCP' | 'TLS', timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let data = '';
-    const socket = net.connect(port, '127.0.0.1');
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to OPTIONS over TCP on port ${port} within ${timeoutMs} ms`)); }, timeoutMs);
+    const socket = transport === 'TLS'
+      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
+      : net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to OPTIONS over ${transport} on port ${port} within ${timeoutMs} ms`)); }, timeoutMs);
     socket.on('error', (e) => { clearTimeout(timer); reject(e); });
-    socket.on('connect', () => socket.write(optionsRequest(port, 'TCP', socket.localPort ?? 0)));
+    socket.on(transport === 'TLS' ? 'secureConnect' : 'connect', () => socket.write(optionsRequest(port, transport, socket.localPort ?? 0)));
     socket.on('data', (d) => {
       data += d.toString();
       const end = data.indexOf('\r\n\r\n');
