@@ -115,6 +115,11 @@ export interface LegBTarget {
   outboundProxy: string | undefined;
   /** Extra headers for leg B's INVITE (name → value). */
   headers: Record<string, string>;
+  /**
+   * Answer 401/407 challenges to leg B's INVITE with these (e.g. the sip-bridge account the call goes out with);
+   * undefined = leg B does not authenticate.
+   */
+  credentials?: OutgoingRequest['credentials'];
 }
 
 /** Leg B's media encryption; the waterfall starts from leg A's mode and suites. */

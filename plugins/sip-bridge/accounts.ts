@@ -2,6 +2,7 @@
  * Account pools at run time: each account is a line with `maxCallsPerLine` slots and, when the pool requires it,
  * a registration state. A slot is held for a call's whole life and released exactly once.
  */
+import type { OutgoingRequest } from '../../core/plugin-api/index.js';
 import type { PoolSpec } from './bridge-config.js';
 import type { StaticAccount } from './config-types.js';
 import { parseSipAddress } from './sip-uri.js';
@@ -50,6 +51,17 @@ export class Line {
   /** Where this account's requests go: its own proxy, else its pool's. */
   get outboundProxy(): string | undefined {
     return this.account.outboundProxy || this.pool.config.outboundProxy || undefined;
+  }
+
+  /** Digest credentials of the account (user = userid or URI user; secret as clear text or HA1), if it has a secret. */
+  get credentials(): OutgoingRequest['credentials'] {
+    const { secret, userid, realm, secretType = 'md5' } = this.account;
+    if (secret === undefined || secret === '') return undefined;
+    const username = userid || this.uriParts.user;
+    const withRealm = realm ? { realm } : {};
+    return secretType === 'clrtxt'
+      ? { username, ...withRealm, password: secret }
+      : { username, ...withRealm, ha1: secret, algorithm: secretType === 'sha256' ? 'SHA-256' : 'MD5' };
   }
 
   isAvailable(): boolean {

@@ -3,6 +3,7 @@
  * (which answers digest challenges), refresh before expiry, retry after failures, space the first REGISTERs of a
  * pool by `registrationThrottlingRateMs`, and un-REGISTER at shutdown unless `unregisterOnServerShutdown` is false.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger, OutgoingRequest, PluginSipApi, RegistrationEvent, SipResponseView } from '../../core/plugin-api/index.js';
 import type { Line, RegistrationState } from './accounts.js';
 import { parseSipAddress } from './sip-uri.js';
@@ -45,6 +46,7 @@ export function refreshDelayMs(grantedSeconds: number): number {
 export class Registrations {
   private readonly timers: Timers;
   private readonly pending = new Map<Line, unknown>();
+  private readonly dialogs = new Map<Line, { callId: string; cseq: number }>();
   private stopped = false;
   private readonly expires: number;
   private readonly retryMs: number;
@@ -138,25 +140,32 @@ export class Registrations {
   }
 
   registerRequest(line: Line, expires: number): OutgoingRequest {
-    const account = line.account;
     const identity = `<${line.uri}>`;
+    const dialog = this.dialogOf(line);
+    // Same Call-ID for every REGISTER of a line (RFC 3261 10.2.4); the host may use two more CSeqs for challenges.
+    dialog.cseq += 3;
     const req: OutgoingRequest = {
       method: 'REGISTER',
       uri: registrarOf(line),
-      headers: { From: identity, To: identity, Contact: contactFor(line, this.opts.sip.contact), Expires: String(expires) },
+      headers: {
+        From: identity, To: identity, Contact: contactFor(line, this.opts.sip.contact), Expires: String(expires),
+        'Call-ID': dialog.callId, CSeq: `${dialog.cseq} REGISTER`,
+      },
     };
     const outboundProxy = line.outboundProxy;
     if (outboundProxy) req.outboundProxy = outboundProxy;
-    if (account.secret !== undefined && account.secret !== '') {
-      const username = account.userid || line.uriParts.user;
-      const realm = account.realm ? { realm: account.realm } : {};
-      const secretType = account.secretType ?? 'md5';
-      req.credentials =
-        secretType === 'clrtxt'
-          ? { username, ...realm, password: account.secret }
-          : { username, ...realm, ha1: account.secret, algorithm: secretType === 'sha256' ? 'SHA-256' : 'MD5' };
-    }
+    const credentials = line.credentials;
+    if (credentials) req.credentials = credentials;
     return req;
+  }
+
+  private dialogOf(line: Line): { callId: string; cseq: number } {
+    let d = this.dialogs.get(line);
+    if (!d) {
+      d = { callId: `${randomBytes(12).toString('hex')}@sip-bridge`, cseq: 0 };
+      this.dialogs.set(line, d);
+    }
+    return d;
   }
 }
 

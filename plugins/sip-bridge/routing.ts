@@ -3,6 +3,7 @@
  * providers in order; a trigger that does not match → next provider; no account found → nextProvider or decline;
  * a found account that is busy or unregistered → 488; nothing matched → 488.
  */
+import type { OutgoingRequest } from '../../core/plugin-api/index.js';
 import type { AccountPool, Line } from './accounts.js';
 import type { CompiledProvider } from './bridge-config.js';
 import { isSipUri, parseSipAddress } from './sip-uri.js';
@@ -11,6 +12,8 @@ import type { CallAddresses } from './template.js';
 
 export interface RoutedTarget {
   readonly requestUri: string;
+  /** The account's digest credentials, for challenges to leg B's INVITE. */
+  readonly credentials: OutgoingRequest['credentials'];
   readonly to: string;
   readonly from: string;
   readonly outboundProxy: string | undefined;
@@ -53,7 +56,10 @@ export function routeCall(
       kind: 'route',
       provider,
       line,
-      target: { requestUri, to, from, outboundProxy: provider.outboundProxy ?? line.outboundProxy },
+      // Like Flexisip, a provider's own outboundProxy sends the INVITE outside the account: no account credentials.
+      target: provider.outboundProxy
+        ? { requestUri, to, from, outboundProxy: provider.outboundProxy, credentials: undefined }
+        : { requestUri, to, from, outboundProxy: line.outboundProxy, credentials: line.credentials },
     };
   }
   return reject('no provider matched the call');

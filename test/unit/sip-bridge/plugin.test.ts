@@ -44,6 +44,7 @@ describe('sip-bridge plugin (hooks)', () => {
     assert.deepEqual(target, {
       requestUri: 'sip:0612@trunk.example.net', to: 'sip:0612@trunk.example.net', from: 'sip:line1@trunk.example.net',
       outboundProxy: 'sip:trunk.example.net;transport=udp', headers: { 'X-Kept': '1' },
+      credentials: { username: 'line1', password: 'pw1' },
     });
     const route = call.data.get('sip-bridge') as CallRoute;
     assert.equal(route.provider, 'Outbound to trunk');

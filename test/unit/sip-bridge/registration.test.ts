@@ -38,7 +38,10 @@ describe('sip-bridge registrations (fake host.sip, manual clock)', () => {
     regs.start();
     await timers.advance(10);
     assert.equal(sip.sent.length, 2);
-    assert.deepEqual(sip.sent[0], {
+    const { 'Call-ID': callId, CSeq: cseq, ...headers } = sip.sent[0]!.headers;
+    assert.match(callId!, /^[0-9a-f]{24}@sip-bridge$/);
+    assert.equal(cseq, '3 REGISTER');
+    assert.deepEqual({ ...sip.sent[0], headers }, {
       method: 'REGISTER',
       uri: 'sip:trunk.example.net',
       outboundProxy: 'sip:trunk.example.net;transport=udp',
@@ -77,6 +80,10 @@ describe('sip-bridge registrations (fake host.sip, manual clock)', () => {
     assert.equal(sip.sent.length, before, 'no refresh too early');
     await timers.advance(1_500);
     assert.equal(sip.sent.length, before + 2, 'both accounts refreshed');
+    const line1 = sip.sent.filter((r) => r.headers.From === '<sip:line1@trunk.example.net>');
+    assert.equal(line1[1]!.headers['Call-ID'], line1[0]!.headers['Call-ID'], 'a refresh keeps the Call-ID');
+    assert.equal(line1[1]!.headers.CSeq, '6 REGISTER', 'and moves CSeq past the ones the host may use for challenges');
+    assert.notEqual(sip.sent[1]!.headers['Call-ID'], line1[0]!.headers['Call-ID'], 'each account has its own Call-ID');
     assert.equal(events.length, 4, 'a successful refresh emits nothing');
     assert.equal(lines[0]!.isAvailable(), true);
   });

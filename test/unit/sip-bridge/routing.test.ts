@@ -48,7 +48,7 @@ describe('sip-bridge routing (fixture providers-v2.json)', () => {
     assert.equal(d.line.uri, 'sip:line2@trunk.example.net');
     assert.deepEqual(d.target, {
       requestUri: 'sip:bob@internal.example.org', to: 'sip:bob@internal.example.org',
-      from: 'sip:+33612@trunk.example.net', outboundProxy: 'sip:127.0.0.1:5060;transport=tcp',
+      from: 'sip:+33612@trunk.example.net', outboundProxy: 'sip:127.0.0.1:5060;transport=tcp', credentials: undefined,
     });
   });
 
@@ -64,6 +64,7 @@ describe('sip-bridge routing (fixture providers-v2.json)', () => {
     assert.equal(d.target.requestUri, 'sip:0612345678@trunk.example.net;user=phone');
     assert.equal(d.target.from, 'sip:line1@trunk.example.net', 'From defaults to {account.uri}');
     assert.equal(d.target.outboundProxy, 'sip:trunk.example.net;transport=udp', 'pool outbound proxy');
+    assert.deepEqual(d.target.credentials, { username: 'line1', password: 'pw1' }, 'the account answers INVITE challenges');
   });
 
   it('onAccountNotFound nextProvider falls through to the next provider', () => {
