@@ -14,6 +14,9 @@ import type { MediaEngine, MediaEngineCounters, MediaSession, MediaSessionOption
 import { PortPool } from './port-pool.js';
 import { GstMediaSession, toB2buaError } from './session.js';
 import { WorkerPool, type WorkerSlot } from './worker-pool.js';
+import { REFUSED_SUITES } from '../worker/suites.js';
+
+export { REFUSED_SUITES as GST_REFUSED_SUITES };
 
 export const NATIVE_PLUGIN_DIR = path.join(PACKAGE_ROOT, 'core', 'native', 'build');
 const ACQUIRE_WAIT_MS = 5_000;
@@ -66,7 +69,7 @@ class GstMediaEngine implements MediaEngine {
   async start(): Promise<void> {
     try {
       const infos = await Promise.all(this.workers.slots.map((s) => s.ready));
-      const suites = infos[0]!.srtpSuites.filter((s): s is SrtpSuite => (SRTP_SUITES as readonly string[]).includes(s));
+      const suites = infos[0]!.srtpSuites.filter((s): s is SrtpSuite => (SRTP_SUITES as readonly string[]).includes(s) && !(s in REFUSED_SUITES));
       this.capabilities = { encryption: ['none', 'sdes'], srtpSuites: suites };
       this.log.info({ workers: infos.length, gstreamer: infos[0]!.gstVersion, srtpSuites: suites, address: this.addresses }, 'gstreamer media engine ready');
     } catch (e) {

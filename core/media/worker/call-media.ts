@@ -11,6 +11,7 @@ import type { LegId, LegParams, MediaEvent, MediaKind, SessionStats, StreamParam
 import { Pipeline, UdpSocket } from './gst.js';
 import { describePipeline, elementNames, shapeKey, type StreamShape } from './pipeline-description.js';
 import { WorkerRequestError } from './protocol.js';
+import { REFUSED_SUITES } from './suites.js';
 
 interface StreamSockets {
   readonly kind: MediaKind;
@@ -123,6 +124,8 @@ export class CallMedia {
       if (!s.srtp) throw new WorkerRequestError('failed', `${where}: encryption sdes without srtp keys`);
       for (const which of ['send', 'recv'] as const) {
         const k = s.srtp[which];
+        const refused = isSrtpSuite(k.suite) ? REFUSED_SUITES[k.suite] : undefined;
+        if (refused) throw new WorkerRequestError('unsupported', `${where}: SRTP suite ${k.suite} is refused: ${refused}`);
         if (!isSrtpSuite(k.suite) || !this.opts.srtpSuites.includes(k.suite)) {
           throw new WorkerRequestError('unsupported', `${where}: SRTP suite "${k.suite}" is not supported by this build (${this.opts.srtpSuites.join(', ')})`);
         }
