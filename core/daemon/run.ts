@@ -4,7 +4,7 @@
  *
  * SIGTERM / SIGINT: stop accepting calls (new INVITEs get 503), wait up to shutdown-grace-period
  * for calls to end by themselves, hang up the rest (BYE/CANCEL both legs), run hooks.shutdown
- * (bounded), close media and transports, exit 0. A second signal during shutdown exits at once (status 1).
+ * (bounded), close media and transports, exit 0. Another SIGTERM meanwhile is ignored; a second SIGINT (Ctrl-C) exits at once (status 1).
  * SIGHUP: re-reads the file; applies `[global] log-level`; other changes are logged as needing a restart.
  * Uncaught exceptions are logged by core/cli/main.ts (the process keeps serving its calls).
  */
@@ -123,20 +123,26 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   return { stopped, shutdown, reload };
 }
 
-/** The process-level wiring: signals and exit status. Resolves with the exit status. */
+/**
+ * The process-level wiring: signals and exit status. Resolves with the exit status.
+ * Signal handlers are installed before start-up so that a SIGTERM while starting still ends in an orderly stop.
+ */
 export async function runDaemon(options: DaemonOptions): Promise<number> {
-  const daemon = await startDaemon(options);
-  let signals = 0;
+  let daemon: RunningDaemon | undefined;
+  let stopRequested: NodeJS.Signals | undefined;
   const onTerm = (signal: NodeJS.Signals): void => {
-    if (signals++ > 0) {
-      process.stderr.write(`b2bua-server: second ${signal} during shutdown, exiting now\n`);
+    if (stopRequested && signal === 'SIGINT') {
+      process.stderr.write('b2bua-server: SIGINT during shutdown, exiting now\n');
       process.exit(1);
     }
-    void daemon.shutdown(signal);
+    stopRequested ??= signal;
+    if (daemon) void daemon.shutdown(signal);
   };
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onTerm);
-  process.on('SIGHUP', () => daemon.reload());
+  process.on('SIGHUP', () => daemon?.reload());
+  daemon = await startDaemon(options);
+  if (stopRequested) void daemon.shutdown(stopRequested);
   return daemon.stopped;
 }
 
