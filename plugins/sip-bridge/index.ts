@@ -63,7 +63,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   if (!loaded.ok) throw new Error(`invalid configuration: ${loaded.problems.join('; ')}`);
   const config = loaded.value;
   const pools = buildPools(config.pools);
-  const log = host.log.child({ plugin: PLUGIN_NAME });
+  const log = host.log; // the host binds the plugin name already
   const random = runtime.random ?? Math.random;
 
   const registrations = new Registrations(

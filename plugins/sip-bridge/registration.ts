@@ -32,10 +32,13 @@ export interface RegistrationOptions {
   readonly expiresSeconds?: number;
   /** Delay before trying again after a failure. */
   readonly retryMs?: number;
+  /** How long shutdown waits for un-REGISTER answers. */
+  readonly unregisterTimeoutMs?: number;
 }
 
 export const DEFAULT_EXPIRES_SECONDS = 3600;
 export const DEFAULT_RETRY_MS = 30_000;
+export const DEFAULT_UNREGISTER_TIMEOUT_MS = 3_000;
 
 /** Refresh well before expiry: at 90 % of the granted time, and at least 5 s early when there is room for it. */
 export function refreshDelayMs(grantedSeconds: number): number {
@@ -48,8 +51,10 @@ export class Registrations {
   private readonly pending = new Map<Line, unknown>();
   private readonly dialogs = new Map<Line, { callId: string; cseq: number }>();
   private stopped = false;
+  private stopping: Promise<void> | undefined;
   private readonly expires: number;
   private readonly retryMs: number;
+  private readonly unregisterTimeoutMs: number;
 
   constructor(
     private readonly lines: readonly Line[],
@@ -58,6 +63,7 @@ export class Registrations {
     this.timers = opts.timers ?? realTimers;
     this.expires = opts.expiresSeconds ?? DEFAULT_EXPIRES_SECONDS;
     this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
+    this.unregisterTimeoutMs = opts.unregisterTimeoutMs ?? DEFAULT_UNREGISTER_TIMEOUT_MS;
   }
 
   /** Schedule every line's first REGISTER (index within its pool × the pool's throttling rate). */
@@ -70,15 +76,22 @@ export class Registrations {
     }
   }
 
-  /** Cancel timers and un-REGISTER the lines whose pool asks for it; resolves when every answer (or failure) is in. */
-  async stop(): Promise<void> {
+  /**
+   * Cancel timers and un-REGISTER the registered lines whose pool asks for it. Resolves when every answer is in,
+   * or after `unregisterTimeoutMs` (the host bounds shutdown hooks too: an unreachable registrar must not eat it all).
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.unregisterAll();
+    return this.stopping;
+  }
+
+  private async unregisterAll(): Promise<void> {
     this.stopped = true;
     for (const handle of this.pending.values()) this.timers.clearTimeout(handle);
     this.pending.clear();
-    const leaving = this.lines.filter(
-      (l) => l.pool.config.unregisterOnServerShutdown !== false && (l.registration.state === 'registered' || l.registration.state === 'registering'),
-    );
-    await Promise.allSettled(
+    const leaving = this.lines.filter((l) => l.pool.config.unregisterOnServerShutdown !== false && l.registration.state === 'registered');
+    if (leaving.length === 0) return;
+    const all = Promise.allSettled(
       leaving.map(async (line) => {
         try {
           const res = await this.opts.sip.request(this.registerRequest(line, 0));
@@ -89,6 +102,16 @@ export class Registrations {
         this.setState(line, 'unregistered');
       }),
     );
+    let timer: unknown;
+    const timeout = new Promise<void>((resolve) => {
+      timer = this.timers.setTimeout(() => {
+        const late = leaving.filter((l) => l.registration.state !== 'unregistered').map((l) => l.uri);
+        this.opts.log.warn({ accounts: late, timeoutMs: this.unregisterTimeoutMs }, 'un-REGISTER not answered in time');
+        resolve();
+      }, this.unregisterTimeoutMs);
+    });
+    await Promise.race([all, timeout]);
+    this.timers.clearTimeout(timer);
   }
 
   private schedule(line: Line, delayMs: number): void {

@@ -25,7 +25,7 @@ export default definePlugin<TrenscrypterOptions>({
     const { value: policy, problems } = parsePolicy(host.options);
     // validate() ran before apply(); a problem here means the host skipped it, so refuse to run with half a policy.
     if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
-    const log = host.log.child({ plugin: PLUGIN_NAME });
+    const log = host.log; // the host binds the plugin name already
 
     host.hooks.legBMedia.tapPromise(PLUGIN_NAME, async (legA, call) => {
       try {

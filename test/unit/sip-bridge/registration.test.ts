@@ -162,6 +162,22 @@ describe('sip-bridge registrations (fake host.sip, manual clock)', () => {
     assert.deepEqual(timers.scheduled, []);
   });
 
+  it('stop() does not wait for ever on an unreachable registrar, nor un-REGISTER accounts never registered', async () => {
+    regs.start();
+    await timers.advance(0); // line1 registered
+    sip.answer = () => new Promise(() => {}); // line2's REGISTER and every later request: no answer
+    await timers.advance(10);
+    assert.equal(lines[1]!.registration.state, 'registering');
+    sip.sent.length = 0;
+    let done = false;
+    const stopping = regs.stop().then(() => { done = true; });
+    await timers.advance(2_999);
+    assert.equal(done, false);
+    await timers.advance(1);
+    await stopping;
+    assert.deepEqual(sip.sent.map((r) => r.headers.From), ['<sip:line1@trunk.example.net>'], 'only the registered account');
+  });
+
   it('refreshDelayMs refreshes at 90 % with at least 5 s margin when possible', () => {
     assert.equal(refreshDelayMs(3600), 3_240_000);
     assert.equal(refreshDelayMs(30), 25_000);
