@@ -260,6 +260,11 @@ export interface B2buaPlugin<Options = Readonly<Record<string, unknown>>> {
    */
   validate?(options: Options, ctx: { configDir: string }): string[] | Promise<string[]>;
   apply(host: PluginHost<Options>): void | Promise<void>;
+  /**
+   * Read-only admin queries of the running plugin, by command name (e.g. sip-bridge's `SIP_BRIDGE INFO`);
+   * each returns a JSON-serialisable value. The admin interface may expose them.
+   */
+  readonly adminCommands?: Readonly<Record<string, () => unknown>>;
 }
 
 /** Identity helper giving plugin authors type inference. */

@@ -164,4 +164,5 @@ export default definePlugin<SipBridgeOptions>({
   async apply(host) {
     await startSipBridge(host);
   },
+  adminCommands: { 'SIP_BRIDGE INFO': () => info() ?? { providers: [] } },
 });

@@ -111,6 +111,11 @@ describe('sip-bridge plugin (hooks)', () => {
     assert.ok(events.some((e) => e.state === 'unregistered'));
   });
 
+  it('exposes SIP_BRIDGE INFO as an admin command', async () => {
+    const answer = plugin.adminCommands!['SIP_BRIDGE INFO']!() as { providers: { name: string }[] };
+    assert.deepEqual(answer.providers.map((p) => p.name), ['Inbound from trunk', 'Outbound to trunk', 'Shared lines']);
+  });
+
   it('info() reports Flexisip\'s SIP_BRIDGE INFO shape', async () => {
     sip.answer = (req) => (req.headers.From!.includes('line2') ? response(401, 'Unauthorized') : response(200, 'OK'));
     await registerTrunk();
