@@ -10,19 +10,13 @@ import { freePorts } from './ports.js';
 import { spawnManaged, type ExitStatus, type ManagedProcess } from './processes.js';
 import { readIfExists, StopWaiting, waitUntil } from './wait.js';
 import { tail } from './run-dir.js';
+import type { ServerCounters } from '../../core/b2bua/types.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DAEMON = path.join(REPO_ROOT, 'bin/b2bua-server');
 
-export interface Counters {
-  readonly calls: number;
-  readonly dialogs: number;
-  readonly transactions: number;
-  readonly timers: number;
-  readonly mediaSessions: number;
-  readonly mediaPorts: number;
-  readonly callsTotal: number;
-}
+/** The daemon's live counters (GET /counters), as defined at the daemon/framework boundary. */
+export type Counters = ServerCounters;
 
 export type CounterName = keyof Counters;
 /** What a finished call must leave at zero. */

@@ -21,8 +21,10 @@ export interface CallPairOptions {
   readonly through?: Omit<B2buaOptions, 'runDir' | 'outboundProxy' | 'transport'> & { readonly transport?: 'udp' | 'tcp' };
   /** Capture both peers' SIP and media ports on lo. */
   readonly capture?: boolean;
+  /** How long the callee may keep running once the caller has finished (default 6 s), then it is stopped. */
+  readonly calleeGraceMs?: number;
   /** Called once the daemon is up and before the caller starts (e.g. to start a first call). */
-  readonly beforeCaller?: (ctx: { b2bua?: B2buaDaemon; calleeAddress: string }) => Promise<void>;
+  readonly beforeCaller?: (ctx: { b2bua?: B2buaDaemon; calleeRun: SippRun; runDir: string }) => Promise<void>;
 }
 
 export interface CallPairResult {
@@ -76,12 +78,14 @@ export async function runCallPair(o: CallPairOptions): Promise<CallPairResult> {
     current.b2bua = b2bua;
     remote = b2bua.address;
   }
-  await o.beforeCaller?.({ b2bua, calleeAddress: `127.0.0.1:${calleePort}` });
+  await o.beforeCaller?.({ b2bua, calleeRun, runDir: o.runDir });
   const callerRun = await startSipp({ ...o.caller, name: o.caller.name ?? 'caller', runDir: o.runDir, remote, port: callerPort, mediaPort: callerMedia });
   current.runs.push(callerRun);
   const caller = await callerRun.result();
-  // a callee still waiting (e.g. for a BYE the b2bua never relayed) ends at its own -timeout
+  // a callee still waiting (e.g. for a BYE the b2bua never relayed) is stopped after a grace period
+  const grace = setTimeout(() => void calleeRun.process.stop(1000), o.calleeGraceMs ?? 6000);
   const callee = await calleeRun.result();
+  clearTimeout(grace);
   const packets = capture ? await capture.stop() : [];
   const report = [caller.summary, callee.summary, b2bua ? `b2bua log: ${b2bua.logFile}` : '', `run dir: ${o.runDir}`].filter(Boolean).join('\n');
   return { caller, callee, callerRun, calleeRun, b2bua, packets, report };

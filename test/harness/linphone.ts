@@ -8,7 +8,10 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePorts } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
-import { readIfExists, StopWaiting, waitUntil } from './wait.js';
+import { readIfExists, sleep, StopWaiting, waitUntil } from './wait.js';
+import type { ToneFiles } from './tones.js';
+import { readWav } from './wav.js';
+import { toneSeconds } from './goertzel.js';
 
 export interface LinphoneOptions {
   readonly name: string;
@@ -145,4 +148,54 @@ export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {
 export function setMedia(lp: Linphone, wavFile: string, recordFile: string): void {
   lp.command(`play ${wavFile}`);
   lp.command(`record ${recordFile}`);
+}
+
+export interface TwoWayAudio {
+  /** Seconds of the caller's tone in the callee's recording. */
+  readonly calleeHeard: number;
+  /** Seconds of the callee's tone in the caller's recording. */
+  readonly callerHeard: number;
+  /** The callee's own tone found in its recording (must stay ~0: no echo/loop). */
+  readonly calleeHeardItself: number;
+  readonly info: string;
+}
+
+/**
+ * `caller` dials `target` (the callee directly, or the b2bua), both play their tone and record what they
+ * receive for about `seconds`, the caller hangs up; returns the tone seconds found in each recording.
+ */
+export async function callAndRecord(o: {
+  caller: Linphone;
+  callee: Linphone;
+  target: string;
+  runDir: string;
+  callerTone: ToneFiles;
+  calleeTone: ToneFiles;
+  seconds: number;
+}): Promise<TwoWayAudio> {
+  const callerRec = path.join(o.runDir, `${o.caller.name}.rec.wav`);
+  const calleeRec = path.join(o.runDir, `${o.callee.name}.rec.wav`);
+  setMedia(o.caller, o.callerTone.wav, callerRec);
+  setMedia(o.callee, o.calleeTone.wav, calleeRec);
+  await sleep(300);
+  o.caller.command(`call ${o.target}`);
+  try {
+    await o.caller.waitForOutput(/Media streams established/, 15000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${o.caller.name}:\n${o.caller.output().slice(-1500)}\n${o.callee.name}:\n${o.callee.output().slice(-1500)}`);
+  }
+  await sleep(o.seconds * 1000);
+  o.caller.command('terminate');
+  await o.caller.waitForOutput(/ended/, 5000);
+  await o.callee.waitForOutput(/ended/, 5000);
+  await Promise.all([o.caller.quit(), o.callee.quit()]);
+  const atCallee = readWav(calleeRec);
+  const atCaller = readWav(callerRec);
+  const calleeHeard = toneSeconds(atCallee.samples, atCallee.sampleRate, o.callerTone.frequency);
+  const callerHeard = toneSeconds(atCaller.samples, atCaller.sampleRate, o.calleeTone.frequency);
+  const calleeHeardItself = toneSeconds(atCallee.samples, atCallee.sampleRate, o.calleeTone.frequency);
+  const info =
+    `${o.callee.name} heard ${calleeHeard} s of ${o.callerTone.frequency} Hz, ${o.caller.name} heard ${callerHeard} s of ` +
+    `${o.calleeTone.frequency} Hz (run dir ${o.runDir})`;
+  return { calleeHeard, callerHeard, calleeHeardItself, info };
 }

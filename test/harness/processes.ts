@@ -11,6 +11,8 @@ export interface ExitStatus {
   readonly signal: NodeJS.Signals | null;
   /** True when we killed it because it outlived its time budget. */
   readonly timedOut: boolean;
+  /** True when the harness stopped it (stop()) before it exited by itself. */
+  readonly stoppedByHarness: boolean;
 }
 
 export interface ManagedProcess {
@@ -55,15 +57,16 @@ export function spawnManaged(name: string, command: string, args: readonly strin
 
   let running = true;
   let timedOut = false;
+  let stoppedByHarness = false;
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('error', (e) => {
       running = false;
       fs.appendFileSync(opts.stdoutFile, `\n[harness] spawn ${command} failed: ${e.message}\n`);
-      resolve({ code: 127, signal: null, timedOut });
+      resolve({ code: 127, signal: null, timedOut, stoppedByHarness });
     });
     child.once('exit', (code, signal) => {
       running = false;
-      resolve({ code, signal, timedOut });
+      resolve({ code, signal, timedOut, stoppedByHarness });
     });
   });
   const pid = child.pid ?? -1;
@@ -88,6 +91,7 @@ export function spawnManaged(name: string, command: string, args: readonly strin
     isRunning: () => running,
     signal: killGroup,
     async stop(graceMs = 3000, sig: NodeJS.Signals = 'SIGTERM') {
+      if (running) stoppedByHarness = true;
       killGroup(sig);
       const t = setTimeout(() => killGroup('SIGKILL'), graceMs);
       const status = await exited;

@@ -135,8 +135,12 @@ export async function startSipp(o: SippOptions): Promise<SippRun> {
     (cached ??= proc.exited.then((status) => {
       const stats = lastCsvRow(files.stat);
       const errors = readIfExists(files.errors);
-      const code = status.timedOut ? null : status.code;
-      const meaning = status.timedOut ? 'killed by the harness time budget' : (EXIT_MEANING[code ?? -1] ?? `signal ${status.signal}`);
+      const code = status.timedOut || status.stoppedByHarness ? null : status.code;
+      const meaning = status.timedOut
+        ? 'killed by the harness time budget'
+        : status.stoppedByHarness
+          ? 'stopped by the harness: still waiting when its peer had finished'
+          : (EXIT_MEANING[code ?? -1] ?? `signal ${status.signal}`);
       const summary =
         `sipp[${o.name}] exit=${code} (${meaning}) created=${stats['TotalCallCreated'] ?? '?'} ok=${stats['SuccessfulCall(C)'] ?? '?'} ` +
         `failed=${stats['FailedCall(C)'] ?? '?'}` +
@@ -178,6 +182,22 @@ export async function waitForListening(port: number, protocol: 'udp' | 'tcp', ti
     const out = execFileSync('ss', ['-Hln' + (protocol === 'udp' ? 'u' : 't'), `sport = :${port}`], { encoding: 'utf8' });
     return out.trim() ? true : undefined;
   }, timeoutMs);
+}
+
+export interface ShortLogEntry {
+  /** Seconds since the epoch. */
+  readonly time: number;
+  readonly direction: 'S' | 'R';
+  readonly firstLine: string;
+}
+
+/** The -trace_shortmsg log as entries (columns: date, time, epoch, S|R, Call-ID, CSeq, first line). */
+export function shortLogEntries(shortLog: string): ShortLogEntry[] {
+  return shortLog
+    .split('\n')
+    .map((l) => l.split('\t'))
+    .filter((f) => f.length >= 7 && (f[3] === 'S' || f[3] === 'R'))
+    .map((f) => ({ time: Number(f[2]), direction: f[3] as 'S' | 'R', firstLine: (f[6] ?? '').trim() }));
 }
 
 /** First lines of each SIP message in a sipp message log, in order ("S INVITE ...", "R SIP/2.0 180 Ringing"). */

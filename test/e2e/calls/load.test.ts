@@ -1,0 +1,58 @@
+/**
+ * Many calls through one daemon: 100 sequential and 20 concurrent. Afterwards every live counter of the
+ * server (calls, dialogs, transactions, timers, media sessions, media ports) must return to 0 — polled
+ * through GET /counters with a deadline. The deadline covers RFC 3261 Timer J / Timer D (32 s over UDP),
+ * during which completed transactions legitimately remain.
+ */
+import assert from 'node:assert/strict';
+import { pairs } from '../../harness/call-scenarios.js';
+import type { B2buaDaemon } from '../../harness/b2bua.js';
+import { sleep } from '../../harness/wait.js';
+import { LIVE_COUNTERS, assertCleanAndStop, assertExitCodes, callSuite, callThrough } from './fixture.js';
+
+const SETTLE_MS = 40000;
+
+/** Sample /counters in the background and keep the highest number of calls in progress. */
+function peakCalls(b2bua: () => B2buaDaemon | undefined): { stop: () => Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const d = b2bua();
+      if (d) peak = Math.max(peak, (await d.counters().catch(() => ({ calls: 0 }))).calls);
+      await sleep(50);
+    }
+  })();
+  return { stop: async () => ((running = false), await loop, peak) };
+}
+
+describe('calls through the b2bua: load and leaks', function () {
+  callSuite(this, 120000);
+
+  it('100 sequential calls leave no call, dialog, transaction, timer, media session or port behind', async () => {
+    const r = await callThrough('100-sequential', () => pairs.load(100, 1, 20, 50));
+    assertExitCodes(r);
+    assert.equal(r.caller.stats['SuccessfulCall(C)'], '100', r.report);
+    const after = await r.b2bua.waitForCounters(LIVE_COUNTERS, SETTLE_MS);
+    assert.equal(after.callsTotal, 100, `callsTotal ${JSON.stringify(after)}`);
+    await assertCleanAndStop(r.b2bua, LIVE_COUNTERS);
+  });
+
+  it('20 concurrent calls are all in progress at once, then leave nothing behind', async () => {
+    let daemon: B2buaDaemon | undefined;
+    let sampler: ReturnType<typeof peakCalls> | undefined;
+    const r = await callThrough('20-concurrent', () => pairs.load(20, 20, 3000, 40), {
+      beforeCaller: async ({ b2bua }) => {
+        daemon = b2bua;
+        sampler = peakCalls(() => daemon);
+      },
+    });
+    const peak = await sampler!.stop();
+    assertExitCodes(r);
+    assert.equal(r.caller.stats['SuccessfulCall(C)'], '20', r.report);
+    assert.equal(peak, 20, `peak of calls in progress seen through /counters: ${peak}\n${r.report}`);
+    const after = await r.b2bua.waitForCounters(LIVE_COUNTERS, SETTLE_MS);
+    assert.equal(after.callsTotal, 20, `callsTotal ${JSON.stringify(after)}`);
+    await assertCleanAndStop(r.b2bua, LIVE_COUNTERS);
+  });
+});
