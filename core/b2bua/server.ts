@@ -4,9 +4,12 @@
  */
 import { B2buaError } from '../errors/index.js';
 import type { Logger, PluginSipApi } from '../plugin-api/index.js';
-import type { SipRequest } from '../sip/message.js';
+import type { LegId } from '../media/types.js';
+import { Dialog } from '../sip/dialog.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
 import { SipStack, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
+import { Call, type CallContext } from './call.js';
 import { boundUri, loadTls, parseListenUri } from './listen.js';
 import { createPluginSipApi } from './sip-api.js';
 import type { B2buaServer, B2buaServerOptions, ServerCounters } from './types.js';
@@ -27,12 +30,39 @@ export class B2buaServerImpl implements B2buaServer {
   private transport: Transport | undefined;
   private accepting = true;
   private callsTotal = 0;
+  private readonly live = new Set<Call>();
+  /** `${Call-ID}|${our tag}` → call and leg, for in-dialog requests. */
+  private readonly legs = new Map<string, { call: Call; leg: LegId }>();
+  private readonly callContext: CallContext;
+  private idle: (() => void) | undefined;
 
   constructor(readonly options: B2buaServerOptions) {
     this.log = options.log;
     this.userAgent = userAgentOf(options.config.userAgent, options.version);
     this.stack = new SipStack(this.log.child({ component: 'sip' }), this.userAgent);
     this.sip = createPluginSipApi(this.stack, () => this.contact());
+    this.callContext = {
+      stack: this.stack,
+      hooks: options.hooks,
+      media: options.media,
+      config: options.config,
+      log: this.log,
+      contact: () => this.contact(),
+      capabilities: (res) => this.withCapabilities(res),
+      register: (call, leg, callId, tag) => { this.legs.set(`${callId}|${tag}`, { call, leg }); },
+      unregister: (call) => {
+        for (const [k, v] of this.legs) if (v.call === call) this.legs.delete(k);
+      },
+      findByDialog: (callId, localTag, remoteTag) => {
+        const found = this.legs.get(`${callId}|${localTag}`);
+        const d = found?.call.dialogOf(found.leg);
+        return found && d && d.remoteTag === remoteTag ? found : undefined;
+      },
+      ended: (call) => {
+        this.live.delete(call);
+        if (this.live.size === 0) this.idle?.();
+      },
+    };
   }
 
   contact(): string {
@@ -52,6 +82,8 @@ export class B2buaServerImpl implements B2buaServer {
         `cannot listen on ${this.options.config.transport} (${(e as Error).message}); change [b2bua-server] transport (port 0 = any free port)`, { cause: e });
     }
     this.stack.onRequest = (req, tx) => this.onRequest(req, tx);
+    this.stack.onAck = (ack) => this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)?.call.onAck(this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)!.leg, ack);
+    this.stack.onStrayInvite2xx = (res) => this.onStray2xx(res);
     const uri = boundUri(spec, this.transport.local.port);
     this.log.info({ transport: uri, userAgent: this.userAgent }, 'SIP transport listening');
     return { transports: [uri] };
@@ -63,12 +95,47 @@ export class B2buaServerImpl implements B2buaServer {
         tx.send(this.withCapabilities(tx.response(200, 'OK', req.toTag ? undefined : 'b2bua')));
         return;
       case 'INVITE':
-        if (!this.accepting) { tx.send(tx.response(503, 'Service Unavailable (shutting down)')); return; }
-        tx.send(tx.response(503, 'Service Unavailable'));
+        if (!req.toTag) { this.onNewInvite(req, tx); return; }
+        break;
+      case 'CANCEL':
         return;
       default:
-        tx.send(this.withCapabilities(tx.response(req.toTag ? 481 : 405)));
+        if (!req.toTag) {
+          tx.send(this.withCapabilities(tx.response(req.method === 'BYE' ? 481 : 405)));
+          return;
+        }
     }
+    const found = this.legs.get(`${req.callId}|${req.toTag}`);
+    if (!found) { tx.send(tx.response(481)); return; }
+    found.call.onRequest(found.leg, req, tx);
+  }
+
+  private onNewInvite(req: SipRequest, tx: ServerTransaction): void {
+    if (!this.accepting) { tx.send(tx.response(503, 'Service Unavailable (shutting down)')); return; }
+    const max = this.options.config.maxCalls;
+    if (max > 0 && this.live.size >= max) {
+      this.log.warn({ maxCalls: max, callIdA: req.callId }, 'max-calls reached: 486');
+      tx.send(tx.response(486, 'Busy Here (max-calls reached)', 'b2bua'));
+      return;
+    }
+    this.callsTotal++;
+    const call = new Call(this.callContext, req, tx, this.callsTotal);
+    this.live.add(call);
+    call.log.info({ from: req.from.uri, to: req.to.uri, source: tx.source }, 'incoming call');
+    void call.start().finally(() => { if (call.ended && !this.legs.has(`${req.callId}|${call.tagA}`)) this.callContext.ended(call); });
+  }
+
+  /** A 2xx whose INVITE transaction is gone: re-ACK our dialog, or ACK + BYE an unknown one. */
+  private onStray2xx(res: SipResponse): void {
+    const found = this.legs.get(`${res.callId}|${res.fromTag ?? ''}`);
+    const d = found?.call.dialogOf(found.leg);
+    if (d && d.remoteTag === (res.toTag ?? '')) {
+      void this.stack.sendAck(d.ack(res.cseq.seq), d.destination());
+      return;
+    }
+    const dialog = Dialog.fromStray2xx(res, `<${this.contact()}>`);
+    void this.stack.sendAck(dialog.ack(res.cseq.seq), dialog.destination());
+    this.stack.request(dialog.request('BYE'), dialog.destination(), () => undefined);
   }
 
   withCapabilities<T extends { set(name: string, value: string): unknown }>(res: T): T {
@@ -82,11 +149,22 @@ export class B2buaServerImpl implements B2buaServer {
     this.accepting = false;
   }
 
-  async drain(_timeoutMs: number): Promise<void> {
-    // Calls are ended here once the call framework lands.
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.live.size === 0) return;
+    const allGone = new Promise<void>((resolve) => { this.idle = resolve; });
+    for (const call of [...this.live]) void call.end('shutdown', [503, 'Service Unavailable (shutting down)']);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    await Promise.race([allGone, timeout]);
+    clearTimeout(timer);
+    // Let the BYE / CANCEL transactions get their answers (bounded by the same budget).
+    const deadline = Date.now() + Math.min(timeoutMs, 2000);
+    while (this.stack.counters().transactions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   async close(): Promise<void> {
+    this.accepting = false;
+    for (const call of [...this.live]) void call.end('shutdown', [503, 'Service Unavailable (shutting down)']);
     await this.stack.close();
   }
 
@@ -94,8 +172,8 @@ export class B2buaServerImpl implements B2buaServer {
     const sip = this.stack.counters();
     const media = this.options.media.counters();
     return {
-      calls: 0,
-      dialogs: 0,
+      calls: this.live.size,
+      dialogs: [...this.live].reduce((n, c) => n + (c.dialogA ? 1 : 0) + (c.dialogB ? 1 : 0), 0),
       transactions: sip.transactions,
       timers: sip.timers,
       mediaSessions: media.sessions,
@@ -105,6 +183,6 @@ export class B2buaServerImpl implements B2buaServer {
   }
 
   calls(): readonly Record<string, unknown>[] {
-    return [];
+    return [...this.live].map((c) => c.summary());
   }
 }

@@ -1,8 +1,44 @@
-// Placeholder until the engine lands; replaced by the real implementation.
-import { B2buaError } from '../../errors/index.js';
+/**
+ * The plain RTP relay (`media-engine = relay`): node dgram sockets, no transcoding, no SRTP.
+ * One RTP + one RTCP socket per leg/stream; symmetric RTP with latching; per-stream statistics;
+ * `leg-silent` after noRtpTimeoutMs without RTP. RFC 4733 telephone-events are RTP like any other.
+ */
+import net from 'node:net';
+import os from 'node:os';
 import type { B2buaServerConfig, Logger } from '../../plugin-api/index.js';
-import type { MediaEngine } from '../types.js';
+import type { MediaEngine, MediaSession, MediaSessionOptions } from '../types.js';
+import { RelaySession } from './session.js';
+import { PortRangeBinder } from './sockets.js';
 
-export async function createRelayEngine(_config: B2buaServerConfig, _log: Logger): Promise<MediaEngine> {
-  throw new B2buaError('B2BUA_MEDIA_UNSUPPORTED', 'media engine "relay" is not built yet');
+/** Bind address and announced address: `media-address` if set, else the transport's host, else the first non-internal IPv4. */
+export function relayAddresses(config: B2buaServerConfig): { bind: string; advertised: string } {
+  const explicit = typeof config['mediaAddress'] === 'string' && config['mediaAddress'] !== '' ? (config['mediaAddress'] as string) : undefined;
+  const host = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)/.exec(config.transport ?? '')?.[1]?.replace(/^\[|\]$/g, '');
+  const bind = explicit ?? (host && net.isIP(host) ? host : '0.0.0.0');
+  if (bind !== '0.0.0.0' && bind !== '::') return { bind, advertised: bind };
+  const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  return { bind, advertised: config.natAddresses?.[0] ?? external ?? '127.0.0.1' };
+}
+
+export async function createRelayEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine> {
+  const addresses = relayAddresses(config);
+  const binders = {
+    audio: new PortRangeBinder(config.audioPort, addresses.bind),
+    video: new PortRangeBinder(config.videoPort, addresses.bind),
+  };
+  const sessions = new Set<RelaySession>();
+  let nextId = 1;
+  return {
+    name: 'relay',
+    capabilities: { encryption: ['none'], srtpSuites: [] },
+    async createSession(options: MediaSessionOptions): Promise<MediaSession> {
+      const session = new RelaySession(`relay-${nextId++}`, options, binders, addresses.advertised, log.child({ callId: options.callId }), () => sessions.delete(session));
+      sessions.add(session);
+      return session;
+    },
+    counters: () => ({ sessions: sessions.size, portsInUse: [...sessions].reduce((n, s) => n + s.portsInUse, 0) }),
+    async close() {
+      await Promise.all([...sessions].map((s) => s.close()));
+    },
+  };
 }

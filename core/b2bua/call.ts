@@ -1,0 +1,523 @@
+/**
+ * A call = leg A (the caller's INVITE we answer) + leg B (the INVITE we send). The state machine
+ * for every flow of the call, and one teardown path (end()).
+ */
+import type { MediaEngine, MediaEvent, LegId } from '../media/types.js';
+import {
+  CallRejection, type B2buaHooks, type B2buaServerConfig, type EncryptionMode, type IncomingCall, type LegBMedia, type LegBTarget, type Logger,
+} from '../plugin-api/index.js';
+import { parseSdp } from '../sdp/parse.js';
+import { summarizeOffer } from '../sdp/parse.js';
+import type { ParsedSdp } from '../sdp/model.js';
+import { Dialog } from '../sip/dialog.js';
+import { randomToken, reasonPhrase, SipRequest, type SipResponse } from '../sip/message.js';
+import type { ClientTransaction, ServerTransaction, SipStack } from '../sip/stack.js';
+import type { TimerHandle } from '../sip/timers.js';
+import { asNameAddr, buildIncomingCall, defaultLegBTarget } from './incoming.js';
+import { MediaBridge, SdpNegotiationError } from './media-bridge.js';
+import { SessionTimer, sessionTimerOffer, sessionTimerAnswer } from './session-timer.js';
+
+export type CallState = 'routing' | 'calling' | 'early' | 'answered' | 'confirmed' | 'ended';
+
+export interface CallContext {
+  readonly stack: SipStack;
+  readonly hooks: B2buaHooks;
+  readonly media: MediaEngine;
+  readonly config: B2buaServerConfig;
+  readonly log: Logger;
+  contact(): string;
+  capabilities(res: { set(name: string, value: string): unknown }): void;
+  register(call: Call, leg: LegId, callId: string, localTag: string): void;
+  unregister(call: Call): void;
+  /** The call whose leg A dialog is (callId, our tag, their tag) — for Replaces. */
+  findByDialog(callId: string, tagA: string, tagB: string): { call: Call; leg: LegId } | undefined;
+  ended(call: Call): void;
+}
+
+/** Leg B final statuses forwarded with their own code and reason; others become 500 / 480. */
+function mapFinalStatus(res: SipResponse): [number, string] {
+  if (res.status >= 400) return [res.status, res.reason || reasonPhrase(res.status)];
+  return [480, 'Temporarily Unavailable'];
+}
+
+function isCallRejection(e: unknown): e is CallRejection {
+  return e instanceof CallRejection || (e instanceof Error && e.name === 'CallRejection' && typeof (e as CallRejection).status === 'number');
+}
+
+const OTHER: Record<LegId, LegId> = { a: 'b', b: 'a' };
+
+export class Call {
+  readonly id: string;
+  readonly log: Logger;
+  readonly startedAt = Date.now();
+  answeredAt = 0;
+  state: CallState = 'routing';
+  incoming: IncomingCall | undefined;
+  readonly tagA = randomToken(8);
+  readonly tagB = randomToken(8);
+  readonly callIdB = randomToken(16);
+  dialogA: Dialog | undefined;
+  dialogB: Dialog | undefined;
+  private inviteB: SipRequest | undefined;
+  private txB: ClientTransaction | undefined;
+  private offerA: ParsedSdp | undefined;
+  bridge: MediaBridge | undefined;
+  target: LegBTarget | undefined;
+  private endReason: string | undefined;
+  private readonly timers: TimerHandle[] = [];
+  private readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
+  /** An offer/answer exchange in progress (re-INVITE/UPDATE forwarded, or our own refresh). */
+  private exchange: { from: LegId; method: string } | undefined;
+  /** Offerless re-INVITE from a leg: its ACK carries the answer. */
+  private awaitingAckAnswer: LegId | undefined;
+  readonly sessionTimers: Partial<Record<LegId, SessionTimer>> = {};
+  earlyMediaSent = false;
+  private endedPromise: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: CallContext,
+    readonly inviteA: SipRequest,
+    readonly txA: ServerTransaction,
+    seq: number,
+  ) {
+    this.id = `c${seq}-${randomToken(4)}`;
+    this.log = ctx.log.child({ call: this.id, callIdA: inviteA.callId, callIdB: this.callIdB });
+  }
+
+  get ended(): boolean { return this.state === 'ended'; }
+  get timersApi(): SipStack['timers'] { return this.ctx.stack.timers; }
+
+  summary(): Record<string, unknown> {
+    return {
+      id: this.id, state: this.state, callIdA: this.inviteA.callId, callIdB: this.callIdB,
+      from: this.inviteA.from.uri, to: this.inviteA.to.uri, target: this.target?.requestUri,
+      startedAt: new Date(this.startedAt).toISOString(), answeredAt: this.answeredAt ? new Date(this.answeredAt).toISOString() : undefined,
+      encryption: this.bridge ? { a: this.bridge.legs.a.encryption, b: this.bridge.legs.b.encryption } : undefined,
+    };
+  }
+
+  // ------------------------------------------------------------ call set-up
+
+  /** Runs the hooks, sets up media and sends leg B's INVITE. Never throws. */
+  async start(): Promise<void> {
+    const { ctx } = this;
+    this.txA.onCancel = () => this.onCancelA();
+    this.ctx.register(this, 'a', this.inviteA.callId, this.tagA);
+    if (this.inviteA.contentType !== 'application/sdp' || this.inviteA.body.trim() === '') {
+      this.rejectEarly(488, 'Not Acceptable Here (an INVITE without SDP offer is not supported)', 'no-offer');
+      return;
+    }
+    const parsed = parseSdp(this.inviteA.body);
+    if (!parsed.ok) {
+      this.rejectEarly(400, `Bad Request (SDP: ${parsed.error.slice(0, 80)})`, 'bad-sdp');
+      return;
+    }
+    this.offerA = parsed.sdp;
+    const source = this.txA.source;
+    this.incoming = buildIncomingCall(this.id, this.inviteA, this.txA.transport.protocol, source, summarizeOffer(parsed.sdp));
+    const ringing = ((ctx.config['ringingTimeout'] as number | undefined) ?? 120) * 1000;
+    if (ringing > 0) this.timers.push(ctx.stack.timers.after(ringing, () => void this.end('ringing-timeout', [408, 'Request Timeout'])));
+    try {
+      await ctx.hooks.incomingCall.promise(this.incoming);
+      if (this.ended) return;
+      const target = await ctx.hooks.legBTarget.promise(defaultLegBTarget(this.incoming, ctx.config.outboundProxy), this.incoming);
+      if (this.ended) return;
+      this.target = target;
+      const legBMedia: LegBMedia = await ctx.hooks.legBMedia.promise(
+        { encryption: this.incoming.offeredMedia.encryption, srtpSuites: [...this.incoming.offeredMedia.srtpSuites] }, this.incoming);
+      if (this.ended) return;
+      const caps = ctx.media.capabilities;
+      const unsupported = ([['A', this.incoming.offeredMedia.encryption], ['B', legBMedia.encryption]] as [string, EncryptionMode][])
+        .find(([, mode]) => !caps.encryption.includes(mode));
+      if (unsupported) {
+        await this.end(`rejected 488`, [488, `Not Acceptable Here (media encryption ${unsupported[1]} not available on leg ${unsupported[0]} with media engine ${ctx.media.name})`]);
+        return;
+      }
+      const suitesB = legBMedia.srtpSuites.filter((s) => caps.srtpSuites.length === 0 || caps.srtpSuites.includes(s));
+      const suitesA = this.incoming.offeredMedia.srtpSuites.filter((s) => caps.srtpSuites.length === 0 || caps.srtpSuites.includes(s));
+      if (legBMedia.encryption === 'sdes' && suitesB.length === 0 && legBMedia.srtpSuites.length > 0) {
+        await this.end('rejected 488', [488, `Not Acceptable Here (SRTP suites ${legBMedia.srtpSuites.join(', ')} not available)`]);
+        return;
+      }
+      const session = await ctx.media.createSession({ callId: this.inviteA.callId, noRtpTimeoutMs: ctx.config.noRtpTimeout * 1000 });
+      this.bridge = new MediaBridge(session, { encryption: this.incoming.offeredMedia.encryption, suites: suitesA },
+        { encryption: legBMedia.encryption, suites: suitesB }, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec });
+      session.onEvent((e) => this.onMediaEvent(e));
+      if (this.ended) { await this.closeMedia(); return; }
+      const sdpB = await this.bridge.forwardOffer('a', this.offerA);
+      if (this.ended) return;
+      this.sendInviteB(target, sdpB);
+    } catch (e) {
+      if (isCallRejection(e)) {
+        await this.end(`rejected ${e.status}`, [e.status, e.reason]);
+      } else if (e instanceof SdpNegotiationError) {
+        await this.end(`rejected ${e.status}`, [e.status, `${reasonPhrase(e.status)} (${e.message})`]);
+      } else {
+        this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'call set-up failed (plugin hook or media)');
+        await this.end('rejected 500', [500, 'Server Internal Error']);
+      }
+    }
+  }
+
+  /** Refused before the call reached the hooks: no callEnded. */
+  private rejectEarly(status: number, reason: string, why: string): void {
+    this.log.info({ status, why }, 'INVITE refused');
+    this.txA.send(this.txA.response(status, reason, this.tagA));
+    this.state = 'ended';
+    this.ctx.unregister(this);
+  }
+
+  private sendInviteB(target: LegBTarget, sdp: string): void {
+    const from = asNameAddr(target.from);
+    const to = asNameAddr(target.to);
+    if (!from || !to) throw new CallRejection(500, `Server Internal Error (bad leg B From/To: ${target.from} / ${target.to})`);
+    const req = new SipRequest('INVITE', target.requestUri);
+    req.set('from', `${from};tag=${this.tagB}`);
+    req.set('to', to);
+    req.set('call-id', this.callIdB);
+    req.set('cseq', `${Math.floor(Math.random() * 1000) + 1} INVITE`);
+    req.set('contact', `<${this.ctx.contact()}>`);
+    this.ctx.capabilities(req);
+    req.remove('accept');
+    sessionTimerOffer(req, this.ctx.config);
+    const replaces = this.inviteA.get('replaces');
+    if (replaces) req.set('replaces', replaces);
+    for (const [name, value] of Object.entries(target.headers)) req.set(name, value);
+    req.set('content-type', 'application/sdp');
+    req.body = sdp;
+    this.inviteB = req;
+    this.state = 'calling';
+    this.ctx.register(this, 'b', this.callIdB, this.tagB);
+    this.log.info({ to: target.requestUri, via: target.outboundProxy ?? 'request-uri' }, 'leg B INVITE');
+    this.txB = this.ctx.stack.request(req, target.outboundProxy ?? target.requestUri, (res) => { void this.onResponseB(res); });
+  }
+
+  private async onResponseB(res: SipResponse): Promise<void> {
+    try {
+      await this.handleResponseB(res);
+    } catch (e) {
+      if (e instanceof SdpNegotiationError) await this.end(`rejected ${e.status}`, [e.status, `${reasonPhrase(e.status)} (${e.message})`]);
+      else {
+        this.log.error({ err: (e as Error).stack }, 'error while handling a leg B response');
+        await this.end('error', [500, 'Server Internal Error']);
+      }
+    }
+  }
+
+  private async handleResponseB(res: SipResponse): Promise<void> {
+    if (res.status === 100) return;
+    if (res.status < 200) {
+      if (this.ended || this.state === 'answered' || this.state === 'confirmed') return;
+      this.state = 'early';
+      const out = this.txA.response(res.status === 183 || res.body ? res.status : 180, res.reason || reasonPhrase(res.status), this.tagA);
+      out.set('contact', `<${this.ctx.contact()}>`);
+      if (res.contentType === 'application/sdp' && res.body.trim() !== '' && this.bridge) {
+        const parsed = parseSdp(res.body);
+        if (parsed.ok) {
+          const sdpA = await this.bridge.forwardAnswer('b', parsed.sdp);
+          if (this.ended || this.txA.final) return;
+          out.set('content-type', 'application/sdp');
+          out.body = sdpA;
+          this.earlyMediaSent = true;
+        } else this.log.warn({ error: parsed.error }, 'leg B early SDP ignored');
+      }
+      this.txA.send(out);
+      return;
+    }
+    if (res.status < 300) {
+      await this.onAnsweredB(res);
+      return;
+    }
+    if (this.ended) return;
+    const [status, reason] = mapFinalStatus(res);
+    this.log.info({ status: res.status, reason: res.reason }, 'leg B refused');
+    await this.end(`rejected ${res.status}`, [status, reason]);
+  }
+
+  private async onAnsweredB(res: SipResponse): Promise<void> {
+    const invite = this.inviteB!;
+    const toTag = res.toTag ?? '';
+    if (this.dialogB) {
+      if (this.dialogB.remoteTag === toTag) {
+        void this.ctx.stack.sendAck(this.dialogB.ack(invite.cseq.seq), this.dialogB.destination());
+      } else this.ackAndBye(invite, res, 'forked 2xx');
+      return;
+    }
+    if (this.ended) { this.ackAndBye(invite, res, 'answered after the call ended'); return; }
+    const dialog = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
+    this.dialogB = dialog;
+    void this.ctx.stack.sendAck(dialog.ack(invite.cseq.seq), dialog.destination());
+    const parsed = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
+    if (!parsed || !parsed.ok) {
+      this.log.warn({ error: parsed && !parsed.ok ? parsed.error : 'no SDP in 2xx' }, 'leg B answered without a usable SDP');
+      await this.end('bad-answer', [488, 'Not Acceptable Here (callee answered without usable SDP)']);
+      return;
+    }
+    const sdpA = await this.bridge!.forwardAnswer('b', parsed.sdp);
+    if (this.ended) return;
+    this.sessionTimers.b = SessionTimer.fromAnswer(this, 'b', res, this.ctx.config);
+    const ok = this.txA.response(200, 'OK', this.tagA);
+    ok.set('contact', `<${this.ctx.contact()}>`);
+    this.ctx.capabilities(ok);
+    this.sessionTimers.a = sessionTimerAnswer(this, this.inviteA, ok, this.ctx.config);
+    ok.set('content-type', 'application/sdp');
+    ok.body = sdpA;
+    this.dialogA = Dialog.asUas(this.inviteA, this.tagA, `<${this.ctx.contact()}>`);
+    this.txA.onAckTimeout = () => void this.end('no-ack', undefined);
+    this.txA.send(ok);
+    this.state = 'answered';
+    this.answeredAt = Date.now();
+    for (const t of this.timers.splice(0)) t.cancel(); // ringing timeout
+    const maxDuration = this.ctx.config.maxCallDuration * 1000;
+    if (maxDuration > 0) this.timers.push(this.ctx.stack.timers.after(maxDuration, () => void this.end('max-call-duration')));
+    this.sessionTimers.a?.start();
+    this.sessionTimers.b?.start();
+    this.log.info({ status: 200 }, 'call answered');
+    try {
+      await this.ctx.hooks.callAnswered.promise({ call: this.incoming!, legB: { callId: this.callIdB, requestUri: invite.uri } });
+    } catch (e) {
+      this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'callAnswered hook threw');
+    }
+  }
+
+  /** A 2xx we do not want (fork loser, late answer): ACK it then BYE it. */
+  private ackAndBye(invite: SipRequest, res: SipResponse, why: string): void {
+    const d = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
+    this.log.info({ toTag: d.remoteTag, why }, 'ACK + BYE of an unwanted leg B dialog');
+    void this.ctx.stack.sendAck(d.ack(invite.cseq.seq), d.destination());
+    this.ctx.stack.request(d.request('BYE'), d.destination(), () => undefined);
+  }
+
+  private onCancelA(): void {
+    this.log.info('leg A cancelled');
+    void this.end('cancelled', [487, 'Request Terminated']);
+  }
+
+  // ------------------------------------------------------------ in-dialog requests
+
+  onAck(leg: LegId, ack: SipRequest): void {
+    if (leg === 'a' && this.state === 'answered') this.state = 'confirmed';
+    if (this.awaitingAckAnswer === leg && this.bridge) {
+      this.awaitingAckAnswer = undefined;
+      const parsed = ack.contentType === 'application/sdp' ? parseSdp(ack.body) : undefined;
+      if (parsed?.ok) void this.bridge.acceptAnswer(leg, parsed.sdp).catch((e: Error) => this.log.warn({ err: e.message }, 'answer in ACK not applied'));
+    }
+  }
+
+  onRequest(leg: LegId, req: SipRequest, tx: ServerTransaction): void {
+    const dialog = leg === 'a' ? this.dialogA : this.dialogB;
+    if (this.ended || !dialog) { tx.send(tx.response(481)); return; }
+    if (!dialog.acceptRemoteCSeq(req)) { tx.send(tx.response(500, 'Server Internal Error (CSeq out of order)')); return; }
+    switch (req.method) {
+      case 'BYE':
+        this.byeFrom[leg] = true;
+        tx.send(tx.response(200));
+        void this.end(leg === 'a' ? 'caller-bye' : 'callee-bye');
+        return;
+      case 'INVITE':
+      case 'UPDATE':
+        void this.onOffer(leg, req, tx);
+        return;
+      case 'INFO':
+      case 'MESSAGE':
+        this.relay(leg, req, tx);
+        return;
+      case 'REFER':
+        void import('./transfer.js').then((m) => m.onRefer(this, leg, req, tx, this.ctx));
+        return;
+      case 'NOTIFY':
+        void import('./transfer.js').then((m) => m.onNotify(this, leg, req, tx));
+        return;
+      case 'OPTIONS':
+        tx.send(tx.response(200));
+        return;
+      default:
+        tx.send(tx.response(405));
+    }
+  }
+
+  /** The other leg's dialog, for forwarding. */
+  dialogOf(leg: LegId): Dialog | undefined {
+    return leg === 'a' ? this.dialogA : this.dialogB;
+  }
+
+  /** Send a request in a leg's dialog; resolves with the final response. */
+  sendInDialog(leg: LegId, req: SipRequest): Promise<SipResponse> {
+    const d = this.dialogOf(leg)!;
+    return new Promise((resolve) => {
+      this.ctx.stack.request(req, d.destination(), (res) => { if (res.status >= 200) resolve(res); });
+    });
+  }
+
+  /** INFO (DTMF relay) and MESSAGE: forwarded to the other leg, its final status returned. */
+  private relay(leg: LegId, req: SipRequest, tx: ServerTransaction): void {
+    const other = this.dialogOf(OTHER[leg]);
+    if (!other) { tx.send(tx.response(481)); return; }
+    const out = other.request(req.method);
+    for (const name of ['content-type', 'event', 'info-package', 'recv-info']) {
+      const v = req.get(name);
+      if (v !== undefined) out.set(name, v);
+    }
+    out.body = req.body;
+    void this.sendInDialog(OTHER[leg], out).then((res) => tx.send(tx.response(res.status, res.reason)));
+  }
+
+  /** re-INVITE / UPDATE from a leg: forwarded when it matters to the other leg, else answered here. */
+  private async onOffer(leg: LegId, req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const dialog = this.dialogOf(leg)!;
+    const bridge = this.bridge;
+    if (!bridge) { tx.send(tx.response(500)); return; }
+    this.sessionTimers[leg]?.refreshed(req);
+    if (this.exchange || (req.method === 'INVITE' && this.state === 'answered' && leg === 'a')) {
+      const res = tx.response(491, 'Request Pending', undefined);
+      res.set('retry-after', '1');
+      tx.send(res);
+      return;
+    }
+    dialog.refreshTarget(req);
+    const answer = (status: number, sdp?: string): void => {
+      const res = tx.response(status, reasonPhrase(status));
+      if (status < 300) {
+        res.set('contact', `<${this.ctx.contact()}>`);
+        this.ctx.capabilities(res);
+        this.sessionTimers[leg]?.decorate(res);
+      }
+      if (sdp !== undefined) { res.set('content-type', 'application/sdp'); res.body = sdp; }
+      tx.send(res);
+    };
+    if (req.contentType !== 'application/sdp' || req.body.trim() === '') {
+      if (req.method === 'UPDATE') { answer(200); return; }
+      this.awaitingAckAnswer = leg;
+      answer(200, bridge.currentSdp(leg));
+      return;
+    }
+    const parsed = parseSdp(req.body);
+    if (!parsed.ok) { tx.send(tx.response(488, `Not Acceptable Here (SDP: ${parsed.error.slice(0, 80)})`)); return; }
+    const other = OTHER[leg];
+    const otherDialog = this.dialogOf(other);
+    try {
+      if (!bridge.needsForwarding(leg, parsed.sdp) || !otherDialog) {
+        answer(200, await bridge.answerLocally(leg, parsed.sdp));
+        return;
+      }
+      this.exchange = { from: leg, method: req.method };
+      const offer = await bridge.forwardOffer(leg, parsed.sdp);
+      const out = otherDialog.request(req.method);
+      out.set('contact', `<${this.ctx.contact()}>`);
+      out.set('content-type', 'application/sdp');
+      out.body = offer;
+      this.log.info({ from: leg, method: req.method }, 'offer forwarded to the other leg');
+      const res = await this.sendInDialog(other, out);
+      if (res.status >= 200 && res.status < 300 && req.method === 'INVITE') {
+        void this.ctx.stack.sendAck(otherDialog.ack(out.cseq.seq), otherDialog.destination());
+      }
+      otherDialog.refreshTarget(res);
+      if (this.ended) return;
+      if (res.status >= 300) {
+        this.log.info({ status: res.status }, 'forwarded offer refused');
+        tx.send(tx.response(res.status === 491 ? 491 : res.status, res.reason));
+        return;
+      }
+      const ans = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
+      if (!ans?.ok) { answer(488); return; }
+      answer(200, await bridge.forwardAnswer(other, ans.sdp));
+    } catch (e) {
+      if (e instanceof SdpNegotiationError) tx.send(tx.response(e.status, `${reasonPhrase(e.status)} (${e.message})`));
+      else {
+        this.log.error({ err: (e as Error).stack }, 're-INVITE handling failed');
+        tx.send(tx.response(500));
+      }
+    } finally {
+      this.exchange = undefined;
+    }
+  }
+
+  /** Our own session refresh on a leg: re-INVITE with our current SDP, or UPDATE without SDP if the peer allows it. */
+  async refresh(leg: LegId, useUpdate: boolean): Promise<void> {
+    const dialog = this.dialogOf(leg);
+    if (!dialog || this.ended || !this.bridge) return;
+    if (this.exchange) return; // an exchange in progress refreshes the session anyway
+    this.exchange = { from: OTHER[leg], method: useUpdate ? 'UPDATE' : 'INVITE' };
+    try {
+      const req = dialog.request(useUpdate ? 'UPDATE' : 'INVITE');
+      req.set('contact', `<${this.ctx.contact()}>`);
+      this.sessionTimers[leg]?.decorateRequest(req);
+      if (!useUpdate) { req.set('content-type', 'application/sdp'); req.body = this.bridge.currentSdp(leg); }
+      const res = await this.sendInDialog(leg, req);
+      if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) void this.ctx.stack.sendAck(dialog.ack(req.cseq.seq), dialog.destination());
+      if (res.status === 481 || res.status === 408) await this.end('session-refresh-failed');
+    } finally {
+      this.exchange = undefined;
+    }
+  }
+
+  // ------------------------------------------------------------ media events
+
+  private onMediaEvent(e: MediaEvent): void {
+    if (this.ended) return;
+    if (e.type === 'leg-silent') {
+      if (this.state !== 'confirmed' && this.state !== 'answered') return;
+      this.log.info({ leg: e.leg, silentForMs: e.silentForMs }, 'no RTP');
+      void this.end('no-rtp-timeout');
+    } else if (e.type === 'failed') {
+      this.log.error({ reason: e.reason }, 'media failed');
+      void this.end('media-failed', [500, 'Server Internal Error (media)']);
+    } else this.log.info({ event: e.type, leg: e.leg, detail: e.detail }, 'media event');
+  }
+
+  // ------------------------------------------------------------ teardown
+
+  /**
+   * The one way a call ends: leg A answered with `statusA` if still unanswered (else BYE), leg B
+   * CANCELled if still unanswered (else BYE), timers stopped, media closed, callEnded emitted once.
+   */
+  end(reason: string, statusA?: [number, string]): Promise<void> {
+    if (this.endedPromise) return this.endedPromise;
+    this.endedPromise = this.teardown(reason, statusA);
+    return this.endedPromise;
+  }
+
+  private async teardown(reason: string, statusA?: [number, string]): Promise<void> {
+    const reached = this.incoming !== undefined;
+    this.state = 'ended';
+    this.endReason = reason;
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.sessionTimers.a?.stop();
+    this.sessionTimers.b?.stop();
+    if (!this.txA.final) {
+      const [status, phrase] = statusA ?? [500, 'Server Internal Error'];
+      this.txA.send(this.txA.response(status, phrase, this.tagA));
+    } else if (this.dialogA && !this.byeFrom.a) {
+      this.ctx.stack.request(this.dialogA.request('BYE'), this.dialogA.destination(), () => undefined);
+    }
+    if (this.txB && !this.dialogB) this.txB.cancel();
+    else if (this.dialogB && !this.byeFrom.b) {
+      this.ctx.stack.request(this.dialogB.request('BYE'), this.dialogB.destination(), () => undefined);
+    }
+    const report = await this.closeMedia();
+    this.ctx.unregister(this);
+    const durationMs = this.answeredAt ? Date.now() - this.answeredAt : 0;
+    this.log.info({ reason, durationMs, totalMs: Date.now() - this.startedAt, media: report }, 'call ended');
+    if (reached) {
+      try {
+        this.ctx.hooks.callEnded.call({ call: this.incoming!, reason, durationMs, ...(report ? { mediaReport: report } : {}) });
+      } catch (e) {
+        this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'callEnded hook threw');
+      }
+    }
+    this.ctx.ended(this);
+  }
+
+  private async closeMedia(): Promise<Record<string, unknown> | undefined> {
+    if (!this.bridge) return undefined;
+    try {
+      const stats = await this.bridge.session.close();
+      return { a: stats.a, b: stats.b };
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'media session close failed');
+      return undefined;
+    }
+  }
+
+  get reason(): string | undefined { return this.endReason; }
+}

@@ -1,0 +1,265 @@
+/**
+ * The media side of a call: each leg's SDP state (what we sent, what the peer sent, keys, roles),
+ * offers and answers built for one leg from the other leg's SDP, and the media session configured
+ * at each offer/answer step. m-line i of leg A is m-line i of leg B.
+ */
+import { randomInt } from 'node:crypto';
+import type { Direction, LegId, LegParams, LocalEndpoint, MediaKind, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
+import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
+import { buildSdp, type OutStream } from '../sdp/build.js';
+import type { MediaLine, ParsedSdp } from '../sdp/model.js';
+import {
+  answerKeys, answerSetup, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
+  roleFromAnswer, type OfferedKey,
+} from '../sdp/negotiate.js';
+
+export class SdpNegotiationError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+interface StreamState {
+  offeredKeys?: OfferedKey[];
+  srtp?: { send: SrtpKey; recv: SrtpKey };
+  dtlsRole?: 'client' | 'server';
+}
+
+class LegState {
+  readonly sessionId = String(randomInt(1, 2 ** 31));
+  version = randomInt(1, 1000);
+  /** What we last sent this leg (offer or answer) and its text. */
+  local: OutStream[] | undefined;
+  localSdp = '';
+  /** What the peer last sent (offer or answer). */
+  remote: ParsedSdp | undefined;
+  readonly streams = new Map<number, StreamState>();
+  readonly endpoints = new Map<number, LocalEndpoint>();
+
+  constructor(readonly id: LegId, public encryption: EncryptionMode, public suites: readonly SrtpSuite[]) {}
+
+  stream(i: number): StreamState {
+    let s = this.streams.get(i);
+    if (!s) { s = {}; this.streams.set(i, s); }
+    return s;
+  }
+}
+
+export interface ForcedCodecs {
+  readonly audio: string;
+  readonly video: string;
+}
+
+function isAv(kind: string): kind is MediaKind {
+  return kind === 'audio' || kind === 'video';
+}
+
+export class MediaBridge {
+  readonly legs: Record<LegId, LegState>;
+
+  constructor(
+    readonly session: MediaSession,
+    legA: { encryption: EncryptionMode; suites: readonly SrtpSuite[] },
+    legB: { encryption: EncryptionMode; suites: readonly SrtpSuite[] },
+    private readonly forced: ForcedCodecs,
+  ) {
+    this.legs = { a: new LegState('a', legA.encryption, legA.suites), b: new LegState('b', legB.encryption, legB.suites) };
+  }
+
+  private async endpoint(leg: LegState, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+    const known = leg.endpoints.get(index);
+    if (known) return known;
+    const ep = await this.session.allocate(leg.id, index, kind);
+    leg.endpoints.set(index, ep);
+    return ep;
+  }
+
+  private render(leg: LegState, streams: OutStream[]): string {
+    const address = [...leg.endpoints.values()][0]?.address ?? '127.0.0.1';
+    const sdp = (): string => buildSdp({ address, sessionId: leg.sessionId, sessionVersion: leg.version, streams });
+    let text = sdp();
+    if (leg.localSdp !== '' && text !== leg.localSdp) { leg.version++; text = sdp(); }
+    leg.local = streams;
+    leg.localSdp = text;
+    return text;
+  }
+
+  /**
+   * `from` offered `offer`: remember it, and build the offer for the other leg
+   * (same m-lines, codecs restricted by audio-codec / video-codec, direction as offered).
+   */
+  async forwardOffer(from: LegId, offer: ParsedSdp): Promise<string> {
+    const src = this.legs[from];
+    const dst = this.legs[from === 'a' ? 'b' : 'a'];
+    src.remote = offer;
+    const streams: OutStream[] = [];
+    for (const m of offer.media) {
+      const codecs = isAv(m.kind) ? restrictCodecs(m.codecs, m.kind, m.kind === 'audio' ? this.forced.audio : this.forced.video) : [];
+      const enabled = isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
+      if (!enabled) {
+        streams.push({ kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption: dst.encryption, avpf: m.avpf, proto: isAv(m.kind) ? undefined : m.proto, formats: isAv(m.kind) ? undefined : '0' });
+        continue;
+      }
+      await this.endpoint(src, m.index, m.kind as MediaKind);
+      const ep = await this.endpoint(dst, m.index, m.kind as MediaKind);
+      const st = dst.stream(m.index);
+      let crypto: OfferedKey[] | undefined;
+      if (dst.encryption === 'sdes') {
+        st.offeredKeys ??= offerKeys(dst.suites.length > 0 ? dst.suites : ['AES_CM_128_HMAC_SHA1_80']);
+        crypto = st.offeredKeys;
+      }
+      streams.push({
+        kind: m.kind, enabled: true, endpoint: ep, codecs, direction: m.direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
+        encryption: dst.encryption, avpf: m.avpf, crypto, setup: dst.encryption === 'dtls-srtp' ? 'actpass' : undefined,
+      });
+    }
+    if (!streams.some((s) => s.enabled)) {
+      const forced = [this.forced.audio, this.forced.video].filter((f) => f).join(', ');
+      throw new SdpNegotiationError(488, forced ? `no offered codec matches the forced codec (${forced})` : 'no usable audio or video stream offered');
+    }
+    return this.render(dst, streams);
+  }
+
+  /**
+   * `from` answered the offer we forwarded: configure it, then build the answer for the leg that
+   * offered (codecs = intersection, direction as answered) and configure that leg too.
+   */
+  async forwardAnswer(from: LegId, answer: ParsedSdp): Promise<string> {
+    const ans = this.legs[from];
+    const off = this.legs[from === 'a' ? 'b' : 'a'];
+    const ourOffer = ans.local;
+    const theirOffer = off.remote;
+    if (!ourOffer || !theirOffer) throw new SdpNegotiationError(500, 'answer without an offer');
+    if (answer.media.length !== ourOffer.length) throw new SdpNegotiationError(488, `the answer has ${answer.media.length} m-lines, the offer had ${ourOffer.length}`);
+    for (const m of answer.media) {
+      const st = ans.stream(m.index);
+      if (ans.encryption === 'sdes' && m.enabled && st.offeredKeys) {
+        const k = keysFromAnswer(st.offeredKeys, m);
+        if (!k.ok) throw new SdpNegotiationError(488, k.error);
+        st.srtp = { send: k.ours.key, recv: k.theirs };
+      }
+      if (ans.encryption === 'dtls-srtp' && m.enabled) st.dtlsRole = roleFromAnswer(m.setup);
+    }
+    ans.remote = answer;
+    await this.configure(ans);
+
+    const streams: OutStream[] = [];
+    for (const m of theirOffer.media) {
+      const a = answer.media[m.index];
+      const codecs = a && a.enabled && isAv(m.kind) ? intersectCodecs(m.codecs, a.codecs) : [];
+      const enabled = !!a && a.enabled && isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
+      if (!enabled) {
+        streams.push({ kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption: off.encryption, avpf: m.avpf, proto: m.proto, formats: m.codecs.map((c) => c.pt).join(' ') || '0' });
+        continue;
+      }
+      streams.push(this.answerStream(off, m, codecs, a.direction));
+    }
+    return this.finishAnswer(off, streams);
+  }
+
+  /** Answer an offer from `from` ourselves, keeping what was negotiated (a change the other leg need not see). */
+  async answerLocally(from: LegId, offer: ParsedSdp): Promise<string> {
+    const leg = this.legs[from];
+    const previous = leg.local ?? [];
+    const streams: OutStream[] = [];
+    for (const m of offer.media) {
+      const prev = previous[m.index];
+      const codecs = prev && prev.enabled && m.enabled && isAv(m.kind) ? intersectCodecs(m.codecs, prev.codecs) : [];
+      if (!prev || !prev.enabled || !hasMediaCodec(codecs)) {
+        streams.push({ kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption: leg.encryption, avpf: m.avpf, proto: m.proto, formats: m.codecs.map((c) => c.pt).join(' ') || '0' });
+        continue;
+      }
+      streams.push(this.answerStream(leg, m, codecs, prev.direction));
+    }
+    leg.remote = offer;
+    return this.finishAnswer(leg, streams);
+  }
+
+  private answerStream(leg: LegState, m: MediaLine, codecs: OutStream['codecs'], direction: Direction): OutStream {
+    const st = leg.stream(m.index);
+    let crypto: OfferedKey[] | undefined;
+    let setup: 'active' | 'passive' | undefined;
+    if (leg.encryption === 'sdes') {
+      const known = st.srtp && m.crypto.find((c) => c.suite === st.srtp!.send.suite);
+      if (known && st.srtp) {
+        crypto = [{ tag: known.tag, key: st.srtp.send }];
+        st.srtp = { send: st.srtp.send, recv: { suite: known.suite as SrtpKey['suite'], keySalt: known.keySalt } };
+      } else {
+        const k = answerKeys(m, leg.suites.length > 0 ? leg.suites : m.crypto.map((c) => c.suite) as SrtpSuite[]);
+        if (!k.ok) throw new SdpNegotiationError(488, k.error);
+        crypto = [k.ours];
+        st.srtp = { send: k.ours.key, recv: k.theirs };
+      }
+    }
+    if (leg.encryption === 'dtls-srtp') {
+      const s = answerSetup(m.setup);
+      setup = s.setup;
+      st.dtlsRole = s.role;
+    }
+    return {
+      kind: m.kind, enabled: true, endpoint: leg.endpoints.get(m.index), codecs, direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
+      encryption: leg.encryption, avpf: m.avpf, crypto, setup,
+    };
+  }
+
+  private async finishAnswer(leg: LegState, streams: OutStream[]): Promise<string> {
+    for (const [i, s] of streams.entries()) {
+      if (s.enabled && !s.endpoint) {
+        const ep = await this.endpoint(leg, i, s.kind as MediaKind);
+        streams[i] = { ...s, endpoint: ep };
+      }
+    }
+    if (!streams.some((s) => s.enabled)) throw new SdpNegotiationError(488, 'no common codec between the two legs');
+    const text = this.render(leg, streams);
+    await this.configure(leg);
+    return text;
+  }
+
+  /** Our current SDP for a leg (offerless re-INVITE, session refresh). */
+  currentSdp(leg: LegId): string {
+    return this.legs[leg].localSdp;
+  }
+
+  /** The peer answered an offer we sent on our own (offerless re-INVITE / refresh). */
+  async acceptAnswer(leg: LegId, answer: ParsedSdp): Promise<void> {
+    this.legs[leg].remote = answer;
+    await this.configure(this.legs[leg]);
+  }
+
+  /** The remote SDP changed in a way the other leg must see (stream added/removed/enabled, direction). */
+  needsForwarding(from: LegId, offer: ParsedSdp): boolean {
+    const prev = this.legs[from].remote;
+    if (!prev || prev.media.length !== offer.media.length) return true;
+    return offer.media.some((m, i) => {
+      const p = prev.media[i]!;
+      return p.enabled !== m.enabled || p.direction !== m.direction || p.kind !== m.kind;
+    });
+  }
+
+  /** Push a leg's negotiated state to the media session. */
+  async configure(leg: LegState): Promise<void> {
+    const local = leg.local;
+    const remote = leg.remote;
+    if (!local) return;
+    const streams: StreamParams[] = [];
+    for (const [i, ours] of local.entries()) {
+      if (!isAv(ours.kind) || !leg.endpoints.has(i)) continue;
+      const theirs = remote?.media[i];
+      const enabled = ours.enabled && !!theirs && theirs.enabled;
+      const st = leg.stream(i);
+      const rtcpMux = ours.rtcpMux && !!theirs?.rtcpMux;
+      streams.push({
+        index: i,
+        kind: ours.kind,
+        enabled,
+        ...(theirs && enabled ? { remote: { address: theirs.address, rtpPort: theirs.port, rtcpPort: rtcpMux ? theirs.port : theirs.rtcpPort } } : {}),
+        rtcpMux,
+        direction: theirs ? negotiatedDirection(ours.direction, theirs.direction) : mirrorDirection(ours.direction),
+        payloadTypes: ours.codecs.map((c) => c.pt),
+        encryption: leg.encryption,
+        ...(st.srtp ? { srtp: st.srtp } : {}),
+        ...(leg.encryption === 'dtls-srtp' && st.dtlsRole && theirs?.fingerprint ? { dtls: { role: st.dtlsRole, remoteFingerprint: theirs.fingerprint } } : {}),
+      });
+    }
+    const params: LegParams = { streams };
+    await this.session.configure(leg.id, params);
+  }
+}

@@ -1,0 +1,187 @@
+/** One call's relay: streams of leg A and leg B bridged index by index. */
+import type dgram from 'node:dgram';
+import type { Logger } from '../../plugin-api/index.js';
+import type {
+  LegId, LegParams, LocalEndpoint, MediaEvent, MediaKind, MediaSession, MediaSessionOptions, SessionStats, StreamParams, StreamStats,
+} from '../types.js';
+import type { BoundPair, PortRangeBinder } from './sockets.js';
+
+interface Peer { address: string; port: number }
+
+interface Stream {
+  readonly leg: LegId;
+  readonly index: number;
+  readonly kind: MediaKind;
+  readonly pair: BoundPair;
+  readonly endpoint: LocalEndpoint;
+  params: StreamParams | undefined;
+  /** First source seen from the SDP address (RTP and RTCP sockets). */
+  latchedRtp: Peer | undefined;
+  latchedRtcp: Peer | undefined;
+  stats: { packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rejectedSource: number; lastPacketAt: number };
+}
+
+function isRtcp(packet: Buffer): boolean {
+  // RFC 5761 §4: RTCP packet types 192-223 in the second byte.
+  return packet.length >= 2 && packet[1]! >= 192 && packet[1]! <= 223;
+}
+
+function sendsTo(d: StreamParams['direction']): boolean {
+  return d === 'sendrecv' || d === 'sendonly';
+}
+
+function receivesFrom(d: StreamParams['direction']): boolean {
+  return d === 'sendrecv' || d === 'recvonly';
+}
+
+export class RelaySession implements MediaSession {
+  private readonly streams = new Map<string, Stream>();
+  private readonly pending = new Map<string, Promise<Stream>>();
+  private readonly listeners: ((e: MediaEvent) => void)[] = [];
+  private silenceTimer: NodeJS.Timeout | undefined;
+  /** Per leg: when silence started being measured (configure or last packet) and whether it was reported. */
+  private readonly silence = { a: { since: 0, reported: false }, b: { since: 0, reported: false } };
+  private closed: SessionStats | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly options: MediaSessionOptions,
+    private readonly binders: { audio: PortRangeBinder; video: PortRangeBinder },
+    private readonly advertised: string,
+    private readonly log: Logger,
+    private readonly onClosed: () => void,
+  ) {
+    if (options.noRtpTimeoutMs > 0) {
+      const every = Math.max(20, Math.min(1000, Math.floor(options.noRtpTimeoutMs / 4)));
+      this.silenceTimer = setInterval(() => this.checkSilence(), every);
+      this.silenceTimer.unref();
+    }
+  }
+
+  get portsInUse(): number {
+    return this.closed ? 0 : this.streams.size * 2;
+  }
+
+  allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+    if (this.closed) return Promise.reject(new Error('media session closed'));
+    const key = `${leg}${index}`;
+    const existing = this.pending.get(key);
+    if (existing) return existing.then((s) => s.endpoint);
+    const p = this.binders[kind].bindPair().then((pair) => {
+      const stream: Stream = {
+        leg, index, kind, pair,
+        endpoint: { address: this.advertised, rtpPort: pair.rtpPort, rtcpPort: pair.rtcpPort },
+        params: undefined, latchedRtp: undefined, latchedRtcp: undefined,
+        stats: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rejectedSource: 0, lastPacketAt: 0 },
+      };
+      if (this.closed) { pair.rtp.close(); pair.rtcp.close(); throw new Error('media session closed'); }
+      this.streams.set(key, stream);
+      pair.rtp.on('message', (m, r) => this.receive(stream, m, r, false));
+      pair.rtcp.on('message', (m, r) => this.receive(stream, m, r, true));
+      pair.rtp.on('error', (e) => this.log.warn({ err: e.message }, 'RTP socket error'));
+      pair.rtcp.on('error', (e) => this.log.warn({ err: e.message }, 'RTCP socket error'));
+      return stream;
+    });
+    this.pending.set(key, p);
+    p.catch(() => this.pending.delete(key));
+    return p.then((s) => s.endpoint);
+  }
+
+  async configure(leg: LegId, params: LegParams): Promise<void> {
+    if (this.closed) return;
+    for (const sp of params.streams) {
+      const s = this.streams.get(`${leg}${sp.index}`);
+      if (!s) continue;
+      const before = s.params?.remote;
+      if (!sp.remote || !before || before.address !== sp.remote.address || before.rtpPort !== sp.remote.rtpPort) {
+        s.latchedRtp = undefined;
+        s.latchedRtcp = undefined;
+      }
+      s.params = sp;
+    }
+    if (this.silence[leg].since === 0 || this.silence[leg].reported) this.silence[leg] = { since: Date.now(), reported: false };
+  }
+
+  private receive(s: Stream, packet: Buffer, from: dgram.RemoteInfo, onRtcpSocket: boolean): void {
+    const remote = s.params?.remote;
+    if (!remote || !s.params?.enabled || from.address !== remote.address) { s.stats.rejectedSource++; return; }
+    const latchKey = onRtcpSocket ? 'latchedRtcp' : 'latchedRtp';
+    const latched = s[latchKey];
+    if (!latched) s[latchKey] = { address: from.address, port: from.port };
+    else if (latched.port !== from.port) { s.stats.rejectedSource++; return; }
+    const rtcp = onRtcpSocket || isRtcp(packet);
+    s.stats.packetsIn++;
+    s.stats.bytesIn += packet.length;
+    if (!rtcp) {
+      s.stats.lastPacketAt = Date.now();
+      if (this.silence[s.leg].reported) this.log.info({ leg: s.leg }, 'RTP back after silence');
+      this.silence[s.leg] = { since: s.stats.lastPacketAt, reported: false };
+    }
+    const other = this.streams.get(`${s.leg === 'a' ? 'b' : 'a'}${s.index}`);
+    if (!other?.params?.enabled || !other.params.remote) return;
+    if (!rtcp && !sendsTo(other.params.direction)) return;
+    this.forward(other, packet, rtcp);
+  }
+
+  /** Send from the other leg's own socket (symmetric RTP), to where its peer sends from, else its SDP address. */
+  private forward(to: Stream, packet: Buffer, rtcp: boolean): void {
+    const p = to.params!;
+    const remote = p.remote!;
+    const viaMux = rtcp && p.rtcpMux;
+    const socket = rtcp && !viaMux ? to.pair.rtcp : to.pair.rtp;
+    const dest = rtcp && !viaMux
+      ? to.latchedRtcp ?? { address: remote.address, port: remote.rtcpPort }
+      : to.latchedRtp ?? { address: remote.address, port: remote.rtpPort };
+    to.stats.packetsOut++;
+    to.stats.bytesOut += packet.length;
+    socket.send(packet, dest.port, dest.address);
+  }
+
+  private checkSilence(): void {
+    const now = Date.now();
+    for (const leg of ['a', 'b'] as const) {
+      const expecting = [...this.streams.values()].some((s) => s.leg === leg && s.params?.enabled && s.params.remote && receivesFrom(s.params.direction));
+      const st = this.silence[leg];
+      if (!expecting) { st.since = now; continue; }
+      if (st.reported || st.since === 0) continue;
+      const silentFor = now - st.since;
+      if (silentFor >= this.options.noRtpTimeoutMs) {
+        st.reported = true;
+        this.emit({ type: 'leg-silent', leg, silentForMs: silentFor });
+      }
+    }
+  }
+
+  private emit(e: MediaEvent): void {
+    for (const l of this.listeners) {
+      try { l(e); } catch (err) { this.log.error({ err: (err as Error).stack }, 'media event listener threw'); }
+    }
+  }
+
+  onEvent(listener: (event: MediaEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async stats(): Promise<SessionStats> {
+    if (this.closed) return this.closed;
+    const of = (leg: LegId): StreamStats[] => [...this.streams.values()].filter((s) => s.leg === leg).sort((x, y) => x.index - y.index)
+      .map((s) => ({ index: s.index, kind: s.kind, ...s.stats, srtpAuthFailures: 0, srtpReplays: 0 }));
+    return { a: of('a'), b: of('b') };
+  }
+
+  async close(): Promise<SessionStats> {
+    if (this.closed) return this.closed;
+    await Promise.allSettled([...this.pending.values()]);
+    const final = await this.stats();
+    this.closed = final;
+    if (this.silenceTimer) clearInterval(this.silenceTimer);
+    for (const s of this.streams.values()) {
+      try { s.pair.rtp.close(); } catch { /* already closed */ }
+      try { s.pair.rtcp.close(); } catch { /* already closed */ }
+    }
+    this.streams.clear();
+    this.pending.clear();
+    this.onClosed();
+    return final;
+  }
+}

@@ -1,0 +1,104 @@
+/** Our SDP for one leg, generated with sdp-transform from our endpoints: only attributes we understand. */
+import sdpTransform from 'sdp-transform';
+import { formatCrypto } from '../media/sdes.js';
+import type { Direction, LocalEndpoint, SrtpKey } from '../media/types.js';
+import type { EncryptionMode } from '../plugin-api/index.js';
+import type { Codec } from './model.js';
+
+export interface OutStream {
+  readonly kind: string;
+  /** false → `m=<kind> 0` (refused / removed stream). */
+  readonly enabled: boolean;
+  readonly endpoint?: LocalEndpoint | undefined;
+  readonly codecs: readonly Codec[];
+  readonly direction: Direction;
+  readonly rtcpMux: boolean;
+  readonly ptime?: number | undefined;
+  readonly maxptime?: number | undefined;
+  readonly encryption: EncryptionMode;
+  readonly avpf: boolean;
+  /** SDES: our keys (one per offered suite in an offer, one in an answer). */
+  readonly crypto?: readonly { readonly tag: number; readonly key: SrtpKey }[] | undefined;
+  /** DTLS-SRTP: `sha-256 AB:…` and our a=setup. */
+  readonly fingerprint?: string | undefined;
+  readonly setup?: 'actpass' | 'active' | 'passive' | undefined;
+  /** When the stream is not RTP (disabled text/application m-lines): the original proto and formats. */
+  readonly proto?: string | undefined;
+  readonly formats?: string | undefined;
+}
+
+export interface SdpBuildInput {
+  readonly address: string;
+  readonly sessionId: string;
+  readonly sessionVersion: number;
+  readonly sessionName?: string;
+  readonly streams: readonly OutStream[];
+}
+
+export function protoFor(encryption: EncryptionMode, avpf: boolean): string {
+  const f = avpf ? 'F' : '';
+  switch (encryption) {
+    case 'sdes': return `RTP/SAVP${f}`;
+    case 'dtls-srtp': return `UDP/TLS/RTP/SAVP${f}`;
+    default: return `RTP/AVP${f}`;
+  }
+}
+
+function ipVersion(address: string): number {
+  return address.includes(':') ? 6 : 4;
+}
+
+export function buildSdp(input: SdpBuildInput): string {
+  const media: sdpTransform.MediaDescription[] = input.streams.map((s) => {
+    const codecs = s.codecs.length > 0 ? s.codecs : [{ pt: 0, name: 'PCMU', rate: 8000, rtcpFb: [] }];
+    if (!s.enabled || !s.endpoint) {
+      return {
+        type: s.kind,
+        port: 0,
+        protocol: s.proto ?? protoFor(s.encryption, s.avpf),
+        payloads: s.formats ?? codecs.map((c) => c.pt).join(' '),
+        rtp: [],
+        fmtp: [],
+      };
+    }
+    const ep = s.endpoint;
+    const m: sdpTransform.MediaDescription = {
+      type: s.kind,
+      port: ep.rtpPort,
+      protocol: protoFor(s.encryption, s.avpf),
+      payloads: codecs.map((c) => c.pt).join(' '),
+      ...(ep.address !== input.address ? { connection: { version: ipVersion(ep.address), ip: ep.address } } : {}),
+      rtp: codecs.map((c) => ({ payload: c.pt, codec: c.name, rate: c.rate, ...(c.channels !== undefined && c.channels !== 1 ? { encoding: c.channels } : {}) })),
+      fmtp: codecs.filter((c) => c.fmtp !== undefined && c.fmtp !== '').map((c) => ({ payload: c.pt, config: c.fmtp! })),
+      direction: s.direction,
+    };
+    const fb = codecs.flatMap((c) => c.rtcpFb.map((f) => {
+      const [type, ...rest] = f.split(' ');
+      return { payload: c.pt, type: type!, ...(rest.length > 0 ? { subtype: rest.join(' ') } : {}) };
+    }));
+    if (fb.length > 0) m.rtcpFb = fb;
+    if (s.ptime !== undefined) m.ptime = s.ptime;
+    if (s.maxptime !== undefined) m.maxptime = s.maxptime;
+    if (s.rtcpMux) m.rtcpMux = 'rtcp-mux';
+    else if (ep.rtcpPort !== ep.rtpPort + 1) m.rtcp = { port: ep.rtcpPort, netType: 'IN', ipVer: ipVersion(ep.address), address: ep.address };
+    if (s.encryption === 'sdes' && s.crypto) m.crypto = s.crypto.map((c) => formatCrypto(c.tag, c.key));
+    if (s.encryption === 'dtls-srtp') {
+      const fp = s.fingerprint ?? ep.fingerprint;
+      if (fp) {
+        const [type, hash] = fp.split(' ');
+        m.fingerprint = { type: type!, hash: hash! };
+      }
+      m.setup = s.setup ?? 'actpass';
+    }
+    return m;
+  });
+  const sdp: sdpTransform.SessionDescription = {
+    version: 0,
+    origin: { username: '-', sessionId: input.sessionId, sessionVersion: input.sessionVersion, netType: 'IN', ipVer: ipVersion(input.address), address: input.address },
+    name: input.sessionName ?? 'b2bua-server',
+    connection: { version: ipVersion(input.address), ip: input.address },
+    timing: { start: 0, stop: 0 },
+    media,
+  };
+  return sdpTransform.write(sdp);
+}
