@@ -109,17 +109,30 @@ export class Pipeline {
     this.pipeline.setState(Gst.State.NULL);
   }
 
-  /** Next error posted on the bus since the last call, if any (polled; never a bus signal). */
+  /**
+   * End of a finite pipeline (tests): 'eos', an error text, or undefined while running.
+   * One call pops both kinds: gst_bus_pop_filtered discards what it does not match.
+   */
+  popEnd(): 'eos' | { error: string } | undefined {
+    const msg = this.bus.popFiltered(Gst.MessageType.EOS | Gst.MessageType.ERROR);
+    if (!msg) return undefined;
+    if (msg.type === Gst.MessageType.EOS) return 'eos';
+    return { error: describeError(msg) };
+  }
+
+  /** Next error posted on the bus since the last call, if any (polled; never a bus signal). Discards other messages. */
   popError(): string | undefined {
     const msg = this.bus.popFiltered(Gst.MessageType.ERROR);
-    if (!msg) return undefined;
-    try {
-      const parsed = msg.parseError();
-      const err = Array.isArray(parsed) ? parsed[0] : parsed;
-      const src = msg.src?.name ?? '?';
-      return `${src}: ${err?.message ?? 'GStreamer error'}`;
-    } catch {
-      return 'GStreamer error';
-    }
+    return msg ? describeError(msg) : undefined;
+  }
+}
+
+function describeError(msg: any): string {
+  try {
+    const parsed = msg.parseError();
+    const err = Array.isArray(parsed) ? parsed[0] : parsed;
+    return `${msg.src?.name ?? '?'}: ${err?.message ?? 'GStreamer error'}`;
+  } catch {
+    return 'GStreamer error';
   }
 }
