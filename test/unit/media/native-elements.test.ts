@@ -11,7 +11,7 @@ import type { SrtpSuite } from '../../../core/plugin-api/index.js';
 type Gst = typeof import('../../../core/media/worker/gst.js');
 let gst: Gst;
 
-async function run(description: string, timeoutMs = 5000): Promise<InstanceType<Gst['Pipeline']>> {
+async function run(description: string, timeoutMs = 5000): Promise<import('../../../core/media/worker/gst.js').Pipeline> {
   const p = gst.Pipeline.parse(description);
   p.play();
   const end = Date.now() + timeoutMs;
