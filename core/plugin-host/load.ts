@@ -5,12 +5,14 @@
 import { pathToFileURL } from 'node:url';
 import { B2buaError } from '../errors/index.js';
 import { HOST_API_VERSION, type B2buaPlugin } from '../plugin-api/index.js';
+import { aliasPluginApi } from './api-alias.js';
 import type { PluginLocation } from './discover.js';
 import { satisfies } from './semver-range.js';
 
 export async function importPlugin(location: PluginLocation): Promise<B2buaPlugin> {
   const from = describeLocation(location);
   let mod: Record<string, unknown>;
+  aliasPluginApi();
   try {
     mod = (await import(pathToFileURL(location.entry).href)) as Record<string, unknown>;
   } catch (e) {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfigText } from '../../../core/config/load.js';
 import { isB2buaError } from '../../../core/errors/index.js';
 import { silentLogger } from '../../../core/log/index.js';
-import { createHooks, type PluginSipApi } from '../../../core/plugin-api/index.js';
+import { createHooks, type CallRejection, type IncomingCall, type PluginSipApi } from '../../../core/plugin-api/index.js';
 import { applyPlugin, findPlugin, listPlugins, readApplication } from '../../../core/plugin-host/index.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/third-party-plugin');
@@ -148,6 +148,7 @@ describe('plugin discovery and loading', () => {
     assert.equal(lines[0]!['greeting'], 'bonjour');
     assert.equal(lines[0]!['userAgent'], 'Test/1');
     assert.deepEqual(lines[0]!['transports'], ['sip:127.0.0.1:5999;transport=udp']);
+    assert.equal(lines[0]!['hostApiVersion'], '1.0.0', 'b2bua-server/plugin-api resolved to the running host');
   });
 
   it('the example plugin rejects a misspelt enum value with did-you-mean', async () => {
@@ -155,6 +156,21 @@ describe('plugin discovery and loading', () => {
     const file = path.join(configDir, 'flexisip.conf');
     const r = await readApplication(parseConfigText('[b2bua-server]\napplication=hello\n[b2bua-server::hello]\ngreeting=bonjur\n', file).config, { builtinDir, serverRoot });
     assert.deepEqual(r.problems, [`${file} [b2bua-server::hello] greeting: "bonjur" is not one of hello, bonjour, hola (did you mean "bonjour"?)`]);
+  });
+
+  // mocha loads these .ts files through tsx's CommonJS hook, the plugin gets the ESM instance of the plugin API:
+  // identity (instanceof) is only meaningful in the real daemon, so this checks the shape.
+  it('the example plugin refuses calls with rejectCall() from b2bua-server/plugin-api', async () => {
+    cpSync(FIXTURE, path.join(configDir, 'node_modules', 'b2bua-plugin-hello'), { recursive: true });
+    const file = path.join(configDir, 'flexisip.conf');
+    const r = await readApplication(parseConfigText('[b2bua-server]\napplication=hello\n[b2bua-server::hello]\nreject-user=mallory\n', file).config, { builtinDir, serverRoot });
+    assert.deepEqual(r.problems, []);
+    const hooks = createHooks();
+    await applyPlugin(r.application!.plugin, { ...hostFor(r.application!.options, configDir), hooks });
+    const call = (to: string) => ({ id: '1', legA: { callId: 'c1', to: { uri: to, params: {} } }, data: new Map() }) as unknown as IncomingCall;
+    await hooks.incomingCall.promise(call('sip:bob@127.0.0.1'));
+    await assert.rejects(hooks.incomingCall.promise(call('sip:mallory@127.0.0.1')),
+      (e: unknown) => e instanceof Error && e.name === 'CallRejection' && (e as CallRejection).status === 403 && (e as CallRejection).reason === 'Forbidden by hello');
   });
 });
 
