@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { freePorts } from './ports.js';
 import { spawnManaged, type ExitStatus, type ManagedProcess } from './processes.js';
 import { readIfExists, StopWaiting, waitUntil } from './wait.js';
@@ -54,8 +55,54 @@ export interface B2buaDaemon {
   /** JSON log lines parsed (unparseable lines skipped). */
   logLines(): Record<string, unknown>[];
   logTail(lines?: number): string;
+  /** Sockets (UDP and TCP, any state) held by the daemon's process group, counted by the kernel (ss -p). */
+  socketCount(): number;
   /** SIGTERM, wait for the exit; throws unless the exit code is 0. */
   stop(timeoutMs?: number): Promise<ExitStatus>;
+}
+
+/** PIDs whose process group is `pgid` (the daemon and any media worker it forked). */
+function groupPids(pgid: number): Set<number> {
+  const pids = new Set<number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) pids.add(Number(entry)); // fields after "comm": state ppid pgrp ...
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
+}
+
+function socketsOfGroup(pgid: number): number {
+  const pids = groupPids(pgid);
+  const out = execFileSync('ss', ['-Hanutp'], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
+  return out.split('\n').filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((m) => pids.has(Number(m[1])))).length;
+}
+
+let staleBuildChecked = false;
+/** The daemon runs dist/ when it exists: warn once when sources are newer than the build. */
+function warnIfBuildIsStale(): void {
+  if (staleBuildChecked || process.env['B2BUA_FROM_SOURCES'] === '1') return;
+  staleBuildChecked = true;
+  const built = path.join(REPO_ROOT, 'dist/core/cli/main.js');
+  if (!fs.existsSync(built)) return; // bin/b2bua-server then runs the sources
+  const builtAt = fs.statSync(built).mtimeMs;
+  const newer = (dir: string): string | undefined => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        const n = newer(p);
+        if (n) return n;
+      } else if (e.name.endsWith('.ts') && fs.statSync(p).mtimeMs > builtAt) return p;
+    }
+    return undefined;
+  };
+  const stale = ['core', 'plugins'].map((d) => path.join(REPO_ROOT, d)).filter((d) => fs.existsSync(d)).map(newer).find(Boolean);
+  if (stale) console.warn(`[e2e] warning: ${path.relative(REPO_ROOT, stale)} is newer than dist/: the daemon runs an old build (npx tsc -p . or B2BUA_FROM_SOURCES=1)`);
 }
 
 function ini(sections: Record<string, Record<string, string | number | boolean>>): string {
@@ -68,6 +115,7 @@ export async function startB2bua(o: B2buaOptions): Promise<B2buaDaemon> {
   if (!fs.existsSync(DAEMON)) {
     throw new Error(`${DAEMON} does not exist: the daemon is not built yet (run "npx tsc -p ." / bash scripts/setup.sh)`);
   }
+  warnIfBuildIsStale();
   const transport = o.transport ?? 'udp';
   const [port] = await freePorts(1);
   const [adminPort] = await freePorts(1);
@@ -140,6 +188,7 @@ export async function startB2bua(o: B2buaOptions): Promise<B2buaDaemon> {
           }
         }),
     logTail: (lines = 40) => tail(logFile, lines),
+    socketCount: () => socketsOfGroup(proc.pid),
     async stop(timeoutMs = 10000) {
       if (!proc.isRunning()) {
         const s = await proc.exited;

@@ -30,20 +30,29 @@ describe('calls through the b2bua: load and leaks', function () {
   callSuite(this, 120000);
 
   it('100 sequential calls leave no call, dialog, transaction, timer, media session or port behind', async () => {
-    const r = await callThrough('100-sequential', () => pairs.load(100, 1, 20, 50));
+    let socketsBefore = -1;
+    const r = await callThrough('100-sequential', () => pairs.load(100, 1, 20, 50), {
+      beforeCaller: async ({ b2bua }) => {
+        socketsBefore = b2bua!.socketCount();
+      },
+    });
     assertExitCodes(r);
     assert.equal(r.caller.stats['SuccessfulCall(C)'], '100', r.report);
     const after = await r.b2bua.waitForCounters(LIVE_COUNTERS, SETTLE_MS);
     assert.equal(after.callsTotal, 100, `callsTotal ${JSON.stringify(after)}`);
+    assert.ok(socketsBefore >= 2, `the daemon's own SIP and admin sockets are seen (${socketsBefore})`);
+    assert.equal(r.b2bua.socketCount(), socketsBefore, 'sockets held by the daemon (ss -p) after the calls vs before');
     await assertCleanAndStop(r.b2bua, LIVE_COUNTERS);
   });
 
   it('20 concurrent calls are all in progress at once, then leave nothing behind', async () => {
     let daemon: B2buaDaemon | undefined;
     let sampler: ReturnType<typeof peakCalls> | undefined;
+    let socketsBefore = -1;
     const r = await callThrough('20-concurrent', () => pairs.load(20, 20, 3000, 40), {
       beforeCaller: async ({ b2bua }) => {
         daemon = b2bua;
+        socketsBefore = b2bua!.socketCount();
         sampler = peakCalls(() => daemon);
       },
     });
@@ -53,6 +62,8 @@ describe('calls through the b2bua: load and leaks', function () {
     assert.equal(peak, 20, `peak of calls in progress seen through /counters: ${peak}\n${r.report}`);
     const after = await r.b2bua.waitForCounters(LIVE_COUNTERS, SETTLE_MS);
     assert.equal(after.callsTotal, 20, `callsTotal ${JSON.stringify(after)}`);
+    assert.ok(socketsBefore >= 2, `the daemon's own SIP and admin sockets are seen (${socketsBefore})`);
+    assert.equal(r.b2bua.socketCount(), socketsBefore, 'sockets held by the daemon (ss -p) after the calls vs before');
     await assertCleanAndStop(r.b2bua, LIVE_COUNTERS);
   });
 });
