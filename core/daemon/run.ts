@@ -8,6 +8,7 @@
  * SIGHUP: re-reads the file; applies `[global] log-level`; other changes are logged as needing a restart.
  * Uncaught exceptions are logged by core/cli/main.ts (the process keeps serving its calls).
  */
+import { mkdirSync } from 'node:fs';
 import { createAdminServer, type AdminServer } from '../admin/index.js';
 import { createB2buaServer } from '../b2bua/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
@@ -49,6 +50,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   log.info({ application: plugin.name, from: describeLocation(location), config: config.absolutePath, version: VERSION }, 'starting');
   log.debug({ server: config.server, options: pluginOptions }, 'effective configuration');
 
+  ensureDataDirectory(config);
   const hooks = createHooks();
   const media = await createMediaEngine(config.server, log);
   let server: B2buaServer | undefined;
@@ -144,6 +146,18 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   daemon = await startDaemon(options);
   if (stopRequested) void daemon.shutdown(stopRequested);
   return daemon.stopped;
+}
+
+/** Flexisip creates data-directory when missing; so do we, with a clear error when we cannot. */
+function ensureDataDirectory(config: LoadedConfig): void {
+  const dir = config.server.dataDirectory;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new B2buaError('B2BUA_CONFIG_INVALID',
+      `${config.file} [b2bua-server] data-directory: cannot create "${dir}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a folder this user may write`,
+      { cause: e });
+  }
 }
 
 function levelFor(config: LoadedConfig, debug: boolean): LogLevel {

@@ -12,6 +12,8 @@ export const BIN = path.join(REPO, 'bin', 'b2bua-server');
 
 export interface DaemonProcess {
   readonly child: ChildProcess;
+  /** The file given with -c/--config, if any. */
+  readonly configFile: string;
   stdout(): string;
   stderr(): string;
   lines(): Record<string, unknown>[];
@@ -43,8 +45,10 @@ export function startDaemon(args: readonly string[], maxMs = 60000): DaemonProce
   const lines = (): Record<string, unknown>[] => out.split('\n').flatMap((l) => {
     try { return l.trim() ? [JSON.parse(l) as Record<string, unknown>] : []; } catch { return []; }
   });
+  const c = args.findIndex((a) => a === '-c' || a === '--config');
   return {
     child,
+    configFile: c >= 0 ? args[c + 1] ?? '' : '',
     stdout: () => out,
     stderr: () => err,
     lines,

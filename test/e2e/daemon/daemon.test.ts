@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../../harness/ports.js';
@@ -8,6 +8,16 @@ import { killAll, REPO, startDaemon, type DaemonProcess } from './daemon-process
 import { optionsOverTcp, optionsOverTls, optionsOverUdp } from './sip-probe.js';
 
 const READY = 'b2bua-server ready';
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** flexisip.conf.example with free ports and a temporary data directory; `edit` changes [b2bua-server] keys. */
 function exampleConfig(dir: string, sipPort: number, adminPort: number, edit: Record<string, string> = {}): string {
@@ -53,8 +63,18 @@ describe('daemon (bin/b2bua-server, real process on loopback)', function () {
     assert.deepEqual(await (await get('/calls')).json(), []);
     assert.equal((await get('/nothing')).status, 404);
 
+    assert.ok(existsSync(path.join(dir, 'data')), 'data-directory created');
+
+    const file = daemon.configFile;
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^log-level=.*$/m, 'log-level=debug'));
     daemon.child.kill('SIGHUP');
-    await daemon.waitForLog(/^SIGHUP: log level applied/, 10000);
+    const applied = await daemon.waitForLog(/^SIGHUP: log level applied/, 10000);
+    assert.equal(applied['logLevel'], 'debug');
+    assert.equal(applied['restartNeeded'], false);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^max-calls=.*$/m, 'max-calls=7'));
+    const before = daemon.lines().length;
+    daemon.child.kill('SIGHUP');
+    await waitFor(() => daemon.lines().slice(before).find((l) => l['restartNeeded'] === true), 10000, 'a SIGHUP line with restartNeeded');
 
     const t0 = Date.now();
     daemon.child.kill('SIGTERM');
