@@ -3,7 +3,7 @@
  * cross-key rules, `[global] log-level`. Sections of other Flexisip servers are ignored.
  * Plugin sections (`[b2bua-server::<app>]`) are validated by the plugin host (core/plugin-host).
  */
-import { readFileSync, accessSync, constants } from 'node:fs';
+import { readFileSync, accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import schemaJson from '../../schemas/b2bua-server.schema.json' with { type: 'json' };
 import { B2buaError } from '../errors/index.js';
@@ -117,6 +117,10 @@ function crossKeyProblems(values: Record<string, unknown>, configDir: string, wh
       }
     }
   }
+  for (const folder of (values['plugin-directories'] as string[] | undefined) ?? []) {
+    const abs = path.resolve(configDir, folder);
+    if (!isDirectory(abs)) problems.push(locate(where, 'plugin-directories', `"${abs}" is not a folder (remove it or create it; relative paths start from ${configDir})`));
+  }
   const nat = values['nat-addresses'];
   if (Array.isArray(nat) && nat.length > 0 && values['enable-ice'] === false) {
     problems.push(locate(where, 'nat-addresses', 'is only used with ICE (set enable-ice=true or empty nat-addresses)'));
@@ -126,6 +130,10 @@ function crossKeyProblems(values: Record<string, unknown>, configDir: string, wh
     problems.push(locate(where, 'session-expires', `${se} is below the RFC 4028 minimum (expected 0 = off, or at least 90)`));
   }
   return problems;
+}
+
+function isDirectory(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
 }
 
 const FLEXISIP_LOG_LEVELS: Record<string, LogLevel> = { debug: 'debug', message: 'info', warning: 'warn', error: 'error' };

@@ -42,7 +42,10 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
     const { config, problems } = parseConfigText(
       '[b2bua-server]\naudio-port=10000-10100\nvideo-port=20000\nenable-ice=no\nenable-keepalive=1\n' +
       'nat-addresses=\nno-rtp-timeout=2min\nmax-call-duration=1h\nplugin-directories=plugins /opt/p\n', '/etc/flexisip/flexisip.conf');
-    assert.deepEqual(problems, []);
+    assert.deepEqual(problems, [
+      'flexisip.conf [b2bua-server] plugin-directories: "/etc/flexisip/plugins" is not a folder (remove it or create it; relative paths start from /etc/flexisip)',
+      'flexisip.conf [b2bua-server] plugin-directories: "/opt/p" is not a folder (remove it or create it; relative paths start from /etc/flexisip)',
+    ].map((p) => p.replace('flexisip.conf', '/etc/flexisip/flexisip.conf')));
     assert.deepEqual(config.server.audioPort, { min: 10000, max: 10100 });
     assert.deepEqual(config.server.videoPort, { min: 20000, max: 20000 });
     assert.equal(config.server.enableIce, false);
