@@ -42,6 +42,7 @@ interface Call {
   b: TestEndpoint;
   portA: number;
   portB: number;
+  rtcpPortB: number;
   events: MediaEvent[];
 }
 
@@ -70,7 +71,7 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     endpoints.push(a, b);
     const ea = await session.allocate('a', 0, 'audio');
     const eb = await session.allocate('b', 0, 'audio');
-    return { session, a, b, portA: ea.rtpPort, portB: eb.rtpPort, events };
+    return { session, a, b, portA: ea.rtpPort, portB: eb.rtpPort, rtcpPortB: eb.rtcpPort, events };
   }
 
   it('reports its capabilities from the build (SDES suites libsrtp can do here)', () => {
@@ -118,18 +119,49 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
       // Leg B without rtcp-mux: RTCP to/from its own port pair.
       const bRtcp = await TestEndpoint.open();
       endpoints.push(bRtcp);
-      bRtcp.keys(undefined, legB && { suite: y as SrtpSuite, keySalt: legB.send.keySalt });
+      bRtcp.keys(legB && { suite: y as SrtpSuite, keySalt: legB.recv.keySalt }, legB && { suite: y as SrtpSuite, keySalt: legB.send.keySalt });
       await c.session.configure('b', legOf(stream(c.b, { mux: false, rtcpPort: bRtcp.port, ...(legB ? { srtp: legB } : {}) })));
       await c.a.sendTone({ to: c.portA, count: 50, ssrc: 0xa1 });
       await c.b.sendTone({ to: c.portB, count: 30, ssrc: 0xb1 });
       await c.a.sendPacket(TestEndpoint.rtcpReceiverReport(0xa1), c.portA);
-      await waitUntil('RTP both ways and RTCP at B', () => (c.b.count() === 50 && c.a.count() === 30 && bRtcp.rtcp.length === 1 ? true : undefined), 5000);
+      // Leg B's RTCP arrives on the engine's separate RTCP port and leaves on leg A's muxed port.
+      await bRtcp.sendPacket(TestEndpoint.rtcpReceiverReport(0xb1), c.rtcpPortB);
+      await waitUntil('RTP both ways and RTCP both ways', () => (c.b.count() === 50 && c.a.count() === 30 && bRtcp.rtcp.length === 1 && c.a.rtcp.length === 1 ? true : undefined), 5000);
+      assert.equal(c.a.rtcp[0]!.readUInt32BE(4), 0xb1);
       assert.equal(c.b.authFailures + c.a.authFailures + bRtcp.authFailures, 0, 'the far ends authenticate every packet');
       assert.ok(c.b.toneSeconds(0xa1) >= 0.9, 'tone intact at B');
       assert.equal(bRtcp.rtcp[0]!.readUInt32BE(4), 0xa1, 'SRTCP decrypted to the RR sent by A');
       if (y !== 'plain') assert.notDeepEqual(bRtcp.rtcp[0], TestEndpoint.rtcpReceiverReport(0xa1).subarray(0, 4));
     });
   }
+
+  it('bridges an audio and a video stream of one call in one pipeline, each on its own sockets', async () => {
+    const c = await call();
+    const va = await TestEndpoint.open();
+    const vb = await TestEndpoint.open();
+    endpoints.push(va, vb);
+    const eva = await c.session.allocate('a', 1, 'video');
+    const evb = await c.session.allocate('b', 1, 'video');
+    assert.notEqual(eva.rtpPort, c.portA);
+    const video = (ep: TestEndpoint): StreamParams => ({ ...stream(ep), index: 1, kind: 'video' });
+    await c.session.configure('a', { streams: [stream(c.a), video(va)] });
+    await c.session.configure('b', { streams: [stream(c.b), video(vb)] });
+    await c.a.sendTone({ to: c.portA, count: 20, ssrc: 0xaa });
+    await va.sendTone({ to: eva.rtpPort, count: 15, ssrc: 0x71 });
+    await vb.sendTone({ to: evb.rtpPort, count: 12, ssrc: 0x72 });
+    await waitUntil('audio and video relayed', () => (c.b.count(0xaa) === 20 && vb.count(0x71) === 15 && va.count(0x72) === 12 ? true : undefined), 5000);
+    assert.equal(c.b.count(0x71), 0, 'video does not leak into the audio stream');
+    const st = await c.session.stats();
+    assert.deepEqual(st.a.map((s) => [s.index, s.kind, s.packetsIn]), [[0, 'audio', 20], [1, 'video', 15]]);
+    // Removing the video stream (port 0 in a re-INVITE) stops relaying it, audio goes on.
+    await c.session.configure('a', { streams: [stream(c.a), { ...video(va), enabled: false }] });
+    await va.sendTone({ to: eva.rtpPort, count: 5, ssrc: 0x73 });
+    await c.a.sendTone({ to: c.portA, count: 5, ssrc: 0xab });
+    await waitUntil('audio still relayed', () => (c.b.count(0xab) === 5 ? true : undefined), 3000);
+    await sleep(100);
+    assert.equal(vb.count(0x73), 0);
+    assert.equal((await c.session.stats()).a[1]!.packetsIn, 15, 'counters survive the pipeline rebuild');
+  });
 
   it('follows an SSRC change and a re-key (re-INVITE) mid-call without a=ssrc', async () => {
     const s1 = 'AES_CM_128_HMAC_SHA1_80' as const;
