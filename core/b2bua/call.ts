@@ -10,6 +10,7 @@ import { parseSdp } from '../sdp/parse.js';
 import { summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
 import { Dialog } from '../sip/dialog.js';
+import { digestAuthorization, parseChallenge } from '../sip/digest.js';
 import { randomToken, reasonPhrase, SipRequest, type SipResponse } from '../sip/message.js';
 import type { ClientTransaction, ServerTransaction, SipStack } from '../sip/stack.js';
 import type { TimerHandle } from '../sip/timers.js';
@@ -64,6 +65,7 @@ export class Call {
   bridge: MediaBridge | undefined;
   target: LegBTarget | undefined;
   private endReason: string | undefined;
+  private authAttempts = 0;
   private readonly timers: TimerHandle[] = [];
   private readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
   /** An offer/answer exchange in progress (re-INVITE/UPDATE forwarded, or our own refresh). */
@@ -229,9 +231,35 @@ export class Call {
       return;
     }
     if (this.ended) return;
+    if ((res.status === 401 || res.status === 407) && this.retryWithCredentials(res)) return;
     const [status, reason] = mapFinalStatus(res);
     this.log.info({ status: res.status, reason: res.reason }, 'leg B refused');
     await this.end(`rejected ${res.status}`, [status, reason]);
+  }
+
+  /** Leg B challenged our INVITE: send it again with the target's credentials (twice at most). */
+  private retryWithCredentials(res: SipResponse): boolean {
+    const credentials = this.target?.credentials;
+    const previous = this.inviteB;
+    if (!credentials || !previous || this.authAttempts >= 2) return false;
+    const header = res.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
+    const challenge = res.getAll(header).map(parseChallenge).find((c) => c !== undefined);
+    if (!challenge) return false;
+    const answer = digestAuthorization({ challenge, credentials, method: 'INVITE', uri: previous.uri });
+    if (!answer.ok) {
+      this.log.warn({ error: answer.error }, 'cannot answer leg B challenge');
+      return false;
+    }
+    this.authAttempts++;
+    const req = new SipRequest('INVITE', previous.uri);
+    for (const h of previous.headers) if (h.name !== 'via' && h.name !== 'authorization' && h.name !== 'proxy-authorization') req.headers.push({ ...h });
+    req.set('cseq', `${previous.cseq.seq + 1} INVITE`);
+    req.set(res.status === 401 ? 'authorization' : 'proxy-authorization', answer.header);
+    req.body = previous.body;
+    this.inviteB = req;
+    this.log.info({ status: res.status, realm: challenge.realm }, 'leg B INVITE sent again with credentials');
+    this.txB = this.ctx.stack.request(req, this.target!.outboundProxy ?? this.target!.requestUri, (r) => { void this.onResponseB(r); });
+    return true;
   }
 
   private async onAnsweredB(res: SipResponse): Promise<void> {

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { Direction, LegId, LegParams, LocalEndpoint, MediaKind, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
 import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
-import { buildSdp, type OutStream } from '../sdp/build.js';
+import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
 import type { MediaLine, ParsedSdp } from '../sdp/model.js';
 import {
   answerKeys, answerSetup, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
@@ -52,6 +52,14 @@ function isAv(kind: string): kind is MediaKind {
   return kind === 'audio' || kind === 'video';
 }
 
+/** A port-0 m-line mirroring `m` (same kind and formats, so m-line positions stay aligned). */
+function refused(m: MediaLine, encryption: EncryptionMode): OutStream {
+  return {
+    kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption, avpf: m.avpf,
+    proto: isAv(m.kind) ? protoFor(encryption, m.avpf) : m.proto, formats: m.formats,
+  };
+}
+
 export class MediaBridge {
   readonly legs: Record<LegId, LegState>;
 
@@ -95,7 +103,7 @@ export class MediaBridge {
       const codecs = isAv(m.kind) ? restrictCodecs(m.codecs, m.kind, m.kind === 'audio' ? this.forced.audio : this.forced.video) : [];
       const enabled = isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
       if (!enabled) {
-        streams.push({ kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption: dst.encryption, avpf: m.avpf, proto: isAv(m.kind) ? undefined : m.proto, formats: isAv(m.kind) ? undefined : '0' });
+        streams.push(refused(m, dst.encryption));
         continue;
       }
       await this.endpoint(src, m.index, m.kind as MediaKind);
@@ -147,7 +155,7 @@ export class MediaBridge {
       const codecs = a && a.enabled && isAv(m.kind) ? intersectCodecs(m.codecs, a.codecs) : [];
       const enabled = !!a && a.enabled && isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
       if (!enabled) {
-        streams.push({ kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption: off.encryption, avpf: m.avpf, proto: m.proto, formats: m.codecs.map((c) => c.pt).join(' ') || '0' });
+        streams.push(refused(m, off.encryption));
         continue;
       }
       streams.push(this.answerStream(off, m, codecs, a.direction));
@@ -164,7 +172,7 @@ export class MediaBridge {
       const prev = previous[m.index];
       const codecs = prev && prev.enabled && m.enabled && isAv(m.kind) ? intersectCodecs(m.codecs, prev.codecs) : [];
       if (!prev || !prev.enabled || !hasMediaCodec(codecs)) {
-        streams.push({ kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption: leg.encryption, avpf: m.avpf, proto: m.proto, formats: m.codecs.map((c) => c.pt).join(' ') || '0' });
+        streams.push(refused(m, leg.encryption));
         continue;
       }
       streams.push(this.answerStream(leg, m, codecs, prev.direction));

@@ -21,6 +21,8 @@ export interface MediaLine {
   /** port 0 = stream refused / removed. */
   readonly enabled: boolean;
   readonly proto: string;
+  /** The m= line's format list as written (kept for refused / non-RTP streams). */
+  readonly formats: string;
   readonly address: string;
   readonly rtcpPort: number;
   readonly rtcpMux: boolean;

@@ -72,6 +72,7 @@ function parseUnsafe(text: string): SdpParseResult {
       port: m.port,
       enabled: m.port !== 0,
       proto,
+      formats: pts.join(' ') || '0',
       address: m.rtcp?.address ?? address ?? '0.0.0.0',
       rtcpPort: m.rtcp?.port ?? m.port + 1,
       rtcpMux: m.rtcpMux !== undefined,
