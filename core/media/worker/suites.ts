@@ -6,7 +6,7 @@
 import type { SrtpSuite } from '../../plugin-api/index.js';
 
 const AES_192_REASON =
-  'GStreamer 1.22 srtp elements have no AES-192, and AES-192 packets from Debian libsrtp2 2.5 fail authentication against an independent RFC 6188 implementation in our tests';
+  "GStreamer 1.22's srtp elements have no AES-192, and Debian's libsrtp2 2.5 derives AES-192 session keys with an AES-256 key derivation over key||salt instead of RFC 6188's, so it would not interoperate with other implementations";
 
 export const REFUSED_SUITES: Readonly<Partial<Record<SrtpSuite, string>>> = {
   AES_192_CM_HMAC_SHA1_80: AES_192_REASON,
