@@ -34,11 +34,15 @@ export interface RegistrationOptions {
   readonly retryMs?: number;
   /** How long shutdown waits for un-REGISTER answers. */
   readonly unregisterTimeoutMs?: number;
+  /** A REGISTER without final answer after this long counts as failed. */
+  readonly requestTimeoutMs?: number;
 }
 
 export const DEFAULT_EXPIRES_SECONDS = 3600;
 export const DEFAULT_RETRY_MS = 30_000;
 export const DEFAULT_UNREGISTER_TIMEOUT_MS = 3_000;
+/** Longer than a SIP transaction (Timer F, 32 s): normally the host's 408 comes first. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 40_000;
 
 /** Refresh well before expiry: at 90 % of the granted time, and at least 5 s early when there is room for it. */
 export function refreshDelayMs(grantedSeconds: number): number {
@@ -55,6 +59,7 @@ export class Registrations {
   private readonly expires: number;
   private readonly retryMs: number;
   private readonly unregisterTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
 
   constructor(
     private readonly lines: readonly Line[],
@@ -64,6 +69,7 @@ export class Registrations {
     this.expires = opts.expiresSeconds ?? DEFAULT_EXPIRES_SECONDS;
     this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
     this.unregisterTimeoutMs = opts.unregisterTimeoutMs ?? DEFAULT_UNREGISTER_TIMEOUT_MS;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   /** Schedule every line's first REGISTER (index within its pool × the pool's throttling rate). */
@@ -133,7 +139,7 @@ export class Registrations {
     if (line.registration.state !== 'registered') this.setState(line, 'registering');
     let res: SipResponseView;
     try {
-      res = await this.opts.sip.request(this.registerRequest(line, this.expires));
+      res = await this.requestWithTimeout(this.registerRequest(line, this.expires));
     } catch (e) {
       if (this.stopped) return;
       this.fail(line, e instanceof Error ? e.message : String(e));
@@ -147,6 +153,15 @@ export class Registrations {
       return;
     }
     this.fail(line, `${res.status} ${res.reason}`.trim());
+  }
+
+  /** The host's transactions end in 408 on their own; this guard keeps a line from waiting for ever if one does not. */
+  private requestWithTimeout(req: OutgoingRequest): Promise<SipResponseView> {
+    let timer: unknown;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.timers.setTimeout(() => reject(new Error(`no answer within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
+    });
+    return Promise.race([this.opts.sip.request(req), timeout]).finally(() => this.timers.clearTimeout(timer));
   }
 
   private fail(line: Line, reason: string): void {

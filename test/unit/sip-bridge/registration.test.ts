@@ -120,6 +120,18 @@ describe('sip-bridge registrations (fake host.sip, manual clock)', () => {
     assert.deepEqual(lines[1]!.registration, { state: 'failed', reason: 'timeout: no answer from sip:trunk.example.net' });
   });
 
+  it('a REGISTER never answered counts as failed after the request timeout, then is retried', async () => {
+    sip.answer = () => new Promise(() => {});
+    regs.start();
+    await timers.advance(10);
+    assert.equal(lines[0]!.registration.state, 'registering');
+    await timers.advance(40_000);
+    assert.deepEqual(lines[0]!.registration, { state: 'failed', reason: 'no answer within 40000 ms' });
+    sip.answer = () => response(200, 'OK');
+    await timers.advance(30_000);
+    assert.equal(lines[0]!.registration.state, 'registered');
+  });
+
   it('stop() un-REGISTERs registered accounts with Expires 0 and cancels every timer', async () => {
     regs.start();
     await timers.advance(10);
