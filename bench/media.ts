@@ -86,7 +86,7 @@ async function level(n: number): Promise<Record<string, unknown>> {
   const packets = SECONDS * PPS;
   try {
     for (let i = 0; i < n; i++) {
-      const session = await engine.createSession({ callId: `bench-${i}`, noRtpTimeoutMs: 0 });
+      const session = await engine.createSession({ callId: `bench-${i}`, noRtpTimeoutMs: 30_000 });
       sessions.push(session);
       const legA = { send: generateSrtpKey(SUITE_A), recv: generateSrtpKey(SUITE_A) };
       const legB = { send: generateSrtpKey(SUITE_B), recv: generateSrtpKey(SUITE_B) };

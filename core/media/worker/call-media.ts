@@ -59,6 +59,7 @@ export class CallMedia {
   private active: StreamShape[] = [];
   private readonly base = new Map<string, Counters>();
   private readonly propCache = new Map<string, unknown>();
+  private readonly latched = new Map<string, number>();
   private readonly silence: Record<LegId, { since: number; flagged: boolean }> = {
     a: { since: 0, flagged: false },
     b: { since: 0, flagged: false },
@@ -111,6 +112,7 @@ export class CallMedia {
   configure(leg: LegId, params: LegParams): void {
     for (const s of params.streams) this.validate(leg, s);
     this.legs[leg] = params;
+    this.latched.clear();
     this.apply();
   }
 
@@ -173,6 +175,7 @@ export class CallMedia {
       this.pipeline = undefined;
     }
     this.propCache.clear();
+    this.latched.clear();
     this.shape = key;
     this.active = shapes.filter((s) => s.a || s.b);
     if (this.active.length === 0) return;
@@ -227,8 +230,8 @@ export class CallMedia {
       this.setProp(n.rtcpEncrypt, 'srtp-params', send);
       if (s.remote) {
         // Symmetric RTP: answer to the port the peer's packets come from once latched.
-        const rtpPort = this.pipeline.element(n.rtpIngress).number('latched-port') || s.remote.rtpPort;
-        const rtcpPort = rtcpMux ? rtpPort : this.pipeline.element(n.rtcpIngress).number('latched-port') || s.remote.rtcpPort;
+        const rtpPort = this.latchedPort(n.rtpIngress) || s.remote.rtpPort;
+        const rtcpPort = rtcpMux ? rtpPort : this.latchedPort(n.rtcpIngress) || s.remote.rtcpPort;
         this.setProp(n.rtpSink, 'host', s.remote.address);
         this.setProp(n.rtpSink, 'port', rtpPort);
         this.setProp(n.rtcpSink, 'host', s.remote.address);
@@ -237,6 +240,15 @@ export class CallMedia {
       this.setProp(n.rtpGate, 'drop', !(s.remote && sendsToPeer(s.direction)));
       this.setProp(n.rtcpGate, 'drop', !s.remote);
     }
+  }
+
+  /** Latched source port of an ingress; read from the element only until it latched (it resets on a new remote). */
+  private latchedPort(ingress: string): number {
+    const known = this.latched.get(ingress);
+    if (known) return known;
+    const port = this.pipeline!.element(ingress).number('latched-port');
+    if (port) this.latched.set(ingress, port);
+    return port;
   }
 
   private live(leg: LegId, index: number): Counters {
@@ -286,8 +298,17 @@ export class CallMedia {
     if (this.opts.noRtpTimeoutMs > 0) this.checkSilence(now);
   }
 
+  /** Last RTP packet time of a leg (ms), reading one property per stream. */
+  private lastRtpAt(leg: LegId): number {
+    let last = 0;
+    for (const [k, c] of this.base) if (k.startsWith(`${leg}:`)) last = Math.max(last, c.lastPacketAt);
+    for (const { leg: l, index } of this.activeLegStreams()) {
+      if (l === leg) last = Math.max(last, Math.floor(this.pipeline!.element(elementNames(leg, index).rtpIngress).number('last-rtp-time') / 1000));
+    }
+    return last;
+  }
+
   private checkSilence(now: number): void {
-    const stats = this.stats();
     for (const leg of ['a', 'b'] as const) {
       const tracker = this.silence[leg];
       const expecting = this.activeLegStreams().some(({ leg: l, index }) => {
@@ -300,7 +321,7 @@ export class CallMedia {
         continue;
       }
       if (tracker.since === 0) tracker.since = now;
-      const last = Math.max(tracker.since, ...stats[leg].map((s) => s.lastPacketAt));
+      const last = Math.max(tracker.since, this.lastRtpAt(leg));
       const silentFor = now - last;
       if (silentFor < this.opts.noRtpTimeoutMs) tracker.flagged = false;
       else if (!tracker.flagged) {
