@@ -95,7 +95,11 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     }
   });
 
+  // Calls already ended: a late legBTarget (another plugin's tap before ours awaited) must not take a slot nobody frees.
+  const ended = new WeakSet<IncomingCall>();
+
   function chooseTarget(target: LegBTarget, call: IncomingCall): LegBTarget {
+    if (ended.has(call)) return rejectCall(487, 'Request Terminated');
     const decision = routeCall(
       config.providers,
       pools,
@@ -136,6 +140,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
   host.hooks.callEnded.tap(PLUGIN_NAME, ({ call }) => {
     try {
+      ended.add(call);
       releaseSlot(call);
     } catch (e) {
       log.error({ callId: call.id, err: e }, 'releasing the line slot failed');

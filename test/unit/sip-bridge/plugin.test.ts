@@ -64,6 +64,13 @@ describe('sip-bridge plugin (hooks)', () => {
     assert.deepEqual(shared().map((a) => a.freeSlots), [1, 1, 1]);
   });
 
+  it('a call that already ended takes no slot if its legBTarget runs late', async () => {
+    const call = incomingCall('sip:x@y', 'sip:bob@x.org', 'sip:bob@x.org');
+    host.hooks.callEnded.call({ call, reason: 'cancelled', durationMs: 0 });
+    await assert.rejects(host.hooks.legBTarget.promise(defaultTarget('sip:bob@x.org', 'sip:x@y'), call), CallRejection);
+    assert.deepEqual(info()!.providers[2]!.accounts.map((a) => a.freeSlots), [1, 1, 1]);
+  });
+
   it('rejects with CallRejection 488 Not Acceptable Here when no account is available', async () => {
     const calls = [1, 2, 3].map(() => incomingCall('sip:x@y', 'sip:bob@x.org', 'sip:bob@x.org'));
     for (const c of calls) await host.hooks.legBTarget.promise(defaultTarget('sip:bob@x.org', 'sip:x@y'), c);
