@@ -7,6 +7,7 @@ import type { B2buaServerConfig } from '../plugin-api/index.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import type { TimerHandle } from '../sip/timers.js';
 
+/** RFC 4028 minimum; a smaller configured `session-expires` (tests) lowers our Min-SE with it. */
 export const MIN_SE = 90;
 
 interface Refreshable {
@@ -41,8 +42,8 @@ function allowsUpdate(msg: SipMessage): boolean {
 export function sessionTimerOffer(req: SipRequest, config: B2buaServerConfig): void {
   const interval = configuredInterval(config);
   if (interval <= 0) return;
-  req.set('session-expires', String(Math.max(interval, MIN_SE)));
-  req.set('min-se', String(MIN_SE));
+  req.set('session-expires', String(interval));
+  req.set('min-se', String(Math.min(MIN_SE, interval)));
 }
 
 export class SessionTimer {
@@ -61,7 +62,7 @@ export class SessionTimer {
     if (configuredInterval(config) <= 0) return undefined;
     const se = parseSessionExpires(res);
     if (!se) return undefined;
-    return new SessionTimer(call, leg, Math.max(se.interval, MIN_SE), (se.refresher ?? 'uac') === 'uac', allowsUpdate(res));
+    return new SessionTimer(call, leg, Math.max(se.interval, 1), (se.refresher ?? 'uac') === 'uac', allowsUpdate(res));
   }
 
   start(): void {
@@ -80,7 +81,7 @@ export class SessionTimer {
   /** A re-INVITE / UPDATE from this leg refreshes the session. */
   refreshed(req: SipRequest): void {
     const se = parseSessionExpires(req);
-    if (se) this.interval = Math.max(se.interval, MIN_SE);
+    if (se) this.interval = Math.max(se.interval, 1);
     if (this.timer) this.start();
   }
 
@@ -108,7 +109,7 @@ export function sessionTimerAnswer(call: Refreshable, invite: SipRequest, ok: Si
   const se = parseSessionExpires(invite);
   const supported = supportsTimer(invite);
   if (!se && !supported) return undefined;
-  const interval = Math.max(se?.interval ?? configured, MIN_SE);
+  const interval = Math.max(se?.interval ?? configured, 1);
   const refresher = se?.refresher ?? (supported ? 'uac' : 'uas');
   ok.set('session-expires', `${interval};refresher=${refresher}`);
   if (supported) ok.set('require', 'timer');
