@@ -221,6 +221,28 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     assert.equal(c.b.count(), 11, 'only the 11 genuine packets reach B');
   });
 
+  it('survives garbage on an SRTP leg (random bytes and lengths): nothing forwarded, media goes on', async () => {
+    const s = 'AES_CM_128_HMAC_SHA1_80' as const;
+    const c = await call();
+    const legA = { send: generateSrtpKey(s), recv: generateSrtpKey(s) };
+    c.a.keys({ suite: s, keySalt: legA.recv.keySalt });
+    await c.session.configure('a', legOf(stream(c.a, { srtp: legA })));
+    await c.session.configure('b', legOf(stream(c.b)));
+    await c.a.sendTone({ to: c.portA, count: 5, ssrc: 0x42 });
+    for (let i = 0; i < 300; i++) {
+      const junk = randomBytes(i % 7 === 0 ? 0 : 1 + Math.floor(Math.random() * 300));
+      if (i % 2 === 0 && junk.length >= 2) junk[0] = 0x80; // looks like RTP v2 half of the time
+      await c.a.sendWire(junk, c.portA);
+      if (i % 50 === 49) await sleep(5);
+    }
+    await c.a.sendTone({ to: c.portA, count: 5, ssrc: 0x42, seqStart: 2000 });
+    await waitUntil('genuine packets relayed after the garbage', () => (c.b.count(0x42) === 10 ? true : undefined), 5000);
+    await sleep(100);
+    assert.equal(c.b.count(), 10, 'no garbage forwarded');
+    const st = (await c.session.stats()).a[0]!;
+    assert.ok(st.srtpAuthFailures > 0, 'garbage that looks like SRTP fails authentication');
+  });
+
   it('accepts media only from the SDP address and the latched port (no RTP Bleed)', async () => {
     const c = await call();
     await c.session.configure('a', legOf(stream(c.a)));
