@@ -2,6 +2,7 @@
  * A call = leg A (the caller's INVITE we answer) + leg B (the INVITE we send). The state machine
  * for every flow of the call, and one teardown path (end()).
  */
+import { randomInt } from 'node:crypto';
 import type { MediaEngine, MediaEvent, LegId } from '../media/types.js';
 import {
   CallRejection, type B2buaHooks, type B2buaServerConfig, type EncryptionMode, type IncomingCall, type LegBMedia, type LegBTarget, type Logger,
@@ -16,6 +17,7 @@ import type { ClientTransaction, ServerTransaction, SipStack } from '../sip/stac
 import type { TimerHandle } from '../sip/timers.js';
 import { asNameAddr, buildIncomingCall, defaultLegBTarget } from './incoming.js';
 import { MediaBridge, SdpNegotiationError } from './media-bridge.js';
+import { onNotify, onRefer } from './transfer.js';
 import { SessionTimer, sessionTimerOffer, sessionTimerAnswer } from './session-timer.js';
 
 export type CallState = 'routing' | 'calling' | 'early' | 'answered' | 'confirmed' | 'ended';
@@ -65,7 +67,7 @@ export class Call {
   bridge: MediaBridge | undefined;
   target: LegBTarget | undefined;
   private endReason: string | undefined;
-  private authAttempts = 0;
+  private retries = 0;
   private readonly timers: TimerHandle[] = [];
   private readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
   /** An offer/answer exchange in progress (re-INVITE/UPDATE forwarded, or our own refresh). */
@@ -179,6 +181,8 @@ export class Call {
     req.set('call-id', this.callIdB);
     req.set('cseq', `${Math.floor(Math.random() * 1000) + 1} INVITE`);
     req.set('contact', `<${this.ctx.contact()}>`);
+    const maxForwards = Number(this.inviteA.get('max-forwards'));
+    if (Number.isInteger(maxForwards) && maxForwards > 0) req.set('max-forwards', String(Math.min(70, maxForwards - 1)));
     this.ctx.capabilities(req);
     req.remove('accept');
     sessionTimerOffer(req, this.ctx.config);
@@ -232,6 +236,7 @@ export class Call {
     }
     if (this.ended) return;
     if ((res.status === 401 || res.status === 407) && this.retryWithCredentials(res)) return;
+    if (res.status === 422 && this.retryWithMinSe(res)) return;
     const [status, reason] = mapFinalStatus(res);
     this.log.info({ status: res.status, reason: res.reason }, 'leg B refused');
     await this.end(`rejected ${res.status}`, [status, reason]);
@@ -241,7 +246,7 @@ export class Call {
   private retryWithCredentials(res: SipResponse): boolean {
     const credentials = this.target?.credentials;
     const previous = this.inviteB;
-    if (!credentials || !previous || this.authAttempts >= 2) return false;
+    if (!credentials || !previous || this.retries >= 3) return false;
     const header = res.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
     const challenge = res.getAll(header).map(parseChallenge).find((c) => c !== undefined);
     if (!challenge) return false;
@@ -250,16 +255,29 @@ export class Call {
       this.log.warn({ error: answer.error }, 'cannot answer leg B challenge');
       return false;
     }
-    this.authAttempts++;
+    this.resendInviteB((req) => req.set(res.status === 401 ? 'authorization' : 'proxy-authorization', answer.header), `${res.status} ${challenge.realm}`);
+    return true;
+  }
+
+  /** 422 Session Interval Too Small: send the INVITE again with the peer's Min-SE (RFC 4028 §7.4). */
+  private retryWithMinSe(res: SipResponse): boolean {
+    const minSe = Number(/^\s*(\d+)/.exec(res.get('min-se') ?? '')?.[1]);
+    if (!this.inviteB || !Number.isInteger(minSe) || minSe <= 0 || this.retries >= 3) return false;
+    this.resendInviteB((req) => { req.set('session-expires', String(minSe)); req.set('min-se', String(minSe)); }, `422 min-se ${minSe}`);
+    return true;
+  }
+
+  private resendInviteB(change: (req: SipRequest) => void, why: string): void {
+    const previous = this.inviteB!;
+    this.retries++;
     const req = new SipRequest('INVITE', previous.uri);
-    for (const h of previous.headers) if (h.name !== 'via' && h.name !== 'authorization' && h.name !== 'proxy-authorization') req.headers.push({ ...h });
+    for (const h of previous.headers) if (h.name !== 'via') req.headers.push({ ...h });
     req.set('cseq', `${previous.cseq.seq + 1} INVITE`);
-    req.set(res.status === 401 ? 'authorization' : 'proxy-authorization', answer.header);
+    change(req);
     req.body = previous.body;
     this.inviteB = req;
-    this.log.info({ status: res.status, realm: challenge.realm }, 'leg B INVITE sent again with credentials');
+    this.log.info({ why }, 'leg B INVITE sent again');
     this.txB = this.ctx.stack.request(req, this.target!.outboundProxy ?? this.target!.requestUri, (r) => { void this.onResponseB(r); });
-    return true;
   }
 
   private async onAnsweredB(res: SipResponse): Promise<void> {
@@ -344,17 +362,17 @@ export class Call {
         return;
       case 'INVITE':
       case 'UPDATE':
-        void this.onOffer(leg, req, tx);
+        this.guard(this.onOffer(leg, req, tx), tx);
         return;
       case 'INFO':
       case 'MESSAGE':
         this.relay(leg, req, tx);
         return;
       case 'REFER':
-        void import('./transfer.js').then((m) => m.onRefer(this, leg, req, tx, this.ctx));
+        this.guard(onRefer(this, leg, req, tx, this.ctx), tx);
         return;
       case 'NOTIFY':
-        void import('./transfer.js').then((m) => m.onNotify(this, leg, req, tx));
+        onNotify(this, leg, req, tx);
         return;
       case 'OPTIONS':
         tx.send(tx.response(200));
@@ -362,6 +380,14 @@ export class Call {
       default:
         tx.send(tx.response(405));
     }
+  }
+
+  /** An async request handler that fails answers 500 and logs; never an unhandled rejection. */
+  private guard(work: Promise<void>, tx: ServerTransaction): void {
+    work.catch((e: unknown) => {
+      this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'in-dialog request handling failed');
+      if (!tx.final) tx.send(tx.response(500));
+    });
   }
 
   /** The other leg's dialog, for forwarding. */
@@ -474,6 +500,10 @@ export class Call {
       const res = await this.sendInDialog(leg, req);
       if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) void this.ctx.stack.sendAck(dialog.ack(req.cseq.seq), dialog.destination());
       if (res.status === 481 || res.status === 408) await this.end('session-refresh-failed');
+      if (res.status === 491 && !this.ended) {
+        // Glare (RFC 3261 §14.1): try again after 2.1-4 s.
+        this.timers.push(this.ctx.stack.timers.after(2100 + randomInt(1900), () => void this.refresh(leg, useUpdate)));
+      }
     } finally {
       this.exchange = undefined;
     }

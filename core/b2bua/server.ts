@@ -40,6 +40,7 @@ export class B2buaServerImpl implements B2buaServer {
     this.log = options.log;
     this.userAgent = userAgentOf(options.config.userAgent, options.version);
     this.stack = new SipStack(this.log.child({ component: 'sip' }), this.userAgent);
+    this.stack.keepalive = options.config.enableKeepalive !== false;
     this.sip = createPluginSipApi(this.stack, () => this.contact());
     this.callContext = {
       stack: this.stack,
@@ -112,6 +113,14 @@ export class B2buaServerImpl implements B2buaServer {
 
   private onNewInvite(req: SipRequest, tx: ServerTransaction): void {
     if (!this.accepting) { tx.send(tx.response(503, 'Service Unavailable (shutting down)')); return; }
+    const unsupported = req.getAll('require').filter((t) => !SUPPORTED.split(', ').includes(t.toLowerCase()));
+    if (unsupported.length > 0) {
+      const res = tx.response(420, 'Bad Extension', 'b2bua');
+      res.set('unsupported', unsupported.join(', '));
+      tx.send(res);
+      return;
+    }
+    if (req.get('max-forwards')?.trim() === '0') { tx.send(tx.response(483, 'Too Many Hops', 'b2bua')); return; }
     const max = this.options.config.maxCalls;
     if (max > 0 && this.live.size >= max) {
       this.log.warn({ maxCalls: max, callIdA: req.callId }, 'max-calls reached: 486');
@@ -164,7 +173,10 @@ export class B2buaServerImpl implements B2buaServer {
 
   async close(): Promise<void> {
     this.accepting = false;
-    for (const call of [...this.live]) void call.end('shutdown', [503, 'Service Unavailable (shutting down)']);
+    const ends = [...this.live].map((call) => call.end('shutdown', [503, 'Service Unavailable (shutting down)']));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(ends), new Promise((r) => { timer = setTimeout(r, 1000); })]);
+    clearTimeout(timer);
     await this.stack.close();
   }
 

@@ -47,7 +47,10 @@ export class ServerTransaction {
 
   /** Build a response to the request (To tag added when given). */
   response(status: number, reason = reasonPhrase(status), toTag?: string): SipResponse {
-    return makeResponse(this.request, status, reason, toTag);
+    const res = makeResponse(this.request, status, reason, toTag);
+    // RFC 3261 §12.1.1: a response that creates a dialog carries the request's Record-Route.
+    if (status > 100 && status < 300 && !this.request.toTag) for (const rr of this.request.getAll('record-route')) res.add('record-route', rr);
+    return res;
   }
 
   send(res: SipResponse): void {
@@ -277,11 +280,13 @@ export class SipStack {
 
   /** Certificate and key for TLS listeners (set before listen()). */
   tlsFiles: { cert: Buffer; key: Buffer } | undefined;
+  /** TCP keep-alive on stream connections (`enable-keepalive`). */
+  keepalive = true;
 
   constructor(readonly log: Logger, private readonly userAgent: string) {}
 
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
-    const t = await openTransport({ protocol, address, port, log: this.log, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) }, (data, source, transport) => this.receive(data, source, transport));
+    const t = await openTransport({ protocol, address, port, log: this.log, keepalive: this.keepalive, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) }, (data, source, transport) => this.receive(data, source, transport));
     this.transports.push(t);
     return t;
   }

@@ -31,11 +31,14 @@ export interface TransportOptions {
   readonly address: string;
   readonly port: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** `enable-keepalive`: TCP keep-alive probes on stream connections. */
+  readonly keepalive?: boolean;
   readonly log: Logger;
 }
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const STREAM_IDLE_MS = 5 * 60_000;
+const KEEPALIVE_MS = 30_000;
 
 export async function openTransport(options: TransportOptions, sink: MessageSink): Promise<Transport> {
   return options.protocol === 'udp' ? openUdp(options, sink) : openStream(options, sink);
@@ -81,6 +84,7 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
     const k = key(remote);
     conns.set(k, socket);
     socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
+    if (options.keepalive) socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('error', (e) => options.log.debug({ err: e.message, remote }, 'SIP connection error'));
     socket.on('close', () => { if (conns.get(k) === socket) conns.delete(k); });
     let buf: Buffer = Buffer.alloc(0);
@@ -123,8 +127,15 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
       : net.connect({ host: to.address, port: to.port });
     const onError = (e: Error): void => reject(e);
     s.once('error', onError);
-    s.once(isTls ? 'secureConnect' : 'connect', () => { s.off('error', onError); adopt(s, to); resolve(s); });
-    s.setTimeout(10_000, () => s.destroy(new Error('connect timeout')));
+    const onTimeout = (): void => { s.destroy(new Error('connect timeout')); };
+    s.setTimeout(10_000);
+    s.once('timeout', onTimeout);
+    s.once(isTls ? 'secureConnect' : 'connect', () => {
+      s.off('error', onError);
+      s.off('timeout', onTimeout);
+      adopt(s, to);
+      resolve(s);
+    });
   });
 
   const transport: Transport = {

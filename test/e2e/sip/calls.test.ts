@@ -401,6 +401,38 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     assert.equal(decodeURIComponent(m[1]!), `${c2.dB.callId};to-tag=${c2.dB.localTag};from-tag=${c2.dB.remoteTag}`);
   });
 
+  it('leg B 422: the INVITE is sent again with its Min-SE', async () => {
+    await setup({ sessionExpires: 100 });
+    alice.send(alice.invite('sip:bob@example.org', offerSdp(4000)));
+    const first = await bob.request('INVITE');
+    assert.equal(first.get('session-expires'), '100');
+    bob.send(bob.answer(first, 422, 'Session Interval Too Small', { headers: { 'min-se': '600' } }));
+    const second = await bob.request('INVITE');
+    assert.equal(second.get('session-expires'), '600');
+    assert.equal(second.cseq.seq, first.cseq.seq + 1);
+    await alice.none((m) => m instanceof SipResponse && m.status === 422, '422 to the caller');
+  });
+
+  it('refuses an INVITE requiring an extension we lack (420) and one with Max-Forwards 0 (483)', async () => {
+    await setup();
+    alice.send(alice.invite('sip:bob@example.org', offerSdp(4000), { require: '100rel' }));
+    assert.equal((await alice.response(420)).get('unsupported'), '100rel');
+    alice.send(alice.invite('sip:bob@example.org', offerSdp(4000), { 'max-forwards': '0' }));
+    await alice.response(483);
+    alice.send(alice.invite('sip:bob@example.org', offerSdp(4000), { 'max-forwards': '5' }));
+    assert.equal((await bob.request('INVITE')).get('max-forwards'), '4');
+  });
+
+  it('Record-Route: our 200 copies it and our in-dialog requests follow the route set', async () => {
+    await setup({ maxCallDuration: 0.3 });
+    const proxy = `<sip:proxy@127.0.0.1:${alice.port};lr>`;
+    const c = await establish({ inviteHeaders: { 'record-route': proxy } });
+    assert.equal(c.okA.get('record-route'), proxy);
+    const bye = await alice.request('BYE', 3000); // sent to the Record-Route address (alice's port here)
+    assert.equal(bye.get('route'), proxy);
+    assert.equal(bye.uri, alice.uri);
+  });
+
   it('malformed requests get 400 or are dropped; the server keeps answering', async () => {
     await setup();
     const bad = alice.invite('sip:bob@example.org', offerSdp(4000));
