@@ -25,10 +25,11 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
   let serverPort = 0;
   let serverUri = '';
 
-  async function setup(extra: Record<string, unknown> = {}, tap?: (h: B2buaHooks) => void): Promise<void> {
-    alice = await Ua.open('alice', () => serverPort);
-    bob = await Ua.open('bob', () => serverPort);
-    const config = testConfig({ transport: 'sip:127.0.0.1:0;transport=udp', outboundProxy: `sip:127.0.0.1:${bob.port}`, noRtpTimeout: 300, ...extra });
+  async function setup(extra: Record<string, unknown> = {}, tap?: (h: B2buaHooks) => void, host = '127.0.0.1'): Promise<void> {
+    alice = await Ua.open('alice', () => serverPort, host);
+    bob = await Ua.open('bob', () => serverPort, host);
+    const h = host.includes(':') ? `[${host}]` : host;
+    const config = testConfig({ transport: `sip:${h}:0;transport=udp`, outboundProxy: `sip:${h}:${bob.port}`, noRtpTimeout: 300, ...extra });
     media = await createRelayEngine(config, silentLogger());
     hooks = createHooks();
     ended = [];
@@ -113,6 +114,19 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     // and a BYE on the dead dialog is refused, not crashing anything
     alice.send(alice.inDialog(c.dA, 'BYE'));
     await alice.response(481, 'BYE');
+  });
+
+  it('works over IPv6: SIP on [::1], SDP and media addresses IN IP6 ::1', async () => {
+    await setup({}, undefined, '::1');
+    const c = await establish({ sdpA: offerSdp(4000).replace(/IN IP4 127\.0\.0\.1/g, 'IN IP6 ::1') });
+    assert.match(c.inviteB.get('via')!, /^SIP\/2\.0\/UDP \[::1\]:\d+;/);
+    assert.match(c.inviteB.body, /^c=IN IP6 ::1\r$/m);
+    assert.match(c.okA.body, /^c=IN IP6 ::1\r$/m);
+    alice.send(alice.inDialog(c.dA, 'BYE'));
+    await alice.response(200, 'BYE');
+    const bye = await bob.request('BYE');
+    bob.send(bob.answer(bye, 200, 'OK'));
+    await settled();
   });
 
   it('keeps the display name with quotes and backslashes correctly escaped', async () => {

@@ -38,7 +38,7 @@ export class Ua {
   /** Everything received, in order (also the consumed ones). */
   readonly log: Msg[] = [];
 
-  private constructor(readonly name: string, private readonly socket: dgram.Socket, readonly port: number, private readonly serverPort: () => number) {
+  private constructor(readonly name: string, private readonly socket: dgram.Socket, readonly port: number, private readonly serverPort: () => number, readonly host: string) {
     socket.on('message', (buf) => {
       const r = parseMessage(buf);
       if (!r.ok) return;
@@ -48,16 +48,19 @@ export class Ua {
     });
   }
 
-  static async open(name: string, serverPort: () => number): Promise<Ua> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
-    return new Ua(name, socket, socket.address().port, serverPort);
+  static async open(name: string, serverPort: () => number, host = '127.0.0.1'): Promise<Ua> {
+    const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((r) => socket.bind(0, host, () => r()));
+    return new Ua(name, socket, socket.address().port, serverPort, host);
   }
 
-  get uri(): string { return `sip:${this.name}@127.0.0.1:${this.port}`; }
+  /** host:port as written in SIP (IPv6 in brackets). */
+  get hostport(): string { return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`; }
+
+  get uri(): string { return `sip:${this.name}@${this.hostport}`; }
 
   send(m: SipMessage, port = this.serverPort()): void {
-    this.socket.send(m.toBuffer(), port, '127.0.0.1');
+    this.socket.send(m.toBuffer(), port, this.host);
   }
 
   /** Take the first received message matching `pred`, waiting at most `ms`. */
@@ -100,7 +103,7 @@ export class Ua {
 
   invite(to: string, sdp: string | undefined, headers: Record<string, string> = {}): SipRequest {
     const req = new SipRequest('INVITE', to);
-    req.set('via', `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${tok()};rport`);
+    req.set('via', `SIP/2.0/UDP ${this.hostport};branch=z9hG4bK${tok()};rport`);
     req.set('max-forwards', '70');
     req.set('from', `"${this.name}" <${this.uri}>;tag=${tok()}`);
     req.set('to', `<${to}>`);
@@ -142,7 +145,7 @@ export class Ua {
   inDialog(d: UaDialog, method: string, o: { sdp?: string; headers?: Record<string, string>; body?: string; contentType?: string; seq?: number } = {}): SipRequest {
     const seq = o.seq ?? (method === 'ACK' ? d.cseq : ++d.cseq);
     const req = new SipRequest(method, d.target);
-    req.set('via', `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${tok()};rport`);
+    req.set('via', `SIP/2.0/UDP ${this.hostport};branch=z9hG4bK${tok()};rport`);
     req.set('max-forwards', '70');
     req.set('from', `${d.local};tag=${d.localTag}`);
     req.set('to', `${d.remote};tag=${d.remoteTag}`);
