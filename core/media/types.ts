@@ -27,6 +27,8 @@ export interface LocalEndpoint {
 export interface SrtpKey {
   readonly suite: SrtpSuite;
   readonly keySalt: string;
+  /** MKI the sender of this key puts in every packet (a=crypto `|value:length`, RFC 4568); absent = none. */
+  readonly mki?: { readonly value: number; readonly length: number };
 }
 
 export interface StreamParams {

@@ -8,12 +8,13 @@
  * libsrtp session takes any inbound/outbound SSRC (ssrc_any_*), so an SSRC change
  * mid-call and a peer without `a=ssrc` just work; failures are counted.
  *
- * `srtp-params` = "<RFC 4568 suite> <base64 key||salt>", or "" for plain RTP
+ * `srtp-params` = "<RFC 4568 suite> <base64 key||salt>[ <MKI value>:<MKI length>]", or "" for plain RTP
  * (pass-through, still counted). RTP and RTCP may come mixed (rtcp-mux): each packet
  * is classified by the RFC 5761 payload-type rule.
  */
 #include "b2bplugin.h"
 #include <srtp2/srtp.h>
+#include <stdio.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC(b2b_srtp_debug);
@@ -29,6 +30,7 @@ struct _B2bSrtp {
   gchar *params;
   gboolean keyed;  /* params name a suite */
   srtp_t session;  /* NULL when keyed but the params were refused */
+  guint use_mki;   /* packets carry an MKI (RFC 3711 section 3.1) */
   guint64 packets, bytes, auth_failures, replays, errors, rekeys;
 };
 
@@ -63,15 +65,23 @@ static const SuiteDef *find_suite(const char *name, gsize len) {
   return NULL;
 }
 
-/* Creates a libsrtp session; on failure returns NULL and sets *why. */
-static srtp_t create_session(const SuiteDef *suite, const guint8 *key, gsize key_len, B2bSrtpMode mode, const char **why) {
+/* Creates a libsrtp session; on failure returns NULL and sets *why. mki_len 0 = no MKI. */
+static srtp_t create_session(const SuiteDef *suite, const guint8 *key, gsize key_len, const guint8 *mki, guint mki_len,
+                             B2bSrtpMode mode, const char **why) {
   srtp_policy_t policy;
+  srtp_master_key_t master = {(unsigned char *)key, (unsigned char *)mki, mki_len};
+  srtp_master_key_t *masters[1] = {&master};
   memset(&policy, 0, sizeof policy);
   suite->rtp(&policy.rtp);
   suite->rtcp(&policy.rtcp);
   if ((gsize)policy.rtp.cipher_key_len != key_len) { *why = "key||salt length does not match the suite"; return NULL; }
   policy.ssrc.type = mode == MODE_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
-  policy.key = (unsigned char *)key;
+  if (mki_len > 0) {
+    policy.keys = masters;
+    policy.num_master_keys = 1;
+  } else {
+    policy.key = (unsigned char *)key;
+  }
   policy.window_size = 128;
   policy.allow_repeat_tx = 0;
   policy.next = NULL;
@@ -87,19 +97,45 @@ static void apply_params(B2bSrtp *self, const gchar *params) {
   g_free(self->params);
   self->params = g_strdup(params ? params : "");
   self->keyed = FALSE;
+  self->use_mki = 0;
   if (!params || !*params) return;
   self->keyed = TRUE;
   self->rekeys++;
-  const char *space = strchr(params, ' ');
-  const SuiteDef *suite = space ? find_suite(params, space - params) : NULL;
-  if (!suite) { GST_WARNING_OBJECT(self, "srtp-params: unknown suite in \"%.40s\": dropping packets", params); return; }
+  gchar **words = g_strsplit(params, " ", 4);
+  guint n = g_strv_length(words);
+  const SuiteDef *suite = n >= 2 ? find_suite(words[0], strlen(words[0])) : NULL;
+  if (!suite) {
+    GST_WARNING_OBJECT(self, "srtp-params: unknown suite in \"%.40s\": dropping packets", params);
+    g_strfreev(words);
+    return;
+  }
+  /* Optional third word: MKI "<value>:<length in bytes>" (RFC 4568), value big-endian in the packet. */
+  guint8 mki[SRTP_MAX_MKI_LEN];
+  guint mki_len = 0;
+  if (n >= 3) {
+    guint64 value = 0;
+    guint length = 0;
+    if (sscanf(words[2], "%" G_GUINT64_FORMAT ":%u", &value, &length) != 2 || length < 1 || length > SRTP_MAX_MKI_LEN ||
+        (length < 8 && value >> (8 * length) != 0)) {
+      GST_WARNING_OBJECT(self, "srtp-params %s: bad MKI \"%s\": dropping packets", suite->name, words[2]);
+      g_strfreev(words);
+      return;
+    }
+    for (guint i = 0; i < length; i++) {
+      guint shift = 8 * (length - 1 - i);
+      mki[i] = shift < 64 ? (guint8)(value >> shift) : 0;
+    }
+    mki_len = length;
+  }
   gsize key_len = 0;
-  guint8 *key = g_base64_decode(space + 1, &key_len);
+  guint8 *key = g_base64_decode(words[1], &key_len);
   const char *why = NULL;
-  self->session = create_session(suite, key, key_len, self->mode, &why);
+  self->session = create_session(suite, key, key_len, mki, mki_len, self->mode, &why);
   if (!self->session) GST_WARNING_OBJECT(self, "srtp-params %s: %s: dropping packets", suite->name, why);
+  self->use_mki = mki_len > 0;
   memset(key, 0, key_len);
   g_free(key);
+  g_strfreev(words);
 }
 
 static gboolean is_rtcp(const guint8 *d, gsize len) {
@@ -128,18 +164,21 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     gst_buffer_map(out, &map, GST_MAP_READWRITE);
     gst_buffer_extract(in, 0, map.data, in_len);
     len = (int)in_len;
-    err = is_rtcp(map.data, in_len) ? srtp_protect_rtcp(self->session, map.data, &len) : srtp_protect(self->session, map.data, &len);
+    err = is_rtcp(map.data, in_len) ? srtp_protect_rtcp_mki(self->session, map.data, &len, self->use_mki, 0)
+                                    : srtp_protect_mki(self->session, map.data, &len, self->use_mki, 0);
     gst_buffer_unmap(out, &map);
     gst_buffer_unref(in);
   } else {
     out = gst_buffer_make_writable(in);
     gst_buffer_map(out, &map, GST_MAP_READWRITE);
     len = (int)map.size;
-    err = is_rtcp(map.data, map.size) ? srtp_unprotect_rtcp(self->session, map.data, &len) : srtp_unprotect(self->session, map.data, &len);
+    err = is_rtcp(map.data, map.size) ? srtp_unprotect_rtcp_mki(self->session, map.data, &len, self->use_mki)
+                                      : srtp_unprotect_mki(self->session, map.data, &len, self->use_mki);
     gst_buffer_unmap(out, &map);
   }
   if (err != srtp_err_status_ok) {
-    if (err == srtp_err_status_auth_fail) self->auth_failures++;
+    /* A packet whose MKI names no key of ours cannot be authenticated either. */
+    if (err == srtp_err_status_auth_fail || err == srtp_err_status_bad_mki) self->auth_failures++;
     else if (err == srtp_err_status_replay_fail || err == srtp_err_status_replay_old) self->replays++;
     else self->errors++;
     g_mutex_unlock(&self->lock);
@@ -161,7 +200,7 @@ static gchar *supported_suites(void) {
     memset(&p, 0, sizeof p);
     SUITES[i].rtp(&p);
     const char *why = NULL;
-    srtp_t session = create_session(&SUITES[i], zero, (gsize)p.cipher_key_len, MODE_PROTECT, &why);
+    srtp_t session = create_session(&SUITES[i], zero, (gsize)p.cipher_key_len, NULL, 0, MODE_PROTECT, &why);
     if (!session) continue;
     srtp_dealloc(session);
     if (s->len) g_string_append_c(s, ' ');
@@ -229,7 +268,7 @@ static void b2b_srtp_class_init(B2bSrtpClass *klass) {
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
   g_object_class_install_property(oc, PROP_MODE, g_param_spec_string("mode", "Mode", "protect (encrypt) or unprotect (decrypt)", "protect", rw));
   g_object_class_install_property(oc, PROP_PARAMS, g_param_spec_string("srtp-params", "SRTP parameters",
-      "\"<suite> <base64 key||salt>\"; empty = plain RTP pass-through. Setting it re-keys.", "", rw));
+      "\"<suite> <base64 key||salt>[ <MKI value>:<MKI bytes>]\"; empty = plain RTP pass-through. Setting it re-keys.", "", rw));
   g_object_class_install_property(oc, PROP_PACKETS, counter("packets", "Packets passed (protected/unprotected)"));
   g_object_class_install_property(oc, PROP_BYTES, counter("bytes", "Bytes passed (after processing)"));
   g_object_class_install_property(oc, PROP_AUTH_FAILURES, counter("auth-failures", "Packets dropped: SRTP/SRTCP authentication failed"));

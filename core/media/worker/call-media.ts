@@ -11,7 +11,7 @@ import type { LegId, LegParams, MediaEvent, MediaKind, SessionStats, StreamParam
 import { Pipeline, UdpSocket } from './gst.js';
 import { describePipeline, elementNames, shapeKey, type StreamShape } from './pipeline-description.js';
 import { WorkerRequestError } from './protocol.js';
-import { REFUSED_SUITES } from './suites.js';
+import { REFUSED_SUITES, mkiRefusal } from './suites.js';
 
 interface StreamSockets {
   readonly kind: MediaKind;
@@ -39,7 +39,7 @@ const sendsToPeer = (d: StreamParams['direction']) => d === 'sendrecv' || d === 
 function srtpParams(stream: StreamParams, which: 'send' | 'recv'): string {
   if (stream.encryption !== 'sdes' || !stream.srtp) return '';
   const key = stream.srtp[which];
-  return `${key.suite} ${key.keySalt}`;
+  return key.mki ? `${key.suite} ${key.keySalt} ${key.mki.value}:${key.mki.length}` : `${key.suite} ${key.keySalt}`;
 }
 
 export interface CallMediaOptions {
@@ -130,6 +130,11 @@ export class CallMedia {
         if (refused) throw new WorkerRequestError('unsupported', `${where}: SRTP suite ${k.suite} is refused: ${refused}`);
         if (!isSrtpSuite(k.suite) || !this.opts.srtpSuites.includes(k.suite)) {
           throw new WorkerRequestError('unsupported', `${where}: SRTP suite "${k.suite}" is not supported by this build (${this.opts.srtpSuites.join(', ')})`);
+        }
+        const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
+        if (mkiRefused) throw new WorkerRequestError('unsupported', `${where}: ${which} key: ${mkiRefused}`);
+        if (k.mki && !(Number.isSafeInteger(k.mki.value) && k.mki.value >= 0 && Number.isInteger(k.mki.length) && k.mki.length >= 1 && k.mki.length <= 128 && (k.mki.length >= 7 || k.mki.value < 256 ** k.mki.length))) {
+          throw new WorkerRequestError('failed', `${where}: ${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)`);
         }
         const len = Buffer.from(k.keySalt, 'base64').length;
         if (len !== SRTP_KEY_SALT_BYTES[k.suite]) {

@@ -12,3 +12,14 @@ export const REFUSED_SUITES: Readonly<Partial<Record<SrtpSuite, string>>> = {
   AES_192_CM_HMAC_SHA1_80: AES_192_REASON,
   AES_192_CM_HMAC_SHA1_32: AES_192_REASON,
 };
+
+/**
+ * Why an MKI (RFC 3711 master key identifier) cannot be used with a suite here, or undefined if it can.
+ * libsrtp2 2.5 finds the MKI of an SRTCP packet with the RTP tag length (4 bytes for _32 suites,
+ * where SRTCP's tag is 10), and puts the MKI after the tag for AEAD suites.
+ */
+export function mkiRefusal(suite: SrtpSuite): string | undefined {
+  if (suite.endsWith('_32')) return `MKI with ${suite} is refused: libsrtp2 2.5 looks for the SRTCP MKI using the 4-byte RTP tag length, so SRTCP would fail`;
+  if (suite.startsWith('AEAD_')) return `MKI with ${suite} is refused: libsrtp2 2.5 places it after the GCM tag, not verified against RFC 7714 peers`;
+  return undefined;
+}

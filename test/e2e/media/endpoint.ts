@@ -11,6 +11,12 @@ import { SrtpContext, type Suite } from './srtp-peer.js';
 
 export const SAMPLES_PER_PACKET = 160;
 
+export interface PeerKey {
+  readonly suite: Suite;
+  readonly keySalt: string;
+  readonly mki?: { readonly value: number; readonly length: number } | undefined;
+}
+
 export interface SendToneOptions {
   readonly to: number;
   readonly count: number;
@@ -46,9 +52,9 @@ export class TestEndpoint {
   }
 
   /** `undefined` = plain RTP. */
-  keys(send?: { suite: Suite; keySalt: string }, recv?: { suite: Suite; keySalt: string }): void {
-    this.sendCtx = send ? new SrtpContext(send.suite, send.keySalt) : undefined;
-    this.recvCtx = recv ? new SrtpContext(recv.suite, recv.keySalt) : undefined;
+  keys(send?: PeerKey, recv?: PeerKey): void {
+    this.sendCtx = send ? new SrtpContext(send.suite, send.keySalt, send.mki) : undefined;
+    this.recvCtx = recv ? new SrtpContext(recv.suite, recv.keySalt, recv.mki) : undefined;
   }
 
   private receive(msg: Buffer): void {

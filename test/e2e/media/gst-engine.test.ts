@@ -197,6 +197,33 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     assert.equal(c.b.count(0x400), 0);
   });
 
+  it('handles a peer key with an MKI (a=crypto inline:...|5:4) both ways, SRTP and SRTCP; refuses MKI where libsrtp gets it wrong', async () => {
+    const s = 'AES_CM_128_HMAC_SHA1_80' as const;
+    const c = await call();
+    // The peer announced MKI 5 (4 bytes) for its key, and we send with MKI 9 (1 byte) for the test's sake.
+    const legA = { send: { ...generateSrtpKey(s), mki: { value: 9, length: 1 } }, recv: { ...generateSrtpKey(s), mki: { value: 5, length: 4 } } };
+    c.a.keys({ suite: s, keySalt: legA.recv.keySalt, mki: legA.recv.mki }, { suite: s, keySalt: legA.send.keySalt, mki: legA.send.mki });
+    await c.session.configure('a', legOf(stream(c.a, { srtp: legA })));
+    await c.session.configure('b', legOf(stream(c.b)));
+    await c.a.sendTone({ to: c.portA, count: 20, ssrc: 0x31 });
+    await c.b.sendTone({ to: c.portB, count: 20, ssrc: 0x32 });
+    await c.a.sendPacket(TestEndpoint.rtcpReceiverReport(0x31), c.portA);
+    await c.b.sendPacket(TestEndpoint.rtcpReceiverReport(0x32), c.portB);
+    await waitUntil('both ways', () => (c.b.count(0x31) === 20 && c.a.count(0x32) === 20 && c.a.rtcp.length === 1 && c.b.rtcp.length === 1 ? true : undefined), 5000);
+    assert.equal(c.a.authFailures, 0);
+    assert.ok(c.b.toneSeconds(0x31) >= 0.3);
+    // Without the MKI the same packets do not authenticate: the MKI is really on the wire.
+    c.a.keys({ suite: s, keySalt: legA.recv.keySalt });
+    await c.a.sendTone({ to: c.portA, count: 3, ssrc: 0x33 });
+    await waitUntil('MKI-less packets refused', async () => ((await c.session.stats()).a[0]!.srtpAuthFailures >= 3 ? true : undefined), 3000);
+    assert.equal(c.b.count(0x33), 0);
+    const k32 = { ...generateSrtpKey('AES_CM_128_HMAC_SHA1_32'), mki: { value: 1, length: 1 } };
+    await assert.rejects(
+      c.session.configure('a', legOf(stream(c.a, { srtp: { send: generateSrtpKey('AES_CM_128_HMAC_SHA1_32'), recv: k32 } }))),
+      /B2BUA_MEDIA_UNSUPPORTED: .*MKI with AES_CM_128_HMAC_SHA1_32 is refused: libsrtp2 2.5/,
+    );
+  });
+
   it('drops and counts SRTP authentication failures and replays', async () => {
     const s = 'AES_CM_128_HMAC_SHA1_80' as const;
     const c = await call();

@@ -74,9 +74,14 @@ export class SrtpContext {
   private readonly rtcp: SessionKeys;
   private readonly roc = new Map<number, { roc: number; lastSeq: number }>();
   private srtcpIndex = 0;
+  /** MKI bytes carried between the authenticated portion and the tag (RFC 3711 section 3.1). */
+  private readonly mki: Buffer;
 
-  constructor(readonly suite: Suite, keySaltB64: string) {
+  constructor(readonly suite: Suite, keySaltB64: string, mki?: { value: number; length: number }) {
     this.i = info(suite);
+    if (mki && this.i.gcm) throw new Error('srtp-peer: MKI with AEAD suites is not implemented in this test peer');
+    this.mki = Buffer.alloc(mki?.length ?? 0);
+    if (mki) this.mki.writeUIntBE(mki.value, Math.max(0, mki.length - 6), Math.min(6, mki.length));
     this.rtp = sessionKeys(suite, keySaltB64, false);
     this.rtcp = sessionKeys(suite, keySaltB64, true);
   }
@@ -110,7 +115,7 @@ export class SrtpContext {
     const roc = Buffer.alloc(4);
     roc.writeUInt32BE(Number(index >> 16n));
     const tag = createHmac('sha1', this.rtp.auth).update(out).update(roc).digest().subarray(0, this.i.tagLen);
-    return Buffer.concat([out, tag]);
+    return Buffer.concat([out, this.mki, tag]);
   }
 
   /** Receiver side; throws 'auth' on authentication failure. ROC guessed from the last seq. */
@@ -119,7 +124,7 @@ export class SrtpContext {
     const ssrc = packet.readUInt32BE(8);
     const index = this.senderIndex(ssrc, packet.readUInt16BE(2));
     const header = packet.subarray(0, h);
-    const body = packet.subarray(h, packet.length - this.i.tagLen);
+    const body = packet.subarray(h, packet.length - this.i.tagLen - this.mki.length);
     const tag = packet.subarray(packet.length - this.i.tagLen);
     if (this.i.gcm) {
       const d = createDecipheriv(this.cipherAlg() as 'aes-128-gcm', this.rtp.enc, gcmIv(this.rtp.salt, ssrc, index));
@@ -133,7 +138,7 @@ export class SrtpContext {
     }
     const roc = Buffer.alloc(4);
     roc.writeUInt32BE(Number(index >> 16n));
-    const expect = createHmac('sha1', this.rtp.auth).update(packet.subarray(0, packet.length - this.i.tagLen)).update(roc).digest().subarray(0, this.i.tagLen);
+    const expect = createHmac('sha1', this.rtp.auth).update(packet.subarray(0, packet.length - this.i.tagLen - this.mki.length)).update(roc).digest().subarray(0, this.i.tagLen);
     if (!timingSafeEqual(expect, tag)) throw new Error('auth');
     const d = createDecipheriv(this.cipherAlg(), this.rtp.enc, ctrIv(this.rtp.salt, ssrc, index));
     return Buffer.concat([header, d.update(body)]);
@@ -155,7 +160,7 @@ export class SrtpContext {
     const c = createCipheriv(this.cipherAlg(), this.rtcp.enc, ctrIv(this.rtcp.salt, ssrc, BigInt(index)));
     const out = Buffer.concat([header, c.update(packet.subarray(8)), eIndex]);
     const tag = createHmac('sha1', this.rtcp.auth).update(out).digest().subarray(0, 10);
-    return Buffer.concat([out, tag]);
+    return Buffer.concat([out, this.mki, tag]);
   }
 
   unprotectRtcp(packet: Buffer): Buffer {
@@ -174,7 +179,7 @@ export class SrtpContext {
         throw new Error('auth');
       }
     }
-    const authed = packet.subarray(0, packet.length - tagLen);
+    const authed = packet.subarray(0, packet.length - tagLen - this.mki.length);
     const tag = packet.subarray(packet.length - tagLen);
     const expect = createHmac('sha1', this.rtcp.auth).update(authed).digest().subarray(0, tagLen);
     if (!timingSafeEqual(expect, tag)) throw new Error('auth');

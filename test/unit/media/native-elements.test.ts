@@ -54,6 +54,18 @@ describe('native GStreamer elements (core/native)', function () {
     });
   }
 
+  it('b2bsrtp carries an MKI when the params give one (and the receiver needs it)', async () => {
+    const k = key('AES_CM_128_HMAC_SHA1_80');
+    const p = await run(`${rtp(10, 1)} ! b2bsrtp name=enc srtp-params="${k} 258:2" ! tee name=t ! queue ! b2bsrtp name=ok mode=unprotect srtp-params="${k} 258:2" ! fakesink  t. ! queue ! b2bsrtp name=nomki mode=unprotect srtp-params="${k}" ! fakesink`);
+    assert.equal(p.element('ok').number('packets'), 10);
+    assert.equal(p.element('nomki').number('packets'), 0);
+    assert.equal(p.element('nomki').number('auth-failures'), 10);
+    p.stop();
+    const bad = await run(`${rtp(4, 1)} ! b2bsrtp name=enc srtp-params="${k} 300:1" ! fakesink`);
+    assert.equal(bad.element('enc').number('errors'), 4, 'an MKI value that does not fit its length is refused');
+    bad.stop();
+  });
+
   it('b2bsrtp drops and counts authentication failures (wrong key)', async () => {
     const p = await run(`${rtp(25, 1)} ! b2bsrtp srtp-params="${key('AES_CM_128_HMAC_SHA1_80')}" ! b2bsrtp name=dec mode=unprotect srtp-params="${key('AES_CM_128_HMAC_SHA1_80')}" ! fakesink`);
     assert.equal(p.element('dec').number('auth-failures'), 25);
