@@ -9,14 +9,14 @@ import type { B2buaDaemon } from '../../harness/b2bua.js';
 import { sleep } from '../../harness/wait.js';
 import { LIVE_COUNTERS, SETTLE_MS, assertCleanAndStop, assertExitCodes, callSuite, callThrough } from './fixture.js';
 
-/** Sample /counters in the background and keep the highest number of calls in progress. */
-function peakCalls(b2bua: () => B2buaDaemon | undefined): { stop: () => Promise<number> } {
+/** Sample /counters in the background (at most `maxMs`) and keep the highest number of calls in progress. */
+function peakCalls(b2bua: B2buaDaemon, maxMs = 60000): { stop: () => Promise<number> } {
   let peak = 0;
   let running = true;
+  const end = Date.now() + maxMs;
   const loop = (async () => {
-    while (running) {
-      const d = b2bua();
-      if (d) peak = Math.max(peak, (await d.counters().catch(() => ({ calls: 0 }))).calls);
+    while (running && Date.now() < end && b2bua.process.isRunning()) {
+      peak = Math.max(peak, (await b2bua.counters().catch(() => ({ calls: 0 }))).calls);
       await sleep(50);
     }
   })();
@@ -43,14 +43,12 @@ describe('calls through the b2bua: load and leaks', function () {
   });
 
   it('20 concurrent calls are all in progress at once, then leave nothing behind', async () => {
-    let daemon: B2buaDaemon | undefined;
     let sampler: ReturnType<typeof peakCalls> | undefined;
     let socketsBefore = -1;
     const r = await callThrough('20-concurrent', () => pairs.load(20, 20, 3000, 40), {
       beforeCaller: async ({ b2bua }) => {
-        daemon = b2bua;
         socketsBefore = b2bua!.socketCount();
-        sampler = peakCalls(() => daemon);
+        sampler = peakCalls(b2bua!);
       },
     });
     const peak = await sampler!.stop();
