@@ -309,6 +309,7 @@ export class Call {
     ok.set('content-type', 'application/sdp');
     ok.body = sdpA;
     this.dialogA = Dialog.asUas(this.inviteA, this.tagA, `<${this.ctx.contact()}>`);
+    if (this.txA.transport.protocol !== 'udp' && this.dialogA.routeSet.length === 0) this.dialogA.flow = { transport: this.txA.transport, remote: this.txA.source };
     this.txA.onAckTimeout = () => void this.end('no-ack', undefined);
     this.txA.send(ok);
     this.state = 'answered';
@@ -331,7 +332,7 @@ export class Call {
     const d = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
     this.log.info({ toTag: d.remoteTag, why }, 'ACK + BYE of an unwanted leg B dialog');
     void this.ctx.stack.sendAck(d.ack(invite.cseq.seq), d.destination());
-    this.ctx.stack.request(d.request('BYE'), d.destination(), () => undefined);
+    this.ctx.stack.request(d.request('BYE'), d.destination(), () => undefined, d.flow);
   }
 
   private onCancelA(): void {
@@ -399,7 +400,7 @@ export class Call {
   sendInDialog(leg: LegId, req: SipRequest): Promise<SipResponse> {
     const d = this.dialogOf(leg)!;
     return new Promise((resolve) => {
-      this.ctx.stack.request(req, d.destination(), (res) => { if (res.status >= 200) resolve(res); });
+      this.ctx.stack.request(req, d.destination(), (res) => { if (res.status >= 200) resolve(res); }, d.flow);
     });
   }
 
@@ -546,7 +547,7 @@ export class Call {
       const [status, phrase] = statusA ?? [500, 'Server Internal Error'];
       this.txA.send(this.txA.response(status, phrase, this.tagA));
     } else if (this.dialogA && !this.byeFrom.a) {
-      this.ctx.stack.request(this.dialogA.request('BYE'), this.dialogA.destination(), () => undefined);
+      this.ctx.stack.request(this.dialogA.request('BYE'), this.dialogA.destination(), () => undefined, this.dialogA.flow);
     }
     if (this.txB && !this.dialogB) this.txB.cancel();
     else if (this.dialogB && !this.byeFrom.b) {

@@ -9,6 +9,8 @@ export interface ListenSpec {
   readonly scheme: 'sip' | 'sips';
   readonly host: string;
   readonly port: number;
+  /** `sip:` without `;transport=`: like Flexisip (sofia-sip), listen on UDP and TCP on the same port. */
+  readonly alsoTcp: boolean;
 }
 
 export function parseListenUri(transport: string): ListenSpec {
@@ -20,11 +22,12 @@ export function parseListenUri(transport: string): ListenSpec {
   if (!protocol) {
     throw new B2buaError('B2BUA_CONFIG_INVALID', `[b2bua-server] transport: unknown transport "${u.params['transport']}" in "${transport}" (use udp, tcp or tls)`);
   }
-  return { protocol, scheme: u.scheme, host: u.host, port: u.port ?? defaultPort(protocol) };
+  const alsoTcp = u.scheme === 'sip' && u.params['transport'] === undefined;
+  return { protocol, scheme: u.scheme, host: u.host, port: u.port ?? defaultPort(protocol), alsoTcp };
 }
 
-export function boundUri(spec: ListenSpec, port: number): string {
-  const tp = spec.scheme === 'sips' ? '' : `;transport=${spec.protocol}`;
+export function boundUri(spec: ListenSpec, port: number, protocol: TransportProtocol = spec.protocol): string {
+  const tp = spec.scheme === 'sips' ? '' : `;transport=${protocol}`;
   return `${spec.scheme}:${formatHost(spec.host)}:${port}${tp}`;
 }
 

@@ -76,18 +76,24 @@ export class B2buaServerImpl implements B2buaServer {
     if (spec.protocol === 'tls') {
       this.stack.tlsFiles = await loadTls(this.options.tls, this.options.config);
     }
+    const uris: string[] = [];
     try {
       this.transport = await this.stack.listen(spec.protocol, spec.host, spec.port);
+      uris.push(boundUri(spec, this.transport.local.port));
+      if (spec.alsoTcp) {
+        const tcp = await this.stack.listen('tcp', spec.host, this.transport.local.port);
+        uris.push(boundUri(spec, tcp.local.port, 'tcp'));
+      }
     } catch (e) {
+      await this.stack.close();
       throw new B2buaError('B2BUA_TRANSPORT_FAILED',
         `cannot listen on ${this.options.config.transport} (${(e as Error).message}); change [b2bua-server] transport (port 0 = any free port)`, { cause: e });
     }
     this.stack.onRequest = (req, tx) => this.onRequest(req, tx);
     this.stack.onAck = (ack) => this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)?.call.onAck(this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)!.leg, ack);
     this.stack.onStrayInvite2xx = (res) => this.onStray2xx(res);
-    const uri = boundUri(spec, this.transport.local.port);
-    this.log.info({ transport: uri, userAgent: this.userAgent }, 'SIP transport listening');
-    return { transports: [uri] };
+    this.log.info({ transports: uris, userAgent: this.userAgent }, 'SIP transports listening');
+    return { transports: uris };
   }
 
   private onRequest(req: SipRequest, tx: ServerTransaction): void {

@@ -5,11 +5,14 @@
 import { randomInt } from 'node:crypto';
 import { formatNameAddr, parseNameAddr, parseNameAddrList } from './headers.js';
 import { SipRequest, type SipResponse } from './message.js';
+import type { Flow } from './stack.js';
 import { parseUri } from './uri.js';
 
 export class Dialog {
   localCSeq: number;
   remoteCSeq: number;
+  /** For a peer on TCP/TLS without a route set: the connection it opened, reused for our requests. */
+  flow: Flow | undefined;
 
   private constructor(
     readonly callId: string,

@@ -258,6 +258,12 @@ export class ClientTransaction {
   }
 }
 
+/** The connection a peer reached us on. */
+export interface Flow {
+  readonly transport: Transport;
+  readonly remote: HostPort;
+}
+
 export interface StackCounters {
   readonly transactions: number;
   readonly timers: number;
@@ -267,6 +273,7 @@ export interface StackCounters {
 export class SipStack {
   readonly timers = new Timers();
   private readonly transports: Transport[] = [];
+  private readonly opening = new Map<TransportProtocol, Promise<Transport>>();
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
   /** INVITE server transactions whose 2xx awaits an ACK, by Call-ID + CSeq number. */
@@ -307,7 +314,14 @@ export class SipStack {
     if (existing) return existing;
     const base = this.transports[0];
     if (!base) throw new Error('no SIP transport open');
-    return this.listen(protocol, base.local.address, 0);
+    let opening = this.opening.get(protocol);
+    if (!opening) {
+      // Same port as the configured transport when free (what peers expect), else any.
+      opening = this.listen(protocol, base.local.address, base.local.port).catch(() => this.listen(protocol, base.local.address, 0));
+      this.opening.set(protocol, opening);
+      opening.finally(() => this.opening.delete(protocol)).catch(() => undefined);
+    }
+    return opening;
   }
 
   /** Via, Max-Forwards, User-Agent for a request we originate or forward. */
@@ -338,7 +352,11 @@ export class SipStack {
    * Send a request in a new client transaction to `destination` (a SIP URI: Route, outbound proxy or
    * the Request-URI). Resolution or transport failures come back as a synthesised 503.
    */
-  request(req: SipRequest, destination: string, onResponse: ResponseHandler): ClientTransaction {
+  request(req: SipRequest, destination: string, onResponse: ResponseHandler, flow?: Flow): ClientTransaction {
+    if (flow && flow.transport.connected(flow.remote)) {
+      // Reuse the connection the peer opened (it may not accept connections: NAT, TLS clients).
+      return this.sendOnTransaction(req, flow.transport, { protocol: flow.transport.protocol, ...flow.remote }, onResponse);
+    }
     const branch = newBranch();
     const key = `${branch}|${req.method}`;
     const tx = new ClientTransaction(this, req, onResponse, key);

@@ -22,6 +22,8 @@ export interface Transport {
   close(): Promise<void>;
   /** Open connections (stream transports), for counters. */
   connections(): number;
+  /** A stream connection with this peer is open (always false for UDP). */
+  connected(to: HostPort): boolean;
 }
 
 export type MessageSink = (data: Buffer, source: HostPort, transport: Transport) => void;
@@ -63,6 +65,7 @@ async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Tr
     }),
     close: () => new Promise((resolve) => { try { socket.close(() => resolve()); } catch { resolve(); } }),
     connections: () => 0,
+    connected: () => false,
   };
   socket.on('message', (msg, rinfo) => {
     if (msg.length <= 4 && msg.toString('latin1').trim() === '') return; // CRLF keep-alive
@@ -156,6 +159,7 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
       server.close(() => resolve());
     }),
     connections: () => conns.size,
+    connected: (to) => conns.has(key(to)),
   };
   return transport;
 }

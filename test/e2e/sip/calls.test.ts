@@ -11,7 +11,7 @@ import { createRelayEngine } from '../../../core/media/relay/index.js';
 import type { MediaEngine } from '../../../core/media/types.js';
 import { CallRejection, createHooks, type B2buaHooks, type CallEnded } from '../../../core/plugin-api/index.js';
 import { SipRequest, SipResponse } from '../../../core/sip/message.js';
-import { testConfig } from '../../unit/b2bua/helpers.js';
+import { streamPeer, testConfig } from '../../unit/b2bua/helpers.js';
 import { offerSdp, tok, Ua, type UaDialog } from './ua.js';
 
 describe('b2bua call flows (raw SIP, in-process)', function () {
@@ -127,6 +127,32 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     const bye = await bob.request('BYE');
     bob.send(bob.answer(bye, 200, 'OK'));
     await settled();
+  });
+
+  it('leg A over TCP: our requests to it reuse its connection (its Contact is unreachable); leg B over UDP', async () => {
+    await setup({ transport: 'sip:127.0.0.1:0;transport=tcp', maxCallDuration: 0.5 });
+    const tcp = await streamPeer(serverPort, false);
+    try {
+      const invite = alice.invite('sip:bob@example.org', offerSdp(4000));
+      invite.set('via', `SIP/2.0/TCP 127.0.0.1:${tcp.port};branch=z9hG4bK${tok()}`);
+      invite.set('contact', '<sip:alice@127.0.0.1:9;transport=tcp>');
+      tcp.send(invite.toString());
+      const inviteB = await bob.request('INVITE');
+      assert.match(inviteB.get('via')!, /^SIP\/2\.0\/UDP /);
+      bob.send(bob.answer(inviteB, 200, 'OK', { sdp: offerSdp(5000) }), inviteB.vias[0]!.port);
+      const ok = await tcp.expect(/^SIP\/2\.0 200 OK/);
+      const toTag = /^To: .*;tag=([^;\r]+)/m.exec(ok)![1]!;
+      const ack = new SipRequest('ACK', 'sip:b2bua@127.0.0.1');
+      for (const n of ['from', 'call-id', 'max-forwards']) ack.set(n, invite.get(n)!);
+      ack.set('via', `SIP/2.0/TCP 127.0.0.1:${tcp.port};branch=z9hG4bK${tok()}`);
+      ack.set('to', `${invite.get('to')};tag=${toTag}`);
+      ack.set('cseq', '1 ACK');
+      tcp.send(ack.toString());
+      await tcp.expect(/^BYE sip:alice@127\.0\.0\.1:9;transport=tcp SIP\/2\.0/, 3000);
+      await bob.request('BYE');
+    } finally {
+      await tcp.close();
+    }
   });
 
   it('keeps the display name with quotes and backslashes correctly escaped', async () => {

@@ -47,7 +47,7 @@ describe('b2bua server: transports and OPTIONS', function () {
       const s = server(uri);
       open.push(s);
       const { transports } = await s.start();
-      assert.equal(transports.length, 1);
+      assert.equal(transports.length, uri.includes('transport=') || uri.startsWith('sips') ? 1 : 2);
       const m = /^(sips?):(\[[^\]]+\]|[^:]+):(\d+)/.exec(transports[0]!);
       assert.ok(m, transports[0]);
       const port = Number(m[3]);
@@ -64,6 +64,18 @@ describe('b2bua server: transports and OPTIONS', function () {
       assert.match(res, /^To: .*;tag=/m);
     });
   }
+
+  it('a sip: URI without ;transport= listens on UDP and TCP on the same port (as Flexisip)', async () => {
+    const s = server('sip:127.0.0.1:0');
+    open.push(s);
+    const { transports } = await s.start();
+    const port = Number(/:(\d+);/.exec(transports[0]!)![1]);
+    assert.deepEqual(transports, [`sip:127.0.0.1:${port};transport=udp`, `sip:127.0.0.1:${port};transport=tcp`]);
+    const peer = await streamPeer(port, false);
+    peers.push(peer);
+    peer.send(options(peer.port, transports[1]!, 'TCP'));
+    await peer.expect(/^SIP\/2\.0 200/);
+  });
 
   it('reports the configured port when one is given', async () => {
     const port = await freePort();
