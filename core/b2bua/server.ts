@@ -6,7 +6,7 @@ import { B2buaError } from '../errors/index.js';
 import type { Logger, PluginSipApi } from '../plugin-api/index.js';
 import type { LegId } from '../media/types.js';
 import { Dialog } from '../sip/dialog.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import { SipStack, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
 import { Call, type CallContext } from './call.js';
@@ -78,12 +78,20 @@ export class B2buaServerImpl implements B2buaServer {
     }
     const uris: string[] = [];
     try {
-      this.transport = await this.stack.listen(spec.protocol, spec.host, spec.port);
-      uris.push(boundUri(spec, this.transport.local.port));
-      if (spec.alsoTcp) {
-        const tcp = await this.stack.listen('tcp', spec.host, this.transport.local.port);
-        uris.push(boundUri(spec, tcp.local.port, 'tcp'));
+      // Port 0 with UDP + TCP: the kernel's UDP port may be taken on TCP; try a few.
+      for (let attempt = 1; ; attempt++) {
+        this.transport = await this.stack.listen(spec.protocol, spec.host, spec.port);
+        if (!spec.alsoTcp) break;
+        try {
+          await this.stack.listen('tcp', spec.host, this.transport.local.port);
+          break;
+        } catch (e) {
+          await this.stack.unlisten(this.transport);
+          if (spec.port !== 0 || attempt >= 10) throw e;
+        }
       }
+      uris.push(boundUri(spec, this.transport.local.port));
+      if (spec.alsoTcp) uris.push(boundUri(spec, this.transport.local.port, 'tcp'));
     } catch (e) {
       await this.stack.close();
       throw new B2buaError('B2BUA_TRANSPORT_FAILED',
@@ -99,7 +107,7 @@ export class B2buaServerImpl implements B2buaServer {
   private onRequest(req: SipRequest, tx: ServerTransaction): void {
     switch (req.method) {
       case 'OPTIONS':
-        tx.send(this.withCapabilities(tx.response(200, 'OK', req.toTag ? undefined : 'b2bua')));
+        tx.send(this.withCapabilities(tx.response(200, 'OK', req.toTag ? undefined : randomToken(8))));
         return;
       case 'INVITE':
         if (!req.toTag) { this.onNewInvite(req, tx); return; }
@@ -121,16 +129,16 @@ export class B2buaServerImpl implements B2buaServer {
     if (!this.accepting) { tx.send(tx.response(503, 'Service Unavailable (shutting down)')); return; }
     const unsupported = req.getAll('require').filter((t) => !SUPPORTED.split(', ').includes(t.toLowerCase()));
     if (unsupported.length > 0) {
-      const res = tx.response(420, 'Bad Extension', 'b2bua');
+      const res = tx.response(420, 'Bad Extension', randomToken(8));
       res.set('unsupported', unsupported.join(', '));
       tx.send(res);
       return;
     }
-    if (req.get('max-forwards')?.trim() === '0') { tx.send(tx.response(483, 'Too Many Hops', 'b2bua')); return; }
+    if (req.get('max-forwards')?.trim() === '0') { tx.send(tx.response(483, 'Too Many Hops', randomToken(8))); return; }
     const max = this.options.config.maxCalls;
     if (max > 0 && this.live.size >= max) {
       this.log.warn({ maxCalls: max, callIdA: req.callId }, 'max-calls reached: 486');
-      tx.send(tx.response(486, 'Busy Here (max-calls reached)', 'b2bua'));
+      tx.send(tx.response(486, 'Busy Here (max-calls reached)', randomToken(8)));
       return;
     }
     this.callsTotal++;

@@ -63,7 +63,9 @@ function parseUnsafe(text: string): SdpParseResult {
     }
     const zrtpHash = (m.invalid ?? []).map((i) => /^zrtp-hash:(.*)$/.exec(i.value)?.[1]).find((v) => v !== undefined);
     const fingerprint = m.fingerprint ?? s.fingerprint;
-    const direction = (m.direction as Direction | undefined) ?? sessionDirection ?? 'sendrecv';
+    let direction = (m.direction as Direction | undefined) ?? sessionDirection ?? 'sendrecv';
+    // RFC 2543-style hold (c=0.0.0.0): "do not send to me" (RFC 3264 §8.4).
+    if (address === '0.0.0.0') direction = direction === 'sendrecv' ? 'sendonly' : direction === 'recvonly' ? 'inactive' : direction;
     const avpf = /AVPF$/i.test(proto);
     const encryption = encryptionOf(proto, crypto.length > 0, fingerprint !== undefined, zrtpHash !== undefined);
     media.push({

@@ -300,6 +300,12 @@ export class SipStack {
 
   get listening(): readonly Transport[] { return this.transports; }
 
+  async unlisten(t: Transport): Promise<void> {
+    const i = this.transports.indexOf(t);
+    if (i >= 0) this.transports.splice(i, 1);
+    await t.close();
+  }
+
   counters(): StackCounters {
     return {
       transactions: this.servers.size + this.clients.size,

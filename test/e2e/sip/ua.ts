@@ -63,6 +63,22 @@ export class Ua {
     this.socket.send(m.toBuffer(), port, this.host);
   }
 
+  sendRaw(data: Buffer, port = this.serverPort()): void {
+    this.socket.send(data, port, this.host);
+  }
+
+  /** An out-of-dialog OPTIONS to `uri`. */
+  options(uri: string): SipRequest {
+    const req = new SipRequest('OPTIONS', uri);
+    req.set('via', `SIP/2.0/UDP ${this.hostport};branch=z9hG4bK${tok()};rport`);
+    req.set('max-forwards', '70');
+    req.set('from', `<${this.uri}>;tag=${tok()}`);
+    req.set('to', `<${uri}>`);
+    req.set('call-id', `${tok()}@test`);
+    req.set('cseq', '1 OPTIONS');
+    return req;
+  }
+
   /** Take the first received message matching `pred`, waiting at most `ms`. */
   wait<T extends Msg = Msg>(pred: (m: Msg) => boolean, what: string, ms = 4000): Promise<T> {
     return new Promise((resolve, reject) => {

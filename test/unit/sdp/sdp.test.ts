@@ -53,6 +53,26 @@ describe('sdp parsing', () => {
   });
 });
 
+describe('sdp robustness', () => {
+  it('never throws on truncated or mutated SDP', () => {
+    const inputs = [PLAIN, SDES, DTLS, ZRTP];
+    for (let i = 0; i < 2000; i++) {
+      const base = inputs[i % inputs.length]!;
+      const cut = Math.floor(Math.random() * base.length);
+      const mutated = i % 2 === 0 ? base.slice(0, cut) : `${base.slice(0, cut)}${String.fromCharCode(Math.floor(Math.random() * 256))}${base.slice(cut + 1)}`;
+      const r = parseSdp(mutated);
+      assert.equal(typeof r.ok, 'boolean');
+      if (r.ok) summarizeOffer(r.sdp);
+    }
+  });
+
+  it('reads c=0.0.0.0 as the old way to hold', () => {
+    const r = parseSdp(sdp('m=audio 4000 RTP/AVP 0\r\n', 'c=IN IP4 0.0.0.0\r\n'));
+    assert.ok(r.ok);
+    assert.equal(r.sdp.media[0]!.direction, 'sendonly');
+  });
+});
+
 describe('sdp negotiation', () => {
   const offer = (() => { const r = parseSdp(PLAIN); assert.ok(r.ok); return r.sdp; })();
 
