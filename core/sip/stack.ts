@@ -1,262 +1,21 @@
 /**
- * Our SIP stack: transports + transaction layer (RFC 3261 §17, with RFC 6026's accepted state).
+ * Our SIP stack: transports + transaction layer (core/sip/transactions.ts).
  * Everything that arrives is parsed with parseMessage (never throws); a malformed request that
  * can be answered gets 400, anything else is dropped and logged. Handlers run inside try/catch:
  * a throwing handler gets its request answered 500, never a crash.
  */
 import type { Logger } from '../plugin-api/index.js';
 import { formatVia } from './headers.js';
-import { makeResponse, newBranch, parseMessage, reasonPhrase, SipRequest, SipResponse } from './message.js';
+import { makeResponse, newBranch, parseMessage, type SipRequest, SipResponse } from './message.js';
 import { resolveTarget, type Target } from './resolve.js';
-import { Timers, type TimerHandle } from './timers.js';
+import { Timers } from './timers.js';
+import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
 import { openTransport, type HostPort, type Transport } from './transport.js';
 import { formatHost, type TransportProtocol } from './uri.js';
 
-const T1 = 500;
-const T2 = 4000;
-const TIMEOUT_64T1 = 64 * T1;
-/** How long a completed transaction absorbs retransmissions (shorter than 64*T1 so counters settle fast). */
-const LINGER_UDP_MS = 4000;
+export { ClientTransaction, ServerTransaction, type ResponseHandler };
 
 export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => void;
-export type ResponseHandler = (res: SipResponse) => void;
-
-export class ServerTransaction {
-  private finalSent: SipResponse | undefined;
-  private lastSent: SipResponse | undefined;
-  private retransmit: TimerHandle | undefined;
-  private timeout: TimerHandle | undefined;
-  private done = false;
-  /** Set by the TU for INVITE: CANCEL received (the stack already answered the CANCEL 200). */
-  onCancel: (() => void) | undefined;
-  /** INVITE 2xx never ACKed within 64*T1. */
-  onAckTimeout: (() => void) | undefined;
-  cancelled = false;
-
-  constructor(
-    private readonly stack: SipStack,
-    readonly request: SipRequest,
-    readonly source: HostPort,
-    readonly transport: Transport,
-    private readonly key: string,
-  ) {}
-
-  get isInvite(): boolean { return this.request.method === 'INVITE'; }
-  get final(): SipResponse | undefined { return this.finalSent; }
-  get reliable(): boolean { return this.transport.protocol !== 'udp'; }
-
-  /** Build a response to the request (To tag added when given). */
-  response(status: number, reason = reasonPhrase(status), toTag?: string): SipResponse {
-    const res = makeResponse(this.request, status, reason, toTag);
-    // RFC 3261 §12.1.1: a response that creates a dialog carries the request's Record-Route.
-    if (status > 100 && status < 300 && !this.request.toTag) for (const rr of this.request.getAll('record-route')) res.add('record-route', rr);
-    return res;
-  }
-
-  send(res: SipResponse): void {
-    if (this.finalSent || this.done) return;
-    this.stack.decorateResponse(res);
-    this.lastSent = res;
-    void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
-    if (res.status < 200) return;
-    this.finalSent = res;
-    if (!this.isInvite) {
-      this.linger(this.reliable ? 0 : LINGER_UDP_MS);
-      return;
-    }
-    // INVITE final: retransmit until ACK (2xx: the stack matches the ACK by Call-ID + CSeq).
-    if (res.status < 300 || !this.reliable) {
-      let interval = T1;
-      const again = (): void => {
-        void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
-        interval = Math.min(interval * 2, T2);
-        this.retransmit = this.stack.timers.after(interval, again);
-      };
-      if (!this.reliable) this.retransmit = this.stack.timers.after(interval, again);
-    }
-    this.timeout = this.stack.timers.after(TIMEOUT_64T1, () => {
-      if (res.status < 300) this.onAckTimeout?.();
-      this.terminate();
-    });
-    if (res.status < 300) this.stack.awaitAck(this);
-  }
-
-  /** Retransmitted request: resend our last response. */
-  retransmission(): void {
-    if (this.lastSent) void this.transport.send(this.source, this.lastSent.toBuffer()).catch(() => undefined);
-  }
-
-  ackReceived(): void {
-    this.retransmit?.cancel();
-    this.retransmit = undefined;
-    this.timeout?.cancel();
-    this.timeout = undefined;
-    if (this.finalSent && this.finalSent.status >= 300) this.linger(this.reliable ? 0 : LINGER_UDP_MS);
-    else this.terminate();
-  }
-
-  private linger(ms: number): void {
-    this.retransmit?.cancel();
-    this.timeout?.cancel();
-    if (ms === 0) this.terminate();
-    else this.timeout = this.stack.timers.after(ms, () => this.terminate());
-  }
-
-  terminate(): void {
-    if (this.done) return;
-    this.done = true;
-    this.retransmit?.cancel();
-    this.timeout?.cancel();
-    this.stack.forgetServer(this.key, this);
-  }
-}
-
-export class ClientTransaction {
-  private retransmit: TimerHandle | undefined;
-  private timeout: TimerHandle | undefined;
-  private provisional = false;
-  private final: SipResponse | undefined;
-  private done = false;
-  private cancelWanted = false;
-  private cancelSent = false;
-  private ackFor: SipRequest | undefined;
-  target: Target | undefined;
-  transport: Transport | undefined;
-
-  constructor(
-    private readonly stack: SipStack,
-    readonly request: SipRequest,
-    private readonly onResponse: ResponseHandler,
-    readonly key: string,
-  ) {}
-
-  get isInvite(): boolean { return this.request.method === 'INVITE'; }
-  get reliable(): boolean { return this.transport?.protocol !== 'udp'; }
-  get branch(): string { return this.request.branch; }
-
-  start(transport: Transport, target: Target): void {
-    this.transport = transport;
-    this.target = target;
-    const bytes = this.request.toBuffer();
-    const send = (): void => {
-      transport.send(target, bytes).catch((e: Error) => this.fail(503, `Service Unavailable (${e.message})`));
-    };
-    send();
-    if (!this.reliable) {
-      let interval = T1;
-      const again = (): void => {
-        if (this.done || (this.isInvite && this.provisional)) return;
-        send();
-        interval = this.isInvite ? interval * 2 : Math.min(interval * 2, T2);
-        this.retransmit = this.stack.timers.after(interval, again);
-      };
-      this.retransmit = this.stack.timers.after(interval, again);
-    }
-    this.timeout = this.stack.timers.after(TIMEOUT_64T1, () => this.fail(408, 'Request Timeout'));
-  }
-
-  /** Synthesise a final response locally (timeout, transport error). */
-  fail(status: number, reason: string): void {
-    if (this.done || this.final) return;
-    const res = makeResponse(this.request, status, reason);
-    this.final = res;
-    this.terminate();
-    this.safeDeliver(res);
-  }
-
-  receive(res: SipResponse): void {
-    if (this.done && !(this.isInvite && res.status >= 200 && res.status < 300)) return;
-    if (res.status < 200) {
-      if (this.final) return;
-      this.provisional = true;
-      this.retransmit?.cancel();
-      if (this.isInvite) {
-        // Timer C-like bound is the TU's job (ringing timeout); Timer B no longer applies.
-        this.timeout?.cancel();
-        this.timeout = undefined;
-      }
-      if (this.cancelWanted && !this.cancelSent) this.sendCancel();
-      this.safeDeliver(res);
-      return;
-    }
-    if (!this.isInvite) {
-      if (this.final) return;
-      this.final = res;
-      this.terminate();
-      this.safeDeliver(res);
-      return;
-    }
-    if (res.status >= 300) {
-      this.sendNon2xxAck(res);
-      if (this.final) return;
-      this.final = res;
-      this.retransmit?.cancel();
-      this.timeout?.cancel();
-      if (this.reliable) this.terminate();
-      else this.timeout = this.stack.timers.after(LINGER_UDP_MS, () => this.terminate());
-      this.safeDeliver(res);
-      return;
-    }
-    // 2xx (possibly several, from forks): each goes to the TU, which ACKs it in its dialog.
-    if (!this.final) {
-      this.final = res;
-      this.retransmit?.cancel();
-      this.timeout?.cancel();
-      this.timeout = this.stack.timers.after(LINGER_UDP_MS, () => this.terminate());
-    }
-    this.safeDeliver(res);
-  }
-
-  /** CANCEL this INVITE (sent once a provisional response arrived, RFC 3261 §9.1). */
-  cancel(): void {
-    if (!this.isInvite || this.final || this.cancelWanted) return;
-    this.cancelWanted = true;
-    if (this.provisional) this.sendCancel();
-  }
-
-  get hasFinal(): boolean { return this.final !== undefined; }
-
-  private sendCancel(): void {
-    if (this.cancelSent || !this.transport || !this.target) return;
-    this.cancelSent = true;
-    const c = new SipRequest('CANCEL', this.request.uri);
-    for (const name of ['via', 'from', 'to', 'call-id', 'route', 'max-forwards']) {
-      if (name === 'via') { c.add('via', this.request.getAll('via')[0]!); continue; }
-      for (const v of this.request.getAll(name)) c.add(name, v);
-    }
-    c.set('cseq', `${this.request.cseq.seq} CANCEL`);
-    this.stack.sendOnTransaction(c, this.transport, this.target, () => undefined);
-  }
-
-  private sendNon2xxAck(res: SipResponse): void {
-    if (!this.transport || !this.target) return;
-    if (!this.ackFor) {
-      const ack = new SipRequest('ACK', this.request.uri);
-      ack.add('via', this.request.getAll('via')[0]!);
-      for (const name of ['route', 'from', 'call-id', 'max-forwards']) for (const v of this.request.getAll(name)) ack.add(name, v);
-      ack.set('to', res.get('to') ?? '');
-      ack.set('cseq', `${this.request.cseq.seq} ACK`);
-      this.ackFor = ack;
-    }
-    void this.transport.send(this.target, this.ackFor.toBuffer()).catch(() => undefined);
-  }
-
-  private safeDeliver(res: SipResponse): void {
-    try {
-      this.onResponse(res);
-    } catch (e) {
-      this.stack.log.error({ err: (e as Error).stack, method: this.request.method }, 'response handler threw');
-    }
-  }
-
-  terminate(): void {
-    if (this.done) return;
-    this.done = true;
-    this.retransmit?.cancel();
-    this.timeout?.cancel();
-    this.stack.forgetClient(this.key, this);
-  }
-}
 
 /** The connection a peer reached us on. */
 export interface Flow {
@@ -270,7 +29,7 @@ export interface StackCounters {
   readonly connections: number;
 }
 
-export class SipStack {
+export class SipStack implements TransactionHost {
   readonly timers = new Timers();
   private readonly transports: Transport[] = [];
   private readonly opening = new Map<TransportProtocol, Promise<Transport>>();
@@ -399,9 +158,8 @@ export class SipStack {
     try {
       const target = await resolveTarget(destination);
       const transport = await this.transportFor(target.protocol);
-      this.prepareRequest(ack, transport, newBranch());
       ack.remove('via');
-      ack.prepend('via', formatVia({ protocol: transport.protocol.toUpperCase(), host: transport.local.address, port: transport.local.port, params: { branch: newBranch(), rport: null } }));
+      this.prepareRequest(ack, transport, newBranch());
       await transport.send(target, ack.toBuffer());
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'ACK not sent');
