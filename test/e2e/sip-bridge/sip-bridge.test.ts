@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Context } from 'mocha';
 import { createRunDir, tail } from '../../harness/run-dir.js';
-import { startSipp, received, sipMessages, type SippResult, type SippRun } from '../../harness/sipp.js';
+import { startSipp, received, sipMessages, type SippRun } from '../../harness/sipp.js';
 import { startCapture, portsFilter } from '../../harness/capture.js';
 import { describeFlows, packetsTo, summarizeFlows, toneSecondsIn } from '../../harness/flows.js';
 import { freePorts } from '../../harness/ports.js';
 import { stopAllStarted } from '../../harness/processes.js';
 import { requireTools } from '../../harness/tools.js';
+import { resultWithin } from '../../harness/sipp-grace.js';
 import { readIfExists } from '../../harness/wait.js';
 import { LIVE_COUNTERS } from '../../harness/b2bua.js';
 import {
@@ -187,16 +188,6 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
     });
   });
 });
-
-/** sipp's result, stopping it (result code null) when it has not exited by itself within `graceMs`. */
-async function resultWithin(run: SippRun, graceMs: number): Promise<SippResult> {
-  const grace = setTimeout(() => void run.process.stop(1000), graceMs);
-  try {
-    return await run.result();
-  } finally {
-    clearTimeout(grace);
-  }
-}
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
