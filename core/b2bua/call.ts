@@ -7,8 +7,7 @@ import type { MediaEngine, MediaEvent, LegId } from '../media/types.js';
 import {
   CallRejection, type B2buaHooks, type B2buaServerConfig, type EncryptionMode, type IncomingCall, type LegBMedia, type LegBTarget, type Logger,
 } from '../plugin-api/index.js';
-import { parseSdp } from '../sdp/parse.js';
-import { summarizeOffer } from '../sdp/parse.js';
+import { parseSdp, summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
 import { Dialog } from '../sip/dialog.js';
 import { digestAuthorization, parseChallenge } from '../sip/digest.js';
@@ -17,6 +16,7 @@ import type { ClientTransaction, ServerTransaction, SipStack } from '../sip/stac
 import type { TimerHandle } from '../sip/timers.js';
 import { asNameAddr, buildIncomingCall, defaultLegBTarget } from './incoming.js';
 import { MediaBridge, SdpNegotiationError } from './media-bridge.js';
+import { OfferExchange } from './offer-exchange.js';
 import { onNotify, onRefer } from './transfer.js';
 import { SessionTimer, sessionTimerOffer, sessionTimerAnswer } from './session-timer.js';
 
@@ -70,10 +70,8 @@ export class Call {
   private retries = 0;
   private readonly timers: TimerHandle[] = [];
   private readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
-  /** An offer/answer exchange in progress (re-INVITE/UPDATE forwarded, or our own refresh). */
-  private exchange: { from: LegId; method: string } | undefined;
-  /** Offerless re-INVITE from a leg: its ACK carries the answer. */
-  private awaitingAckAnswer: LegId | undefined;
+  /** re-INVITE / UPDATE handling and our session refreshes. */
+  readonly offers: OfferExchange;
   readonly sessionTimers: Partial<Record<LegId, SessionTimer>> = {};
   earlyMediaSent = false;
   private endedPromise: Promise<void> | undefined;
@@ -86,6 +84,17 @@ export class Call {
   ) {
     this.id = `c${seq}-${randomToken(4)}`;
     this.log = ctx.log.child({ call: this.id, callIdA: inviteA.callId, callIdB: this.callIdB });
+    this.offers = new OfferExchange(this, ctx);
+  }
+
+  /** Our session refresh on a leg (session timers). */
+  refresh(leg: LegId, useUpdate: boolean): Promise<void> {
+    return this.offers.refresh(leg, useUpdate);
+  }
+
+  /** A timer cancelled at teardown. */
+  addTimer(t: TimerHandle): void {
+    this.timers.push(t);
   }
 
   get ended(): boolean { return this.state === 'ended'; }
@@ -179,7 +188,7 @@ export class Call {
     req.set('from', `${from};tag=${this.tagB}`);
     req.set('to', to);
     req.set('call-id', this.callIdB);
-    req.set('cseq', `${Math.floor(Math.random() * 1000) + 1} INVITE`);
+    req.set('cseq', `${randomInt(1, 1000)} INVITE`);
     req.set('contact', `<${this.ctx.contact()}>`);
     const maxForwards = Number(this.inviteA.get('max-forwards'));
     if (Number.isInteger(maxForwards) && maxForwards > 0) req.set('max-forwards', String(Math.min(70, maxForwards - 1)));
@@ -285,7 +294,7 @@ export class Call {
     const toTag = res.toTag ?? '';
     if (this.dialogB) {
       if (this.dialogB.remoteTag === toTag) {
-        void this.ctx.stack.sendAck(this.dialogB.ack(invite.cseq.seq), this.dialogB.destination());
+        void this.ctx.stack.sendAck(this.dialogB.ack(invite.cseq.seq), this.dialogB.destination(), this.dialogB.flow);
       } else this.ackAndBye(invite, res, 'forked 2xx');
       return;
     }
@@ -344,11 +353,7 @@ export class Call {
 
   onAck(leg: LegId, ack: SipRequest): void {
     if (leg === 'a' && this.state === 'answered') this.state = 'confirmed';
-    if (this.awaitingAckAnswer === leg && this.bridge) {
-      this.awaitingAckAnswer = undefined;
-      const parsed = ack.contentType === 'application/sdp' ? parseSdp(ack.body) : undefined;
-      if (parsed?.ok) void this.bridge.acceptAnswer(leg, parsed.sdp).catch((e: Error) => this.log.warn({ err: e.message }, 'answer in ACK not applied'));
-    }
+    this.offers.onAck(leg, ack);
   }
 
   onRequest(leg: LegId, req: SipRequest, tx: ServerTransaction): void {
@@ -363,7 +368,7 @@ export class Call {
         return;
       case 'INVITE':
       case 'UPDATE':
-        this.guard(this.onOffer(leg, req, tx), tx);
+        this.guard(this.offers.onOffer(leg, req, tx), tx);
         return;
       case 'INFO':
       case 'MESSAGE':
@@ -415,99 +420,6 @@ export class Call {
     }
     out.body = req.body;
     void this.sendInDialog(OTHER[leg], out).then((res) => tx.send(tx.response(res.status, res.reason)));
-  }
-
-  /** re-INVITE / UPDATE from a leg: forwarded when it matters to the other leg, else answered here. */
-  private async onOffer(leg: LegId, req: SipRequest, tx: ServerTransaction): Promise<void> {
-    const dialog = this.dialogOf(leg)!;
-    const bridge = this.bridge;
-    if (!bridge) { tx.send(tx.response(500)); return; }
-    this.sessionTimers[leg]?.refreshed(req);
-    if (this.exchange || (req.method === 'INVITE' && this.state === 'answered' && leg === 'a')) {
-      const res = tx.response(491, 'Request Pending', undefined);
-      res.set('retry-after', '1');
-      tx.send(res);
-      return;
-    }
-    dialog.refreshTarget(req);
-    const answer = (status: number, sdp?: string): void => {
-      const res = tx.response(status, reasonPhrase(status));
-      if (status < 300) {
-        res.set('contact', `<${this.ctx.contact()}>`);
-        this.ctx.capabilities(res);
-        this.sessionTimers[leg]?.decorate(res);
-      }
-      if (sdp !== undefined) { res.set('content-type', 'application/sdp'); res.body = sdp; }
-      tx.send(res);
-    };
-    if (req.contentType !== 'application/sdp' || req.body.trim() === '') {
-      if (req.method === 'UPDATE') { answer(200); return; }
-      this.awaitingAckAnswer = leg;
-      answer(200, bridge.currentSdp(leg));
-      return;
-    }
-    const parsed = parseSdp(req.body);
-    if (!parsed.ok) { tx.send(tx.response(488, `Not Acceptable Here (SDP: ${parsed.error.slice(0, 80)})`)); return; }
-    const other = OTHER[leg];
-    const otherDialog = this.dialogOf(other);
-    try {
-      if (!bridge.needsForwarding(leg, parsed.sdp) || !otherDialog) {
-        answer(200, await bridge.answerLocally(leg, parsed.sdp));
-        return;
-      }
-      this.exchange = { from: leg, method: req.method };
-      const offer = await bridge.forwardOffer(leg, parsed.sdp);
-      const out = otherDialog.request(req.method);
-      out.set('contact', `<${this.ctx.contact()}>`);
-      out.set('content-type', 'application/sdp');
-      out.body = offer;
-      this.log.info({ from: leg, method: req.method }, 'offer forwarded to the other leg');
-      const res = await this.sendInDialog(other, out);
-      if (res.status >= 200 && res.status < 300 && req.method === 'INVITE') {
-        void this.ctx.stack.sendAck(otherDialog.ack(out.cseq.seq), otherDialog.destination());
-      }
-      otherDialog.refreshTarget(res);
-      if (this.ended) return;
-      if (res.status >= 300) {
-        this.log.info({ status: res.status }, 'forwarded offer refused');
-        tx.send(tx.response(res.status === 491 ? 491 : res.status, res.reason));
-        return;
-      }
-      const ans = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
-      if (!ans?.ok) { answer(488); return; }
-      answer(200, await bridge.forwardAnswer(other, ans.sdp));
-    } catch (e) {
-      if (e instanceof SdpNegotiationError) tx.send(tx.response(e.status, `${reasonPhrase(e.status)} (${e.message})`));
-      else {
-        this.log.error({ err: (e as Error).stack }, 're-INVITE handling failed');
-        tx.send(tx.response(500));
-      }
-    } finally {
-      this.exchange = undefined;
-    }
-  }
-
-  /** Our own session refresh on a leg: re-INVITE with our current SDP, or UPDATE without SDP if the peer allows it. */
-  async refresh(leg: LegId, useUpdate: boolean): Promise<void> {
-    const dialog = this.dialogOf(leg);
-    if (!dialog || this.ended || !this.bridge) return;
-    if (this.exchange) return; // an exchange in progress refreshes the session anyway
-    this.exchange = { from: OTHER[leg], method: useUpdate ? 'UPDATE' : 'INVITE' };
-    try {
-      const req = dialog.request(useUpdate ? 'UPDATE' : 'INVITE');
-      req.set('contact', `<${this.ctx.contact()}>`);
-      this.sessionTimers[leg]?.decorateRequest(req);
-      if (!useUpdate) { req.set('content-type', 'application/sdp'); req.body = this.bridge.currentSdp(leg); }
-      const res = await this.sendInDialog(leg, req);
-      if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) void this.ctx.stack.sendAck(dialog.ack(req.cseq.seq), dialog.destination());
-      if (res.status === 481 || res.status === 408) await this.end('session-refresh-failed');
-      if (res.status === 491 && !this.ended) {
-        // Glare (RFC 3261 §14.1): try again after 2.1-4 s.
-        this.timers.push(this.ctx.stack.timers.after(2100 + randomInt(1900), () => void this.refresh(leg, useUpdate)));
-      }
-    } finally {
-      this.exchange = undefined;
-    }
   }
 
   // ------------------------------------------------------------ media events

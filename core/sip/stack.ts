@@ -154,10 +154,11 @@ export class SipStack implements TransactionHost {
   }
 
   /** ACK for a 2xx: no transaction, fresh branch. */
-  async sendAck(ack: SipRequest, destination: string): Promise<void> {
+  async sendAck(ack: SipRequest, destination: string, flow?: Flow): Promise<void> {
     try {
-      const target = await resolveTarget(destination);
-      const transport = await this.transportFor(target.protocol);
+      const viaFlow = flow && flow.transport.connected(flow.remote);
+      const target = viaFlow ? { protocol: flow.transport.protocol, ...flow.remote } : await resolveTarget(destination);
+      const transport = viaFlow ? flow.transport : await this.transportFor(target.protocol);
       ack.remove('via');
       this.prepareRequest(ack, transport, newBranch());
       await transport.send(target, ack.toBuffer());

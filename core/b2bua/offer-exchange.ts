@@ -1,0 +1,124 @@
+/**
+ * Offer/answer inside a call (re-INVITE, UPDATE, RFC 4028 refreshes): an offer that matters to the
+ * other leg (streams added or removed, hold, resume) is forwarded and answered when the other leg
+ * answers; other changes are answered here. One exchange at a time: a second one gets 491.
+ */
+import { randomInt } from 'node:crypto';
+import type { LegId } from '../media/types.js';
+import { parseSdp } from '../sdp/parse.js';
+import { reasonPhrase, type SipRequest } from '../sip/message.js';
+import type { ServerTransaction } from '../sip/stack.js';
+import type { Call, CallContext } from './call.js';
+import { SdpNegotiationError } from './media-bridge.js';
+
+const OTHER: Record<LegId, LegId> = { a: 'b', b: 'a' };
+
+export class OfferExchange {
+  /** An exchange in progress (forwarded re-INVITE/UPDATE, or our own refresh). */
+  private current: { from: LegId; method: string } | undefined;
+  /** Offerless re-INVITE from a leg: its ACK carries the answer. */
+  private awaitingAckAnswer: LegId | undefined;
+
+  constructor(private readonly call: Call, private readonly ctx: CallContext) {}
+
+  onAck(leg: LegId, ack: SipRequest): void {
+    const bridge = this.call.bridge;
+    if (this.awaitingAckAnswer !== leg || !bridge) return;
+    this.awaitingAckAnswer = undefined;
+    const parsed = ack.contentType === 'application/sdp' ? parseSdp(ack.body) : undefined;
+    if (parsed?.ok) void bridge.acceptAnswer(leg, parsed.sdp).catch((e: Error) => this.call.log.warn({ err: e.message }, 'answer in ACK not applied'));
+  }
+
+  /** re-INVITE / UPDATE from a leg: forwarded when it matters to the other leg, else answered here. */
+  async onOffer(leg: LegId, req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const dialog = this.call.dialogOf(leg)!;
+    const bridge = this.call.bridge;
+    if (!bridge) { tx.send(tx.response(500)); return; }
+    this.call.sessionTimers[leg]?.refreshed(req);
+    if (this.current || (req.method === 'INVITE' && this.call.state === 'answered' && leg === 'a')) {
+      const res = tx.response(491, 'Request Pending', undefined);
+      res.set('retry-after', '1');
+      tx.send(res);
+      return;
+    }
+    dialog.refreshTarget(req);
+    const answer = (status: number, sdp?: string): void => {
+      const res = tx.response(status, reasonPhrase(status));
+      if (status < 300) {
+        res.set('contact', `<${this.ctx.contact()}>`);
+        this.ctx.capabilities(res);
+        this.call.sessionTimers[leg]?.decorate(res);
+      }
+      if (sdp !== undefined) { res.set('content-type', 'application/sdp'); res.body = sdp; }
+      tx.send(res);
+    };
+    if (req.contentType !== 'application/sdp' || req.body.trim() === '') {
+      if (req.method === 'UPDATE') { answer(200); return; }
+      this.awaitingAckAnswer = leg;
+      answer(200, bridge.currentSdp(leg));
+      return;
+    }
+    const parsed = parseSdp(req.body);
+    if (!parsed.ok) { tx.send(tx.response(488, `Not Acceptable Here (SDP: ${parsed.error.slice(0, 80)})`)); return; }
+    const other = OTHER[leg];
+    const otherDialog = this.call.dialogOf(other);
+    try {
+      if (!bridge.needsForwarding(leg, parsed.sdp) || !otherDialog) {
+        answer(200, await bridge.answerLocally(leg, parsed.sdp));
+        return;
+      }
+      this.current = { from: leg, method: req.method };
+      const offer = await bridge.forwardOffer(leg, parsed.sdp);
+      const out = otherDialog.request(req.method);
+      out.set('contact', `<${this.ctx.contact()}>`);
+      out.set('content-type', 'application/sdp');
+      out.body = offer;
+      this.call.log.info({ from: leg, method: req.method }, 'offer forwarded to the other leg');
+      const res = await this.call.sendInDialog(other, out);
+      if (res.status >= 200 && res.status < 300 && req.method === 'INVITE') {
+        void this.ctx.stack.sendAck(otherDialog.ack(out.cseq.seq), otherDialog.destination(), otherDialog.flow);
+      }
+      otherDialog.refreshTarget(res);
+      if (this.call.ended) return;
+      if (res.status >= 300) {
+        this.call.log.info({ status: res.status }, 'forwarded offer refused');
+        tx.send(tx.response(res.status === 491 ? 491 : res.status, res.reason));
+        return;
+      }
+      const ans = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
+      if (!ans?.ok) { answer(488); return; }
+      answer(200, await bridge.forwardAnswer(other, ans.sdp));
+    } catch (e) {
+      if (e instanceof SdpNegotiationError) tx.send(tx.response(e.status, `${reasonPhrase(e.status)} (${e.message})`));
+      else {
+        this.call.log.error({ err: (e as Error).stack }, 're-INVITE handling failed');
+        tx.send(tx.response(500));
+      }
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Our own session refresh on a leg: re-INVITE with our current SDP, or UPDATE without SDP if the peer allows it. */
+  async refresh(leg: LegId, useUpdate: boolean): Promise<void> {
+    const dialog = this.call.dialogOf(leg);
+    if (!dialog || this.call.ended || !this.call.bridge) return;
+    if (this.current) return; // an exchange in progress refreshes the session anyway
+    this.current = { from: OTHER[leg], method: useUpdate ? 'UPDATE' : 'INVITE' };
+    try {
+      const req = dialog.request(useUpdate ? 'UPDATE' : 'INVITE');
+      req.set('contact', `<${this.ctx.contact()}>`);
+      this.call.sessionTimers[leg]?.decorateRequest(req);
+      if (!useUpdate) { req.set('content-type', 'application/sdp'); req.body = this.call.bridge.currentSdp(leg); }
+      const res = await this.call.sendInDialog(leg, req);
+      if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) void this.ctx.stack.sendAck(dialog.ack(req.cseq.seq), dialog.destination(), dialog.flow);
+      if (res.status === 481 || res.status === 408) await this.call.end('session-refresh-failed');
+      if (res.status === 491 && !this.call.ended) {
+        // Glare (RFC 3261 §14.1): try again after 2.1-4 s.
+        this.call.addTimer(this.ctx.stack.timers.after(2100 + randomInt(1900), () => void this.refresh(leg, useUpdate)));
+      }
+    } finally {
+      this.current = undefined;
+    }
+  }
+}
