@@ -200,10 +200,7 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     const tag = tok();
     bob.send(bob.answer(inviteB, 180, 'Ringing', { tag }));
     await alice.response(180);
-    const cancel = new SipRequest('CANCEL', inviteA.uri);
-    for (const n of ['via', 'from', 'to', 'call-id']) cancel.set(n, inviteA.get(n)!);
-    cancel.set('cseq', '1 CANCEL');
-    alice.send(cancel);
+    alice.send(alice.cancel(inviteA));
     await alice.response(200, 'CANCEL');
     await alice.response(487);
     const cancelB = await bob.request('CANCEL');

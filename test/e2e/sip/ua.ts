@@ -79,6 +79,14 @@ export class Ua {
     return req;
   }
 
+  /** The CANCEL of one of our INVITEs (same branch). */
+  cancel(invite: SipRequest): SipRequest {
+    const c = new SipRequest('CANCEL', invite.uri);
+    for (const n of ['via', 'from', 'to', 'call-id']) c.set(n, invite.get(n)!);
+    c.set('cseq', `${invite.cseq.seq} CANCEL`);
+    return c;
+  }
+
   /** Take the first received message matching `pred`, waiting at most `ms`. */
   wait<T extends Msg = Msg>(pred: (m: Msg) => boolean, what: string, ms = 4000): Promise<T> {
     return new Promise((resolve, reject) => {

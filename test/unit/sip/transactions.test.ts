@@ -93,10 +93,7 @@ describe('sip transactions (UDP)', function () {
     const inv = peer.invite(`sip:x@127.0.0.1:${port}`, undefined);
     peer.send(inv);
     await peer.response(100);
-    const cancel = new SipRequest('CANCEL', inv.uri);
-    for (const n of ['via', 'from', 'to', 'call-id']) cancel.set(n, inv.get(n)!);
-    cancel.set('cseq', '1 CANCEL');
-    peer.send(cancel);
+    peer.send(peer.cancel(inv));
     await peer.response(200, 'CANCEL');
     await peer.response(487);
     assert.equal(cancelled, 1);
