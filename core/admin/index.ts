@@ -1,6 +1,8 @@
 /**
  * Admin interface (loopback HTTP, no authentication): GET /health, /counters, /calls as JSON.
  * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
+ * The application's read-only `adminCommands` answer at GET /plugin/<command> (URL-encoded),
+ * e.g. /plugin/SIP_BRIDGE%20INFO, the counterpart of Flexisip's `flexisip_cli.py SIP_BRIDGE INFO`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +17,12 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-export async function createAdminServer(address: string, server: Pick<B2buaServer, 'counters' | 'calls'>, log: Logger): Promise<AdminServer> {
+export async function createAdminServer(
+  address: string,
+  server: Pick<B2buaServer, 'counters' | 'calls'>,
+  log: Logger,
+  pluginCommands: Readonly<Record<string, () => unknown>> = {},
+): Promise<AdminServer> {
   const hp = parseHostPort(address);
   if (typeof hp === 'string') throw new B2buaError('B2BUA_CONFIG_INVALID', `[b2bua-server] admin-address: ${hp}`);
   const started = Date.now();
@@ -26,9 +33,11 @@ export async function createAdminServer(address: string, server: Pick<B2buaServe
     '/counters': () => server.counters(),
     '/calls': () => server.calls(),
   };
+  for (const [command, run] of Object.entries(pluginCommands)) routes[`/plugin/${encodeURIComponent(command)}`] = run;
 
   const http1 = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    const path = rawPath.startsWith('/plugin/') ? `/plugin/${encodeURIComponent(safeDecode(rawPath.slice(8)))}` : rawPath;
     const route = routes[path];
     const send = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -62,4 +71,8 @@ export async function createAdminServer(address: string, server: Pick<B2buaServe
       http1.close(() => resolve());
     }),
   };
+}
+
+function safeDecode(s: string): string {
+  try { return decodeURIComponent(s); } catch { return s; }
 }

@@ -69,7 +69,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
     const adminAddress = String(config.server['adminAddress'] ?? '');
-    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log);
+    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, plugin.adminCommands);
     log.info({ transports, application: plugin.name, admin: admin?.url, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
     await closeQuietly(log, server, media, admin);

@@ -73,6 +73,10 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
       assert.equal(sentOk.length, 1, 'the ITSP accepted the credentials (verifyauth) and answered 200 once');
       const states = registrationChanges(b2bua).map((l) => l.state);
       assert.deepEqual(states, ['registering', 'registered'], `registration states logged: ${states}`);
+      const info = await sipBridgeInfo(b2bua);
+      const account = info.providers.flatMap((p) => p.accounts).find((a) => a.address === ACCOUNT_URI);
+      assert.equal(account?.status, 'OK', `SIP_BRIDGE INFO: ${JSON.stringify(info)}`);
+      assert.equal(account?.freeSlots, 1, 'one free line slot while no call is up');
     });
 
     it('(b) a call is bridged with the templated To/From and carries RTP tones both ways', async () => {
@@ -172,6 +176,9 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
       const failed = await waitForRegistration(b2bua, 'failed', 10000);
       assert.match(failed.reason ?? '', /^403\b/, `failure reason: ${JSON.stringify(failed)}`);
       assert.ok(!registrationChanges(b2bua).some((l) => l.state === 'registered'), 'never registered');
+      const info = await sipBridgeInfo(b2bua);
+      const status = info.providers.flatMap((p) => p.accounts).find((a) => a.address === ACCOUNT_URI)?.status ?? '';
+      assert.match(status, /^Registration failed: 403\b/, `SIP_BRIDGE INFO: ${JSON.stringify(info)}`);
       const caller = await startSipp({
         name: 'caller-d', runDir: env!.runDir, scenario: 'uac_expect_error.xml', template: { CODE: 488 }, remote: b2bua.address,
         keys: { to_user: DIALED }, maxSeconds: 10,
@@ -191,4 +198,11 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The admin interface's counterpart of Flexisip's `SIP_BRIDGE INFO`. */
+async function sipBridgeInfo(b2bua: { adminAddress: string }): Promise<{ providers: { name: string; accounts: { address: string; status: string; freeSlots?: number }[] }[] }> {
+  const res = await fetch(`http://${b2bua.adminAddress}/plugin/${encodeURIComponent('SIP_BRIDGE INFO')}`, { signal: AbortSignal.timeout(3000) });
+  assert.equal(res.status, 200, `GET /plugin/SIP_BRIDGE INFO answered ${res.status}`);
+  return (await res.json()) as { providers: { name: string; accounts: { address: string; status: string; freeSlots?: number }[] }[] };
 }
