@@ -1,6 +1,6 @@
 /**
  * re-INVITEs through the b2bua. Each side's scenario checks the SDP direction it RECEIVES (sipp ereg
- * check_it: a mismatch fails the call); the assertions below restate them for readable failures.
+ * check_it: a mismatch fails the call); the assertions below restate them first, for readable failures.
  */
 import assert from 'node:assert/strict';
 import { pairs } from '../../harness/call-scenarios.js';
@@ -17,10 +17,10 @@ describe('calls through the b2bua: re-INVITE', function () {
     const atCallee = received(r.callee.messages, /^INVITE /).slice(1).map(dir);
     const answers = received(r.caller.messages, /^SIP\/2.0 200/).filter((m) => /CSeq:\s*\d+ INVITE/i.test(m)).slice(1).map(dir);
     const info = `callee received re-INVITE directions ${JSON.stringify(atCallee)}, caller received answers ${JSON.stringify(answers)}\n${r.report}`;
-    assertExitCodes(r);
     assert.deepEqual(atCallee, ['sendonly', 'sendrecv'], info);
     assert.match(answers[0] ?? '', /recvonly|inactive/, info);
     assert.equal(answers[1], 'sendrecv', info);
+    assertExitCodes(r); // each scenario's own checks (sipp ereg check_it) passed too
     await assertCleanAndStop(r.b2bua);
   });
 
@@ -30,10 +30,10 @@ describe('calls through the b2bua: re-INVITE', function () {
     const atCaller = received(r.caller.messages, /^INVITE /).map(dir);
     const calleeAnswers = received(r.callee.messages, /^SIP\/2.0 200/).filter((m) => /CSeq:\s*\d+ INVITE/i.test(m)).map(dir);
     const info = `callee got offers ${JSON.stringify(atCallee)} and answers ${JSON.stringify(calleeAnswers)}; caller got offers ${JSON.stringify(atCaller)}\n${r.report}`;
-    assertExitCodes(r);
     assert.deepEqual(atCallee, ['sendonly', 'sendrecv'], info);
     assert.deepEqual(calleeAnswers, ['inactive', 'sendonly'], info);
     assert.equal(atCaller.length, 2, info);
+    assertExitCodes(r); // each scenario's own checks (sipp ereg check_it) passed too
     await assertCleanAndStop(r.b2bua);
   });
 
@@ -41,10 +41,10 @@ describe('calls through the b2bua: re-INVITE', function () {
     const r = await callThrough('video', pairs.video);
     const offers = received(r.callee.messages, /^INVITE /).slice(1);
     const info = `${r.report}\nre-INVITEs at callee:\n${offers.join('\n----\n')}`;
-    assertExitCodes(r);
     assert.equal(offers.length, 2, info);
     assert.match(offers[0]!, /m=video [1-9]\d* /, info);
     assert.match(offers[1]!, /m=video 0 /, info);
+    assertExitCodes(r); // each scenario's own checks (sipp ereg check_it) passed too
     await assertCleanAndStop(r.b2bua);
   });
 });
