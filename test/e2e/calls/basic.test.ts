@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { pairs } from '../../harness/call-scenarios.js';
 import { received, sipSequence } from '../../harness/sipp.js';
-import { packetsTo } from '../../harness/flows.js';
-import { toneSecondsIn } from '../../harness/flows.js';
+import { packetsTo, toneSecondsIn } from '../../harness/flows.js';
 import { assertCleanAndStop, assertExitCodes, callSuite, callThrough, mediaAtPeers } from './fixture.js';
 
 describe('calls through the b2bua: basic', function () {

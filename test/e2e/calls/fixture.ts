@@ -6,7 +6,7 @@ import { current, runCallPair, standardTones, type CallPairOptions, type CallPai
 import type { PairSpec, Tones } from '../../harness/call-scenarios.js';
 import { stopAllStarted } from '../../harness/processes.js';
 import { requireTools } from '../../harness/tools.js';
-import { LIVE_COUNTERS, type B2buaDaemon, type CounterName } from '../../harness/b2bua.js';
+import { LIVE_COUNTERS, type B2buaDaemon, type B2buaOptions, type CounterName } from '../../harness/b2bua.js';
 import { describeFlows, packetsTo, summarizeFlows, toneSecondsIn } from '../../harness/flows.js';
 
 /**
@@ -16,7 +16,8 @@ import { describeFlows, packetsTo, summarizeFlows, toneSecondsIn } from '../../h
 export const SETTLE_MS = 12000;
 
 export interface ThroughOptions {
-  readonly settings?: CallPairOptions['through'] extends infer T ? (T extends { settings?: infer S } ? S : never) : never;
+  /** Keys of [b2bua-server] for this test (e.g. {'max-calls': 1}). */
+  readonly settings?: B2buaOptions['settings'];
   readonly transport?: 'udp' | 'tcp';
   readonly capture?: boolean;
   readonly beforeCaller?: CallPairOptions['beforeCaller'];
