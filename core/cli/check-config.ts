@@ -1,5 +1,6 @@
 /** `--check-config`: every problem of the configuration, its application section and the files they point to. */
 import { readConfig } from '../config/load.js';
+import type { ErrorCode } from '../errors/index.js';
 import { readApplication, describeLocation } from '../plugin-host/index.js';
 
 export interface CheckResult {
@@ -13,7 +14,8 @@ export async function checkConfig(file: string): Promise<CheckResult> {
   const app = await readApplication(config);
   const all = [...problems, ...app.problems];
   if (all.length > 0) {
-    return { ok: false, lines: [`${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`)] };
+    const code: ErrorCode = 'B2BUA_CONFIG_INVALID';
+    return { ok: false, lines: [`${code}: ${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`)] };
   }
   const where = app.application ? describeLocation(app.application.location) : '';
   return { ok: true, lines: [`OK: ${file} (application ${config.server.application}, ${where}; transport ${config.server.transport})`] };

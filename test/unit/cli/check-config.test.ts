@@ -40,7 +40,7 @@ describe('--check-config', () => {
     it(`fails and names the problem: ${what}`, async () => {
       const r = await check(what.replace(/ /g, '-'), text);
       assert.equal(r.ok, false);
-      assert.match(r.lines[0]!, /: 1 problem:$/);
+      assert.match(r.lines[0]!, /^B2BUA_CONFIG_INVALID: .*: 1 problem:$/);
       assert.ok(r.lines[1]!.includes(r.file), 'the message names the file');
       assert.match(r.lines[1]!, pattern);
     });
