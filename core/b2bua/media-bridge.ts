@@ -189,7 +189,7 @@ export class MediaBridge {
       const known = st.srtp && m.crypto.find((c) => c.suite === st.srtp!.send.suite);
       if (known && st.srtp) {
         crypto = [{ tag: known.tag, key: st.srtp.send }];
-        st.srtp = { send: st.srtp.send, recv: { suite: known.suite as SrtpKey['suite'], keySalt: known.keySalt } };
+        st.srtp = { send: st.srtp.send, recv: { suite: known.suite as SrtpKey['suite'], keySalt: known.keySalt, ...(known.mki ? { mki: known.mki } : {}) } };
       } else {
         const k = answerKeys(m, leg.suites.length > 0 ? leg.suites : m.crypto.map((c) => c.suite) as SrtpSuite[]);
         if (!k.ok) throw new SdpNegotiationError(488, k.error);

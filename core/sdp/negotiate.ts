@@ -73,7 +73,7 @@ export type KeyChoice = { ok: true; ours: OfferedKey; theirs: SrtpKey } | { ok: 
 export function answerKeys(offer: MediaLine, allowed: readonly SrtpSuite[]): KeyChoice {
   for (const c of offer.crypto) {
     if (isSrtpSuite(c.suite) && allowed.includes(c.suite)) {
-      return { ok: true, ours: { tag: c.tag, key: generateSrtpKey(c.suite) }, theirs: { suite: c.suite, keySalt: c.keySalt } };
+      return { ok: true, ours: { tag: c.tag, key: generateSrtpKey(c.suite) }, theirs: { suite: c.suite, keySalt: c.keySalt, ...(c.mki ? { mki: c.mki } : {}) } };
     }
   }
   return { ok: false, error: `no acceptable SRTP suite offered (offered: ${offer.crypto.map((c) => c.suite).join(', ') || 'none'}; allowed: ${allowed.join(', ')})` };
@@ -83,7 +83,7 @@ export function answerKeys(offer: MediaLine, allowed: readonly SrtpSuite[]): Key
 export function keysFromAnswer(ourOffer: readonly OfferedKey[], answer: MediaLine): KeyChoice {
   for (const c of answer.crypto) {
     const ours = ourOffer.find((o) => o.tag === c.tag && o.key.suite === c.suite);
-    if (ours) return { ok: true, ours, theirs: { suite: ours.key.suite, keySalt: c.keySalt } };
+    if (ours) return { ok: true, ours, theirs: { suite: ours.key.suite, keySalt: c.keySalt, ...(c.mki ? { mki: c.mki } : {}) } };
   }
   return { ok: false, error: 'the answer has no a=crypto matching one of our offered tags' };
 }

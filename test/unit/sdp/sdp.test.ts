@@ -109,6 +109,12 @@ describe('sdp negotiation', () => {
     assert.equal(chosen.ours.tag, 2);
     assert.equal(chosen.theirs.keySalt, KEY30);
     assert.ok(!answerKeys(r.sdp.media[0]!, ['AEAD_AES_128_GCM']).ok);
+    const withMki = parseSdp(sdp(`m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${KEY30}|2^31|7:2\r\n`));
+    assert.ok(withMki.ok);
+    const m = answerKeys(withMki.sdp.media[0]!, ['AES_CM_128_HMAC_SHA1_80']);
+    assert.ok(m.ok);
+    assert.deepEqual(m.theirs.mki, { value: 7, length: 2 }); // the peer's MKI reaches the engine
+    assert.equal(m.ours.key.mki, undefined);
     const answer = parseSdp(sdp(`m=audio 5000 RTP/SAVP 0\r\na=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:${KEY30}\r\n`));
     assert.ok(answer.ok);
     const back = keysFromAnswer(keys, answer.sdp.media[0]!);
