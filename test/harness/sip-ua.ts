@@ -142,6 +142,21 @@ export class Dialog {
     for (const w of this.endWaiters.splice(0)) w();
   }
 
+  private readonly ackWaiters: (() => void)[] = [];
+  private acked = false;
+
+  /** Run `cb` once the ACK of our 2xx to the initial INVITE arrived (callee side), i.e. the call is confirmed. */
+  onAck(cb: () => void): void {
+    if (this.acked) cb();
+    else this.ackWaiters.push(cb);
+  }
+
+  markAcked(): void {
+    if (this.acked) return;
+    this.acked = true;
+    for (const w of this.ackWaiters.splice(0)) w();
+  }
+
   /** Run `cb` when the dialog ends (BYE either way). */
   onEnd(cb: () => void): void {
     if (this.ended) cb();
@@ -362,6 +377,7 @@ export class SipUa {
     const callId = header(m, 'call-id') ?? '';
     const key = `${callId};${cseqOf(m).num};${branchOf(header(m, 'via') ?? '')}`;
     if (m.method === 'ACK') {
+      this.dialogs.get(callId)?.markAcked();
       for (const [k, stx] of this.serverInvites) {
         if (k.startsWith(`${callId};${cseqOf(m).num};`)) {
           stx.acked = true;

@@ -38,6 +38,7 @@ export interface PlacedCall extends CallSide {
 export async function placeCall(ua: SipUa, requestUri: string, enc: Encryption, o: { frequency: number; keepAudio?: boolean; maxPackets?: number }): Promise<PlacedCall> {
   const media = await MediaStream.open({ frequency: o.frequency, keepAudio: o.keepAudio });
   const offered = enc.mode === 'sdes' ? enc.suites.map((s, i) => newCrypto(i + 1, s)) : [];
+  if (offered.length > 0) media.expectKey();
   const started = performance.now();
   let dialog: Dialog;
   try {
@@ -87,6 +88,8 @@ export interface Answerer {
   readonly refused: { status: number; offer: string }[];
   /** Offers received (initial INVITEs), for checks of what the b2bua offered on leg B. */
   readonly offers: AudioSdp[];
+  /** Close the media of every call so far and forget them (between load levels). */
+  reset(): void;
   close(): void;
 }
 
@@ -94,7 +97,14 @@ export interface Answerer {
  * Callee: answers every INVITE 200 with a tone (`frequency`), accepting `enc` (plain only: an RTP/SAVP offer is refused
  * 488, like a peer without SRTP; SDES: the first offered suite in `enc.suites`, else 488).
  */
-export async function startAnswerer(enc: Encryption, o: { frequency: number; keepAudio?: boolean; user?: string; maxPackets?: number }): Promise<Answerer> {
+export async function startAnswerer(enc: Encryption, o: {
+  frequency: number;
+  keepAudio?: boolean;
+  user?: string;
+  maxPackets?: number;
+  /** Media starts this long after the ACK (default 0: on the ACK). */
+  mediaStartDelayMs?: number;
+}): Promise<Answerer> {
   const ua = await SipUa.open({ user: o.user ?? 'callee' });
   const calls = new Map<string, CallSide>();
   const refused: { status: number; offer: string }[] = [];
@@ -133,7 +143,11 @@ export async function startAnswerer(enc: Encryption, o: { frequency: number; kee
       m.recvKey(offer.crypto.find((c) => c.tag === local!.tag));
     }
     m.target(offer);
-    m.start(o.maxPackets);
+    // media starts once the call is confirmed: before the 200 reached the b2bua it has no key for our packets
+    dialog.onAck(() => {
+      if (o.mediaStartDelayMs) setTimeout(() => !dialog.ended && m.start(o.maxPackets), o.mediaStartDelayMs);
+      else m.start(o.maxPackets);
+    });
     const call: CallSide = { dialog, media: m, remote: offer, local, sdpVersion: 1 };
     dialog.onReinvite = reinvite(call);
     dialog.onEnd(() => m.stop());
@@ -143,6 +157,13 @@ export async function startAnswerer(enc: Encryption, o: { frequency: number; kee
 
   return {
     ua, calls, refused, offers,
+    reset() {
+      for (const m of media) m.close();
+      media.clear();
+      calls.clear();
+      refused.length = 0;
+      offers.length = 0;
+    },
     close() {
       for (const m of media) m.close();
       ua.close();

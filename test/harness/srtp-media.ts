@@ -133,6 +133,9 @@ export class MediaStream {
   /** Gaps: longest time without an accepted packet once the first arrived (ms). */
   longestGapMs = 0;
   private lastAcceptedAt = 0;
+  /** SRTP expected but no key yet (our offer is out, the answer not back): packets wait here. */
+  private awaitingKey = false;
+  private readonly pending: Buffer[] = [];
 
   private constructor(private readonly socket: dgram.Socket, readonly frequency: number, private readonly keepAudio: boolean) {
     socket.on('message', (msg) => this.receive(msg));
@@ -164,6 +167,18 @@ export class MediaStream {
   /** A new receive key; the previous one stays accepted for packets in flight. */
   recvKey(c: CryptoLine | undefined): void {
     this.recvCtxs = c ? [new SrtpContext(c.suite, c.keySalt), ...this.recvCtxs.slice(0, 1)] : [];
+    if (this.awaitingKey) {
+      this.awaitingKey = false;
+      for (const msg of this.pending.splice(0)) this.receive(msg);
+    }
+  }
+
+  /**
+   * SRTP will come but its key is not known yet (the far side may send before its answer reaches us):
+   * hold received packets (at most 500) until recvKey().
+   */
+  expectKey(): void {
+    this.awaitingKey = true;
   }
 
   /** Switch to a new random SSRC (the sequence continues from a new random start, as a restarted sender would). */
@@ -213,6 +228,10 @@ export class MediaStream {
   private receive(msg: Buffer): void {
     if (msg.length < 12 || (msg[0]! & 0xc0) !== 0x80) return;
     if (msg[1]! >= 192 && msg[1]! <= 223) return; // RTCP: not counted
+    if (this.awaitingKey) {
+      if (this.pending.length < 500) this.pending.push(msg);
+      return;
+    }
     if (this.receivedSizes.length < 50) this.receivedSizes.push(msg.length);
     let plain: Buffer | undefined;
     if (this.recvCtxs.length === 0) plain = msg;

@@ -71,9 +71,13 @@ export async function setUp(o: {
   policy?: Policy;
   workers?: number;
   calleeFrequency?: number;
+  /** Packets the callee sends per call (default: until hang-up). */
+  calleeMaxPackets?: number;
+  /** The callee starts its media this long after the ACK (default: on the ACK). */
+  calleeMediaDelayMs?: number;
   settings?: Readonly<Record<string, string | number | boolean>>;
 }): Promise<{ b2bua: B2buaDaemon; callee: Answerer; caller: SipUa; target: (user: string) => string }> {
-  const callee = await startAnswerer(o.callee, { frequency: o.calleeFrequency ?? 880, user: 'bob' });
+  const callee = await startAnswerer(o.callee, { frequency: o.calleeFrequency ?? 880, user: 'bob', maxPackets: o.calleeMaxPackets, mediaStartDelayMs: o.calleeMediaDelayMs });
   live.closers.push(() => callee.close());
   const b2bua = await startTrenscrypter({ name: o.name, outboundProxyPort: callee.ua.port, policy: o.policy, workers: o.workers, settings: o.settings });
   const caller = await SipUa.open({ user: 'alice' });

@@ -140,6 +140,21 @@ describe('trenscrypter through the daemon (GStreamer engine): own SIP+SRTP endpo
     assert.equal(mediaReportTotal(b2bua, 'srtpReplays'), 0, `the engine's SRTP replays (both legs); ${info}`);
     await b2bua.stop();
   });
+
+  it('a callee that starts sending on the ACK loses no packet (leg B media is configured before leg B is ACKed)', async () => {
+    const { b2bua, callee, caller, target } = await setUp({
+      name: 'first-packet', callee: sdes('AES_CM_128_HMAC_SHA1_80'), calleeMaxPackets: 100, policy: { enc: ['sdes', 'sip:bob@.*'] },
+    });
+    const a = await placeCall(caller, target('bob'), sdes('AES_CM_128_HMAC_SHA1_80'), { frequency: CALLER_HZ, maxPackets: 100 });
+    await sleep(2500);
+    const b = [...callee.calls.values()][0]!;
+    await hangUp(a, b);
+    await b2bua.waitForCounters(LIVE_COUNTERS, SETTLE_MS);
+    const rejected = mediaReportTotal(b2bua, 'rejectedSource', 'b');
+    const info = `${report(a, b)}; the engine rejected ${rejected} leg B packet(s) as from an unknown source`;
+    assert.equal(b.media.totalSent(), 100, info);
+    assert.equal(a.media.totalReceived(), 100, info);
+    assert.equal(rejected, 0, info);
+    await b2bua.stop();
+  });
 });
-
-
