@@ -47,12 +47,14 @@ export function trenscrypterIni(p: Policy): string {
 
 export async function startTrenscrypter(o: {
   name: string;
+  /** Default: a new run dir named after `name`. */
+  runDir?: string;
   outboundProxyPort: number;
   policy?: Policy;
   workers?: number;
   settings?: Readonly<Record<string, string | number | boolean>>;
 }): Promise<B2buaDaemon> {
-  const runDir = createRunDir(o.name);
+  const runDir = o.runDir ?? createRunDir(o.name);
   live.runDir = runDir;
   const b2bua = await startB2bua({
     runDir,
