@@ -63,6 +63,16 @@ function plainCallee(runDir: string, tone: ToneFiles, sipPort: number, mediaPort
   });
 }
 
+/** `caller` dials `target`, keeps the call `ms` once media is up, hangs up. */
+async function callFor(caller: Linphone, target: string, ms: number): Promise<void> {
+  await sleep(300); // play/record commands applied
+  caller.command(`call ${target}`);
+  await caller.waitForOutput(/Media streams established/, 15000);
+  await sleep(ms);
+  caller.command('terminate');
+  await caller.waitForOutput(/ended/, 5000);
+}
+
 async function capture(runDir: string, ports: number[]): Promise<{ stop: () => Promise<IpPacket[]> }> {
   return startCapture(path.join(runDir, 'call.pcap'), portsFilter(ports.flatMap((p) => [p, p + 1])), 60); // RTP and RTCP ports
 }
@@ -90,12 +100,7 @@ describe('trenscrypter through the daemon (GStreamer engine): linphonec and sipp
       const cap = await capture(runDir, [lp.rtpPort, mediaPort!]);
       const rec = path.join(runDir, 'alice.rec.wav');
       setMedia(lp, tones.caller.wav, rec);
-      await sleep(300);
-      lp.command(`call sip:bob@${b2bua.address}`);
-      await lp.waitForOutput(/Media streams established/, 15000);
-      await sleep(3000);
-      lp.command('terminate');
-      await lp.waitForOutput(/ended/, 5000);
+      await callFor(lp, `sip:bob@${b2bua.address}`, 3000);
       const sippResult = await sipp.result();
       await lp.quit();
       const packets = await cap.stop();
@@ -165,12 +170,7 @@ describe('trenscrypter through the daemon (GStreamer engine): linphonec and sipp
     const recB = path.join(runDir, 'bob.rec.wav');
     setMedia(caller, tones.caller.wav, recA);
     setMedia(callee, tones.callee.wav, recB);
-    await sleep(300);
-    caller.command(`call sip:bob@${b2bua.address}`);
-    await caller.waitForOutput(/Media streams established/, 15000);
-    await sleep(3000);
-    caller.command('terminate');
-    await caller.waitForOutput(/ended/, 5000);
+    await callFor(caller, `sip:bob@${b2bua.address}`, 3000);
     await callee.waitForOutput(/ended/, 5000);
     await Promise.all([caller.quit(), callee.quit()]);
     const packets = await cap.stop();
