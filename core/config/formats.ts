@@ -82,6 +82,7 @@ const userAgent: FormatCheck = (v) => {
 };
 
 const ipAddress: FormatCheck = (v) => (net.isIP(v) ? undefined : `"${v}" is not an IP address`);
+const optionalIpAddress: FormatCheck = (v) => (v.trim() === '' ? undefined : ipAddress(v));
 
 export function parseHostPort(v: string): { host: string; port: number } | string {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\d{1,5})$/.exec(v.trim());
@@ -107,5 +108,6 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = {
   'port-range': portRange,
   'user-agent': userAgent,
   'ip-address': ipAddress,
+  'optional-ip-address': optionalIpAddress,
   'loopback-host-port': loopbackHostPort,
 };

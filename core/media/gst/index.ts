@@ -4,12 +4,12 @@
  * GStreamer fault never takes SIP signalling down and calls spread over cores.
  */
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { B2buaError } from '../../errors/index.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import { SRTP_SUITES, type B2buaServerConfig, type Logger, type SrtpSuite } from '../../plugin-api/index.js';
+import { mediaAddresses } from '../addresses.js';
 import type { MediaEngine, MediaEngineCounters, MediaSession, MediaSessionOptions } from '../types.js';
 import { PortPool } from './port-pool.js';
 import { GstMediaSession, toB2buaError } from './session.js';
@@ -20,20 +20,6 @@ export { REFUSED_SUITES as GST_REFUSED_SUITES };
 
 export const NATIVE_PLUGIN_DIR = path.join(PACKAGE_ROOT, 'core', 'native', 'build');
 const ACQUIRE_WAIT_MS = 5_000;
-
-/**
- * Where media sockets bind and what the SDP announces: the `media-address` extension if set,
- * else the host of `transport` when it is an IP address, else all interfaces announced as
- * the first nat-address (or 127.0.0.1).
- */
-export function mediaAddresses(config: B2buaServerConfig): { bind: string; advertised: string } {
-  const explicit = typeof config['mediaAddress'] === 'string' && config['mediaAddress'] !== '' ? (config['mediaAddress'] as string) : undefined;
-  const transportHost = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)/.exec(config.transport ?? '')?.[1]?.replace(/^\[|\]$/g, '');
-  const bind = explicit ?? (transportHost && net.isIP(transportHost) ? transportHost : '0.0.0.0');
-  const unspecified = bind === '0.0.0.0' || bind === '::';
-  const advertised = unspecified ? (config.natAddresses?.[0] ?? '127.0.0.1') : bind;
-  return { bind, advertised };
-}
 
 export function workerCount(config: B2buaServerConfig): number {
   const n = Number(config['mediaWorkers'] ?? 0);

@@ -3,25 +3,14 @@
  * One RTP + one RTCP socket per leg/stream; symmetric RTP with latching; per-stream statistics;
  * `leg-silent` after noRtpTimeoutMs without RTP. RFC 4733 telephone-events are RTP like any other.
  */
-import net from 'node:net';
-import os from 'node:os';
 import type { B2buaServerConfig, Logger } from '../../plugin-api/index.js';
+import { mediaAddresses } from '../addresses.js';
 import type { MediaEngine, MediaSession, MediaSessionOptions } from '../types.js';
 import { RelaySession } from './session.js';
 import { PortRangeBinder } from './sockets.js';
 
-/** Bind address and announced address: `media-address` if set, else the transport's host, else the first non-internal IPv4. */
-export function relayAddresses(config: B2buaServerConfig): { bind: string; advertised: string } {
-  const explicit = typeof config['mediaAddress'] === 'string' && config['mediaAddress'] !== '' ? (config['mediaAddress'] as string) : undefined;
-  const host = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)/.exec(config.transport ?? '')?.[1]?.replace(/^\[|\]$/g, '');
-  const bind = explicit ?? (host && net.isIP(host) ? host : '0.0.0.0');
-  if (bind !== '0.0.0.0' && bind !== '::') return { bind, advertised: bind };
-  const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  return { bind, advertised: config.natAddresses?.[0] ?? external ?? '127.0.0.1' };
-}
-
 export async function createRelayEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine> {
-  const addresses = relayAddresses(config);
+  const addresses = mediaAddresses(config);
   const binders = {
     audio: new PortRangeBinder(config.audioPort, addresses.bind),
     video: new PortRangeBinder(config.videoPort, addresses.bind),

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { PortPool } from '../../../core/media/gst/port-pool.js';
-import { mediaAddresses, workerCount } from '../../../core/media/gst/index.js';
+import { isIPv4 } from 'node:net';
+import { mediaAddresses } from '../../../core/media/addresses.js';
+import { workerCount } from '../../../core/media/gst/index.js';
 import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
 
 describe('media port pool', () => {
@@ -30,6 +32,9 @@ describe('media addresses and workers from the configuration', () => {
     assert.deepEqual(mediaAddresses(cfg({ transport: 'sip:[::1]:5060' })), { bind: '::1', advertised: '::1' });
     assert.deepEqual(mediaAddresses(cfg({ transport: 'sips:b2b.example.org:5061', natAddresses: ['192.0.2.7'] })), { bind: '0.0.0.0', advertised: '192.0.2.7' });
     assert.deepEqual(mediaAddresses(cfg({ mediaAddress: '127.0.0.5' })), { bind: '127.0.0.5', advertised: '127.0.0.5' });
+    const anywhere = mediaAddresses(cfg({ transport: 'sip:b2b.example.org:5060' }));
+    assert.equal(anywhere.bind, '0.0.0.0');
+    assert.ok(isIPv4(anywhere.advertised) && anywhere.advertised !== '0.0.0.0', `announces a usable IPv4 address, not ${anywhere.advertised}`);
   });
   it('media-workers 0 means one per core', () => {
     assert.ok(workerCount(cfg({ mediaWorkers: 0 })) >= 1);
