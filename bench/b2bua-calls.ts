@@ -70,7 +70,7 @@ async function level(engine: 'gstreamer' | 'relay', calls: number): Promise<Reco
     maxSeconds: SECONDS + 120,
   });
   try {
-    let cpu = { daemon: NaN, workers: NaN, seconds: 0 };
+    let cpu = { daemon: NaN, workers: NaN, generator: NaN, seconds: 0 };
     let rss = { daemon: 0, workers: 0 };
     const r = await runConcurrentCalls({
       caller, answerer, target: `sip:bob@${b2bua.address}`, calls, packets, legA: secure ? sdes('AES_CM_128_HMAC_SHA1_80') : plain,
@@ -79,10 +79,15 @@ async function level(engine: 'gstreamer' | 'relay', calls: number): Promise<Reco
         await sleep(500); // the callee side starts 100 ms after each ACK
         const before = sampleGroup(b2bua.process.pid);
         const t0 = performance.now();
+        const own0 = process.cpuUsage();
         await sleep(window * 1000);
         const after = sampleGroup(b2bua.process.pid);
+        const own = process.cpuUsage(own0);
         const seconds = (performance.now() - t0) / 1000;
-        cpu = { daemon: cpuPct(before, after, seconds, true), workers: cpuPct(before, after, seconds, false), seconds: Number(seconds.toFixed(2)) };
+        cpu = {
+          daemon: cpuPct(before, after, seconds, true), workers: cpuPct(before, after, seconds, false),
+          generator: Number(((own.user + own.system) / 1e4 / seconds).toFixed(1)), seconds: Number(seconds.toFixed(2)),
+        };
         rss = { daemon: after.filter((p) => p.isDaemon).reduce((t, p) => t + p.rssKb, 0), workers: after.filter((p) => !p.isDaemon).reduce((t, p) => t + p.rssKb, 0) };
       },
     });
@@ -91,7 +96,7 @@ async function level(engine: 'gstreamer' | 'relay', calls: number): Promise<Reco
       calls, established: r.established, seconds: SECONDS,
       daemonCpuPctOfOneCore: cpu.daemon, workersCpuPctOfOneCore: engine === 'gstreamer' ? cpu.workers : undefined,
       daemonRssMB: mb(rss.daemon), workersRssMB: engine === 'gstreamer' ? mb(rss.workers) : undefined,
-      measuredSeconds: cpu.seconds,
+      loadGeneratorCpuPctOfOneCore: cpu.generator, measuredSeconds: cpu.seconds,
       deliveredPct: Number(((100 * r.delivered) / Math.max(1, r.sent)).toFixed(2)), sent: r.sent, delivered: r.delivered,
       authFailures: r.authFailures,
       setupMs: { p50: Number(percentile(r.setupMs, 50).toFixed(1)), p95: Number(percentile(r.setupMs, 95).toFixed(1)), p99: Number(percentile(r.setupMs, 99).toFixed(1)) },
