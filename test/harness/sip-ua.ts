@@ -447,9 +447,17 @@ export class SipUa {
     this.respond(m, m.method === 'OPTIONS' || m.method === 'INFO' ? 200 : 501, m.method === 'OPTIONS' || m.method === 'INFO' ? 'OK' : 'Not Implemented', from);
   }
 
+  private readonly closers: (() => void)[] = [];
+
+  /** Run `cb` when this UA closes (e.g. to close the media of its calls). */
+  onClose(cb: () => void): void {
+    this.closers.push(cb);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const cb of this.closers.splice(0)) cb();
     for (const tx of [...this.clientTxs.values()]) tx.reject(new Error('sip-ua closed'));
     for (const stx of this.serverInvites.values()) clearTimeout(stx.timer);
     this.serverInvites.clear();

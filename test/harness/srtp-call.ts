@@ -37,6 +37,7 @@ export interface PlacedCall extends CallSide {
 /** Caller: INVITE `requestUri` through the b2bua, start the tone once answered. Rejects with SipError on >= 300. */
 export async function placeCall(ua: SipUa, requestUri: string, enc: Encryption, o: { frequency: number; keepAudio?: boolean; maxPackets?: number }): Promise<PlacedCall> {
   const media = await MediaStream.open({ frequency: o.frequency, keepAudio: o.keepAudio });
+  ua.onClose(() => media.close());
   const offered = enc.mode === 'sdes' ? enc.suites.map((s, i) => newCrypto(i + 1, s)) : [];
   if (offered.length > 0) media.expectKey();
   const started = performance.now();

@@ -271,7 +271,11 @@ export class MediaStream {
     return toneSeconds(pcm, 8000, frequency);
   }
 
+  private closed = false;
+
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.stop();
     this.socket.close();
   }
