@@ -301,14 +301,22 @@ export class Call {
     if (this.ended) { this.ackAndBye(invite, res, 'answered after the call ended'); return; }
     const dialog = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
     this.dialogB = dialog;
-    void this.ctx.stack.sendAck(dialog.ack(invite.cseq.seq), dialog.destination());
+    // The callee may start sending RTP as soon as it has our ACK: configure leg B's media first,
+    // so that its very first packet is accepted (a 2xx retransmitted meanwhile is ACKed above).
+    const ack = (): void => void this.ctx.stack.sendAck(dialog.ack(invite.cseq.seq), dialog.destination());
     const parsed = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
     if (!parsed || !parsed.ok) {
+      ack();
       this.log.warn({ error: parsed && !parsed.ok ? parsed.error : 'no SDP in 2xx' }, 'leg B answered without a usable SDP');
       await this.end('bad-answer', [488, 'Not Acceptable Here (callee answered without usable SDP)']);
       return;
     }
-    const sdpA = await this.bridge!.forwardAnswer('b', parsed.sdp);
+    let sdpA: string;
+    try {
+      sdpA = await this.bridge!.forwardAnswer('b', parsed.sdp);
+    } finally {
+      ack();
+    }
     if (this.ended) return;
     this.sessionTimers.b = SessionTimer.fromAnswer(this, 'b', res, this.ctx.config);
     const ok = this.txA.response(200, 'OK', this.tagA);
