@@ -60,7 +60,7 @@ async function level(engine: 'gstreamer' | 'relay', calls: number): Promise<Reco
   const runDir = createRunDir(`bench-${engine}-${calls}`);
   const secure = engine === 'gstreamer';
   const packets = SECONDS * 50;
-  const answerer = await startAnswerer(secure ? sdes('AES_CM_128_HMAC_SHA1_32') : plain, { frequency: 880, keepAudio: false, maxPackets: packets, mediaStartDelayMs: 100 });
+  const answerer = await startAnswerer(secure ? sdes('AES_CM_128_HMAC_SHA1_32') : plain, { frequency: 880, keepAudio: false, maxPackets: packets });
   const caller = await SipUa.open({ user: 'alice', transactionTimeoutMs: 32000 });
   const b2bua = await startB2bua({
     runDir,
@@ -76,7 +76,7 @@ async function level(engine: 'gstreamer' | 'relay', calls: number): Promise<Reco
       caller, answerer, target: `sip:bob@${b2bua.address}`, calls, packets, legA: secure ? sdes('AES_CM_128_HMAC_SHA1_80') : plain,
       whileStreaming: async () => {
         const window = Math.max(1, SECONDS - 2);
-        await sleep(500); // the callee side starts 100 ms after each ACK
+        await sleep(500); // let every call reach its steady state before sampling
         const before = sampleGroup(b2bua.process.pid);
         const t0 = performance.now();
         const own0 = process.cpuUsage();
