@@ -11,6 +11,15 @@
  * `srtp-params` = "<RFC 4568 suite> <base64 key||salt>[ <MKI value>:<MKI length>]", or "" for plain RTP
  * (pass-through, still counted). RTP and RTCP may come mixed (rtcp-mux): each packet
  * is classified by the RFC 5761 payload-type rule.
+ *
+ * SRTCP tag with the _32 suites: RFC 4568 keeps the 80-bit tag on SRTCP, but liblinphone (and
+ * other libsrtp users that apply the _32 crypto policy to RTCP too) send a 32-bit one. When
+ * unprotecting a _32 suite, an SRTCP packet refused by the RFC session is tried on a second
+ * session whose RTCP policy has the 32-bit tag; the first variant that authenticates is kept
+ * for the rest of the stream (until re-keyed) and the other session is no longer consulted:
+ * one libsrtp call per packet again, and one replay database (an 80-bit packet truncated to
+ * 32 bits would otherwise authenticate again in the second session's fresh database).
+ * Protecting always uses the RFC 80-bit SRTCP tag.
  */
 #include "b2bplugin.h"
 #include <srtp2/srtp.h>
@@ -31,12 +40,17 @@ struct _B2bSrtp {
   gboolean keyed;  /* params name a suite */
   srtp_t session;  /* NULL when keyed but the params were refused */
   guint use_mki;   /* packets carry an MKI (RFC 3711 section 3.1) */
+  /* Unprotect, _32 suites: same keys, RTCP policy with the 32-bit tag. NULL when not applicable
+   * or once the RFC variant has authenticated an SRTCP packet. */
+  srtp_t rtcp_short_session;
+  gboolean rtcp_short_locked; /* the 32-bit variant authenticated: SRTCP goes to it only */
   guint64 packets, bytes, auth_failures, replays, errors, rekeys;
 };
 
 G_DEFINE_TYPE(B2bSrtp, b2b_srtp, GST_TYPE_ELEMENT)
 
-enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED };
+enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED,
+       PROP_SRTCP_SHORT_TAG };
 
 static GstStaticPadTemplate sink_tpl = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
 static GstStaticPadTemplate src_tpl = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -45,18 +59,19 @@ typedef struct {
   const char *name;
   void (*rtp)(srtp_crypto_policy_t *);
   void (*rtcp)(srtp_crypto_policy_t *);
+  gboolean short_tag; /* a _32 suite: peers may put the 32-bit tag on SRTCP too */
 } SuiteDef;
 
 /* SRTCP keeps the 80-bit tag with the _32 suites (RFC 4568 section 6.2, RFC 6188). */
 static const SuiteDef SUITES[] = {
-  {"AES_CM_128_HMAC_SHA1_80", srtp_crypto_policy_set_rtp_default, srtp_crypto_policy_set_rtcp_default},
-  {"AES_CM_128_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_rtcp_default},
-  {"AES_192_CM_HMAC_SHA1_80", srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
-  {"AES_192_CM_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
-  {"AES_256_CM_HMAC_SHA1_80", srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
-  {"AES_256_CM_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
-  {"AEAD_AES_128_GCM", srtp_crypto_policy_set_aes_gcm_128_16_auth, srtp_crypto_policy_set_aes_gcm_128_16_auth},
-  {"AEAD_AES_256_GCM", srtp_crypto_policy_set_aes_gcm_256_16_auth, srtp_crypto_policy_set_aes_gcm_256_16_auth},
+  {"AES_CM_128_HMAC_SHA1_80", srtp_crypto_policy_set_rtp_default, srtp_crypto_policy_set_rtcp_default, FALSE},
+  {"AES_CM_128_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_rtcp_default, TRUE},
+  {"AES_192_CM_HMAC_SHA1_80", srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, FALSE},
+  {"AES_192_CM_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, TRUE},
+  {"AES_256_CM_HMAC_SHA1_80", srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, FALSE},
+  {"AES_256_CM_HMAC_SHA1_32", srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, TRUE},
+  {"AEAD_AES_128_GCM", srtp_crypto_policy_set_aes_gcm_128_16_auth, srtp_crypto_policy_set_aes_gcm_128_16_auth, FALSE},
+  {"AEAD_AES_256_GCM", srtp_crypto_policy_set_aes_gcm_256_16_auth, srtp_crypto_policy_set_aes_gcm_256_16_auth, FALSE},
 };
 
 static const SuiteDef *find_suite(const char *name, gsize len) {
@@ -65,15 +80,16 @@ static const SuiteDef *find_suite(const char *name, gsize len) {
   return NULL;
 }
 
-/* Creates a libsrtp session; on failure returns NULL and sets *why. mki_len 0 = no MKI. */
+/* Creates a libsrtp session; on failure returns NULL and sets *why. mki_len 0 = no MKI.
+ * short_rtcp_tag: RTCP under the suite's RTP policy (32-bit tag with the _32 suites). */
 static srtp_t create_session(const SuiteDef *suite, const guint8 *key, gsize key_len, const guint8 *mki, guint mki_len,
-                             B2bSrtpMode mode, const char **why) {
+                             B2bSrtpMode mode, gboolean short_rtcp_tag, const char **why) {
   srtp_policy_t policy;
   srtp_master_key_t master = {(unsigned char *)key, (unsigned char *)mki, mki_len};
   srtp_master_key_t *masters[1] = {&master};
   memset(&policy, 0, sizeof policy);
   suite->rtp(&policy.rtp);
-  suite->rtcp(&policy.rtcp);
+  (short_rtcp_tag ? suite->rtp : suite->rtcp)(&policy.rtcp);
   if ((gsize)policy.rtp.cipher_key_len != key_len) { *why = "key||salt length does not match the suite"; return NULL; }
   policy.ssrc.type = mode == MODE_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
   if (mki_len > 0) {
@@ -94,6 +110,8 @@ static srtp_t create_session(const SuiteDef *suite, const guint8 *key, gsize key
 /* Lock held. */
 static void apply_params(B2bSrtp *self, const gchar *params) {
   if (self->session) { srtp_dealloc(self->session); self->session = NULL; }
+  if (self->rtcp_short_session) { srtp_dealloc(self->rtcp_short_session); self->rtcp_short_session = NULL; }
+  self->rtcp_short_locked = FALSE;
   g_free(self->params);
   self->params = g_strdup(params ? params : "");
   self->keyed = FALSE;
@@ -130,8 +148,10 @@ static void apply_params(B2bSrtp *self, const gchar *params) {
   gsize key_len = 0;
   guint8 *key = g_base64_decode(words[1], &key_len);
   const char *why = NULL;
-  self->session = create_session(suite, key, key_len, mki, mki_len, self->mode, &why);
+  self->session = create_session(suite, key, key_len, mki, mki_len, self->mode, FALSE, &why);
   if (!self->session) GST_WARNING_OBJECT(self, "srtp-params %s: %s: dropping packets", suite->name, why);
+  else if (suite->short_tag && self->mode == MODE_UNPROTECT)
+    self->rtcp_short_session = create_session(suite, key, key_len, mki, mki_len, self->mode, TRUE, &why);
   self->use_mki = mki_len > 0;
   memset(key, 0, key_len);
   g_free(key);
@@ -140,6 +160,38 @@ static void apply_params(B2bSrtp *self, const gchar *params) {
 
 static gboolean is_rtcp(const guint8 *d, gsize len) {
   return len >= 8 && d[1] >= 192 && d[1] <= 223;
+}
+
+static gboolean is_auth_error(srtp_err_status_t err) {
+  return err == srtp_err_status_auth_fail || err == srtp_err_status_bad_mki;
+}
+
+/* Lock held. SRTCP with the RFC 80-bit tag, or with the 32-bit one for a _32 suite (see top). */
+static srtp_err_status_t unprotect_rtcp(B2bSrtp *self, guint8 *data, int *len) {
+  if (self->rtcp_short_locked) return srtp_unprotect_rtcp_mki(self->rtcp_short_session, data, len, self->use_mki);
+  if (!self->rtcp_short_session) return srtp_unprotect_rtcp_mki(self->session, data, len, self->use_mki);
+  /* Undecided: libsrtp leaves a refused packet intact, but keep a copy rather than rely on it. */
+  int in_len = *len;
+  guint8 *copy = g_memdup2(data, (gsize)in_len);
+  srtp_err_status_t err = srtp_unprotect_rtcp_mki(self->session, data, len, self->use_mki);
+  if (err == srtp_err_status_ok) {
+    srtp_dealloc(self->rtcp_short_session);
+    self->rtcp_short_session = NULL;
+  } else {
+    memcpy(data, copy, (gsize)in_len);
+    *len = in_len;
+    srtp_err_status_t short_err = srtp_unprotect_rtcp_mki(self->rtcp_short_session, data, len, self->use_mki);
+    if (short_err == srtp_err_status_ok) {
+      GST_INFO_OBJECT(self, "peer protects SRTCP with the 32-bit tag: keeping that variant");
+      self->rtcp_short_locked = TRUE;
+      err = short_err;
+    } else if (is_auth_error(short_err) && !is_auth_error(err)) {
+      /* e.g. too short for an 80-bit tag, long enough for a 32-bit one: its tag was wrong. */
+      err = short_err;
+    }
+  }
+  g_free(copy);
+  return err;
 }
 
 static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *in) {
@@ -172,15 +224,16 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     out = gst_buffer_make_writable(in);
     gst_buffer_map(out, &map, GST_MAP_READWRITE);
     len = (int)map.size;
-    err = is_rtcp(map.data, map.size) ? srtp_unprotect_rtcp_mki(self->session, map.data, &len, self->use_mki)
+    err = is_rtcp(map.data, map.size) ? unprotect_rtcp(self, map.data, &len)
                                       : srtp_unprotect_mki(self->session, map.data, &len, self->use_mki);
     gst_buffer_unmap(out, &map);
   }
   if (err != srtp_err_status_ok) {
     /* A packet whose MKI names no key of ours cannot be authenticated either. */
-    if (err == srtp_err_status_auth_fail || err == srtp_err_status_bad_mki) self->auth_failures++;
+    if (is_auth_error(err)) self->auth_failures++;
     else if (err == srtp_err_status_replay_fail || err == srtp_err_status_replay_old) self->replays++;
     else self->errors++;
+    GST_DEBUG_OBJECT(self, "packet dropped: libsrtp status %d", (int)err);
     g_mutex_unlock(&self->lock);
     gst_buffer_unref(out);
     return GST_FLOW_OK;
@@ -200,7 +253,7 @@ static gchar *supported_suites(void) {
     memset(&p, 0, sizeof p);
     SUITES[i].rtp(&p);
     const char *why = NULL;
-    srtp_t session = create_session(&SUITES[i], zero, (gsize)p.cipher_key_len, NULL, 0, MODE_PROTECT, &why);
+    srtp_t session = create_session(&SUITES[i], zero, (gsize)p.cipher_key_len, NULL, 0, MODE_PROTECT, FALSE, &why);
     if (!session) continue;
     srtp_dealloc(session);
     if (s->len) g_string_append_c(s, ' ');
@@ -242,6 +295,7 @@ static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GPar
     case PROP_REPLAYS: g_value_set_uint64(value, self->replays); break;
     case PROP_ERRORS: g_value_set_uint64(value, self->errors); break;
     case PROP_REKEYS: g_value_set_uint64(value, self->rekeys); break;
+    case PROP_SRTCP_SHORT_TAG: g_value_set_boolean(value, self->rtcp_short_locked); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   g_mutex_unlock(&self->lock);
@@ -250,6 +304,7 @@ static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GPar
 static void b2b_srtp_finalize(GObject *object) {
   B2bSrtp *self = B2B_SRTP(object);
   if (self->session) srtp_dealloc(self->session);
+  if (self->rtcp_short_session) srtp_dealloc(self->rtcp_short_session);
   g_free(self->params);
   g_mutex_clear(&self->lock);
   G_OBJECT_CLASS(b2b_srtp_parent_class)->finalize(object);
@@ -277,6 +332,9 @@ static void b2b_srtp_class_init(B2bSrtpClass *klass) {
   g_object_class_install_property(oc, PROP_REKEYS, counter("rekeys", "Times a key was set"));
   g_object_class_install_property(oc, PROP_SUPPORTED, g_param_spec_string("supported-suites", "Supported suites",
       "Space-separated RFC 4568 suite names this libsrtp build can do", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(oc, PROP_SRTCP_SHORT_TAG, g_param_spec_boolean("srtcp-short-tag", "SRTCP 32-bit tag",
+      "Unprotect, _32 suite: the peer's SRTCP carries a 32-bit tag (libsrtp _32 policy on RTCP) instead of RFC 4568's 80-bit one",
+      FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   gst_element_class_add_static_pad_template(ec, &sink_tpl);
   gst_element_class_add_static_pad_template(ec, &src_tpl);
   gst_element_class_set_static_metadata(ec, "B2BUA SRTP", "Filter/Network/SRTP",

@@ -15,6 +15,8 @@ export interface PeerKey {
   readonly suite: Suite;
   readonly keySalt: string;
   readonly mki?: { readonly value: number; readonly length: number } | undefined;
+  /** SRTCP tag bytes (AES-CM suites): 10 = RFC 4568 (default), 4 = what liblinphone sends with the _32 suites. */
+  readonly srtcpTagLength?: 4 | 10 | undefined;
 }
 
 export interface SendToneOptions {
@@ -53,8 +55,9 @@ export class TestEndpoint {
 
   /** `undefined` = plain RTP. */
   keys(send?: PeerKey, recv?: PeerKey): void {
-    this.sendCtx = send ? new SrtpContext(send.suite, send.keySalt, send.mki) : undefined;
-    this.recvCtx = recv ? new SrtpContext(recv.suite, recv.keySalt, recv.mki) : undefined;
+    const ctx = (k: PeerKey) => new SrtpContext(k.suite, k.keySalt, k.mki, k.srtcpTagLength === undefined ? {} : { srtcpTagLength: k.srtcpTagLength });
+    this.sendCtx = send ? ctx(send) : undefined;
+    this.recvCtx = recv ? ctx(recv) : undefined;
   }
 
   private receive(msg: Buffer): void {

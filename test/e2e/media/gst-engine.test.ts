@@ -135,6 +135,31 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     });
   }
 
+  it('accepts SRTCP with the 32-bit tag on a _32 leg (liblinphone does that) and sends the RFC 80-bit tag', async () => {
+    const s = 'AES_CM_128_HMAC_SHA1_32' as const;
+    const c = await call();
+    const legA = { send: generateSrtpKey(s), recv: generateSrtpKey(s) };
+    // Leg A's peer puts the 32-bit tag on its SRTCP and expects the RFC tag on ours.
+    c.a.keys({ suite: s, keySalt: legA.recv.keySalt, srtcpTagLength: 4 }, { suite: s, keySalt: legA.send.keySalt });
+    await c.session.configure('a', legOf(stream(c.a, { srtp: legA })));
+    await c.session.configure('b', legOf(stream(c.b)));
+    await c.a.sendTone({ to: c.portA, count: 10, ssrc: 0x32 });
+    for (let i = 0; i < 3; i++) await c.a.sendPacket(TestEndpoint.rtcpReceiverReport(0x32), c.portA);
+    await c.b.sendPacket(TestEndpoint.rtcpReceiverReport(0x33), c.portB);
+    await waitUntil('RTP and RTCP both ways', () => (c.b.count(0x32) === 10 && c.b.rtcp.length === 3 && c.a.rtcp.length === 1 ? true : undefined), 5000);
+    assert.deepEqual(c.b.rtcp[2], TestEndpoint.rtcpReceiverReport(0x32), 'decrypted SRTCP relayed as plain RTCP');
+    assert.equal(c.a.authFailures, 0, 'our SRTCP authenticates with the 80-bit tag at the peer');
+    assert.equal(c.a.rtcp[0]!.readUInt32BE(4), 0x33);
+    const st = (await c.session.stats()).a[0]!;
+    assert.equal(st.srtpAuthFailures, 0);
+    // A 32-bit tag is no licence for a wrong one.
+    const bad = c.a.protect(TestEndpoint.rtcpReceiverReport(0x32));
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0x01;
+    await c.a.sendWire(bad, c.portA);
+    await waitUntil('the corrupted SRTCP counted', async () => ((await c.session.stats()).a[0]!.srtpAuthFailures === 1 ? true : undefined), 3000);
+    assert.equal(c.b.rtcp.length, 3);
+  });
+
   it('bridges an audio and a video stream of one call in one pipeline, each on its own sockets', async () => {
     const c = await call();
     const va = await TestEndpoint.open();

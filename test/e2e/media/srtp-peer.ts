@@ -68,6 +68,14 @@ function gcmIv(salt: Buffer, ssrc: number, index: bigint): Buffer {
   return iv;
 }
 
+export interface SrtpContextOptions {
+  /**
+   * SRTCP authentication tag bytes for the AES-CM suites: 10 (RFC 4568, the default) or 4, the
+   * 32-bit tag liblinphone puts on SRTCP with the _32 suites (libsrtp's _32 policy for RTCP too).
+   */
+  readonly srtcpTagLength?: 4 | 10;
+}
+
 export class SrtpContext {
   private readonly i: SuiteInfo;
   private readonly rtp: SessionKeys;
@@ -76,9 +84,12 @@ export class SrtpContext {
   private srtcpIndex = 0;
   /** MKI bytes carried between the authenticated portion and the tag (RFC 3711 section 3.1). */
   private readonly mki: Buffer;
+  private readonly srtcpTagLen: number;
 
-  constructor(readonly suite: Suite, keySaltB64: string, mki?: { value: number; length: number }) {
+  constructor(readonly suite: Suite, keySaltB64: string, mki?: { value: number; length: number }, options: SrtpContextOptions = {}) {
     this.i = info(suite);
+    if (options.srtcpTagLength !== undefined && this.i.gcm) throw new Error('srtp-peer: srtcpTagLength applies to the AES-CM suites only');
+    this.srtcpTagLen = this.i.gcm ? 16 : options.srtcpTagLength ?? 10;
     if (mki && this.i.gcm) throw new Error('srtp-peer: MKI with AEAD suites is not implemented in this test peer');
     this.mki = Buffer.alloc(mki?.length ?? 0);
     if (mki) this.mki.writeUIntBE(mki.value, Math.max(0, mki.length - 6), Math.min(6, mki.length));
@@ -144,7 +155,7 @@ export class SrtpContext {
     return Buffer.concat([header, d.update(body)]);
   }
 
-  /** SRTCP (encrypted, E=1). AES-CM suites use the 80-bit tag for SRTCP. */
+  /** SRTCP (encrypted, E=1). AES-CM suites use the 80-bit tag for SRTCP unless `srtcpTagLength` says otherwise. */
   protectRtcp(packet: Buffer): Buffer {
     const ssrc = packet.readUInt32BE(4);
     const index = this.srtcpIndex++ & 0x7fffffff;
@@ -159,13 +170,13 @@ export class SrtpContext {
     }
     const c = createCipheriv(this.cipherAlg(), this.rtcp.enc, ctrIv(this.rtcp.salt, ssrc, BigInt(index)));
     const out = Buffer.concat([header, c.update(packet.subarray(8)), eIndex]);
-    const tag = createHmac('sha1', this.rtcp.auth).update(out).digest().subarray(0, 10);
+    const tag = createHmac('sha1', this.rtcp.auth).update(out).digest().subarray(0, this.srtcpTagLen);
     return Buffer.concat([out, this.mki, tag]);
   }
 
   unprotectRtcp(packet: Buffer): Buffer {
     const ssrc = packet.readUInt32BE(4);
-    const tagLen = this.i.gcm ? 16 : 10;
+    const tagLen = this.srtcpTagLen;
     if (this.i.gcm) {
       const eIndex = packet.subarray(packet.length - 4);
       const index = eIndex.readUInt32BE(0) & 0x7fffffff;
