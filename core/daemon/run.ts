@@ -65,6 +65,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await applyPlugin(plugin, {
       hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
       log: log.child({ plugin: plugin.name }), sip: server.sip,
+      media: { engine: media.name, ...media.capabilities, unavailable: media.capabilities.unavailable ?? {} },
     });
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });

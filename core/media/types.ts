@@ -109,7 +109,12 @@ export interface MediaEngineCounters {
 export interface MediaEngine {
   readonly name: string;
   /** Encryption modes and SDES suites this engine can do (others: 488 / start-up error). */
-  readonly capabilities: { readonly encryption: readonly EncryptionMode[]; readonly srtpSuites: readonly SrtpSuite[] };
+  readonly capabilities: {
+    readonly encryption: readonly EncryptionMode[];
+    readonly srtpSuites: readonly SrtpSuite[];
+    /** Why a mode or suite is not available (operator-facing), where known. */
+    readonly unavailable?: Readonly<Partial<Record<EncryptionMode | SrtpSuite, string>>>;
+  };
   createSession(options: MediaSessionOptions): Promise<MediaSession>;
   counters(): MediaEngineCounters;
   close(): Promise<void>;

@@ -168,6 +168,18 @@ export class CallRejection extends Error {
   }
 }
 
+/**
+ * Thrown from `apply(host)` when the plugin's options cannot be served by this server (e.g. an SRTP
+ * suite the media engine lacks). The host reports it as B2BUA_CONFIG_INVALID naming the plugin's section.
+ * `problems` are `key: what is wrong (what to change)`, like validate()'s.
+ */
+export class PluginConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'PluginConfigError';
+  }
+}
+
 export function rejectCall(status: number, reason: string): never {
   throw new CallRejection(status, reason);
 }
@@ -245,6 +257,17 @@ export interface PluginHost<Options = Readonly<Record<string, unknown>>> {
   readonly configDir: string;
   readonly log: Logger;
   readonly sip: PluginSipApi;
+  /** What the configured media engine can do, so a plugin can refuse at start-up what it could never serve. */
+  readonly media: MediaCapabilities;
+}
+
+export interface MediaCapabilities {
+  /** e.g. `relay`, `gstreamer`. */
+  readonly engine: string;
+  readonly encryption: readonly EncryptionMode[];
+  readonly srtpSuites: readonly SrtpSuite[];
+  /** Why a mode or suite is missing, where the engine knows (for error messages). */
+  readonly unavailable: Readonly<Partial<Record<EncryptionMode | SrtpSuite, string>>>;
 }
 
 export interface B2buaPlugin<Options = Readonly<Record<string, unknown>>> {

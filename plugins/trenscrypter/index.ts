@@ -3,9 +3,9 @@
  * The plugin only decides leg B's encryption policy; whether the server can do that mode (else 488)
  * is decided by the core from the media engine's capabilities.
  */
-import { definePlugin } from '../../core/plugin-api/index.js';
+import { PluginConfigError, definePlugin } from '../../core/plugin-api/index.js';
 import schema from '../../schemas/trenscrypter.schema.json' with { type: 'json' };
-import { ENC_KEY, SRTP_KEY, decideLegBMedia, parsePolicy } from './policy.js';
+import { ENC_KEY, SRTP_KEY, decideLegBMedia, parsePolicy, unavailableSuites } from './policy.js';
 
 export interface TrenscrypterOptions {
   readonly [ENC_KEY]?: readonly string[];
@@ -25,6 +25,8 @@ export default definePlugin<TrenscrypterOptions>({
     const { value: policy, problems } = parsePolicy(host.options);
     // validate() ran before apply(); a problem here means the host skipped it, so refuse to run with half a policy.
     if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
+    const unavailable = unavailableSuites(policy, host.media);
+    if (unavailable.length > 0) throw new PluginConfigError(unavailable);
     const log = host.log; // the host binds the plugin name already
 
     host.hooks.legBMedia.tapPromise(PLUGIN_NAME, async (legA, call) => {

@@ -3,7 +3,7 @@
  * pair lists and decide leg B's encryption from leg A's To URI. Pure: no I/O, no hooks.
  */
 import { ENCRYPTION_MODES, SRTP_SUITES, didYouMean } from '../../core/plugin-api/index.js';
-import type { EncryptionMode, LegBMedia, SrtpSuite } from '../../core/plugin-api/index.js';
+import type { EncryptionMode, LegBMedia, MediaCapabilities, SrtpSuite } from '../../core/plugin-api/index.js';
 
 export const ENC_KEY = 'outgoing-enc-regex';
 export const SRTP_KEY = 'outgoing-srtp-regex';
@@ -130,6 +130,23 @@ export function parsePolicy(options: {
   const encryption = parseEncryptionRules(options[ENC_KEY]);
   const srtp = parseSrtpRules(options[SRTP_KEY]);
   return { value: { encryption: encryption.value, srtp: srtp.value }, problems: [...encryption.problems, ...srtp.problems] };
+}
+
+/**
+ * Suites named by `outgoing-srtp-regex` that the media engine cannot do. Only meaningful when the
+ * engine does SDES at all: otherwise an SDES leg B is refused per call (488), whatever its suites.
+ */
+export function unavailableSuites(policy: EncryptionPolicy, media: MediaCapabilities): string[] {
+  if (!media.encryption.includes('sdes')) return [];
+  const problems: string[] = [];
+  for (const rule of policy.srtp) {
+    for (const suite of rule.suites) {
+      if (media.srtpSuites.includes(suite)) continue;
+      const why = media.unavailable[suite] ?? 'not supported by this engine';
+      problems.push(`${SRTP_KEY}: ${suite} (rule "${rule.source}") is not available with media-engine=${media.engine}: ${why} (remove it or choose another suite)`);
+    }
+  }
+  return problems;
 }
 
 export interface Decision extends LegBMedia {

@@ -56,7 +56,15 @@ class GstMediaEngine implements MediaEngine {
     try {
       const infos = await Promise.all(this.workers.slots.map((s) => s.ready));
       const suites = infos[0]!.srtpSuites.filter((s): s is SrtpSuite => (SRTP_SUITES as readonly string[]).includes(s) && !(s in REFUSED_SUITES));
-      this.capabilities = { encryption: ['none', 'sdes'], srtpSuites: suites };
+      this.capabilities = {
+        encryption: ['none', 'sdes'],
+        srtpSuites: suites,
+        unavailable: {
+          ...REFUSED_SUITES,
+          'dtls-srtp': 'DTLS-SRTP is not implemented in the gstreamer media engine yet',
+          zrtp: 'ZRTP is not implemented in the gstreamer media engine yet',
+        },
+      };
       this.log.info({ workers: infos.length, gstreamer: infos[0]!.gstVersion, srtpSuites: suites, address: this.addresses }, 'gstreamer media engine ready');
     } catch (e) {
       await this.workers.close();

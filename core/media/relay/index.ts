@@ -19,7 +19,13 @@ export async function createRelayEngine(config: B2buaServerConfig, log: Logger):
   let nextId = 1;
   return {
     name: 'relay',
-    capabilities: { encryption: ['none'], srtpSuites: [] },
+    capabilities: {
+      encryption: ['none'],
+      srtpSuites: [],
+      unavailable: Object.fromEntries(
+        (['sdes', 'dtls-srtp', 'zrtp'] as const).map((mode) => [mode, 'the relay media engine carries plain RTP only (set media-engine=gstreamer)']),
+      ),
+    },
     async createSession(options: MediaSessionOptions): Promise<MediaSession> {
       const session = new RelaySession(`relay-${nextId++}`, options, binders, addresses.advertised, log.child({ callId: options.callId }), () => sessions.delete(session));
       sessions.add(session);

@@ -29,7 +29,8 @@ interface Pending {
 function workerEntry(): { file: string; execArgv: string[] } {
   const fromSources = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(fromSources ? './main.ts' : './main.js', import.meta.url));
-  return { file, execArgv: fromSources ? ['--import', 'tsx'] : [] };
+  // The loader is resolved from this package, not from the daemon's working directory.
+  return { file, execArgv: fromSources ? ['--import', import.meta.resolve('tsx')] : [] };
 }
 
 export class WorkerChannel {

@@ -62,7 +62,9 @@ describe('plain RTP relay engine', function () {
   }
 
   it('says it does plain RTP only', () => {
-    assert.deepEqual(engine.capabilities, { encryption: ['none'], srtpSuites: [] });
+    assert.deepEqual(engine.capabilities.encryption, ['none']);
+    assert.deepEqual(engine.capabilities.srtpSuites, []);
+    assert.match(engine.capabilities.unavailable?.sdes ?? '', /plain RTP only .*media-engine=gstreamer/, 'says what to change');
   });
 
   it('relays RTP both ways, from its own socket (symmetric), telephone-events included, and counts it', async () => {

@@ -63,7 +63,7 @@ export class FakeSip implements PluginSipApi {
 export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLog };
 
 export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = new FakeSip()): PluginHost<O> {
-  return { hooks: createHooks(), options, server: {} as B2buaServerConfig, configDir, log: silentLog, sip };
+  return { hooks: createHooks(), options, server: {} as B2buaServerConfig, configDir, log: silentLog, sip, media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} } };
 }
 
 let callCounter = 0;

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import Ajv from 'ajv';
 import plugin from '../../../plugins/trenscrypter/index.js';
-import { createHooks } from '../../../core/plugin-api/index.js';
-import type { B2buaServerConfig, IncomingCall, LegBMedia, Logger, PluginHost } from '../../../core/plugin-api/index.js';
+import { PluginConfigError, createHooks } from '../../../core/plugin-api/index.js';
+import type { B2buaServerConfig, IncomingCall, LegBMedia, Logger, MediaCapabilities, PluginHost } from '../../../core/plugin-api/index.js';
 import type { TrenscrypterOptions } from '../../../plugins/trenscrypter/index.js';
 
 const logged: { level: string; obj: unknown }[] = [];
@@ -14,8 +14,16 @@ const log: Logger = {
   child: () => log,
 };
 
-function hostWith(options: TrenscrypterOptions): PluginHost<TrenscrypterOptions> {
+const GST_LIKE: MediaCapabilities = {
+  engine: 'gstreamer',
+  encryption: ['none', 'sdes'],
+  srtpSuites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'],
+  unavailable: { AES_192_CM_HMAC_SHA1_80: 'no AES-192 in this build' },
+};
+
+function hostWith(options: TrenscrypterOptions, media: MediaCapabilities = GST_LIKE): PluginHost<TrenscrypterOptions> {
   return {
+    media,
     hooks: createHooks(),
     options: Object.freeze(options),
     server: {} as B2buaServerConfig,
@@ -90,6 +98,22 @@ describe('trenscrypter plugin', () => {
 
   it('apply() refuses an invalid configuration instead of running half a policy', () => {
     assert.throws(() => plugin.apply(hostWith({ 'outgoing-enc-regex': ['zrtp'] })), /odd number of items/);
+  });
+
+  it('apply() refuses at start-up an SRTP suite the media engine cannot do, with the engine\'s reason', () => {
+    const options = { 'outgoing-srtp-regex': ['AES_CM_128_HMAC_SHA1_80;AES_192_CM_HMAC_SHA1_80', 'sip:.*@example.org', 'AEAD_AES_256_GCM', 'sip:.*'] };
+    assert.throws(() => plugin.apply(hostWith(options)), (e: unknown) => {
+      assert.ok(e instanceof PluginConfigError);
+      assert.equal(e.problems.length, 2, e.problems.join('\n'));
+      assert.match(e.problems[0]!, /^outgoing-srtp-regex: AES_192_CM_HMAC_SHA1_80 \(rule "sip:\.\*@example\.org"\) is not available with media-engine=gstreamer: no AES-192 in this build/);
+      assert.match(e.problems[1]!, /AEAD_AES_256_GCM .* not supported by this engine/);
+      return true;
+    });
+  });
+
+  it('apply() does not check suites when the engine has no SDES at all (an SDES leg B gets 488 per call)', () => {
+    const relay: MediaCapabilities = { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} };
+    assert.doesNotThrow(() => plugin.apply(hostWith({ 'outgoing-srtp-regex': ['AES_192_CM_HMAC_SHA1_80', 'sip:.*'] }, relay)));
   });
 
   it('a hook failure keeps leg A media and logs an error instead of throwing', async () => {
