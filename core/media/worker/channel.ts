@@ -4,7 +4,8 @@
  * request is rejected and `onExit` listeners run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   WorkerRequestError,
   type EventMessage,
@@ -30,7 +31,7 @@ function workerEntry(): { file: string; execArgv: string[] } {
   const fromSources = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(fromSources ? './main.ts' : './main.js', import.meta.url));
   // The loader is resolved from this package, not from the daemon's working directory.
-  return { file, execArgv: fromSources ? ['--import', import.meta.resolve('tsx')] : [] };
+  return { file, execArgv: fromSources ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [] };
 }
 
 export class WorkerChannel {
