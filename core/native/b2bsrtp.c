@@ -20,6 +20,28 @@
  * one libsrtp call per packet again, and one replay database (an 80-bit packet truncated to
  * 32 bits would otherwise authenticate again in the second session's fresh database).
  * Protecting always uses the RFC 80-bit SRTCP tag.
+ *
+ * Re-key overlap (RFC 4568 section 7.1.4): in unprotect mode, a re-INVITE's new key is set when
+ * the offer arrives, but the peer protects with its old key until it has our answer. So when the
+ * key changes, the previous key's sessions are kept: a packet the new key refuses is tried, from
+ * a saved copy, on the previous key (its own 32-bit SRTCP variant included) and counted good if
+ * it authenticates there (`previous-key-packets`). Any refusal but a replay one sends it there:
+ * an old-key SRTCP packet with the 32-bit tag may not even parse as the new key's RFC form (E bit
+ * 0 where the 80-bit tag makes libsrtp look for it).
+ * Retirement is anchored on the new key's first authenticated packet, not on the re-key: the
+ * peer switches at one point of its stream, so before that every packet is old-key (however
+ * long our answer takes), and after it only reordered stragglers can be. The previous key is
+ * dropped once the new one has authenticated RETIRE_AFTER_PACKETS packets (320 ms of 20 ms
+ * audio) or RETIRE_AFTER_US has passed since its first (monotonic clock; for a sparse stream,
+ * e.g. an RTCP-only element at one packet per few seconds), whichever comes first: both far
+ * beyond real reordering, short enough that the old key is not accepted for long.
+ * Replay: each key keeps its own replay databases. A packet authenticates under one key only (a
+ * different key gives a different tag); the previous key is consulted only after the new one
+ * refused a packet, never after a replay refusal (that index was accepted under the new key),
+ * and a packet the new key accepted never reaches the previous one: a packet accepted under one
+ * key cannot pass again under the other. Setting the same key again (unprotect) keeps the
+ * sessions as they are, overlap included: a fresh session for the same key would have an empty
+ * replay database and let every packet pass twice. A `mode` change drops the fallback.
  */
 #include "b2bplugin.h"
 #include <srtp2/srtp.h>
@@ -31,6 +53,27 @@ GST_DEBUG_CATEGORY_STATIC(b2b_srtp_debug);
 
 typedef enum { MODE_PROTECT, MODE_UNPROTECT } B2bSrtpMode;
 
+/* Re-key overlap: the previous key is retired when the new one has authenticated this many packets,
+ * or this long after its first (see top). */
+#define RETIRE_AFTER_PACKETS 16
+#define RETIRE_AFTER_US (1 * G_USEC_PER_SEC)
+
+/* One key's libsrtp sessions. */
+typedef struct {
+  srtp_t session;
+  guint use_mki; /* packets carry an MKI (RFC 3711 section 3.1) */
+  /* Unprotect, _32 suites: same keys, RTCP policy with the 32-bit tag. NULL when not applicable
+   * or once the RFC variant has authenticated an SRTCP packet. */
+  srtp_t rtcp_short_session;
+  gboolean rtcp_short_locked; /* the 32-bit variant authenticated: SRTCP goes to it only */
+} KeyState;
+
+static void key_state_clear(KeyState *k) {
+  if (k->session) srtp_dealloc(k->session);
+  if (k->rtcp_short_session) srtp_dealloc(k->rtcp_short_session);
+  memset(k, 0, sizeof *k);
+}
+
 struct _B2bSrtp {
   GstElement parent;
   GstPad *sinkpad, *srcpad;
@@ -38,19 +81,17 @@ struct _B2bSrtp {
   B2bSrtpMode mode;
   gchar *params;
   gboolean keyed;  /* params name a suite */
-  srtp_t session;  /* NULL when keyed but the params were refused */
-  guint use_mki;   /* packets carry an MKI (RFC 3711 section 3.1) */
-  /* Unprotect, _32 suites: same keys, RTCP policy with the 32-bit tag. NULL when not applicable
-   * or once the RFC variant has authenticated an SRTCP packet. */
-  srtp_t rtcp_short_session;
-  gboolean rtcp_short_locked; /* the 32-bit variant authenticated: SRTCP goes to it only */
-  guint64 packets, bytes, auth_failures, replays, errors, rekeys;
+  KeyState key;    /* key.session NULL when keyed but the params were refused */
+  KeyState prev;   /* unprotect: the previous key during a re-key overlap (see top); prev.session NULL otherwise */
+  guint new_key_good;      /* packets the current key authenticated while prev is kept */
+  gint64 new_key_first_us; /* monotonic time of the first of them */
+  guint64 packets, bytes, auth_failures, replays, errors, rekeys, prev_key_packets;
 };
 
 G_DEFINE_TYPE(B2bSrtp, b2b_srtp, GST_TYPE_ELEMENT)
 
 enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED,
-       PROP_SRTCP_SHORT_TAG };
+       PROP_SRTCP_SHORT_TAG, PROP_PREV_KEY_PACKETS };
 
 static GstStaticPadTemplate sink_tpl = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
 static GstStaticPadTemplate src_tpl = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -107,15 +148,25 @@ static srtp_t create_session(const SuiteDef *suite, const guint8 *key, gsize key
   return session;
 }
 
-/* Lock held. */
-static void apply_params(B2bSrtp *self, const gchar *params) {
-  if (self->session) { srtp_dealloc(self->session); self->session = NULL; }
-  if (self->rtcp_short_session) { srtp_dealloc(self->rtcp_short_session); self->rtcp_short_session = NULL; }
-  self->rtcp_short_locked = FALSE;
+/* Lock held. keep_previous: unprotect re-key, the current key stays as a fallback (see top). */
+static void apply_params(B2bSrtp *self, const gchar *params, gboolean keep_previous) {
+  gboolean same = g_strcmp0(params ? params : "", self->params) == 0;
+  if (keep_previous && same) {
+    /* The same key set again: the sessions (replay databases) and a running overlap stay. */
+    if (self->keyed) self->rekeys++;
+    return;
+  }
+  key_state_clear(&self->prev);
+  self->new_key_good = 0;
+  self->new_key_first_us = 0;
+  if (keep_previous && self->key.session && params && *params) {
+    self->prev = self->key;
+    memset(&self->key, 0, sizeof self->key);
+  }
+  key_state_clear(&self->key);
   g_free(self->params);
   self->params = g_strdup(params ? params : "");
   self->keyed = FALSE;
-  self->use_mki = 0;
   if (!params || !*params) return;
   self->keyed = TRUE;
   self->rekeys++;
@@ -148,11 +199,12 @@ static void apply_params(B2bSrtp *self, const gchar *params) {
   gsize key_len = 0;
   guint8 *key = g_base64_decode(words[1], &key_len);
   const char *why = NULL;
-  self->session = create_session(suite, key, key_len, mki, mki_len, self->mode, FALSE, &why);
-  if (!self->session) GST_WARNING_OBJECT(self, "srtp-params %s: %s: dropping packets", suite->name, why);
+  self->key.session = create_session(suite, key, key_len, mki, mki_len, self->mode, FALSE, &why);
+  if (!self->key.session) GST_WARNING_OBJECT(self, "srtp-params %s: %s: dropping packets", suite->name, why);
   else if (suite->short_tag && self->mode == MODE_UNPROTECT)
-    self->rtcp_short_session = create_session(suite, key, key_len, mki, mki_len, self->mode, TRUE, &why);
-  self->use_mki = mki_len > 0;
+    self->key.rtcp_short_session = create_session(suite, key, key_len, mki, mki_len, self->mode, TRUE, &why);
+  self->key.use_mki = mki_len > 0;
+  if (!self->key.session) key_state_clear(&self->prev); /* refused params: drop, as before */
   memset(key, 0, key_len);
   g_free(key);
   g_strfreev(words);
@@ -166,28 +218,82 @@ static gboolean is_auth_error(srtp_err_status_t err) {
   return err == srtp_err_status_auth_fail || err == srtp_err_status_bad_mki;
 }
 
-/* Lock held. SRTCP with the RFC 80-bit tag, or with the 32-bit one for a _32 suite (see top). */
-static srtp_err_status_t unprotect_rtcp(B2bSrtp *self, guint8 *data, int *len) {
-  if (self->rtcp_short_locked) return srtp_unprotect_rtcp_mki(self->rtcp_short_session, data, len, self->use_mki);
-  if (!self->rtcp_short_session) return srtp_unprotect_rtcp_mki(self->session, data, len, self->use_mki);
-  /* Undecided: libsrtp leaves a refused packet intact, but keep a copy rather than rely on it. */
-  int in_len = *len;
-  guint8 *copy = g_memdup2(data, (gsize)in_len);
-  srtp_err_status_t err = srtp_unprotect_rtcp_mki(self->session, data, len, self->use_mki);
+static gboolean is_replay_error(srtp_err_status_t err) {
+  return err == srtp_err_status_replay_fail || err == srtp_err_status_replay_old;
+}
+
+/* A packet two sessions refused: the second session's verdict when it is an authentication
+ * failure and the first one's is not (e.g. too short for an 80-bit tag, or read with the wrong
+ * tag length its E bit is 0: the packet simply did not fit the first session). */
+static srtp_err_status_t pick_error(srtp_err_status_t first, srtp_err_status_t second) {
+  return is_auth_error(second) && !is_auth_error(first) ? second : first;
+}
+
+/* The "try on a copy with another session" step of both fallbacks: restores the packet libsrtp
+ * was given (libsrtp leaves a refused packet intact, but we keep a copy rather than rely on it)
+ * and unprotects it with `session`. */
+static void restore_copy(guint8 *data, int *len, const guint8 *copy, int in_len) {
+  memcpy(data, copy, (gsize)in_len);
+  *len = in_len;
+}
+
+static srtp_err_status_t retry_on_copy(srtp_t session, gboolean rtcp, guint use_mki, guint8 *data, int *len, const guint8 *copy,
+                                       int in_len) {
+  restore_copy(data, len, copy, in_len);
+  return rtcp ? srtp_unprotect_rtcp_mki(session, data, len, use_mki) : srtp_unprotect_mki(session, data, len, use_mki);
+}
+
+/* Lock held. SRTCP with the RFC 80-bit tag, or with the 32-bit one for a _32 suite (see top).
+ * `copy` holds the packet as received (in_len bytes). */
+static srtp_err_status_t unprotect_rtcp(KeyState *k, guint8 *data, int *len, const guint8 *copy, int in_len) {
+  if (k->rtcp_short_locked) return srtp_unprotect_rtcp_mki(k->rtcp_short_session, data, len, k->use_mki);
+  srtp_err_status_t err = srtp_unprotect_rtcp_mki(k->session, data, len, k->use_mki);
+  if (!k->rtcp_short_session) return err;
   if (err == srtp_err_status_ok) {
-    srtp_dealloc(self->rtcp_short_session);
-    self->rtcp_short_session = NULL;
-  } else {
-    memcpy(data, copy, (gsize)in_len);
-    *len = in_len;
-    srtp_err_status_t short_err = srtp_unprotect_rtcp_mki(self->rtcp_short_session, data, len, self->use_mki);
-    if (short_err == srtp_err_status_ok) {
-      GST_INFO_OBJECT(self, "peer protects SRTCP with the 32-bit tag: keeping that variant");
-      self->rtcp_short_locked = TRUE;
-      err = short_err;
-    } else if (is_auth_error(short_err) && !is_auth_error(err)) {
-      /* e.g. too short for an 80-bit tag, long enough for a 32-bit one: its tag was wrong. */
-      err = short_err;
+    srtp_dealloc(k->rtcp_short_session);
+    k->rtcp_short_session = NULL;
+    return err;
+  }
+  srtp_err_status_t short_err = retry_on_copy(k->rtcp_short_session, TRUE, k->use_mki, data, len, copy, in_len);
+  if (short_err == srtp_err_status_ok) {
+    GST_INFO("peer protects SRTCP with the 32-bit tag: keeping that variant");
+    k->rtcp_short_locked = TRUE;
+    return short_err;
+  }
+  return pick_error(err, short_err);
+}
+
+/* Lock held. One key: RTP, or SRTCP with its tag-length variants. */
+static srtp_err_status_t unprotect_with(KeyState *k, gboolean rtcp, guint8 *data, int *len, const guint8 *copy, int in_len) {
+  return rtcp ? unprotect_rtcp(k, data, len, copy, in_len) : srtp_unprotect_mki(k->session, data, len, k->use_mki);
+}
+
+/* Lock held. The current key, then during a re-key overlap the previous one (see top). */
+static srtp_err_status_t unprotect_packet(B2bSrtp *self, guint8 *data, int *len) {
+  gboolean rtcp = is_rtcp(data, (gsize)*len);
+  int in_len = *len;
+  if (self->prev.session && self->new_key_good > 0 &&
+      (self->new_key_good >= RETIRE_AFTER_PACKETS || g_get_monotonic_time() - self->new_key_first_us >= RETIRE_AFTER_US)) {
+    GST_INFO_OBJECT(self, "new key authenticated %u packets: previous key retired", self->new_key_good);
+    key_state_clear(&self->prev);
+  }
+  /* A copy only when a second session may be consulted. */
+  gboolean fallback = self->prev.session != NULL || (rtcp && self->key.rtcp_short_session && !self->key.rtcp_short_locked);
+  guint8 *copy = fallback ? g_memdup2(data, (gsize)in_len) : NULL;
+  srtp_err_status_t err = unprotect_with(&self->key, rtcp, data, len, copy, in_len);
+  if (self->prev.session) {
+    if (err == srtp_err_status_ok) {
+      if (self->new_key_good++ == 0) self->new_key_first_us = g_get_monotonic_time();
+    } else if (!is_replay_error(err)) {
+      /* Refused by the new key (failed authentication, or did not fit it: an old-key SRTCP packet
+       * with the 32-bit tag read with the 80-bit one). Not after a replay refusal: that index was
+       * already accepted under the new key. */
+      restore_copy(data, len, copy, in_len);
+      srtp_err_status_t prev_err = unprotect_with(&self->prev, rtcp, data, len, copy, in_len);
+      if (prev_err == srtp_err_status_ok) self->prev_key_packets++;
+      /* A replay under the previous key is reported as such (as libsrtp does: replay is checked
+       * before authentication). */
+      err = prev_err == srtp_err_status_ok || is_replay_error(prev_err) ? prev_err : pick_error(err, prev_err);
     }
   }
   g_free(copy);
@@ -206,7 +312,7 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     g_mutex_unlock(&self->lock);
     return gst_pad_push(self->srcpad, in);
   }
-  if (!self->session) { self->errors++; g_mutex_unlock(&self->lock); gst_buffer_unref(in); return GST_FLOW_OK; }
+  if (!self->key.session) { self->errors++; g_mutex_unlock(&self->lock); gst_buffer_unref(in); return GST_FLOW_OK; }
 
   srtp_err_status_t err;
   int len;
@@ -216,22 +322,21 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     gst_buffer_map(out, &map, GST_MAP_READWRITE);
     gst_buffer_extract(in, 0, map.data, in_len);
     len = (int)in_len;
-    err = is_rtcp(map.data, in_len) ? srtp_protect_rtcp_mki(self->session, map.data, &len, self->use_mki, 0)
-                                    : srtp_protect_mki(self->session, map.data, &len, self->use_mki, 0);
+    err = is_rtcp(map.data, in_len) ? srtp_protect_rtcp_mki(self->key.session, map.data, &len, self->key.use_mki, 0)
+                                    : srtp_protect_mki(self->key.session, map.data, &len, self->key.use_mki, 0);
     gst_buffer_unmap(out, &map);
     gst_buffer_unref(in);
   } else {
     out = gst_buffer_make_writable(in);
     gst_buffer_map(out, &map, GST_MAP_READWRITE);
     len = (int)map.size;
-    err = is_rtcp(map.data, map.size) ? unprotect_rtcp(self, map.data, &len)
-                                      : srtp_unprotect_mki(self->session, map.data, &len, self->use_mki);
+    err = unprotect_packet(self, map.data, &len);
     gst_buffer_unmap(out, &map);
   }
   if (err != srtp_err_status_ok) {
     /* A packet whose MKI names no key of ours cannot be authenticated either. */
     if (is_auth_error(err)) self->auth_failures++;
-    else if (err == srtp_err_status_replay_fail || err == srtp_err_status_replay_old) self->replays++;
+    else if (is_replay_error(err)) self->replays++;
     else self->errors++;
     GST_DEBUG_OBJECT(self, "packet dropped: libsrtp status %d", (int)err);
     g_mutex_unlock(&self->lock);
@@ -271,12 +376,12 @@ static void b2b_srtp_set_property(GObject *object, guint id, const GValue *value
       self->mode = g_strcmp0(m, "unprotect") == 0 ? MODE_UNPROTECT : MODE_PROTECT;
       if (self->keyed) { /* the session depends on the direction */
         gchar *p = g_strdup(self->params);
-        apply_params(self, p);
+        apply_params(self, p, FALSE);
         g_free(p);
       }
       break;
     }
-    case PROP_PARAMS: apply_params(self, g_value_get_string(value)); break;
+    case PROP_PARAMS: apply_params(self, g_value_get_string(value), self->mode == MODE_UNPROTECT); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   g_mutex_unlock(&self->lock);
@@ -295,7 +400,8 @@ static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GPar
     case PROP_REPLAYS: g_value_set_uint64(value, self->replays); break;
     case PROP_ERRORS: g_value_set_uint64(value, self->errors); break;
     case PROP_REKEYS: g_value_set_uint64(value, self->rekeys); break;
-    case PROP_SRTCP_SHORT_TAG: g_value_set_boolean(value, self->rtcp_short_locked); break;
+    case PROP_SRTCP_SHORT_TAG: g_value_set_boolean(value, self->key.rtcp_short_locked); break;
+    case PROP_PREV_KEY_PACKETS: g_value_set_uint64(value, self->prev_key_packets); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   g_mutex_unlock(&self->lock);
@@ -303,8 +409,8 @@ static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GPar
 
 static void b2b_srtp_finalize(GObject *object) {
   B2bSrtp *self = B2B_SRTP(object);
-  if (self->session) srtp_dealloc(self->session);
-  if (self->rtcp_short_session) srtp_dealloc(self->rtcp_short_session);
+  key_state_clear(&self->key);
+  key_state_clear(&self->prev);
   g_free(self->params);
   g_mutex_clear(&self->lock);
   G_OBJECT_CLASS(b2b_srtp_parent_class)->finalize(object);
@@ -330,6 +436,8 @@ static void b2b_srtp_class_init(B2bSrtpClass *klass) {
   g_object_class_install_property(oc, PROP_REPLAYS, counter("replays", "Packets dropped: replayed or too old"));
   g_object_class_install_property(oc, PROP_ERRORS, counter("errors", "Packets dropped for another reason (no usable key, malformed)"));
   g_object_class_install_property(oc, PROP_REKEYS, counter("rekeys", "Times a key was set"));
+  g_object_class_install_property(oc, PROP_PREV_KEY_PACKETS, counter("previous-key-packets",
+      "Unprotect: packets (counted in packets) authenticated by the previous key during a re-key overlap"));
   g_object_class_install_property(oc, PROP_SUPPORTED, g_param_spec_string("supported-suites", "Supported suites",
       "Space-separated RFC 4568 suite names this libsrtp build can do", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_SRTCP_SHORT_TAG, g_param_spec_boolean("srtcp-short-tag", "SRTCP 32-bit tag",
