@@ -24,9 +24,8 @@ export default definePlugin<TrenscrypterOptions>({
   apply(host) {
     const { value: policy, problems } = parsePolicy(host.options);
     // validate() ran before apply(); a problem here means the host skipped it, so refuse to run with half a policy.
-    if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
-    const unavailable = unavailableSuites(policy, host.media);
-    if (unavailable.length > 0) throw new PluginConfigError(unavailable);
+    const refused = problems.length > 0 ? problems : unavailableSuites(policy, host.media);
+    if (refused.length > 0) throw new PluginConfigError(refused);
     const log = host.log; // the host binds the plugin name already
 
     host.hooks.legBMedia.tapPromise(PLUGIN_NAME, async (legA, call) => {
