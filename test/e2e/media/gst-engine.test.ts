@@ -61,6 +61,16 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     await engine?.close();
   });
 
+  /** A call whose leg A peer sends SRTP under `suite` (only its send key is known to it) and leg B is plain. */
+  async function callWithSrtpSenderOnA(suite: SrtpSuite): Promise<Call> {
+    const c = await call();
+    const legA = { send: generateSrtpKey(suite), recv: generateSrtpKey(suite) };
+    c.a.keys({ suite, keySalt: legA.recv.keySalt });
+    await c.session.configure('a', legOf(stream(c.a, { srtp: legA })));
+    await c.session.configure('b', legOf(stream(c.b)));
+    return c;
+  }
+
   async function call(noRtpTimeoutMs = 0): Promise<Call> {
     const session = await engine.createSession({ callId: `t-${randomBytes(3).toString('hex')}`, noRtpTimeoutMs });
     sessions.push(session);
@@ -250,12 +260,7 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
   });
 
   it('drops and counts SRTP authentication failures and replays', async () => {
-    const s = 'AES_CM_128_HMAC_SHA1_80' as const;
-    const c = await call();
-    const legA = { send: generateSrtpKey(s), recv: generateSrtpKey(s) };
-    c.a.keys({ suite: s, keySalt: legA.recv.keySalt });
-    await c.session.configure('a', legOf(stream(c.a, { srtp: legA })));
-    await c.session.configure('b', legOf(stream(c.b)));
+    const c = await callWithSrtpSenderOnA('AES_CM_128_HMAC_SHA1_80');
     await c.a.sendTone({ to: c.portA, count: 10, ssrc: 0x55 });
     const good = await c.a.sendPacket(buildPlain(0x55, 1100), c.portA);
     const badTag = c.a.protect(buildPlain(0x55, 1101));
@@ -274,12 +279,7 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
   });
 
   it('survives garbage on an SRTP leg (random bytes and lengths): nothing forwarded, media goes on', async () => {
-    const s = 'AES_CM_128_HMAC_SHA1_80' as const;
-    const c = await call();
-    const legA = { send: generateSrtpKey(s), recv: generateSrtpKey(s) };
-    c.a.keys({ suite: s, keySalt: legA.recv.keySalt });
-    await c.session.configure('a', legOf(stream(c.a, { srtp: legA })));
-    await c.session.configure('b', legOf(stream(c.b)));
+    const c = await callWithSrtpSenderOnA('AES_CM_128_HMAC_SHA1_80');
     await c.a.sendTone({ to: c.portA, count: 5, ssrc: 0x42 });
     for (let i = 0; i < 300; i++) {
       const junk = randomBytes(i % 7 === 0 ? 0 : 1 + Math.floor(Math.random() * 300));

@@ -8,27 +8,16 @@
  * AES_256_CM_HMAC_SHA1_32; RFC 4568 says 80 bits. The element accepts both for those suites.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NATIVE_PLUGIN_DIR } from '../../../core/media/gst/index.js';
-import { SRTP_KEY_SALT_BYTES } from '../../../core/media/sdes.js';
 import { SrtpContext, type Suite } from '../../e2e/media/srtp-peer.js';
+import { masterKey, senderReport } from './srtp-test-packets.js';
 
 type Gst = typeof import('../../../core/media/worker/gst.js');
 let gst: Gst;
 
-/** RTCP sender report with one report block (52 bytes), distinct per `n`. */
-function senderReport(ssrc: number, n: number): Buffer {
-  const b = Buffer.alloc(52);
-  b[0] = 0x81;
-  b[1] = 200;
-  b.writeUInt16BE(52 / 4 - 1, 2);
-  b.writeUInt32BE(ssrc >>> 0, 4);
-  for (let i = 8; i < 52; i++) b[i] = (i * 7 + n) & 0xff;
-  return b;
-}
 
 interface Result {
   packets: number;
@@ -69,7 +58,6 @@ async function unprotect(suite: Suite, keySalt: string, wire: Buffer[]): Promise
   return r;
 }
 
-const keyOf = (suite: Suite) => randomBytes(SRTP_KEY_SALT_BYTES[suite]).toString('base64');
 
 describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', function () {
   this.timeout(20_000);
@@ -84,7 +72,7 @@ describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', funct
 
   for (const suite of ['AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_32'] as const) {
     it(`${suite}: accepts SRTCP with the 32-bit tag (liblinphone) as good and decrypts it`, async () => {
-      const k = keyOf(suite);
+      const k = masterKey(suite);
       const peer = new SrtpContext(suite, k, undefined, { srtcpTagLength: 4 });
       const plain = [1, 2, 3, 4, 5].map((n) => senderReport(0xa1, n));
       const wire = plain.map((pk) => peer.protectRtcp(pk));
@@ -95,7 +83,7 @@ describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', funct
     });
 
     it(`${suite}: still accepts the RFC 4568 80-bit SRTCP tag`, async () => {
-      const k = keyOf(suite);
+      const k = masterKey(suite);
       const peer = new SrtpContext(suite, k);
       const plain = [1, 2, 3].map((n) => senderReport(0xb2, n));
       const r = await unprotect(suite, k, plain.map((pk) => peer.protectRtcp(pk)));
@@ -106,7 +94,7 @@ describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', funct
 
   it('counts a corrupted 32-bit-tag SRTCP packet as an authentication failure, before and after the variant is known', async () => {
     const suite = 'AES_CM_128_HMAC_SHA1_32' as const;
-    const k = keyOf(suite);
+    const k = masterKey(suite);
     const peer = new SrtpContext(suite, k, undefined, { srtcpTagLength: 4 });
     const wire = [1, 2, 3, 4].map((n) => peer.protectRtcp(senderReport(0xc3, n)));
     const flip = (b: Buffer, at: number): Buffer => {
@@ -121,7 +109,7 @@ describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', funct
 
   it('keeps replay protection: a replay is dropped, and an 80-bit packet truncated to 32 bits does not pass again', async () => {
     const suite = 'AES_256_CM_HMAC_SHA1_32' as const;
-    const k = keyOf(suite);
+    const k = masterKey(suite);
     const short = new SrtpContext(suite, k, undefined, { srtcpTagLength: 4 });
     const a = [1, 2].map((n) => short.protectRtcp(senderReport(0xd4, n)));
     const r1 = await unprotect(suite, k, [a[0]!, a[1]!, a[0]!]);
@@ -139,7 +127,7 @@ describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', funct
 
   for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_80'] as const) {
     it(`${suite}: does NOT accept a 32-bit SRTCP tag (every packet dropped and counted)`, async () => {
-      const k = keyOf(suite);
+      const k = masterKey(suite);
       const peer = new SrtpContext(suite, k, undefined, { srtcpTagLength: 4 });
       const r = await unprotect(suite, k, [1, 2, 3].map((n) => peer.protectRtcp(senderReport(0xe5, n))));
       assert.deepEqual({ packets: r.packets, out: r.out.length, shortTag: r.shortTag }, { packets: 0, out: 0, shortTag: false });

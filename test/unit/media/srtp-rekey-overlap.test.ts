@@ -9,14 +9,13 @@
  * 16 packets, or 1 s after its first one (core/native/b2bsrtp.c); then the old key is refused.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NATIVE_PLUGIN_DIR } from '../../../core/media/gst/index.js';
-import { SRTP_KEY_SALT_BYTES } from '../../../core/media/sdes.js';
-import { SrtpContext, type Suite } from '../../e2e/media/srtp-peer.js';
+import { SrtpContext, type SrtpContextOptions, type Suite } from '../../e2e/media/srtp-peer.js';
+import { masterKey, rtpPacket, senderReport } from './srtp-test-packets.js';
 
 import type { Pipeline, UdpSocket } from '../../../core/media/worker/gst.js';
 
@@ -27,29 +26,8 @@ let gst: Gst;
 const RETIRE_AFTER = 16;
 const RETIRE_AFTER_MS = 1000;
 
-function rtpPacket(ssrc: number, seq: number): Buffer {
-  const b = Buffer.alloc(12 + 160);
-  b[0] = 0x80;
-  b[1] = 0; // PCMU
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE((seq * 160) >>> 0, 4);
-  b.writeUInt32BE(ssrc >>> 0, 8);
-  for (let i = 12; i < b.length; i++) b[i] = (i * 3 + seq) & 0xff;
-  return b;
-}
 
-/** RTCP sender report with one report block (52 bytes), distinct per `n`. */
-function senderReport(ssrc: number, n: number): Buffer {
-  const b = Buffer.alloc(52);
-  b[0] = 0x81;
-  b[1] = 200;
-  b.writeUInt16BE(52 / 4 - 1, 2);
-  b.writeUInt32BE(ssrc >>> 0, 4);
-  for (let i = 8; i < 52; i++) b[i] = (i * 7 + n) & 0xff;
-  return b;
-}
 
-const keyOf = (suite: Suite) => randomBytes(SRTP_KEY_SALT_BYTES[suite]).toString('base64');
 
 interface Counters {
   packets: number;
@@ -123,6 +101,12 @@ describe('b2bsrtp: re-key overlap, previous key kept until the new one is in use
     open.push(r);
     return r;
   };
+  /** Old key A (the receiver starts on it) and new key B, each with the peer's SRTP context. */
+  const rekeyPair = (suite: Suite, oldKeyOptions: SrtpContextOptions = {}) => {
+    const kA = masterKey(suite);
+    const kB = masterKey(suite);
+    return { kA, kB, a: new SrtpContext(suite, kA, undefined, oldKeyOptions), b: new SrtpContext(suite, kB), rx: receiver(`${suite} ${kA}`) };
+  };
   before(async () => {
     process.env['GST_PLUGIN_PATH'] = [NATIVE_PLUGIN_DIR, process.env['GST_PLUGIN_PATH']].filter(Boolean).join(':');
     gst = await import('../../../core/media/worker/gst.js');
@@ -135,11 +119,7 @@ describe('b2bsrtp: re-key overlap, previous key kept until the new one is in use
   for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM'] as const) {
     it(`${suite} RTP: old-key packets accepted and decrypted until ${RETIRE_AFTER} new-key packets, then refused; replays dropped`, async () => {
       const ssrc = 0x1234;
-      const kA = keyOf(suite);
-      const kB = keyOf(suite);
-      const a = new SrtpContext(suite, kA);
-      const b = new SrtpContext(suite, kB);
-      const rx = receiver(`${suite} ${kA}`);
+      const { kB, a, b, rx } = rekeyPair(suite);
       const plain = new Map<number, Buffer>();
       const pkt = (ctx: SrtpContext, seq: number) => {
         const p = rtpPacket(ssrc, seq);
@@ -189,11 +169,7 @@ describe('b2bsrtp: re-key overlap, previous key kept until the new one is in use
 
   it('SRTCP under rtcp-mux, _32 suite: old key with the 32-bit tag (liblinphone) still accepted, new key with the RFC tag', async () => {
     const suite = 'AES_CM_128_HMAC_SHA1_32' as const;
-    const kA = keyOf(suite);
-    const kB = keyOf(suite);
-    const a = new SrtpContext(suite, kA, undefined, { srtcpTagLength: 4 });
-    const b = new SrtpContext(suite, kB);
-    const rx = receiver(`${suite} ${kA}`);
+    const { kB, a, b, rx } = rekeyPair(suite, { srtcpTagLength: 4 });
     const sr = [1, 2, 3, 4, 5, 6].map((n) => senderReport(0x77, n));
     const rtp = [1, 2, 3].map((s) => rtpPacket(0x77, s));
     let c = await rx.send([a.protectRtcp(sr[0]!), a.protectRtp(rtp[0]!)]);
@@ -213,11 +189,7 @@ describe('b2bsrtp: re-key overlap, previous key kept until the new one is in use
 
   it('setting the same key again neither drops the overlap nor makes that key its own fallback', async () => {
     const suite = 'AES_CM_128_HMAC_SHA1_80' as const;
-    const kA = keyOf(suite);
-    const kB = keyOf(suite);
-    const a = new SrtpContext(suite, kA);
-    const b = new SrtpContext(suite, kB);
-    const rx = receiver(`${suite} ${kA}`);
+    const { kA, kB, a, b, rx } = rekeyPair(suite);
     const p1 = a.protectRtp(rtpPacket(5, 1));
     await rx.send([p1]);
     rx.rekey(`${suite} ${kA}`); // same key: same session and replay database (no fresh one to replay into)
@@ -231,11 +203,7 @@ describe('b2bsrtp: re-key overlap, previous key kept until the new one is in use
 
   it(`a sparse stream: the old key is retired ${RETIRE_AFTER_MS} ms after the new key's first packet`, async () => {
     const suite = 'AES_CM_128_HMAC_SHA1_80' as const;
-    const kA = keyOf(suite);
-    const kB = keyOf(suite);
-    const a = new SrtpContext(suite, kA);
-    const b = new SrtpContext(suite, kB);
-    const rx = receiver(`${suite} ${kA}`);
+    const { kB, a, b, rx } = rekeyPair(suite);
     await rx.send([a.protectRtcp(senderReport(6, 1))]);
     rx.rekey(`${suite} ${kB}`);
     // However long the peer takes to switch, its old key is accepted until then.
