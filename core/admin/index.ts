@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { B2buaServer } from '../b2bua/types.js';
 import { parseHostPort } from '../config/formats.js';
 import { B2buaError } from '../errors/index.js';
-import type { Logger } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
 
 export interface AdminServer {
   readonly url: string;

@@ -3,10 +3,10 @@
  * for every flow of the call, and one teardown path (end()).
  */
 import { randomInt } from 'node:crypto';
-import type { MediaEngine, MediaEvent, LegId } from '../media/types.js';
-import {
-  CallRejection, type B2buaHooks, type B2buaServerConfig, type EncryptionMode, type IncomingCall, type LegBMedia, type LegBTarget, type Logger,
-} from '../plugin-api/index.js';
+import type { MediaEngine, MediaEvent } from '../media/types.js';
+import type { LegId, EncryptionMode, Logger } from '../vocabulary/index.js';
+import { CallRejection, type B2buaHooks, type IncomingCall, type LegBMedia, type LegBTarget } from '../plugin-api/index.js';
+import type { B2buaServerConfig } from '../config/server-config.js';
 import { parseSdp, summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
 import { Dialog } from '../sip/dialog.js';

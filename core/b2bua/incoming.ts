@@ -1,5 +1,6 @@
 /** Leg A as plugins see it (IncomingCall) and leg B's default target, as Flexisip does it. */
-import type { IncomingCall, LegBTarget, NameAddr, OfferedMedia } from '../plugin-api/index.js';
+import type { IncomingCall, LegBTarget, OfferedMedia } from '../plugin-api/index.js';
+import type { NameAddr } from '../vocabulary/index.js';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
 import type { SipRequest } from '../sip/message.js';
 import type { HostPort } from '../sip/transport.js';

@@ -4,8 +4,8 @@
  * at each offer/answer step. m-line i of leg A is m-line i of leg B.
  */
 import { randomInt } from 'node:crypto';
-import type { Direction, LegId, LegParams, LocalEndpoint, MediaKind, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
-import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
+import type { LegParams, LocalEndpoint, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
+import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
 import type { MediaLine, ParsedSdp } from '../sdp/model.js';
 import {

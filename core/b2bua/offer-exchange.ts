@@ -4,7 +4,7 @@
  * answers; other changes are answered here. One exchange at a time: a second one gets 491.
  */
 import { randomInt } from 'node:crypto';
-import type { LegId } from '../media/types.js';
+import type { LegId } from '../vocabulary/index.js';
 import { parseSdp } from '../sdp/parse.js';
 import { reasonPhrase, type SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';

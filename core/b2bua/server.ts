@@ -3,8 +3,8 @@
  * creates a Call per incoming INVITE and routes in-dialog requests to their call.
  */
 import { B2buaError } from '../errors/index.js';
-import type { Logger, PluginSipApi } from '../plugin-api/index.js';
-import type { LegId } from '../media/types.js';
+import type { PluginSipApi } from '../plugin-api/index.js';
+import type { Logger, LegId } from '../vocabulary/index.js';
 import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import { SipStack, type ServerTransaction } from '../sip/stack.js';

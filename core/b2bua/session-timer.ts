@@ -2,8 +2,8 @@
  * Session timers (RFC 4028) on one leg: the refresher side re-INVITEs (or UPDATEs) at half the
  * interval; the other side expects a refresh before the interval ends, else the call ends.
  */
-import type { LegId } from '../media/types.js';
-import type { B2buaServerConfig } from '../plugin-api/index.js';
+import type { LegId } from '../vocabulary/index.js';
+import type { B2buaServerConfig } from '../config/server-config.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import type { TimerHandle } from '../sip/timers.js';
 

@@ -3,7 +3,7 @@
  * other leg (the transferee) with Replaces rewritten to the dialog the target really has with us,
  * and the transferee's progress is reported to the transferor as NOTIFY message/sipfrag 100 / 200 / 500.
  */
-import type { LegId } from '../media/types.js';
+import type { LegId } from '../vocabulary/index.js';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';

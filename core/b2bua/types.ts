@@ -2,7 +2,9 @@
  * Boundary between the daemon (core/cli, core/daemon) and the back-to-back framework.
  * The daemon builds config, plugin host and media engine, then drives a B2buaServer.
  */
-import type { B2buaHooks, B2buaServerConfig, Logger, PluginSipApi } from '../plugin-api/index.js';
+import type { B2buaHooks, PluginSipApi } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
+import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from '../media/types.js';
 
 export interface TlsFiles {

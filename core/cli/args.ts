@@ -1,6 +1,6 @@
 /** Command line, Flexisip-compatible: `b2bua-server --server b2bua -c /etc/flexisip/flexisip.conf`. */
 import { B2buaError } from '../errors/index.js';
-import { didYouMean } from '../plugin-api/index.js';
+import { didYouMean } from '../text/did-you-mean.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/flexisip/flexisip.conf';
 

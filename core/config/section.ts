@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { didYouMean } from '../plugin-api/index.js';
+import { didYouMean } from '../text/did-you-mean.js';
 import { FORMATS } from './formats.js';
 import type { IniEntry } from './ini.js';
 

@@ -17,7 +17,8 @@ import { B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
-import { createHooks, type Logger } from '../plugin-api/index.js';
+import { createHooks } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
 import { applyPlugin, describeLocation, readApplication } from '../plugin-host/index.js';
 import { VERSION } from '../cli/version.js';
 

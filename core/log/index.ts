@@ -1,6 +1,6 @@
 /** Structured JSON logging (pino). Every call-scoped line carries `call` (our id) and leg Call-IDs. */
 import { pino } from 'pino';
-import type { Logger } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 

@@ -1,7 +1,7 @@
 /** Where media sockets bind and which address the SDP announces; shared by every media engine. */
 import net from 'node:net';
 import os from 'node:os';
-import type { B2buaServerConfig } from '../plugin-api/index.js';
+import type { B2buaServerConfig } from '../config/server-config.js';
 
 export interface MediaAddresses {
   readonly bind: string;

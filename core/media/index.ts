@@ -2,7 +2,8 @@
  * Media engine selection (`[b2bua-server] media-engine`). Engines are loaded lazily so that
  * a machine without GStreamer can still run the plain relay.
  */
-import type { B2buaServerConfig, Logger } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
+import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from './types.js';
 
 export type MediaEngineName = 'relay' | 'gstreamer';

@@ -4,7 +4,7 @@
  * `inline:<base64 key||salt>[|<lifetime>][|<MKI>:<length>]`.
  */
 import { randomBytes } from 'node:crypto';
-import { SRTP_SUITES, type SrtpSuite } from '../plugin-api/index.js';
+import { SRTP_SUITES, type SrtpSuite } from '../vocabulary/index.js';
 import type { SrtpKey } from './types.js';
 
 /** Master key + salt length in bytes, per suite. */

@@ -7,11 +7,8 @@
  * 'b' = callee side); stream `index` i of leg A is bridged to stream i of leg B
  * (same m-line position in each leg's SDP, which the framework keeps aligned).
  */
-import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
+import type { Direction, EncryptionMode, LegId, MediaKind, SrtpSuite } from '../vocabulary/index.js';
 
-export type LegId = 'a' | 'b';
-export type MediaKind = 'audio' | 'video';
-export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** Where we receive (and, symmetric RTP, send from) for one stream of one leg. */
 export interface LocalEndpoint {

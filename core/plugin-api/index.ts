@@ -13,78 +13,22 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
 /** Version of this API. Plugins declare a semver range (`hostApi`) that must include it. */
 export const HOST_API_VERSION = '1.0.0';
 
-// ---------------------------------------------------------------- media vocabulary
+// ---------------------------------------------------------------- shared vocabulary
 
-export const ENCRYPTION_MODES = ['none', 'sdes', 'dtls-srtp', 'zrtp'] as const;
-export type EncryptionMode = (typeof ENCRYPTION_MODES)[number];
-
-export const SRTP_SUITES = [
-  'AES_CM_128_HMAC_SHA1_80',
-  'AES_CM_128_HMAC_SHA1_32',
-  'AES_192_CM_HMAC_SHA1_80',
-  'AES_192_CM_HMAC_SHA1_32',
-  'AES_256_CM_HMAC_SHA1_80',
-  'AES_256_CM_HMAC_SHA1_32',
-  'AEAD_AES_128_GCM',
-  'AEAD_AES_256_GCM',
-] as const;
-export type SrtpSuite = (typeof SRTP_SUITES)[number];
-
-// ---------------------------------------------------------------- configuration
-
-/** `audio-port` / `video-port`: 0 = kernel picks, or an inclusive range (min == max for a single port). */
-export interface PortRange {
-  readonly min: number;
-  readonly max: number;
-}
-
-/** The validated, frozen `[b2bua-server]` section (kebab-case keys turned camelCase). */
-export interface B2buaServerConfig {
-  readonly application: string;
-  readonly transport: string;
-  readonly outboundProxy: string;
-  readonly userAgent: string;
-  readonly audioPort: PortRange;
-  readonly videoPort: PortRange;
-  readonly noRtpTimeout: number;
-  readonly maxCallDuration: number;
-  readonly maxCalls: number;
-  readonly enableKeepalive: boolean;
-  readonly enableIce: boolean;
-  readonly natAddresses: readonly string[];
-  readonly audioCodec: string;
-  readonly videoCodec: string;
-  readonly dataDirectory: string;
-  readonly oneConnectionPerAccount: boolean;
-  /** Our extensions (documented in the README), e.g. TLS files, plugin directories, media workers. */
-  readonly [extension: string]: unknown;
-}
-
-// ---------------------------------------------------------------- logging
-
-export interface Logger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-  child(bindings: Record<string, unknown>): Logger;
-}
+export { ENCRYPTION_MODES, SRTP_SUITES } from '../vocabulary/index.js';
+export type { EncryptionMode, SrtpSuite, PortRange, Logger, NameAddr } from '../vocabulary/index.js';
+export type { B2buaServerConfig } from '../config/server-config.js';
+import type { EncryptionMode, SrtpSuite, Logger, NameAddr, OfferedKind } from '../vocabulary/index.js';
+import type { B2buaServerConfig } from '../config/server-config.js';
 
 // ---------------------------------------------------------------- calls
-
-/** A SIP name-addr, e.g. `"Alice" <sip:alice@example.org>;tag=1`. */
-export interface NameAddr {
-  readonly displayName?: string | undefined;
-  readonly uri: string;
-  readonly params: Readonly<Record<string, string | null>>;
-}
 
 /** Leg A's encryption as offered by the caller. */
 export interface OfferedMedia {
   readonly encryption: EncryptionMode;
   /** SDES suites offered on leg A (empty unless encryption is `sdes`). */
   readonly srtpSuites: readonly SrtpSuite[];
-  readonly kinds: readonly ('audio' | 'video' | 'text' | 'application')[];
+  readonly kinds: readonly OfferedKind[];
 }
 
 /** What a plugin may read about an incoming call (leg A). Immutable. */
@@ -298,26 +242,4 @@ export function definePlugin<Options>(plugin: B2buaPlugin<Options>): B2buaPlugin
 // ---------------------------------------------------------------- helpers for plugin validation messages
 
 /** Closest candidate by edit distance (for "did you mean" hints), or undefined when nothing is close. */
-export function didYouMean(value: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = levenshtein(value.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) { best = c; bestDistance = d; }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : undefined;
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
+export { didYouMean } from '../text/did-you-mean.js';

@@ -4,7 +4,8 @@
  * Used by both `--check-config` (problems listed) and start-up (problems fatal).
  */
 import { isB2buaError, type ErrorCode } from '../errors/index.js';
-import { didYouMean, type B2buaPlugin } from '../plugin-api/index.js';
+import type { B2buaPlugin } from '../plugin-api/index.js';
+import { didYouMean } from '../text/did-you-mean.js';
 import { deepFreeze } from '../config/freeze.js';
 import { PLUGIN_SECTION_PREFIX, type LoadedConfig } from '../config/load.js';
 import { validateSection, type SectionSchema } from '../config/section.js';

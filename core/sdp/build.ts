@@ -1,8 +1,8 @@
 /** Our SDP for one leg, generated with sdp-transform from our endpoints: only attributes we understand. */
 import sdpTransform from 'sdp-transform';
 import { formatCrypto } from '../media/sdes.js';
-import type { Direction, LocalEndpoint, SrtpKey } from '../media/types.js';
-import type { EncryptionMode } from '../plugin-api/index.js';
+import type { LocalEndpoint, SrtpKey } from '../media/types.js';
+import type { Direction, EncryptionMode } from '../vocabulary/index.js';
 import type { Codec } from './model.js';
 
 export interface OutStream {

@@ -1,7 +1,6 @@
 /** What we keep from an SDP: one normalised description per m-line (only attributes we understand). */
-import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
+import type { EncryptionMode, SrtpSuite, Direction } from '../vocabulary/index.js';
 import type { CryptoLine } from '../media/sdes.js';
-import type { Direction } from '../media/types.js';
 
 export interface Codec {
   readonly pt: number;

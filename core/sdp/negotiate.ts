@@ -4,8 +4,8 @@
  * hold directions are forwarded as offered, keys are ours (SDES) and roles follow a=setup.
  */
 import { generateSrtpKey, isSrtpSuite } from '../media/sdes.js';
-import type { Direction, SrtpKey } from '../media/types.js';
-import type { SrtpSuite } from '../plugin-api/index.js';
+import type { SrtpKey } from '../media/types.js';
+import type { Direction, SrtpSuite } from '../vocabulary/index.js';
 import type { Codec, MediaLine } from './model.js';
 
 export function isTelephoneEvent(c: Codec): boolean {

@@ -1,8 +1,7 @@
 /** SDP parsing with sdp-transform, normalised to MediaLine; never throws (bad SDP → error text for 400/488). */
 import sdpTransform from 'sdp-transform';
 import { isSrtpSuite, parseCrypto, type CryptoLine } from '../media/sdes.js';
-import type { Direction } from '../media/types.js';
-import type { EncryptionMode, SrtpSuite } from '../plugin-api/index.js';
+import type { Direction, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import type { Codec, MediaLine, OfferSummary, ParsedSdp, SdpParseResult } from './model.js';
 
 /** RFC 3551 static payload types. */

@@ -2,7 +2,7 @@
  * Parsing and formatting of the structured SIP headers we use: name-addr (From, To, Contact,
  * Route, Record-Route, Refer-To), Via, CSeq. Never throws: malformed input gives undefined.
  */
-import type { NameAddr } from '../plugin-api/index.js';
+import type { NameAddr } from '../vocabulary/index.js';
 import { formatHost, formatParams, parseParamList, splitOutsideQuotes } from './uri.js';
 
 export type { NameAddr };

@@ -4,7 +4,7 @@
  * can be answered gets 400, anything else is dropped and logged. Handlers run inside try/catch:
  * a throwing handler gets its request answered 500, never a crash.
  */
-import type { Logger } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
 import { formatVia } from './headers.js';
 import { makeResponse, newBranch, parseMessage, type SipRequest, SipResponse } from './message.js';
 import { resolveTarget, type Target } from './resolve.js';

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Logger } from '../plugin-api/index.js';
+import type { Logger } from '../vocabulary/index.js';
 import type { TransportProtocol } from './uri.js';
 
 export interface HostPort {

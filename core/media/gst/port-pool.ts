@@ -3,7 +3,7 @@
  * that they do not race for the same ports. RTCP takes rtpPort + 1. A range of 0 means the
  * kernel picks (the workers bind port 0).
  */
-import type { PortRange } from '../../plugin-api/index.js';
+import type { PortRange } from '../../vocabulary/index.js';
 
 export class PortPool {
   private readonly used = new Set<number>();

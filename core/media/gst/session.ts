@@ -4,8 +4,8 @@
  * per-call media report at close.
  */
 import { B2buaError } from '../../errors/index.js';
-import type { Logger } from '../../plugin-api/index.js';
-import type { LegId, LegParams, LocalEndpoint, MediaEvent, MediaKind, MediaSession, SessionStats } from '../types.js';
+import type { Logger, LegId, MediaKind } from '../../vocabulary/index.js';
+import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, SessionStats } from '../types.js';
 import type { WorkerChannel } from '../worker/channel.js';
 import { WorkerRequestError } from '../worker/protocol.js';
 import type { PortPool } from './port-pool.js';

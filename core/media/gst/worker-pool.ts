@@ -3,7 +3,7 @@
  * that exits fails its sessions (the framework ends those calls with BYE on both legs) and
  * is respawned, with a growing delay if it keeps dying.
  */
-import type { Logger } from '../../plugin-api/index.js';
+import type { Logger } from '../../vocabulary/index.js';
 import { WorkerChannel } from '../worker/channel.js';
 import type { EventMessage } from '../worker/protocol.js';
 

@@ -3,7 +3,8 @@
  * One RTP + one RTCP socket per leg/stream; symmetric RTP with latching; per-stream statistics;
  * `leg-silent` after noRtpTimeoutMs without RTP. RFC 4733 telephone-events are RTP like any other.
  */
-import type { B2buaServerConfig, Logger } from '../../plugin-api/index.js';
+import type { Logger } from '../../vocabulary/index.js';
+import type { B2buaServerConfig } from '../../config/server-config.js';
 import { mediaAddresses } from '../addresses.js';
 import type { MediaEngine, MediaSession, MediaSessionOptions } from '../types.js';
 import { RelaySession } from './session.js';

@@ -1,9 +1,7 @@
 /** One call's relay: streams of leg A and leg B bridged index by index. */
 import type dgram from 'node:dgram';
-import type { Logger } from '../../plugin-api/index.js';
-import type {
-  LegId, LegParams, LocalEndpoint, MediaEvent, MediaKind, MediaSession, MediaSessionOptions, SessionStats, StreamParams, StreamStats,
-} from '../types.js';
+import type { Logger, LegId, MediaKind } from '../../vocabulary/index.js';
+import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, MediaSessionOptions, SessionStats, StreamParams, StreamStats } from '../types.js';
 import type { BoundPair, PortRangeBinder } from './sockets.js';
 
 interface Peer { address: string; port: number }

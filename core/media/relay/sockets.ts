@@ -1,7 +1,7 @@
 /** UDP sockets for RTP/RTCP, bound in an `audio-port` / `video-port` range (0 = kernel picks). */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { PortRange } from '../../plugin-api/index.js';
+import type { PortRange } from '../../vocabulary/index.js';
 
 export interface BoundPair {
   readonly rtp: dgram.Socket;

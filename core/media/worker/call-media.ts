@@ -7,7 +7,8 @@
  */
 import net from 'node:net';
 import { SRTP_KEY_SALT_BYTES, isSrtpSuite } from '../sdes.js';
-import type { LegId, LegParams, MediaEvent, MediaKind, SessionStats, StreamParams, StreamStats } from '../types.js';
+import type { LegParams, MediaEvent, SessionStats, StreamParams, StreamStats } from '../types.js';
+import type { LegId, MediaKind } from '../../vocabulary/index.js';
 import { Pipeline, UdpSocket } from './gst.js';
 import { describePipeline, elementNames, shapeKey, type StreamShape } from './pipeline-description.js';
 import { WorkerRequestError } from './protocol.js';

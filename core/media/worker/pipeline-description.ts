@@ -8,7 +8,7 @@
  * Y egress: valve (direction / remote known) ! b2bsrtp protect(Y key) ! udpsink(Y socket).
  * Sockets are set afterwards (Gio.Socket objects cannot be written in a description).
  */
-import type { LegId } from '../types.js';
+import type { LegId } from '../../vocabulary/index.js';
 
 export interface LegStreamShape {
   readonly rtcpMux: boolean;

@@ -3,7 +3,8 @@
  * Requests mirror MediaSession; every request carries an id answered by exactly one
  * response. Events flow worker -> parent unprompted.
  */
-import type { LegId, LegParams, MediaEvent, MediaKind, SessionStats } from '../types.js';
+import type { LegParams, MediaEvent, SessionStats } from '../types.js';
+import type { LegId, MediaKind } from '../../vocabulary/index.js';
 
 export interface WorkerRequests {
   /** Probe the build (plugin loaded, suites libsrtp can do). First request after spawn. */

@@ -3,7 +3,7 @@
  * why (also in the README). Refused suites are left out of the engine's capabilities and a
  * configure() naming one fails with B2BUA_MEDIA_UNSUPPORTED and this reason.
  */
-import type { SrtpSuite } from '../../plugin-api/index.js';
+import type { SrtpSuite } from '../../vocabulary/index.js';
 
 const AES_192_REASON =
   "GStreamer 1.22's srtp elements have no AES-192, and Debian's libsrtp2 2.5 derives AES-192 session keys with an AES-256 key derivation over key||salt instead of RFC 6188's, so it would not interoperate with other implementations";

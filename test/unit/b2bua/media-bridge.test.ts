@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import sdpTransform from 'sdp-transform';
 import { MediaBridge, SdpNegotiationError } from '../../../core/b2bua/media-bridge.js';
-import type { LegId, LegParams, LocalEndpoint, MediaKind, MediaSession, SessionStats } from '../../../core/media/types.js';
+import type { LegParams, LocalEndpoint, MediaSession, SessionStats } from '../../../core/media/types.js';
+import type { LegId, MediaKind } from '../../../core/vocabulary/index.js';
 import { parseSdp } from '../../../core/sdp/parse.js';
 import type { ParsedSdp } from '../../../core/sdp/model.js';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { createRelayEngine } from '../../../core/media/relay/index.js';
-import type { LegId, MediaEngine, MediaEvent, MediaSession, StreamParams } from '../../../core/media/types.js';
+import type { MediaEngine, MediaEvent, MediaSession, StreamParams } from '../../../core/media/types.js';
+import type { LegId } from '../../../core/vocabulary/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { freePorts } from '../../harness/ports.js';
 import { testConfig } from '../b2bua/helpers.js';
