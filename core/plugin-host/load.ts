@@ -3,11 +3,11 @@
  * default export { name, hostApi, configSchema, apply(host), validate? }, hostApi range including HOST_API_VERSION.
  */
 import { pathToFileURL } from 'node:url';
+import semver from 'semver';
 import { B2buaError } from '../errors/index.js';
 import { HOST_API_VERSION, type B2buaPlugin } from '../plugin-api/index.js';
 import { aliasPluginApi } from './api-alias.js';
 import type { PluginLocation } from './discover.js';
-import { satisfies } from './semver-range.js';
 
 export async function importPlugin(location: PluginLocation): Promise<B2buaPlugin> {
   const from = describeLocation(location);
@@ -48,6 +48,12 @@ function contractProblems(plugin: Partial<B2buaPlugin> | undefined, expectedName
   if (typeof plugin.apply !== 'function') problems.push('apply(host) is missing');
   if (plugin.validate !== undefined && typeof plugin.validate !== 'function') problems.push('validate is not a function');
   return problems;
+}
+
+/** true / false, or undefined when `range` (or `version`) is not semver (the caller reports it). */
+export function satisfies(version: string, range: string): boolean | undefined {
+  if (semver.valid(version) === null || semver.validRange(range) === null) return undefined;
+  return semver.satisfies(version, range);
 }
 
 export function describeLocation(location: PluginLocation): string {

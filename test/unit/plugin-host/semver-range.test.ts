@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { satisfies } from '../../../core/plugin-host/semver-range.js';
+import { satisfies } from '../../../core/plugin-host/index.js';
 
 describe('hostApi semver ranges', () => {
   const cases: [string, string, boolean][] = [
