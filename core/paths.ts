@@ -14,5 +14,4 @@ function findPackageRoot(start: string): string {
 }
 
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
-export const SCHEMAS_DIR = path.join(PACKAGE_ROOT, 'schemas');
 export const BUILTIN_PLUGINS_DIR = path.join(PACKAGE_ROOT, 'plugins');

@@ -7,23 +7,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PACKAGE_ROOT, SCHEMAS_DIR } from '../paths.js';
+import { BUILTIN_PLUGINS_DIR, PACKAGE_ROOT } from '../paths.js';
 import { renderReferenceTable } from './describe-schema.js';
 import { b2buaServerSchema, B2BUA_SECTION, PLUGIN_SECTION_PREFIX } from './load.js';
 import type { SectionSchema } from './section.js';
 
 export const README = path.join(PACKAGE_ROOT, 'README.md');
 
-/** Sections documented in the README: [b2bua-server] and each built-in application with a schema in schemas/. */
+/** Sections documented in the README: [b2bua-server] and each built-in application (its schema is plugins/<name>/schema.json). */
 export function referenceSections(): { section: string; schema: SectionSchema }[] {
   const sections = [{ section: B2BUA_SECTION, schema: b2buaServerSchema }];
   for (const app of ['trenscrypter', 'sip-bridge']) {
-    try {
-      const schema = JSON.parse(readFileSync(path.join(SCHEMAS_DIR, `${app}.schema.json`), 'utf8')) as SectionSchema;
-      sections.push({ section: `${PLUGIN_SECTION_PREFIX}${app}`, schema });
-    } catch {
-      // not written yet: no table
-    }
+    const schema = JSON.parse(readFileSync(path.join(BUILTIN_PLUGINS_DIR, app, 'schema.json'), 'utf8')) as SectionSchema;
+    sections.push({ section: `${PLUGIN_SECTION_PREFIX}${app}`, schema });
   }
   return sections;
 }

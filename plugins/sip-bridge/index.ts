@@ -5,7 +5,7 @@
  */
 import { CallRejection, definePlugin, rejectCall } from '../../core/plugin-api/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
-import schema from '../../schemas/sip-bridge.schema.json' with { type: 'json' };
+import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
 import type { AccountPool, Slot } from './accounts.js';
 import type { BridgeConfig, CompiledProvider } from './bridge-config.js';

@@ -4,7 +4,7 @@
  * is decided by the core from the media engine's capabilities.
  */
 import { PluginConfigError, definePlugin } from '../../core/plugin-api/index.js';
-import schema from '../../schemas/trenscrypter.schema.json' with { type: 'json' };
+import schema from './schema.json' with { type: 'json' };
 import { ENC_KEY, SRTP_KEY, decideLegBMedia, parsePolicy, unavailableSuites } from './policy.js';
 
 export interface TrenscrypterOptions {

@@ -10,7 +10,7 @@ describe('README configuration reference', () => {
     assert.equal(readme, regenerate(readme));
   });
 
-  it('documents every [b2bua-server] key with its default, and each built-in application section present in schemas/', () => {
+  it('documents every [b2bua-server] key with its default, and each built-in application section (plugins/<name>/schema.json)', () => {
     for (const [key, property] of Object.entries(b2buaServerSchema.properties!)) {
       assert.ok(property.description, `${key} has a description in the schema`);
       const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
@@ -20,6 +20,13 @@ describe('README configuration reference', () => {
     }
     for (const { section } of referenceSections()) {
       assert.ok(readme.includes(`<!-- reference:${section}:begin -->`), `README has a reference block for [${section}]`);
+    }
+  });
+
+  it('reads each built-in application\'s schema from its own folder, the one the plugin declares', async () => {
+    for (const app of ['trenscrypter', 'sip-bridge']) {
+      const { default: plugin } = (await import(`../../../plugins/${app}/index.js`)) as { default: { configSchema: object } };
+      assert.deepEqual(referenceSections().find((s) => s.section === `b2bua-server::${app}`)?.schema, plugin.configSchema, app);
     }
   });
 
