@@ -74,13 +74,16 @@ export function parseConfigText(text: string, file: string): ConfigReading {
   return { config: Object.freeze({ file, absolutePath, configDir, document, server, logLevel: level }), problems };
 }
 
-/** kebab-case INI keys → the camelCase B2buaServerConfig (port ranges parsed, paths absolute). */
+/**
+ * kebab-case INI keys → the camelCase B2buaServerConfig (`port-range` keys parsed, paths absolute). Every key holds a
+ * value: validateSection() fills in the defaults, so core/config/server-config.ts (generated) types them all as present.
+ */
 function toServerConfig(values: Record<string, unknown>, configDir: string): B2buaServerConfig {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(values)) out[camelCase(key)] = value;
-  for (const key of ['audioPort', 'videoPort']) {
-    const r = parsePortRange(String(out[key] ?? '0'));
-    out[key] = typeof r === 'string' ? { min: 0, max: 0 } : r;
+  for (const [key, value] of Object.entries(values)) {
+    if (b2buaServerSchema.properties?.[key]?.format !== 'port-range') { out[camelCase(key)] = value; continue; }
+    const r = parsePortRange(String(value));
+    out[camelCase(key)] = typeof r === 'string' ? { min: 0, max: 0 } : r;
   }
   for (const key of ['tlsCertificate', 'tlsPrivateKey']) {
     const v = String(out[key] ?? '');

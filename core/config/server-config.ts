@@ -1,23 +1,123 @@
-/** The validated, frozen `[b2bua-server]` section (kebab-case keys turned camelCase). */
+// Generated from schemas/b2bua-server.schema.json by core/config/generate-server-config.ts: do not edit.
+// After changing the schema: npx tsx core/config/generate-server-config.ts --write
 import type { PortRange } from '../vocabulary/index.js';
 
-export interface B2buaServerConfig {
+/**
+ * The validated, frozen `[b2bua-server]` section (kebab-case keys turned camelCase; relative paths made absolute).
+ * A type rather than an interface so that it stays assignable to `Readonly<Record<string, unknown>>`.
+ */
+export type B2buaServerConfig = {
+  /**
+   * `application` (default `"trenscrypter"`): Application plugin to run: trenscrypter (media-encryption
+   * transcoding), sip-bridge (SIP trunking) or a third-party plugin (npm package b2bua-plugin-<name> or a folder
+   * of plugin-directories).
+   */
   readonly application: string;
+  /**
+   * `transport` (default `"sip:127.0.0.1:6067;transport=tcp"`): SIP URI the server listens on: sip: with
+   * ;transport=udp, tcp or tls (without the parameter: UDP and TCP on the same port, as RFC 3261 servers do),
+   * sips: = TLS. Port 0 = a random free port.
+   */
   readonly transport: string;
+  /**
+   * `outbound-proxy` (default `"sip:127.0.0.1:5060;transport=tcp"`): SIP URI where leg B is sent (usually the
+   * Flexisip proxy). The proxy avoids loops by not routing back requests whose User-Agent equals ours.
+   */
   readonly outboundProxy: string;
+  /**
+   * `user-agent` (default `"Flexisip-B2BUA/{version}"`): User-Agent (and Server) header of the B2BUA: name,
+   * name/version or name/{version} ({version} = our version); token characters only.
+   */
   readonly userAgent: string;
+  /**
+   * `audio-port` (default `"0"`): Local port(s) for audio RTP: 0 = the kernel picks, N = this port, min-max = a
+   * range (inclusive).
+   */
   readonly audioPort: PortRange;
+  /**
+   * `video-port` (default `"0"`): Local port(s) for video RTP: 0 = the kernel picks, N = this port, min-max = a
+   * range (inclusive).
+   */
   readonly videoPort: PortRange;
+  /** `no-rtp-timeout` (default `30`): Seconds without RTP on a leg after which both legs are hung up (> 0). */
   readonly noRtpTimeout: number;
+  /** `max-call-duration` (default `0`): Seconds after which a call is hung up; 0 = unlimited. */
   readonly maxCallDuration: number;
+  /** `max-calls` (default `500`): Maximum number of calls in progress; further INVITEs get 486 Busy Here (> 0). */
   readonly maxCalls: number;
+  /** `enable-keepalive` (default `true`): Send SIP keep-alives on connection-oriented transports and through NATs. */
   readonly enableKeepalive: boolean;
+  /** `enable-ice` (default `true`): Use ICE on both legs. */
   readonly enableIce: boolean;
+  /**
+   * `nat-addresses` (default `[]`): Whitespace-separated public IP addresses of this host announced as ICE
+   * candidates (needs enable-ice).
+   */
   readonly natAddresses: readonly string[];
+  /**
+   * `audio-codec` (default `""`): Restrict both legs to this audio codec (name/rate, e.g. PCMU/8000); empty = no
+   * restriction.
+   */
   readonly audioCodec: string;
+  /**
+   * `video-codec` (default `""`): Restrict both legs to this video codec (name, e.g. H264); empty = no
+   * restriction.
+   */
   readonly videoCodec: string;
+  /** `data-directory` (default `"/var/lib/flexisip/b2b"`): Folder for certificates and caches, created if missing. */
   readonly dataDirectory: string;
+  /**
+   * `one-connection-per-account` (default `false`): Open one socket per external account (sip-bridge), so a
+   * provider sees each account from its own port.
+   */
   readonly oneConnectionPerAccount: boolean;
-  /** Our extensions (documented in the README), e.g. TLS files, plugin directories, media workers. */
-  readonly [extension: string]: unknown;
-}
+  /**
+   * `tls-certificate` (default `""`): (extension) PEM certificate (chain) file for the TLS transport; required
+   * when transport is sips: or ;transport=tls. Relative paths resolve from the configuration file's folder.
+   */
+  readonly tlsCertificate: string;
+  /**
+   * `tls-private-key` (default `""`): (extension) PEM private key file matching tls-certificate; required with a
+   * TLS transport.
+   */
+  readonly tlsPrivateKey: string;
+  /**
+   * `plugin-directories` (default `[]`): (extension) Whitespace-separated folders searched for application plugins
+   * after the built-in ones and the npm packages b2bua-plugin-<name>: <folder>/<name>/ (a package or index.js) or
+   * <folder>/<name>.js.
+   */
+  readonly pluginDirectories: readonly string[];
+  /**
+   * `media-engine` (default `"relay"`): (extension) Media plane: relay (plain RTP relay) or gstreamer (encryption
+   * transcoding in media workers).
+   */
+  readonly mediaEngine: 'relay' | 'gstreamer';
+  /**
+   * `media-address` (default `""`): (extension) IP address media sockets bind to and SDP announces; empty = the
+   * transport's host when it is an IP address, else all interfaces announced as the first nat-addresses entry (or
+   * the first non-loopback IPv4).
+   */
+  readonly mediaAddress: string;
+  /** `media-workers` (default `0`): (extension) Number of media worker processes; 0 = one per CPU core. */
+  readonly mediaWorkers: number;
+  /**
+   * `admin-address` (default `""`): (extension) host:port of the HTTP admin interface (GET /health, /counters,
+   * /calls), loopback only; empty = off.
+   */
+  readonly adminAddress: string;
+  /**
+   * `shutdown-grace-period` (default `5`): (extension) Seconds SIGTERM waits for calls to end by themselves before
+   * sending BYE on both legs.
+   */
+  readonly shutdownGracePeriod: number;
+  /**
+   * `ringing-timeout` (default `120`): (extension) Seconds leg A may ring before the call is ended with 408
+   * Request Timeout.
+   */
+  readonly ringingTimeout: number;
+  /**
+   * `session-expires` (default `1800`): (extension) RFC 4028 session timer in seconds (0 = off, otherwise at least
+   * 90).
+   */
+  readonly sessionExpires: number;
+};

@@ -60,7 +60,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     server = createB2buaServer({
       config: config.server, hooks, log, media, version: VERSION,
       ...(isTlsTransport(config.server.transport)
-        ? { tls: { certificateFile: String(config.server['tlsCertificate']), privateKeyFile: String(config.server['tlsPrivateKey']) } }
+        ? { tls: { certificateFile: config.server.tlsCertificate, privateKeyFile: config.server.tlsPrivateKey } }
         : {}),
     });
     await applyPlugin(plugin, {
@@ -70,7 +70,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
-    const adminAddress = String(config.server['adminAddress'] ?? '');
+    const { adminAddress } = config.server;
     if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, plugin.adminCommands);
     log.info({ transports, application: plugin.name, admin: admin?.url, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
@@ -88,7 +88,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       admin?.setStopping();
       log.info({ reason, calls: running.counters().calls }, 'stopping: new calls refused');
       running.stopAccepting();
-      const graceMs = Number(config.server['shutdownGracePeriod'] ?? 5) * 1000;
+      const graceMs = config.server.shutdownGracePeriod * 1000;
       await waitForCalls(running, graceMs);
       const left = running.counters().calls;
       if (left > 0) log.info({ calls: left }, 'grace period over: hanging up the remaining calls');

@@ -13,10 +13,10 @@ export interface MediaAddresses {
  * interfaces, announced as the first `nat-addresses` entry, else the first non-internal IPv4.
  */
 export function mediaAddresses(config: B2buaServerConfig): MediaAddresses {
-  const explicit = typeof config['mediaAddress'] === 'string' && config['mediaAddress'] !== '' ? (config['mediaAddress'] as string) : undefined;
-  const transportHost = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)/.exec(config.transport ?? '')?.[1]?.replace(/^\[|\]$/g, '');
+  const explicit = config.mediaAddress || undefined;
+  const transportHost = /^sips?:(?:[^@;]*@)?(\[[^\]]+\]|[^:;]+)/.exec(config.transport)?.[1]?.replace(/^\[|\]$/g, '');
   const bind = explicit ?? (transportHost && net.isIP(transportHost) ? transportHost : '0.0.0.0');
   if (bind !== '0.0.0.0' && bind !== '::') return { bind, advertised: bind };
   const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  return { bind, advertised: config.natAddresses?.[0] ?? external ?? '127.0.0.1' };
+  return { bind, advertised: config.natAddresses[0] ?? external ?? '127.0.0.1' };
 }

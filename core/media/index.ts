@@ -6,11 +6,8 @@ import type { Logger } from '../vocabulary/index.js';
 import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from './types.js';
 
-export type MediaEngineName = 'relay' | 'gstreamer';
-
 export async function createMediaEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine> {
-  const name = (config['mediaEngine'] as MediaEngineName | undefined) ?? 'relay';
-  switch (name) {
+  switch (config.mediaEngine) {
     case 'relay': {
       const { createRelayEngine } = await import('./relay/index.js');
       return createRelayEngine(config, log.child({ component: 'media-relay' }));

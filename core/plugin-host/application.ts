@@ -29,7 +29,7 @@ export interface ApplicationReading {
 export function discoveryOptions(config: LoadedConfig, overrides: Partial<DiscoveryOptions> = {}): DiscoveryOptions {
   return {
     configDir: config.configDir,
-    pluginDirectories: (config.server['pluginDirectories'] as readonly string[] | undefined) ?? [],
+    pluginDirectories: config.server.pluginDirectories,
     ...overrides,
   };
 }

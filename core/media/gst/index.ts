@@ -23,8 +23,7 @@ export const NATIVE_PLUGIN_DIR = path.join(PACKAGE_ROOT, 'core', 'native', 'buil
 const ACQUIRE_WAIT_MS = 5_000;
 
 export function workerCount(config: B2buaServerConfig): number {
-  const n = Number(config['mediaWorkers'] ?? 0);
-  return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
+  return config.mediaWorkers > 0 ? config.mediaWorkers : os.availableParallelism();
 }
 
 class GstMediaEngine implements MediaEngine {
