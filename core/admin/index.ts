@@ -1,8 +1,8 @@
 /**
  * Admin interface (loopback HTTP, no authentication): GET /health, /counters, /calls as JSON.
  * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
- * The application's read-only `adminCommands` answer at GET /plugin/<command> (URL-encoded),
- * e.g. /plugin/SIP_BRIDGE%20INFO, the counterpart of Flexisip's `flexisip_cli.py SIP_BRIDGE INFO`.
+ * The application's read-only admin commands (registered with `host.admin.register()`) answer at GET /plugin/<command>
+ * (URL-encoded), e.g. /plugin/SIP_BRIDGE%20INFO, the counterpart of Flexisip's `flexisip_cli.py SIP_BRIDGE INFO`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,14 @@ import type { B2buaServer } from '../b2bua/types.js';
 import { parseHostPort } from '../config/formats.js';
 import { B2buaError } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
+
+/** The plugin's commands, looked up at each request (core/plugin-host/admin-commands.ts). */
+export interface AdminCommandSource {
+  get(command: string): (() => unknown) | undefined;
+  names(): readonly string[];
+}
+
+const NO_COMMANDS: AdminCommandSource = { get: () => undefined, names: () => [] };
 
 export interface AdminServer {
   readonly url: string;
@@ -21,7 +29,7 @@ export async function createAdminServer(
   address: string,
   server: Pick<B2buaServer, 'counters' | 'calls'>,
   log: Logger,
-  pluginCommands: Readonly<Record<string, () => unknown>> = {},
+  pluginCommands: AdminCommandSource = NO_COMMANDS,
 ): Promise<AdminServer> {
   const hp = parseHostPort(address);
   if (typeof hp === 'string') throw new B2buaError('B2BUA_CONFIG_INVALID', `[b2bua-server] admin-address: ${hp}`);
@@ -33,17 +41,18 @@ export async function createAdminServer(
     '/counters': () => server.counters(),
     '/calls': () => server.calls(),
   };
-  for (const [command, run] of Object.entries(pluginCommands)) routes[`/plugin/${encodeURIComponent(command)}`] = run;
+  const pluginPath = (command: string): string => `/plugin/${encodeURIComponent(command)}`;
 
   const http1 = http.createServer((req, res) => {
     const rawPath = (req.url ?? '/').split('?')[0]!;
-    const path = rawPath.startsWith('/plugin/') ? `/plugin/${encodeURIComponent(safeDecode(rawPath.slice(8)))}` : rawPath;
-    const route = routes[path];
+    const command = rawPath.startsWith('/plugin/') ? safeDecode(rawPath.slice(8)) : undefined;
+    const path = command === undefined ? rawPath : pluginPath(command);
+    const route = command === undefined ? routes[path] : pluginCommands.get(command);
     const send = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
     };
-    if (!route) return send(404, { error: `no such resource ${path}; try ${Object.keys(routes).join(', ')}` });
+    if (!route) return send(404, { error: `no such resource ${path}; try ${[...Object.keys(routes), ...pluginCommands.names().map(pluginPath)].join(', ')}` });
     if (req.method !== 'GET') return send(405, { error: 'only GET' });
     try {
       send(200, route());

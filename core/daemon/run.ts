@@ -19,7 +19,7 @@ import { createMediaEngine } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { createHooks } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
-import { applyPlugin, describeLocation, readApplication } from '../plugin-host/index.js';
+import { applyPlugin, describeLocation, PluginAdminCommands, readApplication } from '../plugin-host/index.js';
 import { VERSION } from '../cli/version.js';
 
 export interface DaemonOptions {
@@ -53,6 +53,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   ensureDataDirectory(config);
   const hooks = createHooks();
+  const adminCommands = new PluginAdminCommands(plugin);
   const media = await createMediaEngine(config.server, log);
   let server: B2buaServer | undefined;
   let admin: AdminServer | undefined;
@@ -66,12 +67,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await applyPlugin(plugin, {
       hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
       log: log.child({ plugin: plugin.name }), sip: server.sip,
-      media: { engine: media.name, ...media.capabilities, unavailable: media.capabilities.unavailable ?? {} },
+      media: { engine: media.name, ...media.capabilities, unavailable: media.capabilities.unavailable ?? {} }, admin: adminCommands,
     });
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
     const { adminAddress } = config.server;
-    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, plugin.adminCommands);
+    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, adminCommands);
     log.info({ transports, application: plugin.name, admin: admin?.url, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
     await closeQuietly(log, server, media, admin);

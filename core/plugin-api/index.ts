@@ -10,8 +10,11 @@ import { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
 
 export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
 
-/** Version of this API. Plugins declare a semver range (`hostApi`) that must include it. */
-export const HOST_API_VERSION = '1.0.0';
+/**
+ * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
+ * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
+ */
+export const HOST_API_VERSION = '1.1.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
@@ -203,6 +206,17 @@ export interface PluginHost<Options = Readonly<Record<string, unknown>>> {
   readonly sip: PluginSipApi;
   /** What the configured media engine can do, so a plugin can refuse at start-up what it could never serve. */
   readonly media: MediaCapabilities;
+  /** Read-only admin commands of this plugin (since host API 1.1.0). */
+  readonly admin: PluginAdminApi;
+}
+
+/** The plugin's read-only admin commands, answered at `GET /plugin/<command>` when `[b2bua-server] admin-address` is set. */
+export interface PluginAdminApi {
+  /**
+   * Registers `command` (e.g. sip-bridge's `SIP_BRIDGE INFO`); `run` returns a JSON-serialisable value and changes nothing.
+   * Call it from `apply(host)`, keeping the state it reads in the plugin instance. Throws when `command` is already registered.
+   */
+  register(command: string, run: () => unknown): void;
 }
 
 export interface MediaCapabilities {
@@ -228,8 +242,10 @@ export interface B2buaPlugin<Options = Readonly<Record<string, unknown>>> {
   validate?(options: Options, ctx: { configDir: string }): string[] | Promise<string[]>;
   apply(host: PluginHost<Options>): void | Promise<void>;
   /**
-   * Read-only admin queries of the running plugin, by command name (e.g. sip-bridge's `SIP_BRIDGE INFO`);
-   * each returns a JSON-serialisable value. The admin interface may expose them.
+   * Read-only admin queries by command name; each returns a JSON-serialisable value. Still served, after the
+   * commands registered with `host.admin.register()` (a registered command of the same name wins).
+   * @deprecated since host API 1.1.0: register them from `apply(host)` with `host.admin.register(command, run)`,
+   * which can read the state of that plugin instance instead of module-level state.
    */
   readonly adminCommands?: Readonly<Record<string, () => unknown>>;
 }

@@ -3,3 +3,4 @@ export { findPlugin, listPlugins, NPM_PREFIX, type DiscoveryOptions, type Plugin
 export { importPlugin, describeLocation, satisfies } from './load.js';
 export { readApplication, discoveryOptions, type Application, type ApplicationReading } from './application.js';
 export { applyPlugin } from './apply.js';
+export { PluginAdminCommands, type AdminCommand } from './admin-commands.js';

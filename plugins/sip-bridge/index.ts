@@ -1,7 +1,7 @@
 /**
  * sip-bridge: routes calls through external SIP provider accounts (trunking), Flexisip's providers JSON format.
  * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption), callEnded (release the line slot),
- * ready / shutdown (registrations).
+ * ready / shutdown (registrations). Admin command `SIP_BRIDGE INFO` (registered from apply()).
  */
 import { CallRejection, definePlugin, rejectCall } from '../../core/plugin-api/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
@@ -24,6 +24,7 @@ export interface SipBridgeOptions {
 }
 
 export const PLUGIN_NAME = 'sip-bridge';
+export const INFO_COMMAND = 'SIP_BRIDGE INFO';
 /** Suites for a provider forcing SDES when leg A offered none. */
 const DEFAULT_SDES_SUITES = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const;
 
@@ -35,7 +36,7 @@ export interface CallRoute {
   readonly mediaEncryption: CompiledProvider['mediaEncryption'];
 }
 
-/** A running bridge: exposed for the admin interface (`info()`) and tests. */
+/** A running bridge: its `info()` answers the admin command; returned for tests. */
 export interface SipBridge {
   readonly config: BridgeConfig;
   readonly pools: ReadonlyMap<string, AccountPool>;
@@ -48,13 +49,6 @@ export interface SipBridgeRuntime {
   timers?: Timers;
   retryMs?: number;
   expiresSeconds?: number;
-}
-
-let current: SipBridge | undefined;
-
-/** Flexisip's `SIP_BRIDGE INFO` of the running bridge (undefined when sip-bridge is not the application). */
-export function info(): SipBridgeInfo | undefined {
-  return current?.info();
 }
 
 export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime: SipBridgeRuntime = {}): Promise<SipBridge> {
@@ -147,20 +141,22 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     }
   });
 
+  let stopped = false;
   host.hooks.ready.tapPromise(PLUGIN_NAME, async () => registrations.start());
   host.hooks.shutdown.tapPromise(PLUGIN_NAME, async () => {
     await registrations.stop();
-    if (current === bridge) current = undefined;
+    stopped = true;
   });
 
   const bridge: SipBridge = { config, pools, info: () => bridgeInfo(config.providers, pools) };
-  current = bridge;
+  // Flexisip's SIP_BRIDGE INFO; a stopped bridge has no providers any more.
+  host.admin.register(INFO_COMMAND, (): SipBridgeInfo => (stopped ? { providers: [] } : bridge.info()));
   return bridge;
 }
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.0.0',
+  hostApi: '^1.1.0',
   configSchema: schema,
   async validate(options, { configDir }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);
@@ -169,5 +165,4 @@ export default definePlugin<SipBridgeOptions>({
   async apply(host) {
     await startSipBridge(host);
   },
-  adminCommands: { 'SIP_BRIDGE INFO': () => info() ?? { providers: [] } },
 });

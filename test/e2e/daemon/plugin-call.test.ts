@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { HOST_API_VERSION } from '../../../core/plugin-api/index.js';
 import { startB2bua } from '../../harness/b2bua.js';
 import { stopAllStarted } from '../../harness/processes.js';
 import { startSipp } from '../../harness/sipp.js';
@@ -39,6 +40,6 @@ describe('third-party plugin hook on a real call (sipp caller)', function () {
     const events = readFileSync(marker, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(events.map((e) => e['event']), ['ready', 'incomingCall', 'shutdown']);
     assert.match(String(events[1]!['to']), /^sip:mallory@/);
-    assert.equal(events[0]!['hostApiVersion'], '1.0.0');
+    assert.equal(events[0]!['hostApiVersion'], HOST_API_VERSION);
   });
 });

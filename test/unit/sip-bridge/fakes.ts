@@ -1,7 +1,7 @@
 /** Test doubles for the sip-bridge unit tests: a manual clock, a scripted host.sip, a host around createHooks(). */
 import { createHooks } from '../../../core/plugin-api/index.js';
 import type {
-  B2buaServerConfig, IncomingCall, Logger, OutgoingRequest, PluginHost, PluginSipApi, SipResponseView,
+  B2buaServerConfig, IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
 
@@ -60,10 +60,23 @@ export class FakeSip implements PluginSipApi {
   }
 }
 
+/** host.admin: the commands a plugin registered, by name. */
+export class FakeAdmin implements PluginAdminApi {
+  readonly commands = new Map<string, () => unknown>();
+
+  register(command: string, run: () => unknown): void {
+    if (this.commands.has(command)) throw new Error(`admin command "${command}" is already registered`);
+    this.commands.set(command, run);
+  }
+}
+
 export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLog };
 
-export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = new FakeSip()): PluginHost<O> {
-  return { hooks: createHooks(), options, server: {} as B2buaServerConfig, configDir, log: silentLog, sip, media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} } };
+export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = new FakeSip()): PluginHost<O> & { readonly admin: FakeAdmin } {
+  return {
+    hooks: createHooks(), options, server: {} as B2buaServerConfig, configDir, log: silentLog, sip,
+    media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} }, admin: new FakeAdmin(),
+  };
 }
 
 let callCounter = 0;

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import plugin, { info, startSipBridge } from '../../../plugins/sip-bridge/index.js';
-import type { CallRoute, SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
+import plugin, { startSipBridge } from '../../../plugins/sip-bridge/index.js';
+import type { CallRoute, SipBridge, SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import { CallRejection } from '../../../core/plugin-api/index.js';
-import type { LegBTarget, PluginHost, RegistrationEvent } from '../../../core/plugin-api/index.js';
+import type { LegBTarget, RegistrationEvent } from '../../../core/plugin-api/index.js';
 import { FakeSip, ManualTimers, fakeHost, incomingCall, response } from './fakes.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/sip-bridge');
@@ -14,7 +14,8 @@ function defaultTarget(to: string, from: string): LegBTarget {
 }
 
 describe('sip-bridge plugin (hooks)', () => {
-  let host: PluginHost<SipBridgeOptions>;
+  let host: ReturnType<typeof fakeHost<SipBridgeOptions>>;
+  let bridge: SipBridge;
   let sip: FakeSip;
   let timers: ManualTimers;
   let events: RegistrationEvent[];
@@ -25,7 +26,7 @@ describe('sip-bridge plugin (hooks)', () => {
     timers = new ManualTimers();
     events = [];
     host.hooks.registrationChanged.tap('test', (e) => void events.push(e));
-    await startSipBridge(host, { timers, random: () => 0 });
+    bridge = await startSipBridge(host, { timers, random: () => 0 });
   });
 
   afterEach(async () => {
@@ -52,7 +53,7 @@ describe('sip-bridge plugin (hooks)', () => {
   });
 
   it('holds the slot for the call\'s life and releases it exactly once on callEnded', async () => {
-    const shared = () => info()!.providers.find((p) => p.name === 'Shared lines')!.accounts;
+    const shared = () => bridge.info().providers.find((p) => p.name === 'Shared lines')!.accounts;
     const call = incomingCall('sip:x@y', 'sip:bob@x.org', 'sip:bob@x.org');
     await host.hooks.legBTarget.promise(defaultTarget('sip:bob@x.org', 'sip:x@y'), call);
     assert.deepEqual(shared().map((a) => a.freeSlots), [0, 1, 1]);
@@ -68,7 +69,7 @@ describe('sip-bridge plugin (hooks)', () => {
     const call = incomingCall('sip:x@y', 'sip:bob@x.org', 'sip:bob@x.org');
     host.hooks.callEnded.call({ call, reason: 'cancelled', durationMs: 0 });
     await assert.rejects(host.hooks.legBTarget.promise(defaultTarget('sip:bob@x.org', 'sip:x@y'), call), CallRejection);
-    assert.deepEqual(info()!.providers[2]!.accounts.map((a) => a.freeSlots), [1, 1, 1]);
+    assert.deepEqual(bridge.info().providers[2]!.accounts.map((a) => a.freeSlots), [1, 1, 1]);
   });
 
   it('rejects with CallRejection 488 Not Acceptable Here when no account is available', async () => {
@@ -118,15 +119,28 @@ describe('sip-bridge plugin (hooks)', () => {
     assert.ok(events.some((e) => e.state === 'unregistered'));
   });
 
-  it('exposes SIP_BRIDGE INFO as an admin command', async () => {
-    const answer = plugin.adminCommands!['SIP_BRIDGE INFO']!() as { providers: { name: string }[] };
+  it('registers SIP_BRIDGE INFO as an admin command reading this bridge; empty once shut down', async () => {
+    const command = host.admin.commands.get('SIP_BRIDGE INFO')!;
+    const answer = command() as { providers: { name: string }[] };
     assert.deepEqual(answer.providers.map((p) => p.name), ['Inbound from trunk', 'Outbound to trunk', 'Shared lines']);
+    assert.deepEqual(answer, bridge.info());
+    await host.hooks.shutdown.promise();
+    assert.deepEqual(command(), { providers: [] });
+  });
+
+  it('apply(host) registers the command on its own host (no state shared between instances)', async () => {
+    const other = fakeHost<SipBridgeOptions>({ providers: 'providers-v1.json' }, FIXTURES);
+    await plugin.apply(other);
+    assert.deepEqual([...other.admin.commands.keys()], ['SIP_BRIDGE INFO']);
+    assert.notDeepEqual(other.admin.commands.get('SIP_BRIDGE INFO')!(), host.admin.commands.get('SIP_BRIDGE INFO')!());
+    assert.equal(plugin.adminCommands, undefined, 'no static (module-level) admin commands');
+    await other.hooks.shutdown.promise();
   });
 
   it('info() reports Flexisip\'s SIP_BRIDGE INFO shape', async () => {
     sip.answer = (req) => (req.headers.From!.includes('line2') ? response(401, 'Unauthorized') : response(200, 'OK'));
     await registerTrunk();
-    assert.deepEqual(info(), {
+    assert.deepEqual(bridge.info(), {
       providers: [
         { name: 'Inbound from trunk', accounts: [
           { address: 'sip:line1@trunk.example.net', status: 'OK', registerEnabled: true, freeSlots: 2 },
@@ -154,6 +168,6 @@ describe('sip-bridge plugin (contract)', () => {
 
   it('declares name and host API', () => {
     assert.equal(plugin.name, 'sip-bridge');
-    assert.equal(plugin.hostApi, '^1.0.0');
+    assert.equal(plugin.hostApi, '^1.1.0', 'host.admin needs host API 1.1.0');
   });
 });

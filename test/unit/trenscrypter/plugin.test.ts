@@ -30,6 +30,7 @@ function hostWith(options: TrenscrypterOptions, media: MediaCapabilities = GST_L
     configDir: '/nonexistent',
     log,
     sip: { request: () => Promise.reject(new Error('no SIP in this test')), contact: 'sip:127.0.0.1:5060' },
+    admin: { register: () => assert.fail('trenscrypter has no admin command') },
   };
 }
 
