@@ -50,7 +50,7 @@ export function renderReferenceTable(doc: DocumentedSection): string {
   return rows.join('\n');
 }
 
-function wrap(text: string, prefix: string, width = 100): string[] {
+export function wrap(text: string, prefix: string, width = 100): string[] {
   const out: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wrap } from './describe-schema.js';
 import { b2buaServerSchema, camelCase } from './load.js';
 import type { PropertySchema, SectionSchema } from './section.js';
 
@@ -32,12 +33,7 @@ export function tsType(property: PropertySchema): string {
 function docComment(key: string, property: PropertySchema): string[] {
   const def = property.default === undefined ? 'none' : `\`${JSON.stringify(property.default)}\``;
   const text = `\`${key}\` (default ${def}): ${property.description ?? ''}`.replace(/\*\//g, '*\\/').trim();
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + word.length + 1 > 110) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
-  }
-  lines.push(line);
+  const lines = wrap(text, '', 110);
   return lines.length === 1 ? [`  /** ${lines[0]} */`] : ['  /**', ...lines.map((l) => `   * ${l}`), '   */'];
 }
 

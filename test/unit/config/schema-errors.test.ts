@@ -52,7 +52,7 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
     assert.equal(config.server.enableKeepalive, true);
     assert.equal(config.server.noRtpTimeout, 120);
     assert.equal(config.server.maxCallDuration, 3600);
-    assert.deepEqual(config.server['pluginDirectories'], ['/etc/flexisip/plugins', '/opt/p']);
+    assert.deepEqual(config.server.pluginDirectories, ['/etc/flexisip/plugins', '/opt/p']);
   });
 
   it('unknown key: names file, section, key and the closest known key', () => {
@@ -90,7 +90,7 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
         path.join(dir, 'flexisip.conf'));
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.match(problems[0]!, /tls-private-key: cannot read ".*missing.pem"/);
-      assert.equal(config.server['tlsCertificate'], path.join(dir, 'cert.pem'));
+      assert.equal(config.server.tlsCertificate, path.join(dir, 'cert.pem'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

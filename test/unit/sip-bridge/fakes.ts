@@ -1,7 +1,8 @@
 /** Test doubles for the sip-bridge unit tests: a manual clock, a scripted host.sip, a host around createHooks(). */
+import { parseConfigText } from '../../../core/config/load.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
 import type {
-  B2buaServerConfig, IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
+  IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
 
@@ -74,7 +75,7 @@ export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {},
 
 export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = new FakeSip()): PluginHost<O> & { readonly admin: FakeAdmin } {
   return {
-    hooks: createHooks(), options, server: {} as B2buaServerConfig, configDir, log: silentLog, sip,
+    hooks: createHooks(), options, server: parseConfigText('', 'test.conf').config.server, configDir, log: silentLog, sip,
     media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} }, admin: new FakeAdmin(),
   };
 }

@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import Ajv from 'ajv';
 import plugin from '../../../plugins/trenscrypter/index.js';
+import { parseConfigText } from '../../../core/config/load.js';
 import { PluginConfigError, createHooks } from '../../../core/plugin-api/index.js';
-import type { B2buaServerConfig, IncomingCall, LegBMedia, Logger, MediaCapabilities, PluginHost } from '../../../core/plugin-api/index.js';
+import type { IncomingCall, LegBMedia, Logger, MediaCapabilities, PluginHost } from '../../../core/plugin-api/index.js';
 import type { TrenscrypterOptions } from '../../../plugins/trenscrypter/index.js';
 
 const logged: { level: string; obj: unknown }[] = [];
@@ -26,7 +27,7 @@ function hostWith(options: TrenscrypterOptions, media: MediaCapabilities = GST_L
     media,
     hooks: createHooks(),
     options: Object.freeze(options),
-    server: {} as B2buaServerConfig,
+    server: parseConfigText('', 'test.conf').config.server,
     configDir: '/nonexistent',
     log,
     sip: { request: () => Promise.reject(new Error('no SIP in this test')), contact: 'sip:127.0.0.1:5060' },
