@@ -248,3 +248,7 @@ export { didYouMean } from '../text/did-you-mean.js';
 export type { SipUri } from '../sip/uri.js';
 export { parseUri as parseSipUri, formatUri as formatSipUri } from '../sip/uri.js';
 export { parseNameAddr, formatNameAddr } from '../sip/headers.js';
+
+/** JSON-schema validation of a plugin's own files with the host's messages; `jsonPath` names a place the same way. */
+export { validateJson, type ValidateJsonOptions } from './validation.js';
+export { jsonPath } from '../config/schema-problems.js';
