@@ -3,11 +3,11 @@
  * is wrong (used in error messages) or undefined when it is fine; ajv gets the boolean form.
  */
 import net from 'node:net';
+import { checkUri } from '../sip/uri.js';
 
 export type FormatCheck = (value: string) => string | undefined;
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const SIP_URI = /^(sips?):(?:([^@\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:;?\s\[\]]+)(?::([0-9]+))?((?:;[^;?\s]*)*)(\?\S*)?$/;
 /** RFC 3261 `token` characters. */
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
@@ -19,23 +19,20 @@ export interface SipUriParts {
   readonly params: Readonly<Record<string, string | null>>;
 }
 
+/**
+ * A SIP URI as the runtime parses it (core/sip/uri.ts), with the config's stricter rules: lower-case scheme, no blanks,
+ * one `@`, a host that is an IP address or an RFC 1123 host name.
+ */
 export function parseSipUri(value: string): SipUriParts | string {
-  const m = SIP_URI.exec(value.trim());
-  if (!m) return `"${value}" is not a SIP URI (expected e.g. sip:127.0.0.1:5060;transport=tcp)`;
-  const host = m[3]!;
-  const bareHost = host.startsWith('[') ? host.slice(1, -1) : host;
-  if (host.startsWith('[') ? net.isIPv6(bareHost) === false : !(net.isIPv4(host) || HOSTNAME.test(host))) {
+  const text = value.trim();
+  const u = /^sips?:[^@?]*(@[^@?]*)?(\?.*)?$/.test(text) && !/\s/.test(text) ? checkUri(text) : { problem: 'syntax' as const };
+  if ('problem' in u && u.problem === 'syntax') return `"${value}" is not a SIP URI (expected e.g. sip:127.0.0.1:5060;transport=tcp)`;
+  if ('problem' in u && u.problem === 'port') return `"${value}": port ${u.port} is out of range (0-65535)`;
+  const host = 'problem' in u ? u.host : u.host.includes(':') ? `[${u.host}]` : u.host;
+  if ('problem' in u || (host.startsWith('[') ? !net.isIPv6(u.host) : !(net.isIPv4(host) || HOSTNAME.test(host)))) {
     return `"${value}": "${host}" is not a valid host (expected an IP address or a host name)`;
   }
-  const port = m[4] === undefined ? undefined : Number(m[4]);
-  if (port !== undefined && port > 65535) return `"${value}": port ${port} is out of range (0-65535)`;
-  const params: Record<string, string | null> = {};
-  for (const p of (m[5] ?? '').split(';').slice(1)) {
-    if (p === '') continue;
-    const eq = p.indexOf('=');
-    params[(eq < 0 ? p : p.slice(0, eq)).toLowerCase()] = eq < 0 ? null : p.slice(eq + 1);
-  }
-  return { scheme: m[1] as 'sip' | 'sips', user: m[2], host: bareHost, port, params };
+  return { scheme: u.scheme, user: u.password !== undefined ? `${u.user}:${u.password}` : u.user, host: u.host, port: u.port, params: u.params };
 }
 
 const sipUri: FormatCheck = (v) => {

@@ -3,11 +3,9 @@
  * INI strings by each property's `type`, defaults, then ajv. Every problem is a full sentence
  * `<file> [<section>] <key>: <what is wrong> (<what is expected>)`.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { didYouMean } from '../text/did-you-mean.js';
-import { FORMATS } from './formats.js';
 import type { IniEntry } from './ini.js';
+import { compileSchema, describeSchemaError } from './schema-problems.js';
 
 export interface PropertySchema {
   type?: string | string[];
@@ -83,11 +81,12 @@ export function validateSection(
     if (!(key in values) && property.default !== undefined) values[key] = structuredClone(property.default);
   }
 
-  const validate = compile(schema);
+  const validate = compileSchema(schema);
   if (!validate(values)) {
     for (const error of validate.errors ?? []) {
-      const message = describe(error, values, properties);
-      if (message && !failed.has(message.key)) found.push(message);
+      const key = error.instancePath.split('/')[1] ?? (error.params as { missingProperty?: string }).missingProperty ?? '';
+      const message = describeSchemaError(error, 'section', properties[key]?.['x-expected']);
+      if (message && !failed.has(message.at)) found.push({ key: message.at, text: message.text });
     }
   }
   // In file order, so the operator reads them top to bottom.
@@ -150,80 +149,4 @@ function parseDuration(value: string): number {
   if (!m) return NaN;
   const unit = m[2] === '' ? 1 : DURATION_UNITS[m[2]!];
   return unit === undefined ? NaN : Math.round(Number(m[1]) * unit * 1000) / 1000;
-}
-
-// ---------------------------------------------------------------- ajv
-
-const compiled = new WeakMap<object, ValidateFunction>();
-let ajv07: Ajv | undefined;
-let ajv2020: Ajv2020 | undefined;
-
-function addFormats(ajv: Ajv | Ajv2020): void {
-  for (const [name, check] of Object.entries(FORMATS)) {
-    ajv.addFormat(name, { type: 'string', validate: (v: string) => check(v) === undefined });
-  }
-  ajv.addKeyword({ keyword: 'x-duration', schemaType: 'string' });
-  ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
-}
-
-function compile(schema: SectionSchema): ValidateFunction {
-  let fn = compiled.get(schema);
-  if (fn) return fn;
-  const is2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
-  const options = { allErrors: true, strict: false, validateFormats: true } as const;
-  if (is2020) {
-    ajv2020 ??= (() => { const a = new Ajv2020(options); addFormats(a); return a; })();
-    fn = ajv2020.compile(schema);
-  } else {
-    ajv07 ??= (() => { const a = new Ajv(options); addFormats(a); return a; })();
-    fn = ajv07.compile(schema);
-  }
-  compiled.set(schema, fn);
-  return fn;
-}
-
-function describe(
-  error: ErrorObject,
-  values: Record<string, unknown>,
-  properties: Record<string, PropertySchema>,
-): { key: string; text: string } | undefined {
-  const path = error.instancePath.split('/').slice(1);
-  const key = path[0] ?? (error.params as { missingProperty?: string }).missingProperty ?? '(section)';
-  const property = properties[key];
-  let value: unknown = values[key];
-  for (const p of path.slice(1)) value = (value as Record<string, unknown> | undefined)?.[p];
-  const shown = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
-  switch (error.keyword) {
-    case 'format': {
-      const format = (error.params as { format: string }).format;
-      const why = typeof value === 'string' ? FORMATS[format]?.(value) : undefined;
-      return { key, text: why ?? `${shown} is not a valid ${format}` };
-    }
-    case 'enum': {
-      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
-      const hint = typeof value === 'string' ? didYouMean(value, allowed) : undefined;
-      return { key, text: `${shown} is not one of ${allowed.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}` };
-    }
-    case 'minimum':
-    case 'maximum':
-    case 'exclusiveMinimum':
-    case 'exclusiveMaximum': {
-      const { comparison, limit } = error.params as { comparison: string; limit: number };
-      return { key, text: `${shown} is out of range (expected ${comparison} ${limit})` };
-    }
-    case 'pattern':
-      return { key, text: `${shown} is not valid (expected ${property?.['x-expected'] ?? `a value matching ${(error.params as { pattern: string }).pattern}`})` };
-    case 'minLength':
-      return { key, text: `${shown} is too short (expected at least ${(error.params as { limit: number }).limit} characters)` };
-    case 'required':
-      return { key, text: 'missing key (it has no default: set it)' };
-    case 'additionalProperties': {
-      const extra = (error.params as { additionalProperty: string }).additionalProperty;
-      return { key: path.length ? `${key}.${extra}` : extra, text: 'unknown key' };
-    }
-    case 'type':
-      return { key, text: `${shown} has the wrong type (expected ${(error.params as { type: string }).type})` };
-    default:
-      return { key, text: `${shown} ${error.message ?? 'is not valid'}` };
-  }
 }

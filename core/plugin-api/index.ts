@@ -259,3 +259,12 @@ export function definePlugin<Options>(plugin: B2buaPlugin<Options>): B2buaPlugin
 
 /** Closest candidate by edit distance (for "did you mean" hints), or undefined when nothing is close. */
 export { didYouMean } from '../text/did-you-mean.js';
+
+/** SIP URIs and name-addrs as the host parses them; parsers never throw (undefined = malformed). */
+export type { SipUri } from '../sip/uri.js';
+export { parseUri as parseSipUri, formatUri as formatSipUri } from '../sip/uri.js';
+export { parseNameAddr, formatNameAddr } from '../sip/headers.js';
+
+/** JSON-schema validation of a plugin's own files with the host's messages; `jsonPath` names a place the same way. */
+export { validateJson, type ValidateJsonOptions } from './validation.js';
+export { jsonPath } from '../config/schema-problems.js';

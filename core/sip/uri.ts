@@ -1,7 +1,7 @@
 /**
  * SIP URI parsing and formatting (RFC 3261 §19.1), IPv6 references (`[::1]`) included:
  * npm `sip`'s parseUri only accepts `[\w\-.]+` hosts, so we parse URIs ourselves.
- * Never throws: a malformed URI gives undefined.
+ * Never throws: a malformed URI gives undefined (checkUri: the reason).
  */
 export interface SipUri {
   readonly scheme: 'sip' | 'sips';
@@ -14,14 +14,28 @@ export interface SipUri {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const HOST_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._]+)(?::(\d{1,5}))?$/;
+/** Why a URI was refused: its shape, its host (the text between `@` and `:port`/`;`) or its port. */
+export type UriProblem =
+  | { readonly problem: 'syntax' }
+  | { readonly problem: 'host'; readonly host: string }
+  | { readonly problem: 'port'; readonly port: number };
+
+const HOSTPORT_RE = /^(\[[^\]]*\]|[^[\]:]+)(?::(\d+))?$/;
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._]+)$/;
 
 export function parseUri(text: string): SipUri | undefined {
+  const u = checkUri(text);
+  return 'problem' in u ? undefined : u;
+}
+
+/** parseUri, saying why a URI is refused (for messages such as the config's). */
+export function checkUri(text: string): SipUri | UriProblem {
+  const syntax = { problem: 'syntax' } as const;
   const s = text.trim();
   const colon = s.indexOf(':');
-  if (colon < 0) return undefined;
+  if (colon < 0) return syntax;
   const scheme = s.slice(0, colon).toLowerCase();
-  if (scheme !== 'sip' && scheme !== 'sips') return undefined;
+  if (scheme !== 'sip' && scheme !== 'sips') return syntax;
   let rest = s.slice(colon + 1);
   let headers: Record<string, string> = {};
   const q = rest.indexOf('?');
@@ -38,17 +52,17 @@ export function parseUri(text: string): SipUri | undefined {
     const pc = userinfo.indexOf(':');
     user = pc >= 0 ? userinfo.slice(0, pc) : userinfo;
     password = pc >= 0 ? userinfo.slice(pc + 1) : undefined;
-    if (user === '' || /[\s<>"]/.test(userinfo)) return undefined;
+    if (user === '' || /[\s<>"]/.test(userinfo)) return syntax;
   }
   const semi = rest.indexOf(';');
-  const hostport = semi >= 0 ? rest.slice(0, semi) : rest;
-  const m = HOST_RE.exec(hostport);
-  if (!m) return undefined;
+  const m = HOSTPORT_RE.exec(semi >= 0 ? rest.slice(0, semi) : rest);
+  if (!m || /\s/.test(m[1]!)) return syntax;
+  if (!HOST_RE.test(m[1]!)) return { problem: 'host', host: m[1]! };
   const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
   const port = m[2] !== undefined ? Number(m[2]) : undefined;
-  if (port !== undefined && port > 65535) return undefined;
+  if (port !== undefined && (port > 65535 || m[2]!.length > 5)) return { problem: 'port', port };
   const params = semi >= 0 ? parseParamList(rest.slice(semi + 1)) : {};
-  if (params === undefined) return undefined;
+  if (params === undefined) return syntax;
   return { scheme, user, password, host, port, params, headers };
 }
 

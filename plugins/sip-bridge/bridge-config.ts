@@ -2,10 +2,9 @@
  * Turns the version 2 model into what routing needs (compiled regexes and templates) and performs the checks a
  * schema cannot: pool references, unique names, regexes, templates, URIs, unsupported loaders.
  */
-import { didYouMean } from '../../core/plugin-api/index.js';
+import { didYouMean, jsonPath } from '../../core/plugin-api/index.js';
 import type { EncryptionMode } from '../../core/plugin-api/index.js';
 import type { AccountPoolConfig, StaticAccount, V2Root } from './config-types.js';
-import { jsonPath } from './json-problems.js';
 import type { ProvidersFile } from './providers-file.js';
 import { PROVIDERS_KEY } from './providers-file.js';
 import { isSipUri } from './sip-uri.js';

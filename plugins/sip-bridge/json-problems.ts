@@ -1,6 +1,4 @@
-/** Operator-facing text for JSON parse errors (with line/column) and ajv schema errors (with a JSON path). */
-import type { ErrorObject } from 'ajv';
-import { didYouMean } from '../../core/plugin-api/index.js';
+/** Operator-facing text for JSON parse errors, with line/column (schema errors: the plugin API's validateJson). */
 
 /** `line 3, column 5: Expected ',' or '}' after property value` (position read from the engine message when it gives one). */
 export function describeJsonParseError(text: string, error: unknown): string {
@@ -34,63 +32,4 @@ function findErrorOffset(text: string): number | undefined {
     }
   }
   return undefined;
-}
-
-/** `/providers/1/accountPool` → `providers[1].accountPool`; odd keys are quoted: `accountPools["pool one"]`. */
-export function jsonPath(instancePath: string, child?: string): string {
-  const segments = instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (child !== undefined) segments.push(child);
-  let out = '';
-  for (const s of segments) {
-    if (/^\d+$/.test(s)) out += `[${s}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(s)) out += out === '' ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out || '(root)';
-}
-
-/** One message per meaningful ajv error (`if`/`then` wrappers dropped), e.g. `providers[1].accountPool: missing (required)`. */
-export function describeSchemaErrors(errors: readonly ErrorObject[]): string[] {
-  const out: string[] = [];
-  for (const e of errors) {
-    const where = jsonPath(e.instancePath);
-    switch (e.keyword) {
-      case 'if':
-        continue;
-      case 'required':
-        out.push(`${jsonPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: missing (required)`);
-        break;
-      case 'additionalProperties': {
-        const extra = (e.params as { additionalProperty: string }).additionalProperty;
-        const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-        const hint = didYouMean(extra, known);
-        out.push(
-          `${jsonPath(e.instancePath, extra)}: unknown property (${hint ? `did you mean "${hint}"?` : known.length ? `known: ${known.join(', ')}` : 'remove it'})`,
-        );
-        break;
-      }
-      case 'enum': {
-        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
-        const hint = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
-        out.push(`${where}: ${JSON.stringify(e.data)} is not allowed (${hint ? `did you mean "${hint}"?` : `use one of ${allowed.join(', ')}`})`);
-        break;
-      }
-      case 'const':
-        out.push(`${where}: must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, not ${JSON.stringify(e.data)}`);
-        break;
-      case 'type':
-        out.push(`${where}: must be ${(e.params as { type: string | string[] }).type.toString().replace(',', ' or ')}, not ${describeType(e.data)}`);
-        break;
-      default:
-        out.push(`${where}: ${e.message ?? e.keyword}`);
-    }
-  }
-  return [...new Set(out)];
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  return `a ${typeof value}`;
 }

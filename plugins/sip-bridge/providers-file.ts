@@ -4,12 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import Ajv from 'ajv';
-import type { ValidateFunction } from 'ajv';
+import { validateJson } from '../../core/plugin-api/index.js';
 import v1Schema from './providers-v1.schema.json' with { type: 'json' };
 import v2Schema from './providers-v2.schema.json' with { type: 'json' };
 import type { V1Root, V2Root } from './config-types.js';
-import { describeJsonParseError, describeSchemaErrors } from './json-problems.js';
+import { describeJsonParseError } from './json-problems.js';
 import { convertV1 } from './v1-to-v2.js';
 
 export const PROVIDERS_KEY = 'providers';
@@ -22,16 +21,6 @@ export interface ProvidersFile {
 }
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; problems: string[] };
-
-let validators: { v1: ValidateFunction; v2: ValidateFunction } | undefined;
-function schemaValidators(): { v1: ValidateFunction; v2: ValidateFunction } {
-  if (!validators) {
-    // A private instance: the host's Ajv settings (coercion of INI strings) must not apply to JSON files.
-    const ajv = new Ajv.default({ allErrors: true, strict: false, verbose: true });
-    validators = { v1: ajv.compile(v1Schema), v2: ajv.compile(v2Schema) };
-  }
-  return validators;
-}
 
 export function resolveProvidersPath(option: string, configDir: string): string {
   return path.resolve(configDir, option);
@@ -59,9 +48,9 @@ export function parseProvidersText(text: string, file: string): Loaded<Providers
   } catch (e) {
     return { ok: false, problems: [`${where}: invalid JSON at ${describeJsonParseError(text, e)} (fix the JSON syntax)`] };
   }
-  const { v1, v2 } = schemaValidators();
   if (Array.isArray(json)) {
-    if (!v1(json)) return { ok: false, problems: describeSchemaErrors(v1.errors ?? []).map((p) => `${where}: ${p}`) };
+    const problems = validateJson(v1Schema, json, { fileLabel: where });
+    if (problems.length) return { ok: false, problems };
     return { ok: true, value: { file, version: 1, root: convertV1(json as V1Root) } };
   }
   if (json === null || typeof json !== 'object') {
@@ -70,7 +59,8 @@ export function parseProvidersText(text: string, file: string): Loaded<Providers
       problems: [`${where}: the file must hold an object {"schemaVersion": 2, "providers": [...], "accountPools": {...}} (or a version 1 array)`],
     };
   }
-  if (!v2(json)) return { ok: false, problems: describeSchemaErrors(v2.errors ?? []).map((p) => `${where}: ${p}`) };
+  const problems = validateJson(v2Schema, json, { fileLabel: where });
+  if (problems.length) return { ok: false, problems };
   return { ok: true, value: { file, version: 2, root: json as V2Root } };
 }
 

@@ -6,13 +6,13 @@
  * re-INVITEs that do not re-key.
  */
 import net from 'node:net';
-import { SRTP_KEY_SALT_BYTES, isSrtpSuite } from '../sdes.js';
 import type { LegParams, MediaEvent, SessionStats, StreamParams, StreamStats } from '../types.js';
 import type { LegId, MediaKind } from '../../vocabulary/index.js';
-import { Pipeline, UdpSocket } from './gst.js';
+import { add, zero, type Counters } from './counters.js';
+import { Pipeline, type UdpSocket } from './gst.js';
 import { describePipeline, elementNames, shapeKey, type StreamShape } from './pipeline-description.js';
-import { WorkerRequestError } from './protocol.js';
-import { REFUSED_SUITES, mkiRefusal } from './suites.js';
+import { bindRtpPair } from './sockets.js';
+import { srtpParams, validateStream } from './stream-params.js';
 
 interface StreamSockets {
   readonly kind: MediaKind;
@@ -20,28 +20,8 @@ interface StreamSockets {
   readonly rtcp: UdpSocket;
 }
 
-type Counters = { -readonly [K in keyof Omit<StreamStats, 'index' | 'kind'>]: number };
-
-const zero = (): Counters => ({ packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, srtpAuthFailures: 0, srtpReplays: 0, rejectedSource: 0, lastPacketAt: 0 });
-
-function add(x: Counters, y: Counters): Counters {
-  return {
-    packetsIn: x.packetsIn + y.packetsIn, bytesIn: x.bytesIn + y.bytesIn,
-    packetsOut: x.packetsOut + y.packetsOut, bytesOut: x.bytesOut + y.bytesOut,
-    srtpAuthFailures: x.srtpAuthFailures + y.srtpAuthFailures, srtpReplays: x.srtpReplays + y.srtpReplays,
-    rejectedSource: x.rejectedSource + y.rejectedSource, lastPacketAt: Math.max(x.lastPacketAt, y.lastPacketAt),
-  };
-}
-
-const RTCP_PORT_TRIES = 16;
 const receivesFromPeer = (d: StreamParams['direction']) => d === 'sendrecv' || d === 'recvonly';
 const sendsToPeer = (d: StreamParams['direction']) => d === 'sendrecv' || d === 'sendonly';
-
-function srtpParams(stream: StreamParams, which: 'send' | 'recv'): string {
-  if (stream.encryption !== 'sdes' || !stream.srtp) return '';
-  const key = stream.srtp[which];
-  return key.mki ? `${key.suite} ${key.keySalt} ${key.mki.value}:${key.mki.length}` : `${key.suite} ${key.keySalt}`;
-}
 
 export interface CallMediaOptions {
   readonly id: string;
@@ -77,75 +57,17 @@ export class CallMedia {
     const existing = this.sockets.get(key);
     if (existing) return { rtpPort: existing.rtp.port, rtcpPort: existing.rtcp.port };
     this.family = net.isIPv6(bindAddress) ? 'ipv6' : 'ipv4';
-    const pair = rtpPort === 0 ? this.bindKernelPair(bindAddress) : this.bindPair(bindAddress, rtpPort);
+    const pair = bindRtpPair(bindAddress, rtpPort);
     this.sockets.set(key, { kind, ...pair });
     this.apply();
     return { rtpPort: pair.rtp.port, rtcpPort: pair.rtcp.port };
   }
 
-  private bindPair(address: string, port: number): { rtp: UdpSocket; rtcp: UdpSocket } {
-    const rtp = bindOrInUse(address, port);
-    try {
-      return { rtp, rtcp: bindOrInUse(address, port + 1) };
-    } catch (e) {
-      rtp.close();
-      throw e;
-    }
-  }
-
-  /** Kernel-chosen RTP port with RTCP on the next one when free (else another kernel port). */
-  private bindKernelPair(address: string): { rtp: UdpSocket; rtcp: UdpSocket } {
-    for (let i = 0; i < RTCP_PORT_TRIES; i++) {
-      const rtp = bindOrInUse(address, 0);
-      if (rtp.port < 65535) {
-        try {
-          return { rtp, rtcp: UdpSocket.bind(address, rtp.port + 1) };
-        } catch {
-          /* next try */
-        }
-      }
-      rtp.close();
-    }
-    const rtp = bindOrInUse(address, 0);
-    return { rtp, rtcp: bindOrInUse(address, 0) };
-  }
-
   configure(leg: LegId, params: LegParams): void {
-    for (const s of params.streams) this.validate(leg, s);
+    for (const s of params.streams) validateStream(leg, s, this.opts.srtpSuites);
     this.legs[leg] = params;
     this.latched.clear();
     this.apply();
-  }
-
-  private validate(leg: LegId, s: StreamParams): void {
-    const where = `leg ${leg} stream ${s.index} (${s.kind})`;
-    if (!s.enabled) return;
-    if (s.encryption !== 'none' && s.encryption !== 'sdes') {
-      throw new WorkerRequestError('unsupported', `${where}: encryption "${s.encryption}" is not available in the gstreamer engine yet (none, sdes are)`);
-    }
-    if (s.encryption === 'sdes') {
-      if (!s.srtp) throw new WorkerRequestError('failed', `${where}: encryption sdes without srtp keys`);
-      for (const which of ['send', 'recv'] as const) {
-        const k = s.srtp[which];
-        const refused = isSrtpSuite(k.suite) ? REFUSED_SUITES[k.suite] : undefined;
-        if (refused) throw new WorkerRequestError('unsupported', `${where}: SRTP suite ${k.suite} is refused: ${refused}`);
-        if (!isSrtpSuite(k.suite) || !this.opts.srtpSuites.includes(k.suite)) {
-          throw new WorkerRequestError('unsupported', `${where}: SRTP suite "${k.suite}" is not supported by this build (${this.opts.srtpSuites.join(', ')})`);
-        }
-        const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
-        if (mkiRefused) throw new WorkerRequestError('unsupported', `${where}: ${which} key: ${mkiRefused}`);
-        if (k.mki && !(Number.isSafeInteger(k.mki.value) && k.mki.value >= 0 && Number.isInteger(k.mki.length) && k.mki.length >= 1 && k.mki.length <= 128 && (k.mki.length >= 7 || k.mki.value < 256 ** k.mki.length))) {
-          throw new WorkerRequestError('failed', `${where}: ${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)`);
-        }
-        const len = Buffer.from(k.keySalt, 'base64').length;
-        if (len !== SRTP_KEY_SALT_BYTES[k.suite]) {
-          throw new WorkerRequestError('failed', `${where}: ${which} key for ${k.suite} has ${len} bytes of key||salt, expected ${SRTP_KEY_SALT_BYTES[k.suite]}`);
-        }
-      }
-    }
-    if (s.remote && net.isIP(s.remote.address) === 0) {
-      throw new WorkerRequestError('failed', `${where}: remote address "${s.remote.address}" is not an IP address`);
-    }
   }
 
   private stream(leg: LegId, index: number): StreamParams | undefined {
@@ -352,12 +274,3 @@ export class CallMedia {
   }
 }
 
-function bindOrInUse(address: string, port: number): UdpSocket {
-  try {
-    return UdpSocket.bind(address, port);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (/in use/i.test(msg)) throw new WorkerRequestError('port-in-use', `${address}:${port} is in use`);
-    throw new WorkerRequestError('failed', `cannot bind ${address}:${port}: ${msg}`);
-  }
-}

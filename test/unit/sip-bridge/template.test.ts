@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { describeJsonParseError, jsonPath } from '../../../plugins/sip-bridge/json-problems.js';
+import { jsonPath } from '../../../core/plugin-api/index.js';
+import { describeJsonParseError } from '../../../plugins/sip-bridge/json-problems.js';
 import { parseSipAddress } from '../../../plugins/sip-bridge/sip-uri.js';
 import { INVITE_ADDRESSES, accountValues, callValues, compileTemplate } from '../../../plugins/sip-bridge/template.js';
 import type { Template } from '../../../plugins/sip-bridge/template.js';

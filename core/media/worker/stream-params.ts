@@ -1,0 +1,44 @@
+/** A leg's stream parameters as the gstreamer engine takes them: checked before use, SRTP keys as element properties. */
+import net from 'node:net';
+import { SRTP_KEY_SALT_BYTES, isSrtpSuite } from '../sdes.js';
+import type { StreamParams } from '../types.js';
+import type { LegId } from '../../vocabulary/index.js';
+import { WorkerRequestError } from './protocol.js';
+import { REFUSED_SUITES, mkiRefusal } from './suites.js';
+
+export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly string[]): void {
+  const where = `leg ${leg} stream ${s.index} (${s.kind})`;
+  if (!s.enabled) return;
+  if (s.encryption !== 'none' && s.encryption !== 'sdes') {
+    throw new WorkerRequestError('unsupported', `${where}: encryption "${s.encryption}" is not available in the gstreamer engine yet (none, sdes are)`);
+  }
+  if (s.encryption === 'sdes') {
+    if (!s.srtp) throw new WorkerRequestError('failed', `${where}: encryption sdes without srtp keys`);
+    for (const which of ['send', 'recv'] as const) {
+      const k = s.srtp[which];
+      const refused = isSrtpSuite(k.suite) ? REFUSED_SUITES[k.suite] : undefined;
+      if (refused) throw new WorkerRequestError('unsupported', `${where}: SRTP suite ${k.suite} is refused: ${refused}`);
+      if (!isSrtpSuite(k.suite) || !srtpSuites.includes(k.suite)) {
+        throw new WorkerRequestError('unsupported', `${where}: SRTP suite "${k.suite}" is not supported by this build (${srtpSuites.join(', ')})`);
+      }
+      const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
+      if (mkiRefused) throw new WorkerRequestError('unsupported', `${where}: ${which} key: ${mkiRefused}`);
+      if (k.mki && !(Number.isSafeInteger(k.mki.value) && k.mki.value >= 0 && Number.isInteger(k.mki.length) && k.mki.length >= 1 && k.mki.length <= 128 && (k.mki.length >= 7 || k.mki.value < 256 ** k.mki.length))) {
+        throw new WorkerRequestError('failed', `${where}: ${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)`);
+      }
+      const len = Buffer.from(k.keySalt, 'base64').length;
+      if (len !== SRTP_KEY_SALT_BYTES[k.suite]) {
+        throw new WorkerRequestError('failed', `${where}: ${which} key for ${k.suite} has ${len} bytes of key||salt, expected ${SRTP_KEY_SALT_BYTES[k.suite]}`);
+      }
+    }
+  }
+  if (s.remote && net.isIP(s.remote.address) === 0) {
+    throw new WorkerRequestError('failed', `${where}: remote address "${s.remote.address}" is not an IP address`);
+  }
+}
+
+export function srtpParams(stream: StreamParams, which: 'send' | 'recv'): string {
+  if (stream.encryption !== 'sdes' || !stream.srtp) return '';
+  const key = stream.srtp[which];
+  return key.mki ? `${key.suite} ${key.keySalt} ${key.mki.value}:${key.mki.length}` : `${key.suite} ${key.keySalt}`;
+}
