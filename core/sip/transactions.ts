@@ -2,6 +2,7 @@
  * Transactions (RFC 3261 §17, with RFC 6026's accepted state for INVITE 2xx): retransmissions
  * over UDP, timeouts, ACK of non-2xx, CANCEL. Timers go through the host's counted Timers.
  */
+import { errorReason } from '../errors/index.js';
 import { makeResponse, reasonPhrase, SipRequest, type SipResponse } from './message.js';
 import type { Target } from './resolve.js';
 import type { TimerHandle, Timers } from './timers.js';
@@ -144,7 +145,7 @@ export class ClientTransaction {
     this.target = target;
     const bytes = this.request.toBuffer();
     const send = (): void => {
-      transport.send(target, bytes).catch((e: Error) => this.fail(503, `Service Unavailable (${e.message})`));
+      transport.send(target, bytes).catch((e: unknown) => this.fail(503, `Service Unavailable (${errorReason(e)})`));
     };
     send();
     if (!this.reliable) {

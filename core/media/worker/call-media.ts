@@ -6,12 +6,12 @@
  * re-INVITEs that do not re-key.
  */
 import net from 'node:net';
+import { b2buaError } from '../../errors/index.js';
 import { SRTP_KEY_SALT_BYTES, isSrtpSuite } from '../sdes.js';
 import type { LegParams, MediaEvent, SessionStats, StreamParams, StreamStats } from '../types.js';
 import type { LegId, MediaKind } from '../../vocabulary/index.js';
 import { Pipeline, UdpSocket } from './gst.js';
 import { describePipeline, elementNames, shapeKey, type StreamShape } from './pipeline-description.js';
-import { WorkerRequestError } from './protocol.js';
 import { REFUSED_SUITES, mkiRefusal } from './suites.js';
 
 interface StreamSockets {
@@ -121,30 +121,30 @@ export class CallMedia {
     const where = `leg ${leg} stream ${s.index} (${s.kind})`;
     if (!s.enabled) return;
     if (s.encryption !== 'none' && s.encryption !== 'sdes') {
-      throw new WorkerRequestError('unsupported', `${where}: encryption "${s.encryption}" is not available in the gstreamer engine yet (none, sdes are)`);
+      throw b2buaError('B2BUA_GST_ENCRYPTION_UNAVAILABLE', { where, mode: s.encryption, available: 'none, sdes' });
     }
     if (s.encryption === 'sdes') {
-      if (!s.srtp) throw new WorkerRequestError('failed', `${where}: encryption sdes without srtp keys`);
+      if (!s.srtp) throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: 'encryption sdes without srtp keys' });
       for (const which of ['send', 'recv'] as const) {
         const k = s.srtp[which];
         const refused = isSrtpSuite(k.suite) ? REFUSED_SUITES[k.suite] : undefined;
-        if (refused) throw new WorkerRequestError('unsupported', `${where}: SRTP suite ${k.suite} is refused: ${refused}`);
+        if (refused) throw b2buaError('B2BUA_SRTP_SUITE_REFUSED', { where, suite: k.suite, why: refused });
         if (!isSrtpSuite(k.suite) || !this.opts.srtpSuites.includes(k.suite)) {
-          throw new WorkerRequestError('unsupported', `${where}: SRTP suite "${k.suite}" is not supported by this build (${this.opts.srtpSuites.join(', ')})`);
+          throw b2buaError('B2BUA_SRTP_SUITE_UNSUPPORTED', { where, suite: k.suite, suites: this.opts.srtpSuites.join(', ') });
         }
         const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
-        if (mkiRefused) throw new WorkerRequestError('unsupported', `${where}: ${which} key: ${mkiRefused}`);
+        if (mkiRefused) throw b2buaError('B2BUA_SRTP_MKI_REFUSED', { where, which, why: mkiRefused });
         if (k.mki && !(Number.isSafeInteger(k.mki.value) && k.mki.value >= 0 && Number.isInteger(k.mki.length) && k.mki.length >= 1 && k.mki.length <= 128 && (k.mki.length >= 7 || k.mki.value < 256 ** k.mki.length))) {
-          throw new WorkerRequestError('failed', `${where}: ${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)`);
+          throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: `${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)` });
         }
         const len = Buffer.from(k.keySalt, 'base64').length;
         if (len !== SRTP_KEY_SALT_BYTES[k.suite]) {
-          throw new WorkerRequestError('failed', `${where}: ${which} key for ${k.suite} has ${len} bytes of key||salt, expected ${SRTP_KEY_SALT_BYTES[k.suite]}`);
+          throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: `${which} key for ${k.suite} has ${len} bytes of key||salt, expected ${SRTP_KEY_SALT_BYTES[k.suite]}` });
         }
       }
     }
     if (s.remote && net.isIP(s.remote.address) === 0) {
-      throw new WorkerRequestError('failed', `${where}: remote address "${s.remote.address}" is not an IP address`);
+      throw b2buaError('B2BUA_MEDIA_ADDRESS_INVALID', { where, address: s.remote.address });
     }
   }
 
@@ -357,7 +357,7 @@ function bindOrInUse(address: string, port: number): UdpSocket {
     return UdpSocket.bind(address, port);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/in use/i.test(msg)) throw new WorkerRequestError('port-in-use', `${address}:${port} is in use`);
-    throw new WorkerRequestError('failed', `cannot bind ${address}:${port}: ${msg}`);
+    if (/in use/i.test(msg)) throw b2buaError('B2BUA_MEDIA_PORT_IN_USE', { address, port });
+    throw b2buaError('B2BUA_MEDIA_PORT_BIND_FAILED', { address, port, why: msg });
   }
 }
