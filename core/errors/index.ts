@@ -49,3 +49,12 @@ export function errorReason(e: unknown): string {
   if (e instanceof B2buaError) return e.reason;
   return e instanceof Error ? e.message : String(e);
 }
+
+/** For parsers that never throw: `parse()`, a throw becoming `{ ok: false, error: describe(its message) }`. */
+export function parseOrError<T>(parse: () => T, describe: (why: string) => string): T | { readonly ok: false; readonly error: string } {
+  try {
+    return parse();
+  } catch (e) {
+    return { ok: false, error: describe((e as Error).message) };
+  }
+}
