@@ -1,5 +1,5 @@
 /** Command line, Flexisip-compatible: `b2bua-server --server b2bua -c /etc/flexisip/flexisip.conf`. */
-import { B2buaError } from '../errors/index.js';
+import { b2buaError } from '../errors/index.js';
 import { didYouMean } from '../text/did-you-mean.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/flexisip/flexisip.conf';
@@ -72,5 +72,5 @@ export function parseArgs(argv: readonly string[]): CliOptions {
 }
 
 function usage(message: string): never {
-  throw new B2buaError('B2BUA_USAGE', `${message}; see b2bua-server --help`);
+  throw b2buaError('B2BUA_USAGE', { problem: message });
 }

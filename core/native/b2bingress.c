@@ -37,9 +37,17 @@ enum {
   PROP_RTCP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC
 };
 
-static GstStaticPadTemplate sink_tpl = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate rtp_tpl = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
-static GstStaticPadTemplate rtcp_tpl = GST_STATIC_PAD_TEMPLATE("rtcp_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtcp"));
+static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
+static GstStaticPadTemplate rtp_tpl = B2B_PAD_TEMPLATE("src", GST_PAD_SRC, "application/x-rtp");
+static GstStaticPadTemplate rtcp_tpl = B2B_PAD_TEMPLATE("rtcp_src", GST_PAD_SRC, "application/x-rtcp");
+
+static const B2bCounter counters[] = {
+  B2B_COUNTER(B2bIngress, PROP_PACKETS_IN, "packets-in", packets_in, "Accepted RTP packets"),
+  B2B_COUNTER(B2bIngress, PROP_BYTES_IN, "bytes-in", bytes_in, "Bytes of accepted RTP and RTCP packets"),
+  B2B_COUNTER(B2bIngress, PROP_RTCP_PACKETS_IN, "rtcp-packets-in", rtcp_packets_in, "Accepted RTCP packets"),
+  B2B_COUNTER(B2bIngress, PROP_REJECTED, "rejected", rejected, "Packets dropped because of their source address"),
+  B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP nor RTCP"),
+};
 
 typedef enum { PKT_RTP, PKT_RTCP, PKT_OTHER } PacketKind;
 
@@ -140,15 +148,10 @@ static void b2b_ingress_get_property(GObject *object, guint id, GValue *value, G
     case PROP_REMOTE_PORT: g_value_set_int(value, self->remote_port); break;
     case PROP_LATCH: g_value_set_boolean(value, self->latch); break;
     case PROP_LATCHED_PORT: g_value_set_int(value, self->latched_port); break;
-    case PROP_PACKETS_IN: g_value_set_uint64(value, self->packets_in); break;
-    case PROP_BYTES_IN: g_value_set_uint64(value, self->bytes_in); break;
-    case PROP_RTCP_PACKETS_IN: g_value_set_uint64(value, self->rtcp_packets_in); break;
-    case PROP_REJECTED: g_value_set_uint64(value, self->rejected); break;
-    case PROP_OTHER: g_value_set_uint64(value, self->other); break;
     case PROP_LAST_RTP_TIME: g_value_set_int64(value, self->last_rtp_time_us); break;
     case PROP_LAST_RTCP_TIME: g_value_set_int64(value, self->last_rtcp_time_us); break;
     case PROP_LAST_SSRC: g_value_set_uint(value, self->last_ssrc); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    default: if (!b2b_get_counter(self, counters, G_N_ELEMENTS(counters), id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -159,17 +162,12 @@ static void b2b_ingress_finalize(GObject *object) {
   G_OBJECT_CLASS(b2b_ingress_parent_class)->finalize(object);
 }
 
-static GParamSpec *counter(const char *name, const char *blurb) {
-  return g_param_spec_uint64(name, name, blurb, 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-}
-
 static void b2b_ingress_class_init(B2bIngressClass *klass) {
+  static GstStaticPadTemplate *const templates[] = { &sink_tpl, &rtp_tpl, &rtcp_tpl, NULL };
+  b2b_element_class_setup(klass, &(B2bElementClassInfo){ b2b_ingress_set_property, b2b_ingress_get_property, b2b_ingress_finalize, templates,
+      "B2BUA leg ingress", "Filter/Network/RTP", "Source-address filter with latching, RTP/RTCP split and counters for one call leg" });
   GObjectClass *oc = G_OBJECT_CLASS(klass);
-  GstElementClass *ec = GST_ELEMENT_CLASS(klass);
-  oc->set_property = b2b_ingress_set_property;
-  oc->get_property = b2b_ingress_get_property;
-  oc->finalize = b2b_ingress_finalize;
-  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+  const GParamFlags rw = B2B_PARAM_RW;
   g_object_class_install_property(oc, PROP_REMOTE_ADDRESS, g_param_spec_string("remote-address", "Remote address",
       "Only packets from this IP address are accepted (empty = none)", NULL, rw));
   g_object_class_install_property(oc, PROP_REMOTE_PORT, g_param_spec_int("remote-port", "Remote port",
@@ -178,35 +176,20 @@ static void b2b_ingress_class_init(B2bIngressClass *klass) {
       "Accept any source port of remote-address until the first packet, then only that one", TRUE, rw));
   g_object_class_install_property(oc, PROP_LATCHED_PORT, g_param_spec_int("latched-port", "Latched port",
       "Source port latched from the first accepted packet (0 = none yet)", 0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property(oc, PROP_PACKETS_IN, counter("packets-in", "Accepted RTP packets"));
-  g_object_class_install_property(oc, PROP_BYTES_IN, counter("bytes-in", "Bytes of accepted RTP and RTCP packets"));
-  g_object_class_install_property(oc, PROP_RTCP_PACKETS_IN, counter("rtcp-packets-in", "Accepted RTCP packets"));
-  g_object_class_install_property(oc, PROP_REJECTED, counter("rejected", "Packets dropped because of their source address"));
-  g_object_class_install_property(oc, PROP_OTHER, counter("other", "Accepted-source packets that are neither RTP nor RTCP"));
+  b2b_install_counters(oc, counters, G_N_ELEMENTS(counters));
   g_object_class_install_property(oc, PROP_LAST_RTP_TIME, g_param_spec_int64("last-rtp-time", "Last RTP time",
       "Wall clock (us since epoch) of the last accepted RTP packet, 0 = none", 0, G_MAXINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_LAST_RTCP_TIME, g_param_spec_int64("last-rtcp-time", "Last RTCP time",
       "Wall clock (us since epoch) of the last accepted RTCP packet, 0 = none", 0, G_MAXINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_LAST_SSRC, g_param_spec_uint("last-ssrc", "Last SSRC",
       "SSRC of the last accepted RTP packet", 0, G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  gst_element_class_add_static_pad_template(ec, &sink_tpl);
-  gst_element_class_add_static_pad_template(ec, &rtp_tpl);
-  gst_element_class_add_static_pad_template(ec, &rtcp_tpl);
-  gst_element_class_set_static_metadata(ec, "B2BUA leg ingress", "Filter/Network/RTP",
-      "Source-address filter with latching, RTP/RTCP split and counters for one call leg", "b2bua-server");
   GST_DEBUG_CATEGORY_INIT(b2b_ingress_debug, "b2bingress", 0, "B2BUA leg ingress");
 }
 
 static void b2b_ingress_init(B2bIngress *self) {
   self->latch = TRUE;
-  self->sinkpad = gst_pad_new_from_static_template(&sink_tpl, "sink");
-  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(b2b_ingress_chain));
-  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(b2b_ingress_sink_event));
-  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
-  self->rtp_src = gst_pad_new_from_static_template(&rtp_tpl, "src");
-  gst_pad_use_fixed_caps(self->rtp_src);
-  gst_element_add_pad(GST_ELEMENT(self), self->rtp_src);
-  self->rtcp_src = gst_pad_new_from_static_template(&rtcp_tpl, "rtcp_src");
-  gst_pad_use_fixed_caps(self->rtcp_src);
-  gst_element_add_pad(GST_ELEMENT(self), self->rtcp_src);
+  GstElement *el = GST_ELEMENT(self);
+  self->sinkpad = b2b_add_pad(el, &sink_tpl, GST_DEBUG_FUNCPTR(b2b_ingress_chain), GST_DEBUG_FUNCPTR(b2b_ingress_sink_event), B2B_CAPS_DEFAULT);
+  self->rtp_src = b2b_add_pad(el, &rtp_tpl, NULL, NULL, B2B_CAPS_FIXED);
+  self->rtcp_src = b2b_add_pad(el, &rtcp_tpl, NULL, NULL, B2B_CAPS_FIXED);
 }

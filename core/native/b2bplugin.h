@@ -1,4 +1,5 @@
-/* b2bua-server GStreamer plugin: elements the media workers need and GStreamer lacks. */
+/* b2bua-server GStreamer plugin: elements the media workers need and GStreamer lacks.
+ * Also the GObject plumbing the elements share (counters, pads, class set-up): see README.md, "Adding an element". */
 #ifndef B2B_PLUGIN_H
 #define B2B_PLUGIN_H
 #include <gst/gst.h>
@@ -9,5 +10,71 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(B2bIngress, b2b_ingress, B2B, INGRESS, GstElement)
 #define B2B_TYPE_SRTP (b2b_srtp_get_type())
 G_DECLARE_FINAL_TYPE(B2bSrtp, b2b_srtp, B2B, SRTP, GstElement)
+
+/* Settable while PLAYING (re-INVITEs change them mid-call) / read-only. */
+#define B2B_PARAM_RW (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)
+#define B2B_PARAM_RO (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)
+
+/* An always-present pad (its name is the template's) with caps given as a string ("ANY", "application/x-rtp"). */
+#define B2B_PAD_TEMPLATE(name, direction, caps) GST_STATIC_PAD_TEMPLATE(name, direction, GST_PAD_ALWAYS, GST_STATIC_CAPS(caps))
+
+/* A read-only guint64 counter read by polling from the worker (no signal towards JavaScript). */
+typedef struct {
+  guint id;
+  const gchar *name;
+  const gchar *blurb;
+  gsize offset; /* G_STRUCT_OFFSET of the guint64 in the instance struct */
+} B2bCounter;
+
+/* One row of an element's counter table: B2B_COUNTER(B2bSrtp, PROP_PACKETS, "packets", packets, "Packets passed"). */
+#define B2B_COUNTER(type, id, name, field, blurb) { id, name, blurb, G_STRUCT_OFFSET(type, field) }
+
+static inline void b2b_install_counters(GObjectClass *oc, const B2bCounter *counters, gsize n) {
+  for (gsize i = 0; i < n; i++) {
+    g_object_class_install_property(oc, counters[i].id, g_param_spec_uint64(counters[i].name, counters[i].name, counters[i].blurb,
+        0, G_MAXUINT64, 0, B2B_PARAM_RO));
+  }
+}
+
+/* get_property for counters: TRUE when `id` is one of them (value set). The caller holds the element's lock. */
+static inline gboolean b2b_get_counter(gpointer self, const B2bCounter *counters, gsize n, guint id, GValue *value) {
+  for (gsize i = 0; i < n; i++) {
+    if (counters[i].id == id) { g_value_set_uint64(value, G_STRUCT_MEMBER(guint64, self, counters[i].offset)); return TRUE; }
+  }
+  return FALSE;
+}
+
+typedef enum { B2B_CAPS_DEFAULT, B2B_CAPS_PROXY, B2B_CAPS_FIXED } B2bCapsMode;
+
+/* Creates the pad of `tpl` (named as the template), sets its functions (NULL = default) and caps mode, adds it. */
+static inline GstPad *b2b_add_pad(GstElement *element, GstStaticPadTemplate *tpl, GstPadChainFunction chain,
+    GstPadEventFunction event, B2bCapsMode caps) {
+  GstPad *pad = gst_pad_new_from_static_template(tpl, tpl->name_template);
+  if (chain) gst_pad_set_chain_function(pad, chain);
+  if (event) gst_pad_set_event_function(pad, event);
+  if (caps == B2B_CAPS_PROXY) GST_PAD_SET_PROXY_CAPS(pad);
+  else if (caps == B2B_CAPS_FIXED) gst_pad_use_fixed_caps(pad);
+  gst_element_add_pad(element, pad);
+  return pad;
+}
+
+typedef struct {
+  GObjectSetPropertyFunc set_property;
+  GObjectGetPropertyFunc get_property;
+  GObjectFinalizeFunc finalize;
+  GstStaticPadTemplate *const *templates; /* NULL-terminated */
+  const gchar *longname, *classification, *description;
+} B2bElementClassInfo;
+
+/* The class_init part every element has: property plumbing, finalize, pad templates, metadata. */
+static inline void b2b_element_class_setup(gpointer klass, const B2bElementClassInfo *info) {
+  GObjectClass *oc = G_OBJECT_CLASS(klass);
+  GstElementClass *ec = GST_ELEMENT_CLASS(klass);
+  oc->set_property = info->set_property;
+  oc->get_property = info->get_property;
+  oc->finalize = info->finalize;
+  for (GstStaticPadTemplate *const *t = info->templates; *t; t++) gst_element_class_add_static_pad_template(ec, *t);
+  gst_element_class_set_static_metadata(ec, info->longname, info->classification, info->description, "b2bua-server");
+}
 G_END_DECLS
 #endif

@@ -93,8 +93,19 @@ G_DEFINE_TYPE(B2bSrtp, b2b_srtp, GST_TYPE_ELEMENT)
 enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED,
        PROP_SRTCP_SHORT_TAG, PROP_PREV_KEY_PACKETS };
 
-static GstStaticPadTemplate sink_tpl = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate src_tpl = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
+static GstStaticPadTemplate src_tpl = B2B_PAD_TEMPLATE("src", GST_PAD_SRC, "ANY");
+
+static const B2bCounter counters[] = {
+  B2B_COUNTER(B2bSrtp, PROP_PACKETS, "packets", packets, "Packets passed (protected/unprotected)"),
+  B2B_COUNTER(B2bSrtp, PROP_BYTES, "bytes", bytes, "Bytes passed (after processing)"),
+  B2B_COUNTER(B2bSrtp, PROP_AUTH_FAILURES, "auth-failures", auth_failures, "Packets dropped: SRTP/SRTCP authentication failed"),
+  B2B_COUNTER(B2bSrtp, PROP_REPLAYS, "replays", replays, "Packets dropped: replayed or too old"),
+  B2B_COUNTER(B2bSrtp, PROP_ERRORS, "errors", errors, "Packets dropped for another reason (no usable key, malformed)"),
+  B2B_COUNTER(B2bSrtp, PROP_REKEYS, "rekeys", rekeys, "Times a key was set"),
+  B2B_COUNTER(B2bSrtp, PROP_PREV_KEY_PACKETS, "previous-key-packets", prev_key_packets,
+      "Unprotect: packets (counted in packets) authenticated by the previous key during a re-key overlap"),
+};
 
 typedef struct {
   const char *name;
@@ -394,15 +405,8 @@ static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GPar
   switch (id) {
     case PROP_MODE: g_value_set_string(value, self->mode == MODE_UNPROTECT ? "unprotect" : "protect"); break;
     case PROP_PARAMS: g_value_set_string(value, self->params); break;
-    case PROP_PACKETS: g_value_set_uint64(value, self->packets); break;
-    case PROP_BYTES: g_value_set_uint64(value, self->bytes); break;
-    case PROP_AUTH_FAILURES: g_value_set_uint64(value, self->auth_failures); break;
-    case PROP_REPLAYS: g_value_set_uint64(value, self->replays); break;
-    case PROP_ERRORS: g_value_set_uint64(value, self->errors); break;
-    case PROP_REKEYS: g_value_set_uint64(value, self->rekeys); break;
     case PROP_SRTCP_SHORT_TAG: g_value_set_boolean(value, self->key.rtcp_short_locked); break;
-    case PROP_PREV_KEY_PACKETS: g_value_set_uint64(value, self->prev_key_packets); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    default: if (!b2b_get_counter(self, counters, G_N_ELEMENTS(counters), id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   g_mutex_unlock(&self->lock);
 }
@@ -416,48 +420,27 @@ static void b2b_srtp_finalize(GObject *object) {
   G_OBJECT_CLASS(b2b_srtp_parent_class)->finalize(object);
 }
 
-static GParamSpec *counter(const char *name, const char *blurb) {
-  return g_param_spec_uint64(name, name, blurb, 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-}
-
 static void b2b_srtp_class_init(B2bSrtpClass *klass) {
+  static GstStaticPadTemplate *const templates[] = { &sink_tpl, &src_tpl, NULL };
+  b2b_element_class_setup(klass, &(B2bElementClassInfo){ b2b_srtp_set_property, b2b_srtp_get_property, b2b_srtp_finalize, templates,
+      "B2BUA SRTP", "Filter/Network/SRTP", "SRTP/SRTCP protect or unprotect for any SSRC, re-keyable, with failure counters" });
   GObjectClass *oc = G_OBJECT_CLASS(klass);
-  GstElementClass *ec = GST_ELEMENT_CLASS(klass);
-  oc->set_property = b2b_srtp_set_property;
-  oc->get_property = b2b_srtp_get_property;
-  oc->finalize = b2b_srtp_finalize;
-  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+  const GParamFlags rw = B2B_PARAM_RW;
   g_object_class_install_property(oc, PROP_MODE, g_param_spec_string("mode", "Mode", "protect (encrypt) or unprotect (decrypt)", "protect", rw));
   g_object_class_install_property(oc, PROP_PARAMS, g_param_spec_string("srtp-params", "SRTP parameters",
       "\"<suite> <base64 key||salt>[ <MKI value>:<MKI bytes>]\"; empty = plain RTP pass-through. Setting it re-keys.", "", rw));
-  g_object_class_install_property(oc, PROP_PACKETS, counter("packets", "Packets passed (protected/unprotected)"));
-  g_object_class_install_property(oc, PROP_BYTES, counter("bytes", "Bytes passed (after processing)"));
-  g_object_class_install_property(oc, PROP_AUTH_FAILURES, counter("auth-failures", "Packets dropped: SRTP/SRTCP authentication failed"));
-  g_object_class_install_property(oc, PROP_REPLAYS, counter("replays", "Packets dropped: replayed or too old"));
-  g_object_class_install_property(oc, PROP_ERRORS, counter("errors", "Packets dropped for another reason (no usable key, malformed)"));
-  g_object_class_install_property(oc, PROP_REKEYS, counter("rekeys", "Times a key was set"));
-  g_object_class_install_property(oc, PROP_PREV_KEY_PACKETS, counter("previous-key-packets",
-      "Unprotect: packets (counted in packets) authenticated by the previous key during a re-key overlap"));
+  b2b_install_counters(oc, counters, G_N_ELEMENTS(counters));
   g_object_class_install_property(oc, PROP_SUPPORTED, g_param_spec_string("supported-suites", "Supported suites",
       "Space-separated RFC 4568 suite names this libsrtp build can do", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_SRTCP_SHORT_TAG, g_param_spec_boolean("srtcp-short-tag", "SRTCP 32-bit tag",
       "Unprotect, _32 suite: the peer's SRTCP carries a 32-bit tag (libsrtp _32 policy on RTCP) instead of RFC 4568's 80-bit one",
       FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  gst_element_class_add_static_pad_template(ec, &sink_tpl);
-  gst_element_class_add_static_pad_template(ec, &src_tpl);
-  gst_element_class_set_static_metadata(ec, "B2BUA SRTP", "Filter/Network/SRTP",
-      "SRTP/SRTCP protect or unprotect for any SSRC, re-keyable, with failure counters", "b2bua-server");
   GST_DEBUG_CATEGORY_INIT(b2b_srtp_debug, "b2bsrtp", 0, "B2BUA SRTP");
 }
 
 static void b2b_srtp_init(B2bSrtp *self) {
   g_mutex_init(&self->lock);
   self->params = g_strdup("");
-  self->sinkpad = gst_pad_new_from_static_template(&sink_tpl, "sink");
-  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(b2b_srtp_chain));
-  GST_PAD_SET_PROXY_CAPS(self->sinkpad);
-  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
-  self->srcpad = gst_pad_new_from_static_template(&src_tpl, "src");
-  GST_PAD_SET_PROXY_CAPS(self->srcpad);
-  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
+  self->sinkpad = b2b_add_pad(GST_ELEMENT(self), &sink_tpl, GST_DEBUG_FUNCPTR(b2b_srtp_chain), NULL, B2B_CAPS_PROXY);
+  self->srcpad = b2b_add_pad(GST_ELEMENT(self), &src_tpl, NULL, NULL, B2B_CAPS_PROXY);
 }

@@ -2,21 +2,11 @@
 import sdpTransform from 'sdp-transform';
 import { formatCrypto } from '../media/sdes.js';
 import type { LocalEndpoint, SrtpKey } from '../media/types.js';
-import type { Direction, EncryptionMode } from '../vocabulary/index.js';
-import type { Codec } from './model.js';
+import type { EncryptionMode } from '../vocabulary/index.js';
+import type { SdpSession, StreamDescription } from './model.js';
 
-export interface OutStream {
-  readonly kind: string;
-  /** false → `m=<kind> 0` (refused / removed stream). */
-  readonly enabled: boolean;
+export interface OutStream extends StreamDescription {
   readonly endpoint?: LocalEndpoint | undefined;
-  readonly codecs: readonly Codec[];
-  readonly direction: Direction;
-  readonly rtcpMux: boolean;
-  readonly ptime?: number | undefined;
-  readonly maxptime?: number | undefined;
-  readonly encryption: EncryptionMode;
-  readonly avpf: boolean;
   /** SDES: our keys (one per offered suite in an offer, one in an answer). */
   readonly crypto?: readonly { readonly tag: number; readonly key: SrtpKey }[] | undefined;
   /** DTLS-SRTP: `sha-256 AB:…` and our a=setup. */
@@ -27,10 +17,7 @@ export interface OutStream {
   readonly formats?: string | undefined;
 }
 
-export interface SdpBuildInput {
-  readonly address: string;
-  readonly sessionId: string;
-  readonly sessionVersion: number;
+export interface SdpBuildInput extends SdpSession {
   readonly sessionName?: string;
   readonly streams: readonly OutStream[];
 }

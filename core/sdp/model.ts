@@ -12,36 +12,44 @@ export interface Codec {
   readonly rtcpFb: readonly string[];
 }
 
-export interface MediaLine {
-  readonly index: number;
+/** What a parsed m-line (MediaLine) and one we build (OutStream) both say about a stream. */
+export interface StreamDescription {
   /** `audio`, `video`, or any other m= type (kept to preserve m-line order; never relayed). */
   readonly kind: string;
-  readonly port: number;
-  /** port 0 = stream refused / removed. */
+  /** false = port 0: stream refused / removed. */
   readonly enabled: boolean;
-  readonly proto: string;
-  /** The m= line's format list as written (kept for refused / non-RTP streams). */
-  readonly formats: string;
-  readonly address: string;
-  readonly rtcpPort: number;
-  readonly rtcpMux: boolean;
   readonly direction: Direction;
   readonly codecs: readonly Codec[];
+  readonly rtcpMux: boolean;
   readonly ptime?: number | undefined;
   readonly maxptime?: number | undefined;
   readonly encryption: EncryptionMode;
   /** RTP/AVPF, RTP/SAVPF, UDP/TLS/RTP/SAVPF. */
   readonly avpf: boolean;
+}
+
+export interface MediaLine extends StreamDescription {
+  readonly index: number;
+  readonly port: number;
+  readonly proto: string;
+  /** The m= line's format list as written (kept for refused / non-RTP streams). */
+  readonly formats: string;
+  readonly address: string;
+  readonly rtcpPort: number;
   readonly crypto: readonly CryptoLine[];
   readonly fingerprint?: string | undefined;
   readonly setup?: string | undefined;
   readonly zrtpHash?: string | undefined;
 }
 
-export interface ParsedSdp {
+/** The session level a parsed SDP and one we build share: address, o= session id and version. */
+export interface SdpSession {
   readonly address: string;
   readonly sessionId: string;
   readonly sessionVersion: number;
+}
+
+export interface ParsedSdp extends SdpSession {
   readonly media: readonly MediaLine[];
 }
 

@@ -1,5 +1,6 @@
 /** SDP parsing with sdp-transform, normalised to MediaLine; never throws (bad SDP → error text for 400/488). */
 import sdpTransform from 'sdp-transform';
+import { parseOrError } from '../errors/index.js';
 import { isSrtpSuite, parseCrypto, type CryptoLine } from '../media/sdes.js';
 import type { Direction, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import type { Codec, MediaLine, OfferSummary, ParsedSdp, SdpParseResult } from './model.js';
@@ -14,11 +15,7 @@ const STATIC_PT: Readonly<Record<number, { name: string; rate: number; channels?
 const DIRECTIONS: readonly Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
 
 export function parseSdp(text: string): SdpParseResult {
-  try {
-    return parseUnsafe(text);
-  } catch (e) {
-    return { ok: false, error: `unparsable SDP (${(e as Error).message})` };
-  }
+  return parseOrError(() => parseUnsafe(text), (why) => `unparsable SDP (${why})`);
 }
 
 function parseUnsafe(text: string): SdpParseResult {

@@ -3,6 +3,7 @@
  * Content-Length (npm `sip` counts UTF-16 code units, which breaks UTF-8 bodies).
  */
 import { randomBytes } from 'node:crypto';
+import { parseOrError } from '../errors/index.js';
 import { parseCSeq, parseNameAddr, parseViaList, type CSeq, type NameAddr, type Via } from './headers.js';
 import { splitOutsideQuotes } from './uri.js';
 
@@ -134,11 +135,7 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 /** Parse one complete SIP message (a UDP datagram, or a framed stream message). Never throws. */
 export function parseMessage(data: Buffer): ParseResult {
-  try {
-    return parseUnsafe(data);
-  } catch (e) {
-    return { ok: false, error: `unparsable message (${(e as Error).message})` };
-  }
+  return parseOrError(() => parseUnsafe(data), (why) => `unparsable message (${why})`);
 }
 
 function parseUnsafe(data: Buffer): ParseResult {

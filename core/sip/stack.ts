@@ -4,6 +4,7 @@
  * can be answered gets 400, anything else is dropped and logged. Handlers run inside try/catch:
  * a throwing handler gets its request answered 500, never a crash.
  */
+import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { formatVia } from './headers.js';
 import { makeResponse, newBranch, parseMessage, type SipRequest, SipResponse } from './message.js';
@@ -78,7 +79,7 @@ export class SipStack implements TransactionHost {
     const existing = this.transports.find((t) => t.protocol === protocol);
     if (existing) return existing;
     const base = this.transports[0];
-    if (!base) throw new Error('no SIP transport open');
+    if (!base) throw b2buaError('B2BUA_INTERNAL', { bug: 'no SIP transport open' });
     let opening = this.opening.get(protocol);
     if (!opening) {
       // Same port as the configured transport when free (what peers expect), else any.
@@ -136,7 +137,7 @@ export class SipStack implements TransactionHost {
         this.prepareRequest(req, transport, branch);
         tx.start(transport, target);
       } catch (e) {
-        tx.fail(503, `Service Unavailable (${(e as Error).message})`);
+        tx.fail(503, `Service Unavailable (${errorReason(e)})`);
       }
     })();
     return tx;

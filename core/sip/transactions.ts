@@ -2,6 +2,7 @@
  * Transactions (RFC 3261 §17, with RFC 6026's accepted state for INVITE 2xx): retransmissions
  * over UDP, timeouts, ACK of non-2xx, CANCEL. Timers go through the host's counted Timers.
  */
+import { errorReason } from '../errors/index.js';
 import { makeResponse, reasonPhrase, SipRequest, type SipResponse } from './message.js';
 import type { Target } from './resolve.js';
 import type { TimerHandle, Timers } from './timers.js';
@@ -26,12 +27,31 @@ export interface TransactionHost {
   sendOnTransaction(req: SipRequest, transport: Transport, target: Target, onResponse: ResponseHandler): ClientTransaction;
 }
 
-export class ServerTransaction {
+/** What server and client transactions share: the request, the two timers, and termination. */
+abstract class Transaction {
+  protected retransmit: TimerHandle | undefined;
+  protected timeout: TimerHandle | undefined;
+  protected done = false;
+
+  constructor(protected readonly stack: TransactionHost, readonly request: SipRequest) {}
+
+  get isInvite(): boolean { return this.request.method === 'INVITE'; }
+
+  terminate(): void {
+    if (this.done) return;
+    this.done = true;
+    this.retransmit?.cancel();
+    this.timeout?.cancel();
+    this.forget();
+  }
+
+  /** Remove the transaction from the stack's table. */
+  protected abstract forget(): void;
+}
+
+export class ServerTransaction extends Transaction {
   private finalSent: SipResponse | undefined;
   private lastSent: SipResponse | undefined;
-  private retransmit: TimerHandle | undefined;
-  private timeout: TimerHandle | undefined;
-  private done = false;
   /** Set by the TU for INVITE: CANCEL received (the stack already answered the CANCEL 200). */
   onCancel: (() => void) | undefined;
   /** INVITE 2xx never ACKed within 64*T1. */
@@ -39,14 +59,14 @@ export class ServerTransaction {
   cancelled = false;
 
   constructor(
-    private readonly stack: TransactionHost,
-    readonly request: SipRequest,
+    stack: TransactionHost,
+    request: SipRequest,
     readonly source: HostPort,
     readonly transport: Transport,
     private readonly key: string,
-  ) {}
-
-  get isInvite(): boolean { return this.request.method === 'INVITE'; }
+  ) {
+    super(stack, request);
+  }
   get final(): SipResponse | undefined { return this.finalSent; }
   get reliable(): boolean { return this.transport.protocol !== 'udp'; }
 
@@ -107,21 +127,14 @@ export class ServerTransaction {
     else this.timeout = this.stack.timers.after(ms, () => this.terminate());
   }
 
-  terminate(): void {
-    if (this.done) return;
-    this.done = true;
-    this.retransmit?.cancel();
-    this.timeout?.cancel();
+  protected forget(): void {
     this.stack.forgetServer(this.key, this);
   }
 }
 
-export class ClientTransaction {
-  private retransmit: TimerHandle | undefined;
-  private timeout: TimerHandle | undefined;
+export class ClientTransaction extends Transaction {
   private provisional = false;
   private final: SipResponse | undefined;
-  private done = false;
   private cancelWanted = false;
   private cancelSent = false;
   private ackFor: SipRequest | undefined;
@@ -129,13 +142,13 @@ export class ClientTransaction {
   transport: Transport | undefined;
 
   constructor(
-    private readonly stack: TransactionHost,
-    readonly request: SipRequest,
+    stack: TransactionHost,
+    request: SipRequest,
     private readonly onResponse: ResponseHandler,
     readonly key: string,
-  ) {}
-
-  get isInvite(): boolean { return this.request.method === 'INVITE'; }
+  ) {
+    super(stack, request);
+  }
   get reliable(): boolean { return this.transport?.protocol !== 'udp'; }
   get branch(): string { return this.request.branch; }
 
@@ -144,7 +157,7 @@ export class ClientTransaction {
     this.target = target;
     const bytes = this.request.toBuffer();
     const send = (): void => {
-      transport.send(target, bytes).catch((e: Error) => this.fail(503, `Service Unavailable (${e.message})`));
+      transport.send(target, bytes).catch((e: unknown) => this.fail(503, `Service Unavailable (${errorReason(e)})`));
     };
     send();
     if (!this.reliable) {
@@ -254,11 +267,7 @@ export class ClientTransaction {
     }
   }
 
-  terminate(): void {
-    if (this.done) return;
-    this.done = true;
-    this.retransmit?.cancel();
-    this.timeout?.cancel();
+  protected forget(): void {
     this.stack.forgetClient(this.key, this);
   }
 }

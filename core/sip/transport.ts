@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
+import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import type { TransportProtocol } from './uri.js';
 
@@ -81,7 +82,7 @@ function key(h: HostPort): string {
 async function openStream(options: TransportOptions, sink: MessageSink): Promise<Transport> {
   const conns = new Map<string, net.Socket>();
   const isTls = options.protocol === 'tls';
-  if (isTls && !options.tls) throw new Error('TLS transport needs a certificate and a private key');
+  if (isTls && !options.tls) throw b2buaError('B2BUA_TLS_CREDENTIALS_MISSING', {});
 
   const adopt = (socket: net.Socket, remote: HostPort): void => {
     const k = key(remote);
@@ -130,7 +131,7 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
       : net.connect({ host: to.address, port: to.port });
     const onError = (e: Error): void => reject(e);
     s.once('error', onError);
-    const onTimeout = (): void => { s.destroy(new Error('connect timeout')); };
+    const onTimeout = (): void => { s.destroy(b2buaError('B2BUA_SIP_CONNECT_TIMEOUT', {})); };
     s.setTimeout(10_000);
     s.once('timeout', onTimeout);
     s.once(isTls ? 'secureConnect' : 'connect', () => {
@@ -149,7 +150,7 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
         const s = conns.get(key(to)) ?? (await connect(to));
         s.write(data);
       } catch (e) {
-        options.log.warn({ err: (e as Error).message, to }, `SIP ${options.protocol.toUpperCase()} send failed`);
+        options.log.warn({ err: errorReason(e), to }, `SIP ${options.protocol.toUpperCase()} send failed`);
         throw e;
       }
     },

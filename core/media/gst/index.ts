@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { B2buaError } from '../../errors/index.js';
+import { b2buaError, errorReason } from '../../errors/index.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import { SRTP_SUITES, type Logger, type SrtpSuite } from '../../vocabulary/index.js';
 import type { B2buaServerConfig } from '../../config/server-config.js';
@@ -68,7 +68,7 @@ class GstMediaEngine implements MediaEngine {
       this.log.info({ workers: infos.length, gstreamer: infos[0]!.gstVersion, srtpSuites: suites, address: this.addresses }, 'gstreamer media engine ready');
     } catch (e) {
       await this.workers.close();
-      throw new B2buaError('B2BUA_MEDIA_UNSUPPORTED', `gstreamer media engine cannot start: ${(e as Error).message} (run scripts/setup.sh, or set media-engine=relay)`, { cause: e });
+      throw b2buaError('B2BUA_MEDIA_UNSUPPORTED', { problem: `gstreamer media engine cannot start: ${errorReason(e)} (run scripts/setup.sh, or set media-engine=relay)` }, { cause: e });
     }
   }
 
@@ -80,7 +80,7 @@ class GstMediaEngine implements MediaEngine {
         await slot.ready;
         return slot;
       }
-      if (Date.now() > deadline) throw new B2buaError('B2BUA_MEDIA_FAILED', 'no media worker is running (they keep dying: see the media worker errors above)');
+      if (Date.now() > deadline) throw b2buaError('B2BUA_MEDIA_FAILED', { problem: 'no media worker is running (they keep dying: see the media worker errors above)' });
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -132,7 +132,9 @@ export type { GstMediaEngine };
 
 export async function createGstEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine & { crashWorkerOf(sessionId: string): Promise<void> }> {
   if (!existsSync(path.join(NATIVE_PLUGIN_DIR, 'libgstb2bua.so'))) {
-    throw new B2buaError('B2BUA_MEDIA_UNSUPPORTED', `the b2bua GStreamer plugin is not built (${NATIVE_PLUGIN_DIR}/libgstb2bua.so missing): run "make -C core/native" (scripts/setup.sh does), or set media-engine=relay`);
+    throw b2buaError('B2BUA_MEDIA_UNSUPPORTED', {
+      problem: `the b2bua GStreamer plugin is not built (${NATIVE_PLUGIN_DIR}/libgstb2bua.so missing): run "make -C core/native" (scripts/setup.sh does), or set media-engine=relay`,
+    });
   }
   const engine = new GstMediaEngine(config, log);
   await engine.start();

@@ -3,22 +3,20 @@
  * reserves ports in the shared pools, turns worker errors into B2buaError, and logs the
  * per-call media report at close.
  */
-import { B2buaError } from '../../errors/index.js';
+import { B2buaError, b2buaError, entryOf, errorReason, isB2buaError } from '../../errors/index.js';
 import type { Logger, LegId, MediaKind } from '../../vocabulary/index.js';
 import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, SessionStats } from '../types.js';
 import type { WorkerChannel } from '../worker/channel.js';
-import { WorkerRequestError } from '../worker/protocol.js';
 import type { PortPool } from './port-pool.js';
 import type { WorkerSlot } from './worker-pool.js';
 
 const PORT_ATTEMPTS = 32;
 
+/** A media worker's error (its catalog entry has a category) is reported under that category with `what` as context. */
 export function toB2buaError(e: unknown, what: string): B2buaError {
-  if (e instanceof B2buaError) return e;
-  if (e instanceof WorkerRequestError) {
-    return new B2buaError(e.code === 'unsupported' ? 'B2BUA_MEDIA_UNSUPPORTED' : 'B2BUA_MEDIA_FAILED', `${what}: ${e.message}`, { cause: e });
-  }
-  return new B2buaError('B2BUA_MEDIA_FAILED', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  const category = isB2buaError(e) ? entryOf(e.code).category : 'B2BUA_MEDIA_FAILED';
+  if (!category) return e as B2buaError;
+  return b2buaError(category, { problem: `${what}: ${errorReason(e)}` }, { cause: e });
 }
 
 export interface GstSessionDeps {
@@ -71,11 +69,11 @@ export class GstMediaSession implements MediaSession {
         return { address: this.deps.advertisedAddress, rtpPort: r.rtpPort, rtcpPort: r.rtcpPort };
       } catch (e) {
         if (port !== 0) pool.release(port, port + 1);
-        if (e instanceof WorkerRequestError && e.code === 'port-in-use') continue;
+        if (isB2buaError(e, 'B2BUA_MEDIA_PORT_IN_USE')) continue;
         throw toB2buaError(e, where);
       }
     }
-    throw new B2buaError('B2BUA_MEDIA_FAILED', `${where}: no free ${kind} port pair in the configured ${kind}-port range (widen ${kind}-port in [b2bua-server])`);
+    throw b2buaError('B2BUA_MEDIA_FAILED', { problem: `${where}: no free ${kind} port pair in the configured ${kind}-port range (widen ${kind}-port in [b2bua-server])` });
   }
 
   async configure(leg: LegId, params: LegParams): Promise<void> {
@@ -141,8 +139,8 @@ export class GstMediaSession implements MediaSession {
   }
 
   private assertUsable(what: string): void {
-    if (this.dead) throw new B2buaError('B2BUA_MEDIA_FAILED', `media session ${this.id} (call ${this.callId}) cannot ${what}: ${this.dead}`);
-    if (this.closing) throw new B2buaError('B2BUA_MEDIA_FAILED', `media session ${this.id} (call ${this.callId}) cannot ${what}: it is closed`);
+    const problem = this.dead ?? (this.closing ? 'it is closed' : undefined);
+    if (problem) throw b2buaError('B2BUA_MEDIA_FAILED', { problem: `media session ${this.id} (call ${this.callId}) cannot ${what}: ${problem}` });
   }
 
   private releasePorts(): void {

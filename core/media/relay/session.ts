@@ -1,5 +1,6 @@
 /** One call's relay: streams of leg A and leg B bridged index by index. */
 import type dgram from 'node:dgram';
+import { b2buaError } from '../../errors/index.js';
 import type { Logger, LegId, MediaKind } from '../../vocabulary/index.js';
 import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, MediaSessionOptions, SessionStats, StreamParams, StreamStats } from '../types.js';
 import type { BoundPair, PortRangeBinder } from './sockets.js';
@@ -61,7 +62,7 @@ export class RelaySession implements MediaSession {
   }
 
   allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
-    if (this.closed) return Promise.reject(new Error('media session closed'));
+    if (this.closed) return Promise.reject(b2buaError('B2BUA_MEDIA_SESSION_CLOSED', {}));
     const key = `${leg}${index}`;
     const existing = this.pending.get(key);
     if (existing) return existing.then((s) => s.endpoint);
@@ -72,7 +73,7 @@ export class RelaySession implements MediaSession {
         params: undefined, latchedRtp: undefined, latchedRtcp: undefined,
         stats: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rejectedSource: 0, lastPacketAt: 0 },
       };
-      if (this.closed) { pair.rtp.close(); pair.rtcp.close(); throw new Error('media session closed'); }
+      if (this.closed) { pair.rtp.close(); pair.rtcp.close(); throw b2buaError('B2BUA_MEDIA_SESSION_CLOSED', {}); }
       this.streams.set(key, stream);
       pair.rtp.on('message', (m, r) => this.receive(stream, m, r, false));
       pair.rtcp.on('message', (m, r) => this.receive(stream, m, r, true));

@@ -1,6 +1,7 @@
 /** UDP sockets for RTP/RTCP, bound in an `audio-port` / `video-port` range (0 = kernel picks). */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { b2buaError } from '../../errors/index.js';
 import type { PortRange } from '../../vocabulary/index.js';
 
 export interface BoundPair {
@@ -30,7 +31,7 @@ export class PortRangeBinder {
     if (this.range.min === 0 && this.range.max === 0) {
       const rtp = await bind(this.address, 0);
       const rtcp = await bind(this.address, 0);
-      if (!rtp || !rtcp) { rtp?.close(); rtcp?.close(); throw new Error(`cannot bind UDP sockets on ${this.address}`); }
+      if (!rtp || !rtcp) { rtp?.close(); rtcp?.close(); throw b2buaError('B2BUA_MEDIA_BIND_FAILED', { address: this.address }); }
       return { rtp, rtcp, rtpPort: rtp.address().port, rtcpPort: rtcp.address().port };
     }
     const first = this.range.min + (this.range.min % 2);
@@ -44,6 +45,6 @@ export class PortRangeBinder {
       if (!rtcp) { rtp.close(); continue; }
       return { rtp, rtcp, rtpPort: port, rtcpPort: port + 1 };
     }
-    throw new Error(`no free RTP/RTCP port pair in ${this.range.min}-${this.range.max} on ${this.address} (widen audio-port / video-port)`);
+    throw b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { min: this.range.min, max: this.range.max, address: this.address });
   }
 }

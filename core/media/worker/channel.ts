@@ -6,8 +6,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { B2buaError, b2buaError } from '../../errors/index.js';
 import {
-  WorkerRequestError,
   type EventMessage,
   type RequestName,
   type WorkerMessage,
@@ -45,8 +45,8 @@ export class WorkerChannel {
   private constructor(private readonly child: ChildProcess, timeoutMs: number) {
     this.timeoutMs = timeoutMs;
     child.on('message', (m) => this.receive(m as WorkerMessage));
-    child.on('exit', (code, signal) => this.onChildExit(signal ? `media worker ${child.pid} killed by ${signal}` : `media worker ${child.pid} exited with code ${code}`));
-    child.on('error', (e) => this.onChildExit(`media worker ${child.pid} failed: ${e.message}`));
+    child.on('exit', (code, signal) => this.onChildExit(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    child.on('error', (e) => this.onChildExit(`failed: ${e.message}`));
   }
 
   static spawn(options: WorkerSpawnOptions): WorkerChannel {
@@ -70,19 +70,19 @@ export class WorkerChannel {
   }
 
   request<N extends RequestName>(op: N, params: WorkerRequests[N]['params']): Promise<WorkerRequests[N]['result']> {
-    if (this.exited) return Promise.reject(new WorkerRequestError('failed', `media worker ${this.child.pid} is gone`));
+    if (this.exited) return Promise.reject(b2buaError('B2BUA_MEDIA_WORKER_LOST', { pid: String(this.child.pid), what: 'is gone' }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new WorkerRequestError('failed', `media worker ${this.child.pid} did not answer ${op} within ${this.timeoutMs} ms`));
+        reject(b2buaError('B2BUA_MEDIA_WORKER_TIMEOUT', { pid: String(this.child.pid), op, ms: this.timeoutMs }));
       }, this.timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.child.send({ kind: 'request', id, op, params }, (err) => {
         if (!err) return;
         clearTimeout(timer);
         this.pending.delete(id);
-        reject(new WorkerRequestError('failed', `cannot reach media worker ${this.child.pid}: ${err.message}`));
+        reject(b2buaError('B2BUA_MEDIA_WORKER_UNREACHABLE', { pid: String(this.child.pid), why: err.message }));
       });
     });
   }
@@ -114,15 +114,17 @@ export class WorkerChannel {
     this.pending.delete(m.id);
     clearTimeout(p.timer);
     if (m.ok) p.resolve(m.result);
-    else p.reject(new WorkerRequestError(m.code, m.message));
+    else p.reject(new B2buaError(m.code, m.message));
   }
 
-  private onChildExit(reason: string): void {
+  private onChildExit(what: string): void {
     if (this.exited) return;
     this.exited = true;
+    const error = b2buaError('B2BUA_MEDIA_WORKER_LOST', { pid: String(this.child.pid), what });
+    const reason = error.reason;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new WorkerRequestError('failed', reason));
+      p.reject(error);
       this.pending.delete(id);
     }
     for (const l of this.exitListeners) l(reason);

@@ -5,6 +5,7 @@
  * state is read by polling properties and the bus.
  */
 import gi from 'node-gtk';
+import { b2buaError } from '../../errors/index.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 let Gst: any;
@@ -24,10 +25,14 @@ export function initGst(): GstInfo {
   }
   const probe = Gst.ElementFactory.make('b2bsrtp', null);
   if (!probe) {
-    throw new Error(`GStreamer element b2bsrtp not found (GST_PLUGIN_PATH=${process.env['GST_PLUGIN_PATH'] ?? ''}): build it with "make -C core/native"`);
+    throw b2buaError('B2BUA_GST_ELEMENT_MISSING', {
+      element: 'b2bsrtp', problem: `not found (GST_PLUGIN_PATH=${process.env['GST_PLUGIN_PATH'] ?? ''})`, fix: 'build it with "make -C core/native"',
+    });
   }
   for (const needed of ['udpsrc', 'udpsink', 'valve', 'funnel', 'fakesink']) {
-    if (!Gst.ElementFactory.find(needed)) throw new Error(`GStreamer element ${needed} is missing: install gstreamer1.0-plugins-good/base`);
+    if (!Gst.ElementFactory.find(needed)) {
+      throw b2buaError('B2BUA_GST_ELEMENT_MISSING', { element: needed, problem: 'is missing', fix: 'install gstreamer1.0-plugins-good/base' });
+    }
   }
   const suites = String(probe.supportedSuites ?? '').split(' ').filter(Boolean);
   return { version: String(Gst.version().join('.')), srtpSuites: suites };
@@ -92,7 +97,7 @@ export class Pipeline {
 
   element(name: string): Element {
     const el = this.pipeline.getByName(name);
-    if (!el) throw new Error(`pipeline has no element "${name}"`);
+    if (!el) throw b2buaError('B2BUA_MEDIA_WORKER_FAILED', { why: `pipeline has no element "${name}"` });
     return new Element(el);
   }
 
@@ -101,7 +106,7 @@ export class Pipeline {
     if (r === Gst.StateChangeReturn.FAILURE) {
       const detail = this.popError();
       this.stop();
-      throw new Error(`pipeline refused to start${detail ? `: ${detail}` : ''}`);
+      throw b2buaError('B2BUA_GST_PIPELINE_FAILED', { detail: detail ? `: ${detail}` : '' });
     }
   }
 

@@ -6,7 +6,8 @@
  */
 import { CallMedia } from './call-media.js';
 import { initGst, type GstInfo } from './gst.js';
-import { WorkerRequestError, type EventMessage, type RequestMessage, type ResponseMessage, type WorkerRequests } from './protocol.js';
+import { b2buaError, errorReason, isB2buaError } from '../../errors/index.js';
+import { type EventMessage, type RequestMessage, type ResponseMessage, type WorkerRequests } from './protocol.js';
 
 const POLL_INTERVAL_MS = Number(process.env['B2BUA_MEDIA_POLL_MS'] ?? 200);
 
@@ -23,7 +24,7 @@ function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<strin
 
 function session(id: string): CallMedia {
   const s = sessions.get(id);
-  if (!s) throw new WorkerRequestError('unknown-session', `no media session ${id} in worker ${process.pid}`);
+  if (!s) throw b2buaError('B2BUA_MEDIA_SESSION_UNKNOWN', { id, pid: process.pid });
   return s;
 }
 
@@ -71,8 +72,7 @@ function handle(message: RequestMessage): void {
     const handler = handlers[message.op] as (p: unknown) => unknown;
     send({ kind: 'response', id: message.id, ok: true, result: handler(message.params) });
   } catch (e) {
-    const code = e instanceof WorkerRequestError ? e.code : 'failed';
-    send({ kind: 'response', id: message.id, ok: false, code, message: e instanceof Error ? e.message : String(e) });
+    send({ kind: 'response', id: message.id, ok: false, code: isB2buaError(e) ? e.code : 'B2BUA_MEDIA_WORKER_FAILED', message: errorReason(e) });
   }
 }
 

@@ -4,6 +4,7 @@
  * response. Events flow worker -> parent unprompted.
  */
 import type { LegParams, MediaEvent, SessionStats } from '../types.js';
+import type { ErrorCode } from '../../errors/index.js';
 import type { LegId, MediaKind } from '../../vocabulary/index.js';
 
 export interface WorkerRequests {
@@ -31,21 +32,13 @@ export interface RequestMessage<N extends RequestName = RequestName> {
   readonly params: WorkerRequests[N]['params'];
 }
 
-export type WorkerErrorCode = 'port-in-use' | 'unknown-session' | 'unsupported' | 'failed';
-
+/** A failed request carries the catalog code and the message without its prefix; the parent rebuilds the B2buaError. */
 export type ResponseMessage =
   | { readonly kind: 'response'; readonly id: number; readonly ok: true; readonly result: unknown }
-  | { readonly kind: 'response'; readonly id: number; readonly ok: false; readonly code: WorkerErrorCode; readonly message: string };
+  | { readonly kind: 'response'; readonly id: number; readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 export type EventMessage =
   | { readonly kind: 'event'; readonly type: 'media'; readonly sessionId: string; readonly event: MediaEvent }
   | { readonly kind: 'event'; readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly fields: Record<string, unknown>; readonly msg: string };
 
 export type WorkerMessage = ResponseMessage | EventMessage;
-
-export class WorkerRequestError extends Error {
-  constructor(readonly code: WorkerErrorCode, message: string) {
-    super(message);
-    this.name = 'WorkerRequestError';
-  }
-}

@@ -1,6 +1,6 @@
 /** The UDP sockets of one stream of a call: RTP and RTCP, on adjacent ports when they can be. */
 import { UdpSocket } from './gst.js';
-import { WorkerRequestError } from './protocol.js';
+import { b2buaError } from '../../errors/index.js';
 
 const RTCP_PORT_TRIES = 16;
 
@@ -41,7 +41,7 @@ function bindOrInUse(address: string, port: number): UdpSocket {
     return UdpSocket.bind(address, port);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/in use/i.test(msg)) throw new WorkerRequestError('port-in-use', `${address}:${port} is in use`);
-    throw new WorkerRequestError('failed', `cannot bind ${address}:${port}: ${msg}`);
+    if (/in use/i.test(msg)) throw b2buaError('B2BUA_MEDIA_PORT_IN_USE', { address, port });
+    throw b2buaError('B2BUA_MEDIA_PORT_BIND_FAILED', { address, port, why: msg });
   }
 }

@@ -1,39 +1,39 @@
 /** A leg's stream parameters as the gstreamer engine takes them: checked before use, SRTP keys as element properties. */
 import net from 'node:net';
+import { b2buaError } from '../../errors/index.js';
 import { SRTP_KEY_SALT_BYTES, isSrtpSuite } from '../sdes.js';
 import type { StreamParams } from '../types.js';
 import type { LegId } from '../../vocabulary/index.js';
-import { WorkerRequestError } from './protocol.js';
 import { REFUSED_SUITES, mkiRefusal } from './suites.js';
 
 export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly string[]): void {
   const where = `leg ${leg} stream ${s.index} (${s.kind})`;
   if (!s.enabled) return;
   if (s.encryption !== 'none' && s.encryption !== 'sdes') {
-    throw new WorkerRequestError('unsupported', `${where}: encryption "${s.encryption}" is not available in the gstreamer engine yet (none, sdes are)`);
+    throw b2buaError('B2BUA_GST_ENCRYPTION_UNAVAILABLE', { where, mode: s.encryption, available: 'none, sdes' });
   }
   if (s.encryption === 'sdes') {
-    if (!s.srtp) throw new WorkerRequestError('failed', `${where}: encryption sdes without srtp keys`);
+    if (!s.srtp) throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: 'encryption sdes without srtp keys' });
     for (const which of ['send', 'recv'] as const) {
       const k = s.srtp[which];
       const refused = isSrtpSuite(k.suite) ? REFUSED_SUITES[k.suite] : undefined;
-      if (refused) throw new WorkerRequestError('unsupported', `${where}: SRTP suite ${k.suite} is refused: ${refused}`);
+      if (refused) throw b2buaError('B2BUA_SRTP_SUITE_REFUSED', { where, suite: k.suite, why: refused });
       if (!isSrtpSuite(k.suite) || !srtpSuites.includes(k.suite)) {
-        throw new WorkerRequestError('unsupported', `${where}: SRTP suite "${k.suite}" is not supported by this build (${srtpSuites.join(', ')})`);
+        throw b2buaError('B2BUA_SRTP_SUITE_UNSUPPORTED', { where, suite: k.suite, suites: srtpSuites.join(', ') });
       }
       const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
-      if (mkiRefused) throw new WorkerRequestError('unsupported', `${where}: ${which} key: ${mkiRefused}`);
+      if (mkiRefused) throw b2buaError('B2BUA_SRTP_MKI_REFUSED', { where, which, why: mkiRefused });
       if (k.mki && !(Number.isSafeInteger(k.mki.value) && k.mki.value >= 0 && Number.isInteger(k.mki.length) && k.mki.length >= 1 && k.mki.length <= 128 && (k.mki.length >= 7 || k.mki.value < 256 ** k.mki.length))) {
-        throw new WorkerRequestError('failed', `${where}: ${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)`);
+        throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: `${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)` });
       }
       const len = Buffer.from(k.keySalt, 'base64').length;
       if (len !== SRTP_KEY_SALT_BYTES[k.suite]) {
-        throw new WorkerRequestError('failed', `${where}: ${which} key for ${k.suite} has ${len} bytes of key||salt, expected ${SRTP_KEY_SALT_BYTES[k.suite]}`);
+        throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: `${which} key for ${k.suite} has ${len} bytes of key||salt, expected ${SRTP_KEY_SALT_BYTES[k.suite]}` });
       }
     }
   }
   if (s.remote && net.isIP(s.remote.address) === 0) {
-    throw new WorkerRequestError('failed', `${where}: remote address "${s.remote.address}" is not an IP address`);
+    throw b2buaError('B2BUA_MEDIA_ADDRESS_INVALID', { where, address: s.remote.address });
   }
 }
 
