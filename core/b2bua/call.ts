@@ -1,41 +1,23 @@
 /**
- * A call = leg A (the caller's INVITE we answer) + leg B (the INVITE we send). The state machine
- * for every flow of the call, and one teardown path (end()).
+ * A call = leg A (the caller's INVITE we answer) + leg B (the INVITE we send, core/b2bua/leg-b-invite.ts).
+ * The set-up (hooks in order, media plan), leg B's answers relayed to leg A, in-dialog requests routed
+ * to their handler, and one teardown path (end()).
  */
-import { randomInt } from 'node:crypto';
-import type { MediaEngine, MediaEvent } from '../media/types.js';
-import type { LegId, EncryptionMode, Logger } from '../vocabulary/index.js';
-import { CallRejection, type B2buaHooks, type IncomingCall, type LegBMedia, type LegBTarget } from '../plugin-api/index.js';
-import type { B2buaServerConfig } from '../config/server-config.js';
+import type { MediaEvent } from '../media/types.js';
+import type { LegId, Logger } from '../vocabulary/index.js';
+import { CallRejection, type IncomingCall, type LegBMedia, type LegBTarget } from '../plugin-api/index.js';
 import { parseSdp, summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
 import { Dialog } from '../sip/dialog.js';
-import { digestAuthorization, parseChallenge } from '../sip/digest.js';
-import { randomToken, reasonPhrase, SipRequest, type SipResponse } from '../sip/message.js';
-import type { ClientTransaction, ServerTransaction, SipStack } from '../sip/stack.js';
+import { randomToken, reasonPhrase, type SipRequest, type SipResponse } from '../sip/message.js';
+import type { ServerTransaction, SipStack } from '../sip/stack.js';
 import type { TimerHandle } from '../sip/timers.js';
-import { asNameAddr, buildIncomingCall, defaultLegBTarget } from './incoming.js';
+import type { CallContext, CallInDialog, CallState } from './call-context.js';
+import { InDialogRequests } from './in-dialog.js';
+import { buildIncomingCall, defaultLegBTarget } from './incoming.js';
+import { LegBInvite } from './leg-b-invite.js';
 import { MediaBridge, SdpNegotiationError } from './media-bridge.js';
-import { OfferExchange } from './offer-exchange.js';
-import { onNotify, onRefer } from './transfer.js';
-import { SessionTimer, sessionTimerOffer, sessionTimerAnswer } from './session-timer.js';
-
-export type CallState = 'routing' | 'calling' | 'early' | 'answered' | 'confirmed' | 'ended';
-
-export interface CallContext {
-  readonly stack: SipStack;
-  readonly hooks: B2buaHooks;
-  readonly media: MediaEngine;
-  readonly config: B2buaServerConfig;
-  readonly log: Logger;
-  contact(): string;
-  capabilities(res: { set(name: string, value: string): unknown }): void;
-  register(call: Call, leg: LegId, callId: string, localTag: string): void;
-  unregister(call: Call): void;
-  /** The call whose leg A dialog is (callId, our tag, their tag) — for Replaces. */
-  findByDialog(callId: string, tagA: string, tagB: string): { call: Call; leg: LegId } | undefined;
-  ended(call: Call): void;
-}
+import { SessionTimer, sessionTimerAnswer } from './session-timer.js';
 
 /** Leg B final statuses forwarded with their own code and reason; others become 500 / 480. */
 function mapFinalStatus(res: SipResponse): [number, string] {
@@ -47,9 +29,7 @@ function isCallRejection(e: unknown): e is CallRejection {
   return e instanceof CallRejection || (e instanceof Error && e.name === 'CallRejection' && typeof (e as CallRejection).status === 'number');
 }
 
-const OTHER: Record<LegId, LegId> = { a: 'b', b: 'a' };
-
-export class Call {
+export class Call implements CallInDialog {
   readonly id: string;
   readonly log: Logger;
   readonly startedAt = Date.now();
@@ -60,36 +40,34 @@ export class Call {
   readonly tagB = randomToken(8);
   readonly callIdB = randomToken(16);
   dialogA: Dialog | undefined;
-  dialogB: Dialog | undefined;
-  private inviteB: SipRequest | undefined;
-  private txB: ClientTransaction | undefined;
+  private legB: LegBInvite | undefined;
   private offerA: ParsedSdp | undefined;
   bridge: MediaBridge | undefined;
   target: LegBTarget | undefined;
   private endReason: string | undefined;
-  private retries = 0;
   private readonly timers: TimerHandle[] = [];
-  private readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
-  /** re-INVITE / UPDATE handling and our session refreshes. */
-  readonly offers: OfferExchange;
+  /** BYE, re-INVITE / UPDATE, REFER / NOTIFY, INFO / MESSAGE once a leg has a dialog. */
+  private readonly inDialog: InDialogRequests;
   readonly sessionTimers: Partial<Record<LegId, SessionTimer>> = {};
   earlyMediaSent = false;
   private endedPromise: Promise<void> | undefined;
 
   constructor(
-    private readonly ctx: CallContext,
+    private readonly ctx: CallContext<Call>,
     readonly inviteA: SipRequest,
     readonly txA: ServerTransaction,
     seq: number,
   ) {
     this.id = `c${seq}-${randomToken(4)}`;
     this.log = ctx.log.child({ call: this.id, callIdA: inviteA.callId, callIdB: this.callIdB });
-    this.offers = new OfferExchange(this, ctx);
+    this.inDialog = new InDialogRequests(this, ctx);
   }
+
+  get dialogB(): Dialog | undefined { return this.legB?.dialog; }
 
   /** Our session refresh on a leg (session timers). */
   refresh(leg: LegId, useUpdate: boolean): Promise<void> {
-    return this.offers.refresh(leg, useUpdate);
+    return this.inDialog.offers.refresh(leg, useUpdate);
   }
 
   /** A timer cancelled at teardown. */
@@ -117,14 +95,10 @@ export class Call {
     this.txA.onCancel = () => this.onCancelA();
     this.ctx.register(this, 'a', this.inviteA.callId, this.tagA);
     if (this.inviteA.contentType !== 'application/sdp' || this.inviteA.body.trim() === '') {
-      this.rejectEarly(488, 'Not Acceptable Here (an INVITE without SDP offer is not supported)', 'no-offer');
-      return;
+      return this.rejectEarly(488, 'Not Acceptable Here (an INVITE without SDP offer is not supported)', 'no-offer');
     }
     const parsed = parseSdp(this.inviteA.body);
-    if (!parsed.ok) {
-      this.rejectEarly(400, `Bad Request (SDP: ${parsed.error.slice(0, 80)})`, 'bad-sdp');
-      return;
-    }
+    if (!parsed.ok) return this.rejectEarly(400, `Bad Request (SDP: ${parsed.error.slice(0, 80)})`, 'bad-sdp');
     this.offerA = parsed.sdp;
     const source = this.txA.source;
     this.incoming = buildIncomingCall(this.id, this.inviteA, this.txA.transport.protocol, source, summarizeOffer(parsed.sdp));
@@ -139,36 +113,27 @@ export class Call {
       const legBMedia: LegBMedia = await ctx.hooks.legBMedia.promise(
         { encryption: this.incoming.offeredMedia.encryption, srtpSuites: [...this.incoming.offeredMedia.srtpSuites] }, this.incoming);
       if (this.ended) return;
-      const caps = ctx.media.capabilities;
-      const unsupported = ([['A', this.incoming.offeredMedia.encryption], ['B', legBMedia.encryption]] as [string, EncryptionMode][])
-        .find(([, mode]) => !caps.encryption.includes(mode));
-      if (unsupported) {
-        await this.end(`rejected 488`, [488, `Not Acceptable Here (media encryption ${unsupported[1]} not available on leg ${unsupported[0]} with media engine ${ctx.media.name})`]);
-        return;
-      }
-      const suitesB = legBMedia.srtpSuites.filter((s) => caps.srtpSuites.length === 0 || caps.srtpSuites.includes(s));
-      const suitesA = this.incoming.offeredMedia.srtpSuites.filter((s) => caps.srtpSuites.length === 0 || caps.srtpSuites.includes(s));
-      if (legBMedia.encryption === 'sdes' && suitesB.length === 0 && legBMedia.srtpSuites.length > 0) {
-        await this.end('rejected 488', [488, `Not Acceptable Here (SRTP suites ${legBMedia.srtpSuites.join(', ')} not available)`]);
-        return;
-      }
+      const plan = MediaBridge.plan(this.incoming.offeredMedia, legBMedia, ctx.media);
+      if (!plan.ok) { await this.end(`rejected ${plan.status}`, [plan.status, plan.reason]); return; }
       const session = await ctx.media.createSession({ callId: this.inviteA.callId, noRtpTimeoutMs: ctx.config.noRtpTimeout * 1000 });
-      this.bridge = new MediaBridge(session, { encryption: this.incoming.offeredMedia.encryption, suites: suitesA },
-        { encryption: legBMedia.encryption, suites: suitesB }, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec });
+      this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec });
       session.onEvent((e) => this.onMediaEvent(e));
       if (this.ended) { await this.closeMedia(); return; }
       const sdpB = await this.bridge.forwardOffer('a', this.offerA);
       if (this.ended) return;
       this.sendInviteB(target, sdpB);
     } catch (e) {
-      if (isCallRejection(e)) {
-        await this.end(`rejected ${e.status}`, [e.status, e.reason]);
-      } else if (e instanceof SdpNegotiationError) {
-        await this.end(`rejected ${e.status}`, [e.status, `${reasonPhrase(e.status)} (${e.message})`]);
-      } else {
-        this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'call set-up failed (plugin hook or media)');
-        await this.end('rejected 500', [500, 'Server Internal Error']);
-      }
+      if (isCallRejection(e)) await this.end(`rejected ${e.status}`, [e.status, e.reason]);
+      else await this.fail(e, 'rejected 500', 'call set-up failed (plugin hook or media)');
+    }
+  }
+
+  /** A negotiation error answers its status; anything else is logged and answers 500. */
+  private async fail(e: unknown, reason: string, what: string): Promise<void> {
+    if (e instanceof SdpNegotiationError) await this.end(`rejected ${e.status}`, [e.status, `${reasonPhrase(e.status)} (${e.message})`]);
+    else {
+      this.log.error({ err: (e as Error)?.stack ?? String(e) }, what);
+      await this.end(reason, [500, 'Server Internal Error']);
     }
   }
 
@@ -181,129 +146,44 @@ export class Call {
   }
 
   private sendInviteB(target: LegBTarget, sdp: string): void {
-    const from = asNameAddr(target.from);
-    const to = asNameAddr(target.to);
-    if (!from || !to) throw new CallRejection(500, `Server Internal Error (bad leg B From/To: ${target.from} / ${target.to})`);
-    const req = new SipRequest('INVITE', target.requestUri);
-    req.set('from', `${from};tag=${this.tagB}`);
-    req.set('to', to);
-    req.set('call-id', this.callIdB);
-    req.set('cseq', `${randomInt(1, 1000)} INVITE`);
-    req.set('contact', `<${this.ctx.contact()}>`);
-    const maxForwards = Number(this.inviteA.get('max-forwards'));
-    if (Number.isInteger(maxForwards) && maxForwards > 0) req.set('max-forwards', String(Math.min(70, maxForwards - 1)));
-    this.ctx.capabilities(req);
-    req.remove('accept');
-    sessionTimerOffer(req, this.ctx.config);
-    const replaces = this.inviteA.get('replaces');
-    if (replaces) req.set('replaces', replaces);
-    for (const [name, value] of Object.entries(target.headers)) req.set(name, value);
-    req.set('content-type', 'application/sdp');
-    req.body = sdp;
-    this.inviteB = req;
+    this.legB = new LegBInvite(this.ctx, target, { sdp, callId: this.callIdB, tag: this.tagB, inviteA: this.inviteA }, this.log, {
+      ended: () => this.ended,
+      provisional: (res) => this.onProvisionalB(res),
+      answered: (res, ack) => this.onAnsweredB(res, ack),
+      refused: (res) => this.onRefusedB(res),
+      failed: (e) => this.fail(e, 'error', 'error while handling a leg B response'),
+    });
     this.state = 'calling';
     this.ctx.register(this, 'b', this.callIdB, this.tagB);
-    this.log.info({ to: target.requestUri, via: target.outboundProxy ?? 'request-uri' }, 'leg B INVITE');
-    this.txB = this.ctx.stack.request(req, target.outboundProxy ?? target.requestUri, (res) => { void this.onResponseB(res); });
+    this.legB.send();
   }
 
-  private async onResponseB(res: SipResponse): Promise<void> {
-    try {
-      await this.handleResponseB(res);
-    } catch (e) {
-      if (e instanceof SdpNegotiationError) await this.end(`rejected ${e.status}`, [e.status, `${reasonPhrase(e.status)} (${e.message})`]);
-      else {
-        this.log.error({ err: (e as Error).stack }, 'error while handling a leg B response');
-        await this.end('error', [500, 'Server Internal Error']);
-      }
+  private async onProvisionalB(res: SipResponse): Promise<void> {
+    if (this.ended || this.state === 'answered' || this.state === 'confirmed') return;
+    this.state = 'early';
+    const out = this.txA.response(res.status === 183 || res.body ? res.status : 180, res.reason || reasonPhrase(res.status), this.tagA);
+    out.set('contact', `<${this.ctx.contact()}>`);
+    if (res.contentType === 'application/sdp' && res.body.trim() !== '' && this.bridge) {
+      const parsed = parseSdp(res.body);
+      if (parsed.ok) {
+        const sdpA = await this.bridge.forwardAnswer('b', parsed.sdp);
+        if (this.ended || this.txA.final) return;
+        out.set('content-type', 'application/sdp');
+        out.body = sdpA;
+        this.earlyMediaSent = true;
+      } else this.log.warn({ error: parsed.error }, 'leg B early SDP ignored');
     }
+    this.txA.send(out);
   }
 
-  private async handleResponseB(res: SipResponse): Promise<void> {
-    if (res.status === 100) return;
-    if (res.status < 200) {
-      if (this.ended || this.state === 'answered' || this.state === 'confirmed') return;
-      this.state = 'early';
-      const out = this.txA.response(res.status === 183 || res.body ? res.status : 180, res.reason || reasonPhrase(res.status), this.tagA);
-      out.set('contact', `<${this.ctx.contact()}>`);
-      if (res.contentType === 'application/sdp' && res.body.trim() !== '' && this.bridge) {
-        const parsed = parseSdp(res.body);
-        if (parsed.ok) {
-          const sdpA = await this.bridge.forwardAnswer('b', parsed.sdp);
-          if (this.ended || this.txA.final) return;
-          out.set('content-type', 'application/sdp');
-          out.body = sdpA;
-          this.earlyMediaSent = true;
-        } else this.log.warn({ error: parsed.error }, 'leg B early SDP ignored');
-      }
-      this.txA.send(out);
-      return;
-    }
-    if (res.status < 300) {
-      await this.onAnsweredB(res);
-      return;
-    }
-    if (this.ended) return;
-    if ((res.status === 401 || res.status === 407) && this.retryWithCredentials(res)) return;
-    if (res.status === 422 && this.retryWithMinSe(res)) return;
+  private async onRefusedB(res: SipResponse): Promise<void> {
     const [status, reason] = mapFinalStatus(res);
     this.log.info({ status: res.status, reason: res.reason }, 'leg B refused');
     await this.end(`rejected ${res.status}`, [status, reason]);
   }
 
-  /** Leg B challenged our INVITE: send it again with the target's credentials (twice at most). */
-  private retryWithCredentials(res: SipResponse): boolean {
-    const credentials = this.target?.credentials;
-    const previous = this.inviteB;
-    if (!credentials || !previous || this.retries >= 3) return false;
-    const header = res.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
-    const challenge = res.getAll(header).map(parseChallenge).find((c) => c !== undefined);
-    if (!challenge) return false;
-    const answer = digestAuthorization({ challenge, credentials, method: 'INVITE', uri: previous.uri });
-    if (!answer.ok) {
-      this.log.warn({ error: answer.error }, 'cannot answer leg B challenge');
-      return false;
-    }
-    this.resendInviteB((req) => req.set(res.status === 401 ? 'authorization' : 'proxy-authorization', answer.header), `${res.status} ${challenge.realm}`);
-    return true;
-  }
-
-  /** 422 Session Interval Too Small: send the INVITE again with the peer's Min-SE (RFC 4028 §7.4). */
-  private retryWithMinSe(res: SipResponse): boolean {
-    const minSe = Number(/^\s*(\d+)/.exec(res.get('min-se') ?? '')?.[1]);
-    if (!this.inviteB || !Number.isInteger(minSe) || minSe <= 0 || this.retries >= 3) return false;
-    this.resendInviteB((req) => { req.set('session-expires', String(minSe)); req.set('min-se', String(minSe)); }, `422 min-se ${minSe}`);
-    return true;
-  }
-
-  private resendInviteB(change: (req: SipRequest) => void, why: string): void {
-    const previous = this.inviteB!;
-    this.retries++;
-    const req = new SipRequest('INVITE', previous.uri);
-    for (const h of previous.headers) if (h.name !== 'via') req.headers.push({ ...h });
-    req.set('cseq', `${previous.cseq.seq + 1} INVITE`);
-    change(req);
-    req.body = previous.body;
-    this.inviteB = req;
-    this.log.info({ why }, 'leg B INVITE sent again');
-    this.txB = this.ctx.stack.request(req, this.target!.outboundProxy ?? this.target!.requestUri, (r) => { void this.onResponseB(r); });
-  }
-
-  private async onAnsweredB(res: SipResponse): Promise<void> {
-    const invite = this.inviteB!;
-    const toTag = res.toTag ?? '';
-    if (this.dialogB) {
-      if (this.dialogB.remoteTag === toTag) {
-        void this.ctx.stack.sendAck(this.dialogB.ack(invite.cseq.seq), this.dialogB.destination(), this.dialogB.flow);
-      } else this.ackAndBye(invite, res, 'forked 2xx');
-      return;
-    }
-    if (this.ended) { this.ackAndBye(invite, res, 'answered after the call ended'); return; }
-    const dialog = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
-    this.dialogB = dialog;
-    // The callee may start sending RTP as soon as it has our ACK: configure leg B's media first,
-    // so that its very first packet is accepted (a 2xx retransmitted meanwhile is ACKed above).
-    const ack = (): void => void this.ctx.stack.sendAck(dialog.ack(invite.cseq.seq), dialog.destination());
+  /** Leg B's dialog exists; leg B's media is configured before `ack`, as the callee may send RTP as soon as it has our ACK. */
+  private async onAnsweredB(res: SipResponse, ack: () => void): Promise<void> {
     const parsed = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
     if (!parsed || !parsed.ok) {
       ack();
@@ -338,18 +218,10 @@ export class Call {
     this.sessionTimers.b?.start();
     this.log.info({ status: 200 }, 'call answered');
     try {
-      await this.ctx.hooks.callAnswered.promise({ call: this.incoming!, legB: { callId: this.callIdB, requestUri: invite.uri } });
+      await this.ctx.hooks.callAnswered.promise({ call: this.incoming!, legB: { callId: this.callIdB, requestUri: this.legB!.request.uri } });
     } catch (e) {
       this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'callAnswered hook threw');
     }
-  }
-
-  /** A 2xx we do not want (fork loser, late answer): ACK it then BYE it. */
-  private ackAndBye(invite: SipRequest, res: SipResponse, why: string): void {
-    const d = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
-    this.log.info({ toTag: d.remoteTag, why }, 'ACK + BYE of an unwanted leg B dialog');
-    void this.ctx.stack.sendAck(d.ack(invite.cseq.seq), d.destination());
-    this.ctx.stack.request(d.request('BYE'), d.destination(), () => undefined, d.flow);
   }
 
   private onCancelA(): void {
@@ -361,47 +233,11 @@ export class Call {
 
   onAck(leg: LegId, ack: SipRequest): void {
     if (leg === 'a' && this.state === 'answered') this.state = 'confirmed';
-    this.offers.onAck(leg, ack);
+    this.inDialog.offers.onAck(leg, ack);
   }
 
   onRequest(leg: LegId, req: SipRequest, tx: ServerTransaction): void {
-    const dialog = leg === 'a' ? this.dialogA : this.dialogB;
-    if (this.ended || !dialog) { tx.send(tx.response(481)); return; }
-    if (!dialog.acceptRemoteCSeq(req)) { tx.send(tx.response(500, 'Server Internal Error (CSeq out of order)')); return; }
-    switch (req.method) {
-      case 'BYE':
-        this.byeFrom[leg] = true;
-        tx.send(tx.response(200));
-        void this.end(leg === 'a' ? 'caller-bye' : 'callee-bye');
-        return;
-      case 'INVITE':
-      case 'UPDATE':
-        this.guard(this.offers.onOffer(leg, req, tx), tx);
-        return;
-      case 'INFO':
-      case 'MESSAGE':
-        this.relay(leg, req, tx);
-        return;
-      case 'REFER':
-        this.guard(onRefer(this, leg, req, tx, this.ctx), tx);
-        return;
-      case 'NOTIFY':
-        onNotify(this, leg, req, tx);
-        return;
-      case 'OPTIONS':
-        tx.send(tx.response(200));
-        return;
-      default:
-        tx.send(tx.response(405));
-    }
-  }
-
-  /** An async request handler that fails answers 500 and logs; never an unhandled rejection. */
-  private guard(work: Promise<void>, tx: ServerTransaction): void {
-    work.catch((e: unknown) => {
-      this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'in-dialog request handling failed');
-      if (!tx.final) tx.send(tx.response(500));
-    });
+    this.inDialog.onRequest(leg, req, tx);
   }
 
   /** The other leg's dialog, for forwarding. */
@@ -415,19 +251,6 @@ export class Call {
     return new Promise((resolve) => {
       this.ctx.stack.request(req, d.destination(), (res) => { if (res.status >= 200) resolve(res); }, d.flow);
     });
-  }
-
-  /** INFO (DTMF relay) and MESSAGE: forwarded to the other leg, its final status returned. */
-  private relay(leg: LegId, req: SipRequest, tx: ServerTransaction): void {
-    const other = this.dialogOf(OTHER[leg]);
-    if (!other) { tx.send(tx.response(481)); return; }
-    const out = other.request(req.method);
-    for (const name of ['content-type', 'event', 'info-package', 'recv-info']) {
-      const v = req.get(name);
-      if (v !== undefined) out.set(name, v);
-    }
-    out.body = req.body;
-    void this.sendInDialog(OTHER[leg], out).then((res) => tx.send(tx.response(res.status, res.reason)));
   }
 
   // ------------------------------------------------------------ media events
@@ -466,11 +289,11 @@ export class Call {
     if (!this.txA.final) {
       const [status, phrase] = statusA ?? [500, 'Server Internal Error'];
       this.txA.send(this.txA.response(status, phrase, this.tagA));
-    } else if (this.dialogA && !this.byeFrom.a) {
+    } else if (this.dialogA && !this.inDialog.byeFrom.a) {
       this.ctx.stack.request(this.dialogA.request('BYE'), this.dialogA.destination(), () => undefined, this.dialogA.flow);
     }
-    if (this.txB && !this.dialogB) this.txB.cancel();
-    else if (this.dialogB && !this.byeFrom.b) {
+    if (this.legB && !this.dialogB) this.legB.cancel();
+    else if (this.dialogB && !this.inDialog.byeFrom.b) {
       this.ctx.stack.request(this.dialogB.request('BYE'), this.dialogB.destination(), () => undefined);
     }
     const report = await this.closeMedia();

@@ -4,7 +4,7 @@
  * at each offer/answer step. m-line i of leg A is m-line i of leg B.
  */
 import { randomInt } from 'node:crypto';
-import type { LegParams, LocalEndpoint, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
+import type { LegParams, LocalEndpoint, MediaEngine, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
 import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
 import type { MediaLine, ParsedSdp } from '../sdp/model.js';
@@ -60,16 +60,43 @@ function refused(m: MediaLine, encryption: EncryptionMode): OutStream {
   };
 }
 
+/** One leg's media settings: its encryption mode and the SDES suites we offer or accept on it. */
+export interface LegMedia {
+  readonly encryption: EncryptionMode;
+  readonly suites: readonly SrtpSuite[];
+}
+
+/** What each leg asks for: leg A's offer, leg B's settings from the legBMedia hook. */
+interface WantedMedia {
+  readonly encryption: EncryptionMode;
+  readonly srtpSuites: readonly SrtpSuite[];
+}
+
+export type MediaPlan = { readonly ok: true; readonly legs: Record<LegId, LegMedia> } | { readonly ok: false; readonly status: number; readonly reason: string };
+
 export class MediaBridge {
   readonly legs: Record<LegId, LegState>;
 
-  constructor(
-    readonly session: MediaSession,
-    legA: { encryption: EncryptionMode; suites: readonly SrtpSuite[] },
-    legB: { encryption: EncryptionMode; suites: readonly SrtpSuite[] },
-    private readonly forced: ForcedCodecs,
-  ) {
+  constructor(readonly session: MediaSession, legA: LegMedia, legB: LegMedia, private readonly forced: ForcedCodecs) {
     this.legs = { a: new LegState('a', legA.encryption, legA.suites), b: new LegState('b', legB.encryption, legB.suites) };
+  }
+
+  /**
+   * Each leg's encryption mode checked against what the media engine can do, and the SDES suites
+   * it cannot do dropped (an engine listing no suites takes any); a call it cannot bridge is refused 488.
+   */
+  static plan(legA: WantedMedia, legB: WantedMedia, engine: Pick<MediaEngine, 'name' | 'capabilities'>): MediaPlan {
+    const caps = engine.capabilities;
+    const unsupported = ([['A', legA.encryption], ['B', legB.encryption]] as [string, EncryptionMode][]).find(([, mode]) => !caps.encryption.includes(mode));
+    if (unsupported) {
+      return { ok: false, status: 488, reason: `Not Acceptable Here (media encryption ${unsupported[1]} not available on leg ${unsupported[0]} with media engine ${engine.name})` };
+    }
+    const usable = (suites: readonly SrtpSuite[]): SrtpSuite[] => suites.filter((s) => caps.srtpSuites.length === 0 || caps.srtpSuites.includes(s));
+    const suitesB = usable(legB.srtpSuites);
+    if (legB.encryption === 'sdes' && suitesB.length === 0 && legB.srtpSuites.length > 0) {
+      return { ok: false, status: 488, reason: `Not Acceptable Here (SRTP suites ${legB.srtpSuites.join(', ')} not available)` };
+    }
+    return { ok: true, legs: { a: { encryption: legA.encryption, suites: usable(legA.srtpSuites) }, b: { encryption: legB.encryption, suites: suitesB } } };
   }
 
   private async endpoint(leg: LegState, index: number, kind: MediaKind): Promise<LocalEndpoint> {

@@ -4,14 +4,12 @@
  * answers; other changes are answered here. One exchange at a time: a second one gets 491.
  */
 import { randomInt } from 'node:crypto';
-import type { LegId } from '../vocabulary/index.js';
+import { OTHER_LEG, type LegId } from '../vocabulary/index.js';
 import { parseSdp } from '../sdp/parse.js';
 import { reasonPhrase, type SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
-import type { Call, CallContext } from './call.js';
+import type { CallContext, CallInDialog } from './call-context.js';
 import { SdpNegotiationError } from './media-bridge.js';
-
-const OTHER: Record<LegId, LegId> = { a: 'b', b: 'a' };
 
 export class OfferExchange {
   /** An exchange in progress (forwarded re-INVITE/UPDATE, or our own refresh). */
@@ -19,7 +17,7 @@ export class OfferExchange {
   /** Offerless re-INVITE from a leg: its ACK carries the answer. */
   private awaitingAckAnswer: LegId | undefined;
 
-  constructor(private readonly call: Call, private readonly ctx: CallContext) {}
+  constructor(private readonly call: CallInDialog, private readonly ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities'>) {}
 
   onAck(leg: LegId, ack: SipRequest): void {
     const bridge = this.call.bridge;
@@ -60,7 +58,7 @@ export class OfferExchange {
     }
     const parsed = parseSdp(req.body);
     if (!parsed.ok) { tx.send(tx.response(488, `Not Acceptable Here (SDP: ${parsed.error.slice(0, 80)})`)); return; }
-    const other = OTHER[leg];
+    const other = OTHER_LEG[leg];
     const otherDialog = this.call.dialogOf(other);
     try {
       if (!bridge.needsForwarding(leg, parsed.sdp) || !otherDialog) {
@@ -104,7 +102,7 @@ export class OfferExchange {
     const dialog = this.call.dialogOf(leg);
     if (!dialog || this.call.ended || !this.call.bridge) return;
     if (this.current) return; // an exchange in progress refreshes the session anyway
-    this.current = { from: OTHER[leg], method: useUpdate ? 'UPDATE' : 'INVITE' };
+    this.current = { from: OTHER_LEG[leg], method: useUpdate ? 'UPDATE' : 'INVITE' };
     try {
       const req = dialog.request(useUpdate ? 'UPDATE' : 'INVITE');
       req.set('contact', `<${this.ctx.contact()}>`);

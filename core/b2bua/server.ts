@@ -9,7 +9,8 @@ import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import { SipStack, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
-import { Call, type CallContext } from './call.js';
+import { Call } from './call.js';
+import type { CallContext } from './call-context.js';
 import { boundUri, loadTls, parseListenUri } from './listen.js';
 import { createPluginSipApi } from './sip-api.js';
 import type { B2buaServer, B2buaServerOptions, ServerCounters } from './types.js';
@@ -33,7 +34,7 @@ export class B2buaServerImpl implements B2buaServer {
   private readonly live = new Set<Call>();
   /** `${Call-ID}|${our tag}` → call and leg, for in-dialog requests. */
   private readonly legs = new Map<string, { call: Call; leg: LegId }>();
-  private readonly callContext: CallContext;
+  private readonly callContext: CallContext<Call>;
   private idle: (() => void) | undefined;
 
   constructor(readonly options: B2buaServerOptions) {

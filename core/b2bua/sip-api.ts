@@ -1,6 +1,6 @@
 /** PluginSipApi: out-of-dialog requests for plugins (REGISTER, OPTIONS…), answering 401/407 with digest. */
 import type { OutgoingRequest, PluginSipApi, SipResponseView } from '../plugin-api/index.js';
-import { digestAuthorization, parseChallenge } from '../sip/digest.js';
+import { answerChallenge } from '../sip/challenge.js';
 import { parseNameAddr, formatNameAddr } from '../sip/headers.js';
 import { randomToken, SipRequest, type SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
@@ -39,16 +39,14 @@ async function sendWithAuth(stack: SipStack, out: OutgoingRequest, contact: stri
       stack.request(req, out.outboundProxy ?? out.uri, (r) => { if (r.status >= 200) resolve(r); });
     });
     if ((res.status !== 401 && res.status !== 407) || !out.credentials || attempt >= MAX_CHALLENGES) return view(res);
-    const challengeHeader = res.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
-    const challenge = res.getAll(challengeHeader).map(parseChallenge).find((c) => c !== undefined);
-    if (!challenge) return view(res);
-    if (attempt > 0 && !challenge.stale) return view(res); // credentials refused
-    const answer = digestAuthorization({ challenge, credentials: out.credentials, method: req.method, uri: out.uri, ...(out.body !== undefined ? { body: out.body } : {}) });
+    const answer = answerChallenge({ response: res, credentials: out.credentials, method: req.method, uri: out.uri, body: out.body });
+    if (!answer.challenge) return view(res);
+    if (attempt > 0 && !answer.challenge.stale) return view(res); // credentials refused
     if (!answer.ok) {
       stack.log.warn({ uri: out.uri, error: answer.error }, 'cannot answer the digest challenge');
       return view(res);
     }
-    authorization = { name: res.status === 401 ? 'authorization' : 'proxy-authorization', value: answer.header };
+    authorization = { name: answer.header, value: answer.value };
     cseq++;
   }
 }
