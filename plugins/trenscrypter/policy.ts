@@ -37,7 +37,12 @@ export interface Parsed<T> {
   readonly value: T;
   /** `key: what is wrong (what to change)`; empty when the list is valid. */
   readonly problems: string[];
+  /** `key: what is ignored (what to change)`: accepted as Flexisip does, but worth a warning at start-up. */
+  readonly warnings: string[];
 }
+
+/** Code of the start-up warnings (logged with `host.log.warn`). */
+export const WARNING_CODE = 'B2BUA_CONFIG_WARNING';
 
 /** Compile a configuration regex so that it must match the whole string; a syntax error is returned as text. */
 export function compileWholeMatch(source: string): RegExp | { error: string } {
@@ -51,13 +56,14 @@ export function compileWholeMatch(source: string): RegExp | { error: string } {
   }
 }
 
-function pairs(key: string, items: readonly string[], what: string, problems: string[]): [string, string][] {
+/** Flexisip (trenscrypter.cc) reads pairs while two items are left: a trailing unpaired item is ignored, with a warning here. */
+function pairs(key: string, items: readonly string[], what: string, warnings: string[]): [string, string][] {
   const result: [string, string][] = [];
   for (let i = 0; i + 1 < items.length; i += 2) result.push([items[i]!, items[i + 1]!]);
   if (items.length % 2 === 1) {
-    problems.push(
-      `${key}: odd number of items (${items.length}); the list is pairs "${what} regex" and "${items[items.length - 1]}" ` +
-        `has no regex after it (add its regex or remove it)`,
+    warnings.push(
+      `${key}: last item "${items[items.length - 1]}" ignored, as Flexisip does: the list is pairs "${what} regex" and it has no regex ` +
+        `after it (${items.length} item${items.length > 1 ? 's' : ''}; add its regex or remove it)`,
     );
   }
   return result;
@@ -69,8 +75,9 @@ function regexProblem(key: string, source: string, error: string): string {
 
 export function parseEncryptionRules(items: readonly string[] = []): Parsed<EncryptionRule[]> {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const rules: EncryptionRule[] = [];
-  for (const [mode, source] of pairs(ENC_KEY, items, 'mode', problems)) {
+  for (const [mode, source] of pairs(ENC_KEY, items, 'mode', warnings)) {
     let ok = true;
     if (!(ENCRYPTION_MODES as readonly string[]).includes(mode)) {
       ok = false;
@@ -86,7 +93,7 @@ export function parseEncryptionRules(items: readonly string[] = []): Parsed<Encr
     }
     if (ok) rules.push({ mode: mode as EncryptionMode, source, pattern });
   }
-  return { value: rules, problems };
+  return { value: rules, problems, warnings };
 }
 
 export function parseSuiteList(list: string): { suites: SrtpSuite[]; problems: string[] } {
@@ -109,8 +116,9 @@ export function parseSuiteList(list: string): { suites: SrtpSuite[]; problems: s
 
 export function parseSrtpRules(items: readonly string[] = []): Parsed<SrtpRule[]> {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const rules: SrtpRule[] = [];
-  for (const [list, source] of pairs(SRTP_KEY, items, 'suites', problems)) {
+  for (const [list, source] of pairs(SRTP_KEY, items, 'suites', warnings)) {
     const parsed = parseSuiteList(list);
     problems.push(...parsed.problems);
     const pattern = compileWholeMatch(source);
@@ -120,7 +128,7 @@ export function parseSrtpRules(items: readonly string[] = []): Parsed<SrtpRule[]
     }
     if (parsed.problems.length === 0) rules.push({ suites: parsed.suites, source, pattern });
   }
-  return { value: rules, problems };
+  return { value: rules, problems, warnings };
 }
 
 export function parsePolicy(options: {
@@ -129,7 +137,11 @@ export function parsePolicy(options: {
 }): Parsed<EncryptionPolicy> {
   const encryption = parseEncryptionRules(options[ENC_KEY]);
   const srtp = parseSrtpRules(options[SRTP_KEY]);
-  return { value: { encryption: encryption.value, srtp: srtp.value }, problems: [...encryption.problems, ...srtp.problems] };
+  return {
+    value: { encryption: encryption.value, srtp: srtp.value },
+    problems: [...encryption.problems, ...srtp.problems],
+    warnings: [...encryption.warnings, ...srtp.warnings],
+  };
 }
 
 /**
