@@ -9,10 +9,12 @@ export const ENC_KEY = 'outgoing-enc-regex';
 export const SRTP_KEY = 'outgoing-srtp-regex';
 
 /**
- * Suites leg B offers when it is SDES, no `outgoing-srtp-regex` rule matches and leg A had no SDES suites
- * to copy (leg A was not SDES).
+ * Suites leg B offers when it is SDES and no `outgoing-srtp-regex` rule matches, whatever leg A offered: Flexisip
+ * makes leg B's call params from scratch (b2bua-server.cc `createCallParams(nullptr)`), so liblinphone falls back to
+ * its core setting `[sip] srtp_crypto_suites`, which the B2BUA never sets: liblinphone 5.3+'s default, in this order
+ * (coreapi/linphonecore.c `linphone_core_get_srtp_crypto_suites`). The core drops those the media engine cannot do.
  */
-export const DEFAULT_SDES_SUITES: readonly SrtpSuite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+export const DEFAULT_SDES_SUITES: readonly SrtpSuite[] = ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'];
 
 export interface EncryptionRule {
   readonly mode: EncryptionMode;
@@ -169,17 +171,14 @@ export interface Decision extends LegBMedia {
 
 /**
  * Leg B's media from leg A's (the waterfall input) and leg A's To URI (with its parameters).
- * First matching rule wins; no match keeps leg A's mode; suites only matter when leg B is SDES.
+ * First matching rule wins; no match keeps leg A's mode; suites only matter when leg B is SDES (no SRTP rule matched:
+ * DEFAULT_SDES_SUITES, not leg A's suites, as Flexisip).
  */
 export function decideLegBMedia(policy: EncryptionPolicy, toUri: string, legA: LegBMedia): Decision {
   const encRule = policy.encryption.find((r) => r.pattern.test(toUri));
   const encryption = encRule?.mode ?? legA.encryption;
   if (encryption !== 'sdes') return { encryption, srtpSuites: [], encryptionRule: encRule?.source };
   const srtpRule = policy.srtp.find((r) => r.pattern.test(toUri));
-  const srtpSuites = srtpRule
-    ? [...srtpRule.suites]
-    : legA.encryption === 'sdes' && legA.srtpSuites.length > 0
-      ? [...legA.srtpSuites]
-      : [...DEFAULT_SDES_SUITES];
+  const srtpSuites = [...(srtpRule?.suites ?? DEFAULT_SDES_SUITES)];
   return { encryption, srtpSuites, encryptionRule: encRule?.source, srtpRule: srtpRule?.source };
 }

@@ -80,7 +80,9 @@ describe('trenscrypter plugin', () => {
     await plugin.apply(host);
     const legA: LegBMedia = { encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_32'] };
     assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@secure.org')), { encryption: 'zrtp', srtpSuites: [] });
-    assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@plain.org')), legA);
+    assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@plain.org')), {
+      encryption: 'sdes', srtpSuites: ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'],
+    }, 'no rule: leg A mode, Flexisip\'s default suites');
   });
 
   it('applies SRTP suites when leg B is SDES', async () => {
@@ -94,7 +96,7 @@ describe('trenscrypter plugin', () => {
       encryption: 'sdes', srtpSuites: ['AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'],
     });
     assert.deepEqual(await host.hooks.legBMedia.promise(none, callTo('sip:x@weak.org')), {
-      encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+      encryption: 'sdes', srtpSuites: ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'],
     });
   });
 

@@ -152,12 +152,17 @@ describe('trenscrypter policy: matching', () => {
     }
   });
 
-  it('SDES suites: rule match, else leg A suites, else the documented default', () => {
-    const p = policyOf('sdes sip:.*', 'AEAD_AES_128_GCM;AES_CM_128_HMAC_SHA1_80 sip:.*@gcm.example.org');
-    assert.deepEqual(decideLegBMedia(p, 'sip:x@gcm.example.org', NONE).srtpSuites, ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80']);
-    assert.deepEqual(decideLegBMedia(p, 'sip:x@other.org', SDES_A).srtpSuites, ['AES_256_CM_HMAC_SHA1_80']);
-    assert.deepEqual(decideLegBMedia(p, 'sip:x@other.org', { encryption: 'zrtp', srtpSuites: [] }).srtpSuites, [...DEFAULT_SDES_SUITES]);
-    assert.deepEqual([...DEFAULT_SDES_SUITES], ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']);
+  it('SDES suites: the first matching rule, else Flexisip\'s default (liblinphone\'s srtp_crypto_suites), never leg A\'s', () => {
+    const p = policyOf('sdes sip:.*', 'AES_CM_128_HMAC_SHA1_32;AES_CM_128_HMAC_SHA1_80 sip:.*@short.example.org');
+    assert.deepEqual(decideLegBMedia(p, 'sip:x@short.example.org', NONE).srtpSuites, ['AES_CM_128_HMAC_SHA1_32', 'AES_CM_128_HMAC_SHA1_80']);
+    assert.deepEqual([...DEFAULT_SDES_SUITES], ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80']);
+    for (const legA of [NONE, SDES_A, { encryption: 'zrtp', srtpSuites: [] } satisfies LegBMedia]) {
+      const d = decideLegBMedia(p, 'sip:x@other.org', legA);
+      assert.deepEqual(d.srtpSuites, ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'], legA.encryption);
+      assert.equal(d.srtpRule, undefined);
+    }
+    // leg A SDES without an encryption rule: leg B stays SDES, with the default suites too
+    assert.deepEqual(decideLegBMedia(policyOf(''), 'sip:x@other.org', SDES_A), { ...SDES_A, srtpSuites: [...DEFAULT_SDES_SUITES], encryptionRule: undefined, srtpRule: undefined });
   });
 
   it('SRTP rules are consulted only when leg B is SDES', () => {
