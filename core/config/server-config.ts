@@ -26,7 +26,10 @@ export type B2buaServerConfig = {
   readonly outboundProxy: string;
   /**
    * `user-agent` (default `"Flexisip-B2BUA/{version}"`): User-Agent (and Server) header of the B2BUA: name,
-   * name/version or name/{version} ({version} = our version); token characters only.
+   * name/version or name/{version} ({version} = our version); token characters only. A Flexisip proxy
+   * (module::B2bua) reads this key too and expands {version} to its own version, so with {version} the proxy does
+   * not recognise leg B and routes it back: --check-config and start-up warn (B2BUA_CONFIG_WARNING); write a fixed
+   * value such as Flexisip-B2BUA/2.5.2.
    */
   readonly userAgent: string;
   /**
