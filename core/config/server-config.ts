@@ -114,8 +114,9 @@ export type B2buaServerConfig = {
    */
   readonly shutdownGracePeriod: number;
   /**
-   * `ringing-timeout` (default `120`): (extension) Seconds leg A may ring before the call is ended with 408
-   * Request Timeout.
+   * `ringing-timeout` (default `240`): (extension) Seconds leg A may ring before the call is ended with 408
+   * Request Timeout. The default is Flexisip's fixed 4 minutes (RFC 3261 §16.6 step 11), which Flexisip does not
+   * let you change.
    */
   readonly ringingTimeout: number;
   /**

@@ -32,7 +32,7 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
     assert.equal(s.oneConnectionPerAccount, false);
     assert.equal(s['mediaEngine'], 'relay');
     assert.equal(s['shutdownGracePeriod'], 5);
-    assert.equal(s['ringingTimeout'], 120);
+    assert.equal(s['ringingTimeout'], 240);
     assert.equal(s['sessionExpires'], 1800);
     assert.ok(Object.isFrozen(s) && Object.isFrozen(s.audioPort) && Object.isFrozen(s.natAddresses));
     assert.throws(() => { (s as unknown as Record<string, unknown>)['maxCalls'] = 1; }, TypeError);
