@@ -34,7 +34,12 @@ export interface LoadedConfig {
 export interface ConfigReading {
   readonly config: LoadedConfig;
   readonly problems: readonly string[];
+  /** Accepted, but likely not what the operator wants: printed by --check-config and logged at start-up, never fatal. */
+  readonly warnings: readonly string[];
 }
+
+/** Code of the configuration warnings (a prefix in --check-config's output, `code` in the start-up log). */
+export const CONFIG_WARNING = 'B2BUA_CONFIG_WARNING';
 
 /** Reads and validates without throwing for content problems (they are listed); throws only when unreadable. */
 export function readConfig(file: string): ConfigReading {
@@ -70,8 +75,9 @@ export function parseConfigText(text: string, file: string): ConfigReading {
   const { level, problem } = readLogLevel(document, file);
   if (problem) problems.push(problem);
 
+  const warnings = userAgentWarnings(values, document.sections.get(B2BUA_SECTION)?.entries.has('user-agent') ?? false, where);
   const server = deepFreeze(toServerConfig(values, configDir));
-  return { config: Object.freeze({ file, absolutePath, configDir, document, server, logLevel: level }), problems };
+  return { config: Object.freeze({ file, absolutePath, configDir, document, server, logLevel: level }), problems, warnings };
 }
 
 /**
@@ -134,6 +140,21 @@ function crossKeyProblems(values: Record<string, unknown>, configDir: string, wh
     problems.push(locate(where, 'session-expires', `${se} is below the RFC 4028 minimum (expected 0 = off, or at least 90)`));
   }
   return problems;
+}
+
+/**
+ * Flexisip's proxy (module::B2bua) reads this same `[b2bua-server] user-agent`, expands `{version}` to *its* Flexisip
+ * version and routes INVITE/CANCEL back to the B2BUA unless their User-Agent equals that string. We expand `{version}`
+ * to our version, so leg B would not be recognised: the proxy would send it back to us (a loop).
+ */
+function userAgentWarnings(values: Record<string, unknown>, written: boolean, where: { file: string; section: string }): string[] {
+  const ua = String(values['user-agent'] ?? '');
+  if (!ua.includes('{version}')) return [];
+  const fixed = ua.replace('{version}', '2.5.2');
+  return [locate(where, 'user-agent', `"${ua}"${written ? '' : ' (the default)'} uses {version}, which this server expands to its own version ` +
+    `while a Flexisip proxy's module::B2bua, reading the same key, expands it to the proxy's version: leg B's User-Agent then differs and ` +
+    `the proxy routes leg B back to the B2BUA (write a fixed value without {version}, e.g. user-agent=${fixed}: the proxy reads the same key, so ` +
+    'both then use that string)')];
 }
 
 function isDirectory(p: string): boolean {

@@ -26,7 +26,10 @@ export type B2buaServerConfig = {
   readonly outboundProxy: string;
   /**
    * `user-agent` (default `"Flexisip-B2BUA/{version}"`): User-Agent (and Server) header of the B2BUA: name,
-   * name/version or name/{version} ({version} = our version); token characters only.
+   * name/version or name/{version} ({version} = our version); token characters only. A Flexisip proxy
+   * (module::B2bua) reads this key too and expands {version} to its own version, so with {version} the proxy does
+   * not recognise leg B and routes it back: --check-config and start-up warn (B2BUA_CONFIG_WARNING); write a fixed
+   * value such as Flexisip-B2BUA/2.5.2.
    */
   readonly userAgent: string;
   /**
@@ -111,8 +114,9 @@ export type B2buaServerConfig = {
    */
   readonly shutdownGracePeriod: number;
   /**
-   * `ringing-timeout` (default `120`): (extension) Seconds leg A may ring before the call is ended with 408
-   * Request Timeout.
+   * `ringing-timeout` (default `240`): (extension) Seconds leg A may ring before the call is ended with 408
+   * Request Timeout. The default is Flexisip's fixed 4 minutes (RFC 3261 §16.6 step 11), which Flexisip does not
+   * let you change.
    */
   readonly ringingTimeout: number;
   /**

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { createAdminServer, type AdminServer } from '../admin/index.js';
 import { createB2buaServer } from '../b2bua/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
-import { configError, isTlsTransport, readConfig, type LoadedConfig } from '../config/load.js';
+import { CONFIG_WARNING, configError, isTlsTransport, readConfig, type LoadedConfig } from '../config/load.js';
 import { B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
@@ -44,6 +44,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const config = reading.config;
 
   const log = createLogger({ level: levelFor(config, options.debug) });
+  for (const warning of reading.warnings) log.warn({ code: CONFIG_WARNING }, warning);
   const app = await readApplication(config);
   if (!app.application) throw new B2buaError(app.code, app.problems[0] ?? 'application not found', { details: app.problems });
   if (app.problems.length > 0) throw configError(options.configFile, app.problems);

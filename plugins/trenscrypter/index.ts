@@ -5,7 +5,7 @@
  */
 import { PluginConfigError, definePlugin } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
-import { ENC_KEY, SRTP_KEY, decideLegBMedia, parsePolicy, unavailableSuites } from './policy.js';
+import { ENC_KEY, SRTP_KEY, WARNING_CODE, decideLegBMedia, parsePolicy, unavailableSuites } from './policy.js';
 
 export interface TrenscrypterOptions {
   readonly [ENC_KEY]?: readonly string[];
@@ -22,11 +22,13 @@ export default definePlugin<TrenscrypterOptions>({
     return parsePolicy(options).problems;
   },
   apply(host) {
-    const { value: policy, problems } = parsePolicy(host.options);
+    const { value: policy, problems, warnings } = parsePolicy(host.options);
     // validate() ran before apply(); a problem here means the host skipped it, so refuse to run with half a policy.
     const refused = problems.length > 0 ? problems : unavailableSuites(policy, host.media);
     if (refused.length > 0) throw new PluginConfigError(refused);
     const log = host.log; // the host binds the plugin name already
+    // The plugin API has no warning channel for --check-config: these are start-up log lines only.
+    for (const warning of warnings) log.warn({ code: WARNING_CODE }, warning);
 
     host.hooks.legBMedia.tapPromise(PLUGIN_NAME, async (legA, call) => {
       try {

@@ -9,10 +9,12 @@ export const ENC_KEY = 'outgoing-enc-regex';
 export const SRTP_KEY = 'outgoing-srtp-regex';
 
 /**
- * Suites leg B offers when it is SDES, no `outgoing-srtp-regex` rule matches and leg A had no SDES suites
- * to copy (leg A was not SDES).
+ * Suites leg B offers when it is SDES and no `outgoing-srtp-regex` rule matches, whatever leg A offered: Flexisip
+ * makes leg B's call params from scratch (b2bua-server.cc `createCallParams(nullptr)`), so liblinphone falls back to
+ * its core setting `[sip] srtp_crypto_suites`, which the B2BUA never sets: liblinphone 5.3+'s default, in this order
+ * (coreapi/linphonecore.c `linphone_core_get_srtp_crypto_suites`). The core drops those the media engine cannot do.
  */
-export const DEFAULT_SDES_SUITES: readonly SrtpSuite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+export const DEFAULT_SDES_SUITES: readonly SrtpSuite[] = ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'];
 
 export interface EncryptionRule {
   readonly mode: EncryptionMode;
@@ -37,7 +39,12 @@ export interface Parsed<T> {
   readonly value: T;
   /** `key: what is wrong (what to change)`; empty when the list is valid. */
   readonly problems: string[];
+  /** `key: what is ignored (what to change)`: accepted as Flexisip does, but worth a warning at start-up. */
+  readonly warnings: string[];
 }
+
+/** Code of the start-up warnings (logged with `host.log.warn`). */
+export const WARNING_CODE = 'B2BUA_CONFIG_WARNING';
 
 /** Compile a configuration regex so that it must match the whole string; a syntax error is returned as text. */
 export function compileWholeMatch(source: string): RegExp | { error: string } {
@@ -51,13 +58,14 @@ export function compileWholeMatch(source: string): RegExp | { error: string } {
   }
 }
 
-function pairs(key: string, items: readonly string[], what: string, problems: string[]): [string, string][] {
+/** Flexisip (trenscrypter.cc) reads pairs while two items are left: a trailing unpaired item is ignored, with a warning here. */
+function pairs(key: string, items: readonly string[], what: string, warnings: string[]): [string, string][] {
   const result: [string, string][] = [];
   for (let i = 0; i + 1 < items.length; i += 2) result.push([items[i]!, items[i + 1]!]);
   if (items.length % 2 === 1) {
-    problems.push(
-      `${key}: odd number of items (${items.length}); the list is pairs "${what} regex" and "${items[items.length - 1]}" ` +
-        `has no regex after it (add its regex or remove it)`,
+    warnings.push(
+      `${key}: last item "${items[items.length - 1]}" ignored, as Flexisip does: the list is pairs "${what} regex" and it has no regex ` +
+        `after it (${items.length} item${items.length > 1 ? 's' : ''}; add its regex or remove it)`,
     );
   }
   return result;
@@ -69,8 +77,9 @@ function regexProblem(key: string, source: string, error: string): string {
 
 export function parseEncryptionRules(items: readonly string[] = []): Parsed<EncryptionRule[]> {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const rules: EncryptionRule[] = [];
-  for (const [mode, source] of pairs(ENC_KEY, items, 'mode', problems)) {
+  for (const [mode, source] of pairs(ENC_KEY, items, 'mode', warnings)) {
     let ok = true;
     if (!(ENCRYPTION_MODES as readonly string[]).includes(mode)) {
       ok = false;
@@ -86,7 +95,7 @@ export function parseEncryptionRules(items: readonly string[] = []): Parsed<Encr
     }
     if (ok) rules.push({ mode: mode as EncryptionMode, source, pattern });
   }
-  return { value: rules, problems };
+  return { value: rules, problems, warnings };
 }
 
 export function parseSuiteList(list: string): { suites: SrtpSuite[]; problems: string[] } {
@@ -109,8 +118,9 @@ export function parseSuiteList(list: string): { suites: SrtpSuite[]; problems: s
 
 export function parseSrtpRules(items: readonly string[] = []): Parsed<SrtpRule[]> {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const rules: SrtpRule[] = [];
-  for (const [list, source] of pairs(SRTP_KEY, items, 'suites', problems)) {
+  for (const [list, source] of pairs(SRTP_KEY, items, 'suites', warnings)) {
     const parsed = parseSuiteList(list);
     problems.push(...parsed.problems);
     const pattern = compileWholeMatch(source);
@@ -120,7 +130,7 @@ export function parseSrtpRules(items: readonly string[] = []): Parsed<SrtpRule[]
     }
     if (parsed.problems.length === 0) rules.push({ suites: parsed.suites, source, pattern });
   }
-  return { value: rules, problems };
+  return { value: rules, problems, warnings };
 }
 
 export function parsePolicy(options: {
@@ -129,7 +139,11 @@ export function parsePolicy(options: {
 }): Parsed<EncryptionPolicy> {
   const encryption = parseEncryptionRules(options[ENC_KEY]);
   const srtp = parseSrtpRules(options[SRTP_KEY]);
-  return { value: { encryption: encryption.value, srtp: srtp.value }, problems: [...encryption.problems, ...srtp.problems] };
+  return {
+    value: { encryption: encryption.value, srtp: srtp.value },
+    problems: [...encryption.problems, ...srtp.problems],
+    warnings: [...encryption.warnings, ...srtp.warnings],
+  };
 }
 
 /**
@@ -157,17 +171,14 @@ export interface Decision extends LegBMedia {
 
 /**
  * Leg B's media from leg A's (the waterfall input) and leg A's To URI (with its parameters).
- * First matching rule wins; no match keeps leg A's mode; suites only matter when leg B is SDES.
+ * First matching rule wins; no match keeps leg A's mode; suites only matter when leg B is SDES (no SRTP rule matched:
+ * DEFAULT_SDES_SUITES, not leg A's suites, as Flexisip).
  */
 export function decideLegBMedia(policy: EncryptionPolicy, toUri: string, legA: LegBMedia): Decision {
   const encRule = policy.encryption.find((r) => r.pattern.test(toUri));
   const encryption = encRule?.mode ?? legA.encryption;
   if (encryption !== 'sdes') return { encryption, srtpSuites: [], encryptionRule: encRule?.source };
   const srtpRule = policy.srtp.find((r) => r.pattern.test(toUri));
-  const srtpSuites = srtpRule
-    ? [...srtpRule.suites]
-    : legA.encryption === 'sdes' && legA.srtpSuites.length > 0
-      ? [...legA.srtpSuites]
-      : [...DEFAULT_SDES_SUITES];
+  const srtpSuites = [...(srtpRule?.suites ?? DEFAULT_SDES_SUITES)];
   return { encryption, srtpSuites, encryptionRule: encRule?.source, srtpRule: srtpRule?.source };
 }

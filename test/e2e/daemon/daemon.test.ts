@@ -54,6 +54,9 @@ describe('daemon (bin/b2bua-server, real process on loopback)', function () {
     const ready = await daemon.waitForLog(READY, 30000);
     assert.ok(Array.isArray(ready['transports']) && (ready['transports'] as string[]).some((t) => t.includes(`:${sipPort}`)), JSON.stringify(ready));
     assert.equal(daemon.lines().filter((l) => l['msg'] === READY).length, 1, 'exactly one ready line');
+    const uaWarning = daemon.lines().find((l) => l['code'] === 'B2BUA_CONFIG_WARNING');
+    assert.equal(uaWarning?.['level'], 40, 'the example\'s user-agent=Flexisip-B2BUA/{version} is warned about at start-up');
+    assert.match(String(uaWarning['msg']), /\[b2bua-server\] user-agent: "Flexisip-B2BUA\/\{version\}" uses \{version\}.*user-agent=Flexisip-B2BUA\/2\.5\.2/);
 
     assert.match(await optionsOverUdp(sipPort!), /^SIP\/2.0 200 /);
 

@@ -52,6 +52,40 @@ describe('--check-config', () => {
     assert.equal(r.lines.length, 5, r.lines.join('\n'));
   });
 
+  describe('user-agent with {version}: a warning (the proxy expands it to its own version), exit status unchanged', () => {
+    const WARNING = /^B2BUA_CONFIG_WARNING: .*\[b2bua-server\] user-agent: "(.*?)"( \(the default\))? uses \{version\}, .*module::B2bua.* \(write a fixed value without \{version\}, e\.g\. user-agent=(\S+):/;
+
+    it('written: OK first, then the warning with the fixed value to write instead', async () => {
+      const r = await check('ua-version', '[b2bua-server]\nuser-agent=My-B2BUA/{version}\n');
+      assert.equal(r.ok, true, r.lines.join('\n'));
+      assert.match(r.lines[0]!, /^OK: /);
+      assert.equal(r.lines.length, 2, r.lines.join('\n'));
+      assert.ok(r.lines[1]!.includes(r.file), 'the warning names the file');
+      assert.deepEqual(r.lines[1]!.match(WARNING)?.slice(1), ['My-B2BUA/{version}', undefined, 'My-B2BUA/2.5.2']);
+    });
+
+    it('the default Flexisip-B2BUA/{version} warns too, saying it is the default', async () => {
+      const r = await check('ua-default', '[b2bua-server]\nmax-calls=3\n');
+      assert.equal(r.ok, true);
+      assert.deepEqual(r.lines[1]?.match(WARNING)?.slice(1), ['Flexisip-B2BUA/{version}', ' (the default)', 'Flexisip-B2BUA/2.5.2']);
+    });
+
+    it('a fixed user-agent: no warning', async () => {
+      for (const ua of ['Flexisip-B2BUA/2.5.2', 'B2B']) {
+        const r = await check('ua-fixed', `[b2bua-server]\nuser-agent=${ua}\n`);
+        assert.deepEqual(r.lines.slice(1), [], ua);
+      }
+    });
+
+    it('with problems: not OK because of the problems, the warning after them', async () => {
+      const r = await check('ua-and-problem', '[b2bua-server]\nmax-call=3\n');
+      assert.equal(r.ok, false);
+      assert.equal(r.lines.length, 3, r.lines.join('\n'));
+      assert.match(r.lines[0]!, /: 1 problem:$/);
+      assert.match(r.lines[2]!, WARNING);
+    });
+  });
+
   it('an unreadable file is an error with B2BUA_CONFIG_UNREADABLE', async () => {
     await assert.rejects(checkConfig(path.join(dir, 'missing.conf')),
       (e: unknown) => isB2buaError(e, 'B2BUA_CONFIG_UNREADABLE') && /missing.conf: ENOENT/.test(e.message));

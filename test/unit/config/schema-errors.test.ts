@@ -32,7 +32,7 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
     assert.equal(s.oneConnectionPerAccount, false);
     assert.equal(s['mediaEngine'], 'relay');
     assert.equal(s['shutdownGracePeriod'], 5);
-    assert.equal(s['ringingTimeout'], 120);
+    assert.equal(s['ringingTimeout'], 240);
     assert.equal(s['sessionExpires'], 1800);
     assert.ok(Object.isFrozen(s) && Object.isFrozen(s.audioPort) && Object.isFrozen(s.natAddresses));
     assert.throws(() => { (s as unknown as Record<string, unknown>)['maxCalls'] = 1; }, TypeError);
@@ -72,6 +72,19 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
   it('accepts the three user-agent forms', () => {
     for (const ua of ['B2B', 'B2B/1.2.3', 'Flexisip-B2BUA/{version}']) assert.deepEqual(problemsOf(`user-agent=${ua}`), [], ua);
     for (const ua of ['B2B/', '/1.0', 'a/b/c', 'B2B/{ver}', 'x@y']) assert.equal(problemsOf(`user-agent=${ua}`).length, 1, ua);
+  });
+
+  it('warns, without a problem, when user-agent uses {version} (written or by default); not for a fixed one', () => {
+    const warningsOf = (text: string) => parseConfigText(text, FILE).warnings;
+    for (const text of ['[b2bua-server]\nuser-agent=B2B/{version}\n', '[b2bua-server]\n', '']) {
+      const w = warningsOf(text);
+      assert.equal(w.length, 1, JSON.stringify(text));
+      assert.match(w[0]!, /^flexisip\.conf \[b2bua-server\] user-agent: ".*\/\{version\}"( \(the default\))? uses \{version\}/);
+    }
+    assert.doesNotMatch(warningsOf('[b2bua-server]\nuser-agent=B2B/{version}\n')[0]!, /the default/);
+    assert.match(warningsOf('')[0]!, /"Flexisip-B2BUA\/\{version\}" \(the default\)/);
+    for (const ua of ['B2B', 'B2B/1.2.3']) assert.deepEqual(warningsOf(`[b2bua-server]\nuser-agent=${ua}\n`), [], ua);
+    assert.deepEqual(parseConfigText('[b2bua-server]\nuser-agent=B2B/{version}\n', FILE).problems, []);
   });
 
   it('transport: only udp, tcp, tls; sips needs TLS files', () => {

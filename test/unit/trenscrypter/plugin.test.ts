@@ -6,11 +6,11 @@ import { PluginConfigError, createHooks } from '../../../core/plugin-api/index.j
 import type { IncomingCall, LegBMedia, Logger, MediaCapabilities, PluginHost } from '../../../core/plugin-api/index.js';
 import type { TrenscrypterOptions } from '../../../plugins/trenscrypter/index.js';
 
-const logged: { level: string; obj: unknown }[] = [];
+const logged: { level: string; obj: unknown; msg?: string | undefined }[] = [];
 const log: Logger = {
   debug: (obj) => void logged.push({ level: 'debug', obj }),
   info: (obj) => void logged.push({ level: 'info', obj }),
-  warn: (obj) => void logged.push({ level: 'warn', obj }),
+  warn: (obj, msg) => void logged.push({ level: 'warn', obj, msg }),
   error: (obj) => void logged.push({ level: 'error', obj }),
   child: () => log,
 };
@@ -80,7 +80,9 @@ describe('trenscrypter plugin', () => {
     await plugin.apply(host);
     const legA: LegBMedia = { encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_32'] };
     assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@secure.org')), { encryption: 'zrtp', srtpSuites: [] });
-    assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@plain.org')), legA);
+    assert.deepEqual(await host.hooks.legBMedia.promise(legA, callTo('sip:bob@plain.org')), {
+      encryption: 'sdes', srtpSuites: ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'],
+    }, 'no rule: leg A mode, Flexisip\'s default suites');
   });
 
   it('applies SRTP suites when leg B is SDES', async () => {
@@ -94,12 +96,28 @@ describe('trenscrypter plugin', () => {
       encryption: 'sdes', srtpSuites: ['AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32'],
     });
     assert.deepEqual(await host.hooks.legBMedia.promise(none, callTo('sip:x@weak.org')), {
-      encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+      encryption: 'sdes', srtpSuites: ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'],
     });
   });
 
   it('apply() refuses an invalid configuration instead of running half a policy', () => {
-    assert.throws(() => plugin.apply(hostWith({ 'outgoing-enc-regex': ['zrtp'] })), /odd number of items/);
+    assert.throws(() => plugin.apply(hostWith({ 'outgoing-enc-regex': ['zrtp', '.*', 'dtsl-srtp', '.*'] })), /unknown mode "dtsl-srtp"/);
+  });
+
+  it('a trailing unpaired item: validate() accepts it, apply() ignores it with a warning naming the key and the item', async () => {
+    const options = { 'outgoing-enc-regex': ['zrtp', 'sip:.*@secure.org', 'sdes'], 'outgoing-srtp-regex': ['AES_CM_128_HMAC_SHA1_32'] };
+    assert.deepEqual(await plugin.validate!(options, { configDir: '/' }), []);
+    logged.length = 0;
+    const host = hostWith(options);
+    await plugin.apply(host);
+    const warnings = logged.filter((l) => l.level === 'warn');
+    assert.equal(warnings.length, 2, JSON.stringify(logged));
+    assert.deepEqual(warnings.map((w) => w.obj), [{ code: 'B2BUA_CONFIG_WARNING' }, { code: 'B2BUA_CONFIG_WARNING' }]);
+    assert.match(warnings[0]!.msg!, /^outgoing-enc-regex: last item "sdes" ignored, as Flexisip does: .*\(3 items; add its regex or remove it\)$/);
+    assert.match(warnings[1]!.msg!, /^outgoing-srtp-regex: last item "AES_CM_128_HMAC_SHA1_32" ignored/);
+    const none: LegBMedia = { encryption: 'none', srtpSuites: [] };
+    assert.deepEqual(await host.hooks.legBMedia.promise(none, callTo('sip:bob@secure.org')), { encryption: 'zrtp', srtpSuites: [] });
+    assert.deepEqual(await host.hooks.legBMedia.promise(none, callTo('sip:bob@plain.org')), none, 'the ignored "sdes" is no rule');
   });
 
   it('apply() refuses at start-up an SRTP suite the media engine cannot do, with the engine\'s reason', () => {

@@ -47,13 +47,25 @@ describe('trenscrypter policy: parsing', () => {
     assert.deepEqual(parseEncryptionRules(['ZRTP', '.*']).problems, ['outgoing-enc-regex: unknown mode "ZRTP" (did you mean "zrtp"?)']);
   });
 
-  it('reports an odd number of items naming the dangling item', () => {
-    assert.deepEqual(parseEncryptionRules(['zrtp', '.*', 'sdes']).problems, [
-      'outgoing-enc-regex: odd number of items (3); the list is pairs "mode regex" and "sdes" has no regex after it (add its regex or remove it)',
+  it('ignores a trailing unpaired item as Flexisip does, with a warning naming the key and the item', () => {
+    const enc = parseEncryptionRules(['zrtp', '.*', 'sdes']);
+    assert.deepEqual(enc.problems, []);
+    assert.deepEqual(enc.value.map((r) => [r.mode, r.source]), [['zrtp', '.*']]);
+    assert.deepEqual(enc.warnings, [
+      'outgoing-enc-regex: last item "sdes" ignored, as Flexisip does: the list is pairs "mode regex" and it has no regex after it (3 items; add its regex or remove it)',
     ]);
-    assert.deepEqual(parseSrtpRules(['AES_CM_128_HMAC_SHA1_80']).problems, [
-      'outgoing-srtp-regex: odd number of items (1); the list is pairs "suites regex" and "AES_CM_128_HMAC_SHA1_80" has no regex after it (add its regex or remove it)',
+    const srtp = parseSrtpRules(['AES_CM_128_HMAC_SHA1_80']);
+    assert.deepEqual(srtp.problems, []);
+    assert.deepEqual(srtp.value, []);
+    assert.deepEqual(srtp.warnings, [
+      'outgoing-srtp-regex: last item "AES_CM_128_HMAC_SHA1_80" ignored, as Flexisip does: the list is pairs "suites regex" and it has no regex after it (1 item; add its regex or remove it)',
     ]);
+    // the ignored item is not checked: Flexisip never reads it
+    assert.deepEqual(parseEncryptionRules(['none', '.*', 'not-a-mode']).problems, []);
+    const both = parsePolicy({ 'outgoing-enc-regex': ['zrtp'], 'outgoing-srtp-regex': ['AEAD_AES_128_GCM', '.*', 'y'] });
+    assert.deepEqual(both.problems, []);
+    assert.deepEqual(both.warnings.map((w) => w.match(/^(\S+): last item "(.*?)" ignored/)?.slice(1)), [['outgoing-enc-regex', 'zrtp'], ['outgoing-srtp-regex', 'y']]);
+    assert.deepEqual(parsePolicy({ 'outgoing-enc-regex': ['zrtp', '.*'] }).warnings, [], 'no warning for a list of pairs');
   });
 
   it('reports a bad regex with the reason from the RegExp engine', () => {
@@ -66,11 +78,11 @@ describe('trenscrypter policy: parsing', () => {
   });
 
   it('reports every problem of a list, not only the first', () => {
-    const problems = parseEncryptionRules(['zrpt', '[', 'sdes', 'ok', 'none']).problems;
-    assert.equal(problems.length, 3);
-    assert.match(problems[0]!, /odd number of items \(5\)/);
-    assert.match(problems[1]!, /unknown mode "zrpt" \(did you mean "zrtp"\?\)/);
-    assert.match(problems[2]!, /invalid regex "\[": /);
+    const { problems, warnings } = parseEncryptionRules(['zrpt', '[', 'sdes', 'ok', 'none']);
+    assert.equal(problems.length, 2);
+    assert.match(problems[0]!, /unknown mode "zrpt" \(did you mean "zrtp"\?\)/);
+    assert.match(problems[1]!, /invalid regex "\[": /);
+    assert.deepEqual(warnings.map((w) => w.match(/last item "(.*?)" ignored/)?.[1]), ['none']);
   });
 
   it('reports an unknown SRTP suite with a hint, inside a ;-list', () => {
@@ -140,12 +152,17 @@ describe('trenscrypter policy: matching', () => {
     }
   });
 
-  it('SDES suites: rule match, else leg A suites, else the documented default', () => {
-    const p = policyOf('sdes sip:.*', 'AEAD_AES_128_GCM;AES_CM_128_HMAC_SHA1_80 sip:.*@gcm.example.org');
-    assert.deepEqual(decideLegBMedia(p, 'sip:x@gcm.example.org', NONE).srtpSuites, ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80']);
-    assert.deepEqual(decideLegBMedia(p, 'sip:x@other.org', SDES_A).srtpSuites, ['AES_256_CM_HMAC_SHA1_80']);
-    assert.deepEqual(decideLegBMedia(p, 'sip:x@other.org', { encryption: 'zrtp', srtpSuites: [] }).srtpSuites, [...DEFAULT_SDES_SUITES]);
-    assert.deepEqual([...DEFAULT_SDES_SUITES], ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']);
+  it('SDES suites: the first matching rule, else Flexisip\'s default (liblinphone\'s srtp_crypto_suites), never leg A\'s', () => {
+    const p = policyOf('sdes sip:.*', 'AES_CM_128_HMAC_SHA1_32;AES_CM_128_HMAC_SHA1_80 sip:.*@short.example.org');
+    assert.deepEqual(decideLegBMedia(p, 'sip:x@short.example.org', NONE).srtpSuites, ['AES_CM_128_HMAC_SHA1_32', 'AES_CM_128_HMAC_SHA1_80']);
+    assert.deepEqual([...DEFAULT_SDES_SUITES], ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80']);
+    for (const legA of [NONE, SDES_A, { encryption: 'zrtp', srtpSuites: [] } satisfies LegBMedia]) {
+      const d = decideLegBMedia(p, 'sip:x@other.org', legA);
+      assert.deepEqual(d.srtpSuites, ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80'], legA.encryption);
+      assert.equal(d.srtpRule, undefined);
+    }
+    // leg A SDES without an encryption rule: leg B stays SDES, with the default suites too
+    assert.deepEqual(decideLegBMedia(policyOf(''), 'sip:x@other.org', SDES_A), { ...SDES_A, srtpSuites: [...DEFAULT_SDES_SUITES], encryptionRule: undefined, srtpRule: undefined });
   });
 
   it('SRTP rules are consulted only when leg B is SDES', () => {
