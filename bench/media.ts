@@ -13,11 +13,11 @@
 import dgram from 'node:dgram';
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import { parseConfigText } from '../core/config/load.js';
 import { createGstEngine } from '../core/media/gst/index.js';
 import { silentLogger } from '../core/log/index.js';
 import { generateSrtpKey } from '../core/media/sdes.js';
 import type { MediaSession, SrtpKey, StreamParams } from '../core/media/types.js';
-import type { B2buaServerConfig } from '../core/plugin-api/index.js';
 import { SrtpContext } from '../test/e2e/media/srtp-peer.js';
 
 const LEVELS = (process.env['BENCH_LEVELS'] ?? '50,100,200').split(',').map(Number);
@@ -78,7 +78,7 @@ const streamTo = (socket: dgram.Socket, srtp: { send: SrtpKey; recv: SrtpKey }):
 
 async function level(n: number): Promise<Record<string, unknown>> {
   const engine = await createGstEngine(
-    { transport: 'sip:127.0.0.1:5060', audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, natAddresses: [], mediaWorkers: WORKERS } as unknown as B2buaServerConfig,
+    { ...parseConfigText('', 'bench.conf').config.server, transport: 'sip:127.0.0.1:5060', mediaWorkers: WORKERS },
     silentLogger(),
   );
   const sessions: MediaSession[] = [];

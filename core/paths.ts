@@ -2,13 +2,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { b2buaError } from './errors/index.js';
 
 function findPackageRoot(start: string): string {
   let dir = start;
   for (;;) {
     if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'schemas'))) return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`b2bua-server: package root not found above ${start}`);
+    if (parent === dir) throw b2buaError('B2BUA_INTERNAL', { bug: `b2bua-server: package root not found above ${start}` });
     dir = parent;
   }
 }

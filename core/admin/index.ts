@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { B2buaServer } from '../b2bua/types.js';
 import { parseHostPort } from '../config/formats.js';
-import { B2buaError } from '../errors/index.js';
+import { b2buaError } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 
 /** The plugin's commands, looked up at each request (core/plugin-host/admin-commands.ts). */
@@ -32,7 +32,7 @@ export async function createAdminServer(
   pluginCommands: AdminCommandSource = NO_COMMANDS,
 ): Promise<AdminServer> {
   const hp = parseHostPort(address);
-  if (typeof hp === 'string') throw new B2buaError('B2BUA_CONFIG_INVALID', `[b2bua-server] admin-address: ${hp}`);
+  if (typeof hp === 'string') throw b2buaError('B2BUA_CONFIG_INVALID', { problem: `[b2bua-server] admin-address: ${hp}` });
   const started = Date.now();
   let stopping = false;
 
@@ -64,8 +64,8 @@ export async function createAdminServer(
   http1.keepAliveTimeout = 1000;
 
   await new Promise<void>((resolve, reject) => {
-    http1.once('error', (e) => reject(new B2buaError('B2BUA_TRANSPORT_FAILED',
-      `cannot open the admin interface on ${address} (${(e as Error).message}); change [b2bua-server] admin-address`, { cause: e })));
+    http1.once('error', (e) => reject(b2buaError('B2BUA_TRANSPORT_FAILED',
+      { what: 'open the admin interface', address, why: e.message, setting: '[b2bua-server] admin-address' }, { cause: e })));
     http1.listen(hp.port, hp.host, () => resolve());
   });
   const bound = http1.address() as AddressInfo;

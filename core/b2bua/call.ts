@@ -3,6 +3,7 @@
  * The set-up (hooks in order, media plan), leg B's answers relayed to leg A, in-dialog requests routed
  * to their handler, and one teardown path (end()).
  */
+import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { MediaEvent } from '../media/types.js';
 import type { LegId, Logger } from '../vocabulary/index.js';
 import { CallRejection, type IncomingCall, type LegBMedia, type LegBTarget } from '../plugin-api/index.js';
@@ -13,10 +14,11 @@ import { randomToken, reasonPhrase, type SipRequest, type SipResponse } from '..
 import type { ServerTransaction, SipStack } from '../sip/stack.js';
 import type { TimerHandle } from '../sip/timers.js';
 import type { CallContext, CallInDialog, CallState } from './call-context.js';
+import { errorResponse } from './error-response.js';
 import { InDialogRequests } from './in-dialog.js';
 import { buildIncomingCall, defaultLegBTarget } from './incoming.js';
 import { LegBInvite } from './leg-b-invite.js';
-import { MediaBridge, SdpNegotiationError } from './media-bridge.js';
+import { MediaBridge } from './media-bridge.js';
 import { SessionTimer, sessionTimerAnswer } from './session-timer.js';
 
 /** Leg B final statuses forwarded with their own code and reason; others become 500 / 480. */
@@ -95,14 +97,14 @@ export class Call implements CallInDialog {
     this.txA.onCancel = () => this.onCancelA();
     this.ctx.register(this, 'a', this.inviteA.callId, this.tagA);
     if (this.inviteA.contentType !== 'application/sdp' || this.inviteA.body.trim() === '') {
-      return this.rejectEarly(488, 'Not Acceptable Here (an INVITE without SDP offer is not supported)', 'no-offer');
+      return this.rejectEarly(b2buaError('B2BUA_SDP_MISSING', {}), 'no-offer');
     }
     const parsed = parseSdp(this.inviteA.body);
-    if (!parsed.ok) return this.rejectEarly(400, `Bad Request (SDP: ${parsed.error.slice(0, 80)})`, 'bad-sdp');
+    if (!parsed.ok) return this.rejectEarly(b2buaError('B2BUA_SDP_UNPARSABLE', { why: parsed.error.slice(0, 80) }), 'bad-sdp');
     this.offerA = parsed.sdp;
     const source = this.txA.source;
     this.incoming = buildIncomingCall(this.id, this.inviteA, this.txA.transport.protocol, source, summarizeOffer(parsed.sdp));
-    const ringing = ((ctx.config['ringingTimeout'] as number | undefined) ?? 120) * 1000;
+    const ringing = ctx.config.ringingTimeout * 1000;
     if (ringing > 0) this.timers.push(ctx.stack.timers.after(ringing, () => void this.end('ringing-timeout', [408, 'Request Timeout'])));
     try {
       await ctx.hooks.incomingCall.promise(this.incoming);
@@ -114,7 +116,7 @@ export class Call implements CallInDialog {
         { encryption: this.incoming.offeredMedia.encryption, srtpSuites: [...this.incoming.offeredMedia.srtpSuites] }, this.incoming);
       if (this.ended) return;
       const plan = MediaBridge.plan(this.incoming.offeredMedia, legBMedia, ctx.media);
-      if (!plan.ok) { await this.end(`rejected ${plan.status}`, [plan.status, plan.reason]); return; }
+      if (!plan.ok) throw plan.error;
       const session = await ctx.media.createSession({ callId: this.inviteA.callId, noRtpTimeoutMs: ctx.config.noRtpTimeout * 1000 });
       this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec });
       session.onEvent((e) => this.onMediaEvent(e));
@@ -123,24 +125,35 @@ export class Call implements CallInDialog {
       if (this.ended) return;
       this.sendInviteB(target, sdpB);
     } catch (e) {
-      if (isCallRejection(e)) await this.end(`rejected ${e.status}`, [e.status, e.reason]);
-      else await this.fail(e, 'rejected 500', 'call set-up failed (plugin hook or media)');
+      await this.fail(e, 'rejected 500', 'call set-up failed (plugin hook or media)');
     }
   }
 
-  /** A negotiation error answers its status; anything else is logged and answers 500. */
+  /**
+   * How a set-up failure ends the call: a hook's CallRejection answers its status and reason, a coded error with a SIP status
+   * answers that status with its reason (a 5xx is logged with its stack), anything else is logged and answers 500.
+   */
   private async fail(e: unknown, reason: string, what: string): Promise<void> {
-    if (e instanceof SdpNegotiationError) await this.end(`rejected ${e.status}`, [e.status, `${reasonPhrase(e.status)} (${e.message})`]);
-    else {
+    if (isCallRejection(e)) {
+      this.log.info({ code: e.code, status: e.status, reason: e.reason }, 'call rejected by a hook');
+      await this.end(`rejected ${e.status}`, [e.status, e.reason]);
+      return;
+    }
+    const response = errorResponse(e);
+    if (response) {
+      if (response[0] >= 500) this.log.error({ err: (e as Error).stack }, what);
+      await this.end(`rejected ${response[0]}`, response);
+    } else {
       this.log.error({ err: (e as Error)?.stack ?? String(e) }, what);
       await this.end(reason, [500, 'Server Internal Error']);
     }
   }
 
   /** Refused before the call reached the hooks: no callEnded. */
-  private rejectEarly(status: number, reason: string, why: string): void {
-    this.log.info({ status, why }, 'INVITE refused');
-    this.txA.send(this.txA.response(status, reason, this.tagA));
+  private rejectEarly(e: B2buaError, why: string): void {
+    const [status, phrase] = errorResponse(e) ?? [500, 'Server Internal Error'];
+    this.log.info({ code: e.code, status, why }, 'INVITE refused');
+    this.txA.send(this.txA.response(status, phrase, this.tagA));
     this.state = 'ended';
     this.ctx.unregister(this);
   }

@@ -6,7 +6,8 @@
  * sees provisional, answering and final responses through `LegBHandlers`.
  */
 import { randomInt } from 'node:crypto';
-import { CallRejection, type LegBTarget } from '../plugin-api/index.js';
+import { b2buaError } from '../errors/index.js';
+import type { LegBTarget } from '../plugin-api/index.js';
 import { answerChallenge } from '../sip/challenge.js';
 import { Dialog } from '../sip/dialog.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
@@ -45,7 +46,7 @@ function buildInvite(setup: LegBSetup, ctx: LegBContext): SipRequest {
   const { target, inviteA } = setup;
   const from = asNameAddr(target.from);
   const to = asNameAddr(target.to);
-  if (!from || !to) throw new CallRejection(500, `Server Internal Error (bad leg B From/To: ${target.from} / ${target.to})`);
+  if (!from || !to) throw b2buaError('B2BUA_INTERNAL', { bug: `bad leg B From/To: ${target.from} / ${target.to}` });
   const req = new SipRequest('INVITE', target.requestUri);
   req.set('from', `${from};tag=${setup.tag}`);
   req.set('to', to);
@@ -72,7 +73,7 @@ export class LegBInvite {
   /** Leg B's dialog, from its first 2xx. */
   dialog: Dialog | undefined;
 
-  /** Throws a CallRejection (500) when the target's From / To is not a name-addr. */
+  /** Throws B2BUA_INTERNAL (500) when the target's From / To is not a name-addr. */
   constructor(private readonly ctx: LegBContext, private readonly target: LegBTarget, setup: Omit<LegBSetup, 'target'>,
     private readonly log: Logger, private readonly handlers: LegBHandlers) {
     this.invite = buildInvite({ ...setup, target }, ctx);

@@ -4,6 +4,7 @@
  * at each offer/answer step. m-line i of leg A is m-line i of leg B.
  */
 import { randomInt } from 'node:crypto';
+import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { LegParams, LocalEndpoint, MediaEngine, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
 import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
@@ -12,10 +13,6 @@ import {
   answerKeys, answerSetup, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
   roleFromAnswer, type OfferedKey,
 } from '../sdp/negotiate.js';
-
-export class SdpNegotiationError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
-}
 
 interface StreamState {
   offeredKeys?: OfferedKey[];
@@ -72,7 +69,7 @@ interface WantedMedia {
   readonly srtpSuites: readonly SrtpSuite[];
 }
 
-export type MediaPlan = { readonly ok: true; readonly legs: Record<LegId, LegMedia> } | { readonly ok: false; readonly status: number; readonly reason: string };
+export type MediaPlan = { readonly ok: true; readonly legs: Record<LegId, LegMedia> } | { readonly ok: false; readonly error: B2buaError };
 
 export class MediaBridge {
   readonly legs: Record<LegId, LegState>;
@@ -89,12 +86,12 @@ export class MediaBridge {
     const caps = engine.capabilities;
     const unsupported = ([['A', legA.encryption], ['B', legB.encryption]] as [string, EncryptionMode][]).find(([, mode]) => !caps.encryption.includes(mode));
     if (unsupported) {
-      return { ok: false, status: 488, reason: `Not Acceptable Here (media encryption ${unsupported[1]} not available on leg ${unsupported[0]} with media engine ${engine.name})` };
+      return { ok: false, error: b2buaError('B2BUA_ENCRYPTION_UNAVAILABLE', { mode: unsupported[1], leg: unsupported[0], engine: engine.name }) };
     }
     const usable = (suites: readonly SrtpSuite[]): SrtpSuite[] => suites.filter((s) => caps.srtpSuites.length === 0 || caps.srtpSuites.includes(s));
     const suitesB = usable(legB.srtpSuites);
     if (legB.encryption === 'sdes' && suitesB.length === 0 && legB.srtpSuites.length > 0) {
-      return { ok: false, status: 488, reason: `Not Acceptable Here (SRTP suites ${legB.srtpSuites.join(', ')} not available)` };
+      return { ok: false, error: b2buaError('B2BUA_SRTP_SUITES_UNAVAILABLE', { suites: legB.srtpSuites.join(', ') }) };
     }
     return { ok: true, legs: { a: { encryption: legA.encryption, suites: usable(legA.srtpSuites) }, b: { encryption: legB.encryption, suites: suitesB } } };
   }
@@ -148,7 +145,8 @@ export class MediaBridge {
     }
     if (!streams.some((s) => s.enabled)) {
       const forced = [this.forced.audio, this.forced.video].filter((f) => f).join(', ');
-      throw new SdpNegotiationError(488, forced ? `no offered codec matches the forced codec (${forced})` : 'no usable audio or video stream offered');
+      const why = forced ? `no offered codec matches the forced codec (${forced})` : 'no usable audio or video stream offered';
+      throw b2buaError('B2BUA_SDP_INVALID', { why });
     }
     return this.render(dst, streams);
   }
@@ -162,13 +160,15 @@ export class MediaBridge {
     const off = this.legs[from === 'a' ? 'b' : 'a'];
     const ourOffer = ans.local;
     const theirOffer = off.remote;
-    if (!ourOffer || !theirOffer) throw new SdpNegotiationError(500, 'answer without an offer');
-    if (answer.media.length !== ourOffer.length) throw new SdpNegotiationError(488, `the answer has ${answer.media.length} m-lines, the offer had ${ourOffer.length}`);
+    if (!ourOffer || !theirOffer) throw b2buaError('B2BUA_INTERNAL', { bug: 'answer without an offer' });
+    if (answer.media.length !== ourOffer.length) {
+      throw b2buaError('B2BUA_SDP_INVALID', { why: `the answer has ${answer.media.length} m-lines, the offer had ${ourOffer.length}` });
+    }
     for (const m of answer.media) {
       const st = ans.stream(m.index);
       if (ans.encryption === 'sdes' && m.enabled && st.offeredKeys) {
         const k = keysFromAnswer(st.offeredKeys, m);
-        if (!k.ok) throw new SdpNegotiationError(488, k.error);
+        if (!k.ok) throw b2buaError('B2BUA_SDP_INVALID', { why: k.error });
         st.srtp = { send: k.ours.key, recv: k.theirs };
       }
       if (ans.encryption === 'dtls-srtp' && m.enabled) st.dtlsRole = roleFromAnswer(m.setup);
@@ -219,7 +219,7 @@ export class MediaBridge {
         st.srtp = { send: st.srtp.send, recv: { suite: known.suite as SrtpKey['suite'], keySalt: known.keySalt, ...(known.mki ? { mki: known.mki } : {}) } };
       } else {
         const k = answerKeys(m, leg.suites.length > 0 ? leg.suites : m.crypto.map((c) => c.suite) as SrtpSuite[]);
-        if (!k.ok) throw new SdpNegotiationError(488, k.error);
+        if (!k.ok) throw b2buaError('B2BUA_SDP_INVALID', { why: k.error });
         crypto = [k.ours];
         st.srtp = { send: k.ours.key, recv: k.theirs };
       }
@@ -242,7 +242,7 @@ export class MediaBridge {
         streams[i] = { ...s, endpoint: ep };
       }
     }
-    if (!streams.some((s) => s.enabled)) throw new SdpNegotiationError(488, 'no common codec between the two legs');
+    if (!streams.some((s) => s.enabled)) throw b2buaError('B2BUA_SDP_INVALID', { why: 'no common codec between the two legs' });
     const text = this.render(leg, streams);
     await this.configure(leg);
     return text;

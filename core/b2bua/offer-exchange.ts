@@ -6,10 +6,11 @@
 import { randomInt } from 'node:crypto';
 import { OTHER_LEG, type LegId } from '../vocabulary/index.js';
 import { parseSdp } from '../sdp/parse.js';
+import { b2buaError } from '../errors/index.js';
 import { reasonPhrase, type SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
 import type { CallContext, CallInDialog } from './call-context.js';
-import { SdpNegotiationError } from './media-bridge.js';
+import { errorResponse } from './error-response.js';
 
 export class OfferExchange {
   /** An exchange in progress (forwarded re-INVITE/UPDATE, or our own refresh). */
@@ -57,7 +58,10 @@ export class OfferExchange {
       return;
     }
     const parsed = parseSdp(req.body);
-    if (!parsed.ok) { tx.send(tx.response(488, `Not Acceptable Here (SDP: ${parsed.error.slice(0, 80)})`)); return; }
+    if (!parsed.ok) {
+      tx.send(tx.response(...errorResponse(b2buaError('B2BUA_SDP_UNPARSABLE', { why: parsed.error.slice(0, 80) }, { status: 488 }))!));
+      return;
+    }
     const other = OTHER_LEG[leg];
     const otherDialog = this.call.dialogOf(other);
     try {
@@ -87,7 +91,8 @@ export class OfferExchange {
       if (!ans?.ok) { answer(488); return; }
       answer(200, await bridge.forwardAnswer(other, ans.sdp));
     } catch (e) {
-      if (e instanceof SdpNegotiationError) tx.send(tx.response(e.status, `${reasonPhrase(e.status)} (${e.message})`));
+      const response = errorResponse(e);
+      if (response) tx.send(tx.response(...response));
       else {
         this.call.log.error({ err: (e as Error).stack }, 're-INVITE handling failed');
         tx.send(tx.response(500));

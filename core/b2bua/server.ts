@@ -2,7 +2,7 @@
  * The back-to-back server: owns the SIP stack, answers out-of-dialog requests (OPTIONS),
  * creates a Call per incoming INVITE and routes in-dialog requests to their call.
  */
-import { B2buaError } from '../errors/index.js';
+import { b2buaError } from '../errors/index.js';
 import type { PluginSipApi } from '../plugin-api/index.js';
 import type { Logger, LegId } from '../vocabulary/index.js';
 import { Dialog } from '../sip/dialog.js';
@@ -68,7 +68,7 @@ export class B2buaServerImpl implements B2buaServer {
   }
 
   contact(): string {
-    if (!this.transport) throw new B2buaError('B2BUA_INTERNAL', 'the SIP transport is not open yet (call start() first)');
+    if (!this.transport) throw b2buaError('B2BUA_INTERNAL', { bug: 'the SIP transport is not open yet (call start() first)' });
     return this.stack.contactFor(this.transport).replace(/^<|>$/g, '');
   }
 
@@ -95,8 +95,9 @@ export class B2buaServerImpl implements B2buaServer {
       if (spec.alsoTcp) uris.push(boundUri(spec, this.transport.local.port, 'tcp'));
     } catch (e) {
       await this.stack.close();
-      throw new B2buaError('B2BUA_TRANSPORT_FAILED',
-        `cannot listen on ${this.options.config.transport} (${(e as Error).message}); change [b2bua-server] transport (port 0 = any free port)`, { cause: e });
+      const { transport } = this.options.config;
+      throw b2buaError('B2BUA_TRANSPORT_FAILED',
+        { what: 'listen', address: transport, why: (e as Error).message, setting: '[b2bua-server] transport (port 0 = any free port)' }, { cause: e });
     }
     this.stack.onRequest = (req, tx) => this.onRequest(req, tx);
     this.stack.onAck = (ack) => this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)?.call.onAck(this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)!.leg, ack);

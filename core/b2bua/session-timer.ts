@@ -17,11 +17,6 @@ interface Refreshable {
   readonly timersApi: { after(ms: number, fn: () => void): TimerHandle };
 }
 
-export function configuredInterval(config: B2buaServerConfig): number {
-  const v = config['sessionExpires'] as number | undefined;
-  return v === undefined ? 1800 : v;
-}
-
 function parseSessionExpires(msg: SipMessage): { interval: number; refresher?: 'uac' | 'uas' } | undefined {
   const v = msg.get('session-expires');
   const m = v ? /^\s*(\d+)\s*(?:;.*?refresher\s*=\s*(uac|uas))?/i.exec(v) : null;
@@ -40,7 +35,7 @@ function allowsUpdate(msg: SipMessage): boolean {
 
 /** Leg B INVITE: ask for session timers with our interval. */
 export function sessionTimerOffer(req: SipRequest, config: B2buaServerConfig): void {
-  const interval = configuredInterval(config);
+  const interval = config.sessionExpires;
   if (interval <= 0) return;
   req.set('session-expires', String(interval));
   req.set('min-se', String(Math.min(MIN_SE, interval)));
@@ -59,7 +54,7 @@ export class SessionTimer {
 
   /** Leg B's 2xx: refresher=uac means us. */
   static fromAnswer(call: Refreshable, leg: LegId, res: SipResponse, config: B2buaServerConfig): SessionTimer | undefined {
-    if (configuredInterval(config) <= 0) return undefined;
+    if (config.sessionExpires <= 0) return undefined;
     const se = parseSessionExpires(res);
     if (!se) return undefined;
     return new SessionTimer(call, leg, Math.max(se.interval, 1), (se.refresher ?? 'uac') === 'uac', allowsUpdate(res));
@@ -104,7 +99,7 @@ export class SessionTimer {
 
 /** Our 200 to leg A: honour the caller's Session-Expires, or ask for ours if it supports timers. */
 export function sessionTimerAnswer(call: Refreshable, invite: SipRequest, ok: SipResponse, config: B2buaServerConfig): SessionTimer | undefined {
-  const configured = configuredInterval(config);
+  const configured = config.sessionExpires;
   if (configured <= 0) return undefined;
   const se = parseSessionExpires(invite);
   const supported = supportsTimer(invite);

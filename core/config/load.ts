@@ -6,7 +6,7 @@
 import { readFileSync, accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import schemaJson from '../../schemas/b2bua-server.schema.json' with { type: 'json' };
-import { B2buaError } from '../errors/index.js';
+import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { LogLevel } from '../log/index.js';
 import type { B2buaServerConfig } from './server-config.js';
 import { didYouMean } from '../text/did-you-mean.js';
@@ -47,8 +47,8 @@ export function readConfig(file: string): ConfigReading {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new B2buaError('B2BUA_CONFIG_UNREADABLE',
-      `cannot read configuration file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give an existing file with --config FILE)`,
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw b2buaError('B2BUA_CONFIG_UNREADABLE', { problem: `cannot read configuration file ${file}: ${why} (give an existing file with --config FILE)` },
       { cause: e });
   }
   return parseConfigText(text, file);
@@ -180,5 +180,5 @@ function readLogLevel(document: IniDocument, file: string): { level: LogLevel | 
 /** One error carrying every problem (first line = the count or the only problem). */
 export function configError(file: string, problems: readonly string[]): B2buaError {
   const message = problems.length === 1 ? problems[0]! : `${problems.length} problems in ${file}:\n  ${problems.join('\n  ')}`;
-  return new B2buaError('B2BUA_CONFIG_INVALID', message, { details: problems });
+  return b2buaError('B2BUA_CONFIG_INVALID', { problem: message }, { details: problems });
 }

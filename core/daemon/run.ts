@@ -13,7 +13,7 @@ import { createAdminServer, type AdminServer } from '../admin/index.js';
 import { createB2buaServer } from '../b2bua/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
 import { CONFIG_WARNING, configError, isTlsTransport, readConfig, type LoadedConfig } from '../config/load.js';
-import { B2buaError } from '../errors/index.js';
+import { b2buaError, B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
@@ -158,9 +158,9 @@ function ensureDataDirectory(config: LoadedConfig): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new B2buaError('B2BUA_CONFIG_INVALID',
-      `${config.file} [b2bua-server] data-directory: cannot create "${dir}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a folder this user may write`,
-      { cause: e });
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    const problem = `${config.file} [b2bua-server] data-directory: cannot create "${dir}" (${why}); give a folder this user may write`;
+    throw b2buaError('B2BUA_CONFIG_INVALID', { problem }, { cause: e });
   }
 }
 
@@ -190,7 +190,7 @@ async function closeQuietly(log: Logger, server: B2buaServer | undefined, media:
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(b2buaError('B2BUA_TIMEOUT', { what, ms })), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

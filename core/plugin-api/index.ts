@@ -23,6 +23,8 @@ export type { EncryptionMode, SrtpSuite, PortRange, Logger, NameAddr } from '../
 export type { B2buaServerConfig } from '../config/server-config.js';
 import type { EncryptionMode, SrtpSuite, Logger, NameAddr, OfferedKind } from '../vocabulary/index.js';
 import type { B2buaServerConfig } from '../config/server-config.js';
+import { entryOf, renderMessage } from '../errors/catalog.js';
+import { b2buaError } from '../errors/index.js';
 
 // ---------------------------------------------------------------- calls
 
@@ -103,14 +105,16 @@ export interface RegistrationEvent {
 
 /**
  * Thrown from a hook to refuse a call: the host answers leg A with `status reason`
- * (e.g. 488 when leg B's encryption cannot be done, 403, 404 for no route).
+ * (e.g. 488 when leg B's encryption cannot be done, 403, 404 for no route) and logs it under `code`.
  */
 export class CallRejection extends Error {
+  readonly code = 'B2BUA_CALL_REJECTED';
+
   constructor(
     readonly status: number,
     readonly reason: string,
   ) {
-    super(`call rejected: ${status} ${reason}`);
+    super(renderMessage(entryOf('B2BUA_CALL_REJECTED').message, { status, reason }));
     this.name = 'CallRejection';
   }
 }
@@ -268,3 +272,9 @@ export { parseNameAddr, formatNameAddr } from '../sip/headers.js';
 /** JSON-schema validation of a plugin's own files with the host's messages; `jsonPath` names a place the same way. */
 export { validateJson, type ValidateJsonOptions } from './validation.js';
 export { jsonPath } from '../config/schema-problems.js';
+
+/** Coded errors: an error's text without its `CODE: ` prefix (what a state or reason quotes), and B2BUA_SIP_NO_ANSWER for a request of the plugin's own. */
+export { errorReason } from '../errors/index.js';
+export function noAnswerError(ms: number): Error {
+  return b2buaError('B2BUA_SIP_NO_ANSWER', { ms });
+}

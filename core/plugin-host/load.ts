@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
-import { B2buaError } from '../errors/index.js';
+import { b2buaError } from '../errors/index.js';
 import { HOST_API_VERSION, type B2buaPlugin } from '../plugin-api/index.js';
 import { aliasPluginApi } from './api-alias.js';
 import type { PluginLocation } from './discover.js';
@@ -16,24 +16,24 @@ export async function importPlugin(location: PluginLocation): Promise<B2buaPlugi
   try {
     mod = (await import(pathToFileURL(location.entry).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new B2buaError('B2BUA_PLUGIN_INVALID',
-      `application "${location.name}" (${from}) failed to load: ${(e as Error).message}`, { cause: e });
+    throw b2buaError('B2BUA_PLUGIN_INVALID', { plugin: location.name, from, problem: `failed to load: ${(e as Error).message}` }, { cause: e });
   }
   const plugin = (mod['default'] ?? mod['plugin']) as Partial<B2buaPlugin> | undefined;
   const problems = contractProblems(plugin, location.name);
   if (problems.length > 0) {
-    throw new B2buaError('B2BUA_PLUGIN_INVALID',
-      `application "${location.name}" (${from}) is not a valid plugin: ${problems.join('; ')} ` +
-      '(the module\'s default export must be { name, hostApi, configSchema, apply(host) }, see "Writing a plugin" in the README)');
+    throw b2buaError('B2BUA_PLUGIN_INVALID', {
+      plugin: location.name, from,
+      problem: `is not a valid plugin: ${problems.join('; ')} ` +
+        '(the module\'s default export must be { name, hostApi, configSchema, apply(host) }, see "Writing a plugin" in the README)',
+    });
   }
   const ok = satisfies(HOST_API_VERSION, plugin!.hostApi!);
   if (ok === undefined) {
-    throw new B2buaError('B2BUA_PLUGIN_INVALID',
-      `application "${location.name}" (${from}) declares hostApi "${plugin!.hostApi}", which is not a semver range this server understands (use e.g. "^1.0.0")`);
+    const problem = `declares hostApi "${plugin!.hostApi}", which is not a semver range this server understands (use e.g. "^1.0.0")`;
+    throw b2buaError('B2BUA_PLUGIN_INVALID', { plugin: location.name, from, problem });
   }
   if (!ok) {
-    throw new B2buaError('B2BUA_PLUGIN_INCOMPATIBLE',
-      `application "${location.name}" (${from}) needs host API ${plugin!.hostApi} but this server provides ${HOST_API_VERSION} (install a version of the plugin made for host API ${HOST_API_VERSION})`);
+    throw b2buaError('B2BUA_PLUGIN_INCOMPATIBLE', { plugin: location.name, from, needs: plugin!.hostApi!, provides: HOST_API_VERSION });
   }
   return plugin as B2buaPlugin;
 }

@@ -3,7 +3,7 @@
  * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption), callEnded (release the line slot),
  * ready / shutdown (registrations). Admin command `SIP_BRIDGE INFO` (registered from apply()).
  */
-import { CallRejection, definePlugin, rejectCall } from '../../core/plugin-api/index.js';
+import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../../core/plugin-api/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
@@ -54,7 +54,7 @@ export interface SipBridgeRuntime {
 export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime: SipBridgeRuntime = {}): Promise<SipBridge> {
   const loaded = await loadBridgeConfig(host.options.providers, host.configDir);
   // validate() ran before apply(); a problem here means the file changed in between or the host skipped validate().
-  if (!loaded.ok) throw new Error(`invalid configuration: ${loaded.problems.join('; ')}`);
+  if (!loaded.ok) throw new PluginConfigError(loaded.problems);
   const config = loaded.value;
   const pools = buildPools(config.pools);
   const log = host.log; // the host binds the plugin name already

@@ -4,7 +4,9 @@
  * pool by `registrationThrottlingRateMs`, and un-REGISTER at shutdown unless `unregisterOnServerShutdown` is false.
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger, OutgoingRequest, PluginSipApi, RegistrationEvent, SipResponseView } from '../../core/plugin-api/index.js';
+import {
+  errorReason, noAnswerError, type Logger, type OutgoingRequest, type PluginSipApi, type RegistrationEvent, type SipResponseView,
+} from '../../core/plugin-api/index.js';
 import type { Line, RegistrationState } from './accounts.js';
 import { parseSipAddress } from './sip-uri.js';
 
@@ -142,7 +144,7 @@ export class Registrations {
       res = await this.requestWithTimeout(this.registerRequest(line, this.expires));
     } catch (e) {
       if (this.stopped) return;
-      this.fail(line, e instanceof Error ? e.message : String(e));
+      this.fail(line, errorReason(e));
       return;
     }
     if (this.stopped) return;
@@ -159,7 +161,7 @@ export class Registrations {
   private requestWithTimeout(req: OutgoingRequest): Promise<SipResponseView> {
     let timer: unknown;
     const timeout = new Promise<never>((_, reject) => {
-      timer = this.timers.setTimeout(() => reject(new Error(`no answer within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
+      timer = this.timers.setTimeout(() => reject(noAnswerError(this.requestTimeoutMs)), this.requestTimeoutMs);
     });
     return Promise.race([this.opts.sip.request(req), timeout]).finally(() => this.timers.clearTimeout(timer));
   }

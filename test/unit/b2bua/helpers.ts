@@ -3,10 +3,16 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import { parseConfigText } from '../../../core/config/load.js';
 import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
 
-export function testConfig(overrides: Partial<Record<keyof B2buaServerConfig, unknown>> & Record<string, unknown> = {}): B2buaServerConfig {
+/** The loader's defaults (an empty configuration file): what the server runs with when a key is not set. */
+const DEFAULTS = parseConfigText('', 'test.conf').config.server;
+
+/** The defaults, set for loopback tests, then `overrides`. */
+export function testConfig(overrides: Partial<B2buaServerConfig> = {}): B2buaServerConfig {
   return Object.freeze({
+    ...DEFAULTS,
     application: 'test',
     transport: 'sip:127.0.0.1:0;transport=udp',
     outboundProxy: 'sip:127.0.0.1:5060;transport=udp',
@@ -24,7 +30,7 @@ export function testConfig(overrides: Partial<Record<keyof B2buaServerConfig, un
     dataDirectory: '/tmp',
     oneConnectionPerAccount: false,
     ...overrides,
-  }) as B2buaServerConfig;
+  });
 }
 
 export function token(): string {

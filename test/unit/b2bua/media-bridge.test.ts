@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import sdpTransform from 'sdp-transform';
-import { MediaBridge, SdpNegotiationError } from '../../../core/b2bua/media-bridge.js';
+import { MediaBridge } from '../../../core/b2bua/media-bridge.js';
+import { isB2buaError } from '../../../core/errors/index.js';
 import type { LegParams, LocalEndpoint, MediaSession, SessionStats } from '../../../core/media/types.js';
 import type { LegId, MediaKind } from '../../../core/vocabulary/index.js';
 import { parseSdp } from '../../../core/sdp/parse.js';
@@ -109,6 +110,6 @@ describe('MediaBridge offer/answer', () => {
 
   it('refuses with 488 when the forced codec is not offered', async () => {
     const bridge = new MediaBridge(new RecordingSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: 'opus/48000', video: '' });
-    await assert.rejects(bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\n'))), (e: unknown) => e instanceof SdpNegotiationError && e.status === 488 && /opus/.test(e.message));
+    await assert.rejects(bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\n'))), (e: unknown) => isB2buaError(e, 'B2BUA_SDP_INVALID') && e.status === 488 && /opus/.test(e.message));
   });
 });

@@ -4,6 +4,7 @@ import { isIPv4 } from 'node:net';
 import { mediaAddresses } from '../../../core/media/addresses.js';
 import { workerCount } from '../../../core/media/gst/index.js';
 import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
+import { testConfig } from '../b2bua/helpers.js';
 
 describe('media port pool', () => {
   it('hands out even RTP ports whose RTCP neighbour is free, rotating through the range', () => {
@@ -26,7 +27,7 @@ describe('media port pool', () => {
 });
 
 describe('media addresses and workers from the configuration', () => {
-  const cfg = (x: Record<string, unknown>) => ({ transport: 'sip:127.0.0.1:6067;transport=tcp', natAddresses: [], ...x }) as unknown as B2buaServerConfig;
+  const cfg = (x: Partial<B2buaServerConfig>): B2buaServerConfig => testConfig({ transport: 'sip:127.0.0.1:6067;transport=tcp', natAddresses: [], ...x });
   it('binds where SIP listens when that is an IP address, else everywhere announced as the first nat-address', () => {
     assert.deepEqual(mediaAddresses(cfg({})), { bind: '127.0.0.1', advertised: '127.0.0.1' });
     assert.deepEqual(mediaAddresses(cfg({ transport: 'sip:[::1]:5060' })), { bind: '::1', advertised: '::1' });
