@@ -14,6 +14,16 @@ export default tseslint.config(
     },
   },
   {
+    // Tests read parsed JSON fixtures and wire captures (`any`) and hand methods of stubs to assertions.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
     // node-gtk has no type information: its GObject values are `any`, confined to this wrapper module.
     files: ['core/media/worker/gst.ts', 'types/node-gtk.d.ts'],
     rules: {
