@@ -14,7 +14,7 @@ export interface DocumentedSection {
 export function iniValue(value: unknown): string {
   if (Array.isArray(value)) return value.map(iniValue).join(' ');
   if (value === undefined || value === null) return '';
-  return String(value);
+  return typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean | bigint);
 }
 
 export function typeOf(property: PropertySchema): string {

@@ -122,7 +122,7 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
     server.once('error', reject);
     server.listen(options.port, options.address, () => { server.off('error', reject); resolve(); });
   });
-  server.on('error', (e) => options.log.warn({ err: e.message }, 'SIP listener error'));
+  server.on('error', (e: Error) => options.log.warn({ err: e.message }, 'SIP listener error'));
   const port = (server.address() as net.AddressInfo).port;
 
   const connect = (to: HostPort): Promise<net.Socket> => new Promise((resolve, reject) => {

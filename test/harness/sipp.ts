@@ -92,8 +92,8 @@ export function renderScenario(scenario: string, runDir: string, name: string, t
 }
 
 export async function startSipp(o: SippOptions): Promise<SippRun> {
-  const [port] = o.port ? [o.port] : await freePorts(1);
-  const [mediaPort] = o.mediaPort ? [o.mediaPort] : await freePorts(4); // sipp uses -mp and -mp+2 (audio, video)
+  const port = o.port || (await freePorts(1))[0]!;
+  const mediaPort = o.mediaPort || (await freePorts(4))[0]!; // sipp uses -mp and -mp+2 (audio, video)
   const [ctrlPort] = await freePorts(1);
   const base = path.join(o.runDir, o.name);
   const files = {

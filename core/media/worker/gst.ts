@@ -7,7 +7,6 @@
 import gi from 'node-gtk';
 import { b2buaError } from '../../errors/index.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 let Gst: any;
 let Gio: any;
 

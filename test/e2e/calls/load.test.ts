@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { pairs } from '../../harness/call-scenarios.js';
 import type { B2buaDaemon } from '../../harness/b2bua.js';
 import { sleep } from '../../harness/wait.js';
-import { LIVE_COUNTERS, SETTLE_MS, assertCleanAndStop, assertExitCodes, callSuite, callThrough } from './fixture.js';
+import { LIVE_COUNTERS, SETTLE_MS, assertExitCodes, callSuite, callThrough } from './fixture.js';
 
 /** Sample /counters in the background (at most `maxMs`) and keep the highest number of calls in progress. */
 function peakCalls(b2bua: B2buaDaemon, maxMs = 60000): { stop: () => Promise<number> } {

@@ -14,7 +14,7 @@ describe('calls through the b2bua: transports', function () {
       }, { transport: inbound, capture: true });
       assertExitCodes(r);
       const sipToCallee = r.packets.filter((p) => p.dstPort === r.calleeRun.port && /^INVITE /.test(p.payload.toString('latin1')));
-      assert.ok(sipToCallee.length >= 1 && sipToCallee.every((p) => p.protocol === outbound), `leg B INVITE over ${outbound}: ${sipToCallee.map((p) => p.protocol)}\n${r.report}`);
+      assert.ok(sipToCallee.length >= 1 && sipToCallee.every((p) => p.protocol === outbound), `leg B INVITE over ${outbound}: ${sipToCallee.map((p) => p.protocol).join(',')}\n${r.report}`);
       const sipFromCaller = r.packets.filter((p) => p.srcPort === r.callerRun.port && /^INVITE /.test(p.payload.toString('latin1')));
       assert.ok(sipFromCaller.length >= 1 && sipFromCaller.every((p) => p.protocol === inbound), `leg A INVITE over ${inbound}\n${r.report}`);
       const m = mediaAtPeers(r);

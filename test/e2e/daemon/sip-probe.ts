@@ -55,9 +55,9 @@ function overStream(port: number, transport: 'TCP' | 'TLS', timeoutMs: number): 
       ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
       : net.connect(port, '127.0.0.1');
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to OPTIONS over ${transport} on port ${port} within ${timeoutMs} ms`)); }, timeoutMs);
-    socket.on('error', (e) => { clearTimeout(timer); reject(e); });
+    socket.on('error', (e: Error) => { clearTimeout(timer); reject(e); });
     socket.on(transport === 'TLS' ? 'secureConnect' : 'connect', () => socket.write(optionsRequest(port, transport, socket.localPort ?? 0)));
-    socket.on('data', (d) => {
+    socket.on('data', (d: Buffer) => {
       data += d.toString();
       const end = data.indexOf('\r\n\r\n');
       if (end < 0 || /^SIP\/2.0 1\d\d/.test(data)) return;

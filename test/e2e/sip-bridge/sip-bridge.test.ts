@@ -72,7 +72,7 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
       const sentOk = sipMessages(readMessages(itsp)).filter((m) => m.direction === 'sent' && /^SIP\/2.0 200 /.test(m.text) && /CSeq:\s*\d+ REGISTER/i.test(m.text));
       assert.equal(sentOk.length, 1, 'the ITSP accepted the credentials (verifyauth) and answered 200 once');
       const states = registrationChanges(b2bua).map((l) => l.state);
-      assert.deepEqual(states, ['registering', 'registered'], `registration states logged: ${states}`);
+      assert.deepEqual(states, ['registering', 'registered'], `registration states logged: ${states.join(',')}`);
       const info = await sipBridgeInfo(b2bua);
       const account = info.providers.flatMap((p) => p.accounts).find((a) => a.address === ACCOUNT_URI);
       assert.equal(account?.status, 'OK', `SIP_BRIDGE INFO: ${JSON.stringify(info)}`);

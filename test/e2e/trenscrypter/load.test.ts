@@ -75,7 +75,7 @@ describe('trenscrypter through the daemon (GStreamer engine): load and worker fa
     await sleep(500);
     const ended = calls.filter((c) => c.dialog.ended);
     const going = calls.filter((c) => !c.dialog.ended);
-    const info = `ended ${ended.length}, going ${going.length}; worker pids now ${childPids(b2bua.process.pid)}`;
+    const info = `ended ${ended.length}, going ${going.length}; worker pids now ${childPids(b2bua.process.pid).join(',')}`;
     assert.equal(ended.length, 2, info);
     for (const a of ended) {
       assert.equal(a.dialog.endedBy, 'remote', `caller got a BYE; ${info}`);

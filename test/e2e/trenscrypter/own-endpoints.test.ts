@@ -19,8 +19,8 @@ const CALLEE_HZ = 880;
 
 /** Tone seconds and packet accounting at each end of one call. */
 function report(a: PlacedCall, b: CallSide): string {
-  return `caller sent ${a.media.totalSent()} received ${a.media.totalReceived()} (auth failures ${a.media.authFailures}, sizes ${a.media.receivedSizes.slice(0, 3)}); ` +
-    `callee sent ${b.media.totalSent()} received ${b.media.totalReceived()} (auth failures ${b.media.authFailures}, sizes ${b.media.receivedSizes.slice(0, 3)}); ` +
+  return `caller sent ${a.media.totalSent()} received ${a.media.totalReceived()} (auth failures ${a.media.authFailures}, sizes ${a.media.receivedSizes.slice(0, 3).join(',')}); ` +
+    `callee sent ${b.media.totalSent()} received ${b.media.totalReceived()} (auth failures ${b.media.authFailures}, sizes ${b.media.receivedSizes.slice(0, 3).join(',')}); ` +
     `tone at callee ${b.media.toneSeconds(CALLER_HZ)} s, at caller ${a.media.toneSeconds(CALLEE_HZ)} s`;
 }
 
