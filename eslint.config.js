@@ -14,6 +14,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // Hook taps and interface implementations are async so that a throw becomes a rejection, await or not.
       '@typescript-eslint/require-await': 'off',
+      // A variable a signal handler reads before start-up assigns it stays `let`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@stylistic/indent': ['error', 2, { SwitchCase: 1, flatTernaryExpressions: true, ignoredNodes: ['ConditionalExpression *', 'TSUnionType', 'TemplateLiteral *'] }],
       '@stylistic/quotes': ['error', 'single', { avoidEscape: true }],
       '@stylistic/semi': ['error', 'always'],

@@ -3,6 +3,8 @@
 # Assumes scripts/setup.sh ran (npm test runs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== lint and format (eslint: typescript-eslint + stylistic)"
+npx eslint .
 echo "== unit tests"
 npx mocha 'test/unit/**/*.test.ts'
 echo "== end-to-end tests (real peers on loopback)"

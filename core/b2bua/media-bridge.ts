@@ -130,8 +130,8 @@ export class MediaBridge {
         streams.push(refused(m, dst.encryption));
         continue;
       }
-      await this.endpoint(src, m.index, m.kind as MediaKind);
-      const ep = await this.endpoint(dst, m.index, m.kind as MediaKind);
+      await this.endpoint(src, m.index, m.kind);
+      const ep = await this.endpoint(dst, m.index, m.kind);
       const st = dst.stream(m.index);
       let crypto: OfferedKey[] | undefined;
       if (dst.encryption === 'sdes') {

@@ -48,7 +48,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       if (inline !== undefined) return inline;
       const next = argv[++i];
       if (next === undefined || next.startsWith('-')) usage(`${flag} needs a value`);
-      return next!;
+      return next;
     };
     switch (flag) {
       case '--config': case '-c': configFile = value(); break;

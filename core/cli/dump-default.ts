@@ -1,7 +1,6 @@
 /** `--dump-default`: a complete commented default configuration, generated from the schemas. */
 import { b2buaServerSchema, B2BUA_SECTION, PLUGIN_SECTION_PREFIX } from '../config/load.js';
 import { renderIniSection } from '../config/describe-schema.js';
-import type { SectionSchema } from '../config/section.js';
 import { importPlugin, listPlugins } from '../plugin-host/index.js';
 import { VERSION } from './version.js';
 
@@ -23,7 +22,7 @@ export async function dumpDefault(): Promise<string> {
       const plugin = await importPlugin(location);
       parts.push(renderIniSection({
         section: `${PLUGIN_SECTION_PREFIX}${plugin.name}`,
-        schema: plugin.configSchema as SectionSchema,
+        schema: plugin.configSchema,
         title: `Application "${plugin.name}" (used when [b2bua-server] application=${plugin.name}).`,
       }));
     } catch (e) {

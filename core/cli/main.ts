@@ -2,7 +2,7 @@
  * Entry point of bin/b2bua-server. Exit status: 0 = fine (daemon stopped by SIGTERM, config OK),
  * 1 = configuration or start-up error (message on stderr), 2 = wrong command line.
  */
-import { isB2buaError, type B2buaError } from '../errors/index.js';
+import { isB2buaError } from '../errors/index.js';
 import { HOST_API_VERSION } from '../plugin-api/index.js';
 import { runDaemon } from '../daemon/run.js';
 import { parseArgs, USAGE } from './args.js';
@@ -41,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 /** B2buaErrors are for operators: message and details, no stack trace. Anything else is a bug: full stack. */
 export function formatError(e: unknown): string {
   if (isB2buaError(e)) {
-    const err = e as B2buaError;
+    const err = e;
     const extra = err.details.filter((d) => !err.message.includes(d));
     return [`b2bua-server: ${err.message}`, ...extra.map((d) => `  ${d}`)].join('\n');
   }

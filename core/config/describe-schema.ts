@@ -14,7 +14,8 @@ export interface DocumentedSection {
 export function iniValue(value: unknown): string {
   if (Array.isArray(value)) return value.map(iniValue).join(' ');
   if (value === undefined || value === null) return '';
-  return typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean | bigint);
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
 }
 
 export function typeOf(property: PropertySchema): string {

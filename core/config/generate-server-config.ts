@@ -43,9 +43,9 @@ export function renderServerConfig(schema: SectionSchema = b2buaServerSchema): s
     fields.push(...docComment(key, property), `  readonly ${camelCase(key)}: ${tsType(property)};`);
   }
   return [
-    `// Generated from schemas/b2bua-server.schema.json by core/config/generate-server-config.ts: do not edit.`,
+    '// Generated from schemas/b2bua-server.schema.json by core/config/generate-server-config.ts: do not edit.',
     `// After changing the schema: ${GENERATE_COMMAND}`,
-    `import type { PortRange } from '../vocabulary/index.js';`,
+    "import type { PortRange } from '../vocabulary/index.js';",
     '',
     '/**',
     ' * The validated, frozen `[b2bua-server]` section (kebab-case keys turned camelCase; relative paths made absolute).',

@@ -92,7 +92,7 @@ function toServerConfig(values: Record<string, unknown>, configDir: string): B2b
     out[camelCase(key)] = typeof r === 'string' ? { min: 0, max: 0 } : r;
   }
   for (const key of ['tlsCertificate', 'tlsPrivateKey']) {
-    const v = String(out[key] ?? '');
+    const v = textOf(out[key]);
     out[key] = v === '' ? '' : path.resolve(configDir, v);
   }
   out['pluginDirectories'] = ((out['pluginDirectories'] as string[] | undefined) ?? []).map((d) => path.resolve(configDir, d));
@@ -111,10 +111,10 @@ export function isTlsTransport(transport: string): boolean {
 
 function crossKeyProblems(values: Record<string, unknown>, configDir: string, where: { file: string; section: string }): string[] {
   const problems: string[] = [];
-  const transport = String(values['transport'] ?? '');
+  const transport = textOf(values['transport']);
   if (isTlsTransport(transport)) {
     for (const key of ['tls-certificate', 'tls-private-key']) {
-      const v = String(values[key] ?? '');
+      const v = textOf(values[key]);
       if (v === '') {
         problems.push(locate(where, key, `required because transport "${transport}" is TLS (give a PEM file)`));
         continue;
@@ -148,11 +148,11 @@ function crossKeyProblems(values: Record<string, unknown>, configDir: string, wh
  * to our version, so leg B would not be recognised: the proxy would send it back to us (a loop).
  */
 function userAgentWarnings(values: Record<string, unknown>, written: boolean, where: { file: string; section: string }): string[] {
-  const ua = String(values['user-agent'] ?? '');
+  const ua = textOf(values['user-agent']);
   if (!ua.includes('{version}')) return [];
   const fixed = ua.replace('{version}', '2.5.2');
   return [locate(where, 'user-agent', `"${ua}"${written ? '' : ' (the default)'} uses {version}, which this server expands to its own version ` +
-    `while a Flexisip proxy's module::B2bua, reading the same key, expands it to the proxy's version: leg B's User-Agent then differs and ` +
+    "while a Flexisip proxy's module::B2bua, reading the same key, expands it to the proxy's version: leg B's User-Agent then differs and " +
     `the proxy routes leg B back to the B2BUA (write a fixed value without {version}, e.g. user-agent=${fixed}: the proxy reads the same key, so ` +
     'both then use that string)')];
 }
@@ -181,4 +181,9 @@ function readLogLevel(document: IniDocument, file: string): { level: LogLevel | 
 export function configError(file: string, problems: readonly string[]): B2buaError {
   const message = problems.length === 1 ? problems[0]! : `${problems.length} problems in ${file}:\n  ${problems.join('\n  ')}`;
   return b2buaError('B2BUA_CONFIG_INVALID', { problem: message }, { details: problems });
+}
+
+/** A scalar configuration value as text ('' when absent). */
+function textOf(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
 }

@@ -10,7 +10,7 @@ export function createLogger(options: { level?: LogLevel; destination?: NodeJS.W
   const root = options.destination
     ? pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, options.destination)
     : pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime });
-  return root as unknown as Logger;
+  return root;
 }
 
 /** A logger that drops everything (unit tests). */

@@ -9,7 +9,6 @@
  */
 import type { Direction, EncryptionMode, LegId, MediaKind, SrtpSuite } from '../vocabulary/index.js';
 
-
 /** Where we receive (and, symmetric RTP, send from) for one stream of one leg. */
 export interface LocalEndpoint {
   readonly address: string;

@@ -8,7 +8,7 @@ import type { B2buaPlugin } from '../plugin-api/index.js';
 import { didYouMean } from '../text/did-you-mean.js';
 import { deepFreeze } from '../config/freeze.js';
 import { PLUGIN_SECTION_PREFIX, type LoadedConfig } from '../config/load.js';
-import { validateSection, type SectionSchema } from '../config/section.js';
+import { validateSection } from '../config/section.js';
 import { findPlugin, listPlugins, type DiscoveryOptions, type PluginLocation } from './discover.js';
 import { describeLocation, importPlugin } from './load.js';
 
@@ -62,7 +62,7 @@ export async function readApplication(config: LoadedConfig, overrides: Partial<D
 
   const section = `${PLUGIN_SECTION_PREFIX}${name}`;
   const where = { file: config.file, section };
-  const result = validateSection(plugin.configSchema as SectionSchema, config.document.sections.get(section)?.entries, where);
+  const result = validateSection(plugin.configSchema, config.document.sections.get(section)?.entries, where);
   problems.push(...result.problems);
   if (result.problems.length === 0 && plugin.validate) {
     try {

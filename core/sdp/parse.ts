@@ -24,7 +24,7 @@ function parseUnsafe(text: string): SdpParseResult {
   if (!s.origin) return { ok: false, error: 'SDP has no o= line' };
   if (!Array.isArray(s.media) || s.media.length === 0) return { ok: false, error: 'SDP has no m= line' };
   const sessionAddress = s.connection?.ip;
-  const sessionDirection = s.direction as Direction | undefined;
+  const sessionDirection = s.direction;
   const media: MediaLine[] = [];
   for (const [index, m] of s.media.entries()) {
     if (typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 0 || m.port > 65535) return { ok: false, error: `m-line ${index}: bad port` };
@@ -59,7 +59,7 @@ function parseUnsafe(text: string): SdpParseResult {
     }
     const zrtpHash = (m.invalid ?? []).map((i) => /^zrtp-hash:(.*)$/.exec(i.value)?.[1]).find((v) => v !== undefined);
     const fingerprint = m.fingerprint ?? s.fingerprint;
-    let direction = (m.direction as Direction | undefined) ?? sessionDirection ?? 'sendrecv';
+    let direction = (m.direction) ?? sessionDirection ?? 'sendrecv';
     // RFC 2543-style hold (c=0.0.0.0): "do not send to me" (RFC 3264 §8.4).
     if (address === '0.0.0.0') direction = direction === 'sendrecv' ? 'sendonly' : direction === 'recvonly' ? 'inactive' : direction;
     const avpf = /AVPF$/i.test(proto);

@@ -53,7 +53,8 @@ export class SipStack implements TransactionHost {
   constructor(readonly log: Logger, private readonly userAgent: string) {}
 
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
-    const t = await openTransport({ protocol, address, port, log: this.log, keepalive: this.keepalive, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) }, (data, source, transport) => this.receive(data, source, transport));
+    const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
+    const t = await openTransport(options, (data, source, transport) => this.receive(data, source, transport));
     this.transports.push(t);
     return t;
   }

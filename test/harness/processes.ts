@@ -113,5 +113,5 @@ export async function stopAllStarted(graceMs = 2000): Promise<void> {
 }
 
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, '\'\\\'\'')}'`;
 }

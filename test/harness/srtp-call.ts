@@ -141,7 +141,7 @@ export async function startAnswerer(enc: Encryption, o: {
     media.add(m);
     if (local) {
       m.sendKey(local);
-      m.recvKey(offer.crypto.find((c) => c.tag === local!.tag));
+      m.recvKey(offer.crypto.find((c) => c.tag === local.tag));
     }
     m.target(offer);
     // media starts once the call is confirmed: before the 200 reached the b2bua it has no key for our packets

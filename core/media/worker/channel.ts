@@ -77,7 +77,7 @@ export class WorkerChannel {
         this.pending.delete(id);
         reject(b2buaError('B2BUA_MEDIA_WORKER_TIMEOUT', { pid: String(this.child.pid), op, ms: this.timeoutMs }));
       }, this.timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, { resolve: resolve, reject, timer });
       this.child.send({ kind: 'request', id, op, params }, (err) => {
         if (!err) return;
         clearTimeout(timer);

@@ -23,7 +23,9 @@ export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly
       }
       const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
       if (mkiRefused) throw b2buaError('B2BUA_SRTP_MKI_REFUSED', { where, which, why: mkiRefused });
-      if (k.mki && !(Number.isSafeInteger(k.mki.value) && k.mki.value >= 0 && Number.isInteger(k.mki.length) && k.mki.length >= 1 && k.mki.length <= 128 && (k.mki.length >= 7 || k.mki.value < 256 ** k.mki.length))) {
+      const mkiFits = (m: { value: number; length: number }): boolean =>
+        Number.isSafeInteger(m.value) && m.value >= 0 && Number.isInteger(m.length) && m.length >= 1 && m.length <= 128 && (m.length >= 7 || m.value < 256 ** m.length);
+      if (k.mki && !mkiFits(k.mki)) {
         throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: `${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)` });
       }
       const len = Buffer.from(k.keySalt, 'base64').length;

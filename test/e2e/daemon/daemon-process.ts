@@ -34,8 +34,8 @@ export function startDaemon(args: readonly string[], maxMs = 60000): DaemonProce
   running.add(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const exit = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => { running.delete(child); resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)); });
   });

@@ -23,7 +23,7 @@ function config(extra: Partial<Record<string, unknown>> = {}): B2buaServerConfig
     enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
     oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
     mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800, ...extra,
-  } as B2buaServerConfig;
+  };
 }
 
 function stream(ep: TestEndpoint, o: { mux?: boolean; srtp?: { send: SrtpKey; recv: SrtpKey }; direction?: StreamParams['direction']; rtcpPort?: number } = {}): StreamParams {

@@ -86,7 +86,7 @@ export interface RegistrationLogLine {
 
 /** Registration state changes the plugin logged ("registration state changed"), oldest first. */
 export function registrationChanges(b2bua: B2buaDaemon): RegistrationLogLine[] {
-  return b2bua.logLines().filter((l) => l['msg'] === 'registration state changed') as RegistrationLogLine[];
+  return b2bua.logLines().filter((l) => l['msg'] === 'registration state changed');
 }
 
 /** Wait until the plugin logs `state` for the account (fails early when the daemon exits). */

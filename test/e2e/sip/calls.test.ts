@@ -143,7 +143,7 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
       const ok = await tcp.expect(/^SIP\/2\.0 200 OK/);
       const toTag = /^To: .*;tag=([^;\r]+)/m.exec(ok)![1]!;
       const ack = new SipRequest('ACK', 'sip:b2bua@127.0.0.1');
-      for (const n of ['from', 'call-id', 'max-forwards']) ack.set(n, invite.get(n)!);
+      for (const n of ['from', 'call-id', 'max-forwards']) ack.set(n, invite.get(n));
       ack.set('via', `SIP/2.0/TCP 127.0.0.1:${tcp.port};branch=z9hG4bK${tok()}`);
       ack.set('to', `${invite.get('to')};tag=${toTag}`);
       ack.set('cseq', '1 ACK');

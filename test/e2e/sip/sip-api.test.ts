@@ -39,7 +39,7 @@ describe('PluginSipApi.request (REGISTER with digest)', function () {
       });
       const first = await registrar.request('REGISTER');
       assert.equal(first.get('authorization'), undefined);
-      registrar.send(registrar.answer(first, 401, 'Unauthorized', { headers: { 'www-authenticate': `Digest realm="trunk", nonce="n0", qop="auth", algorithm=${algorithm}` } }), first.vias[0]!.port!);
+      registrar.send(registrar.answer(first, 401, 'Unauthorized', { headers: { 'www-authenticate': `Digest realm="trunk", nonce="n0", qop="auth", algorithm=${algorithm}` } }), first.vias[0]!.port);
       const second = await registrar.request('REGISTER');
       assert.equal(second.callId, first.callId);
       assert.equal(second.fromTag, first.fromTag);
@@ -47,7 +47,7 @@ describe('PluginSipApi.request (REGISTER with digest)', function () {
       const p = Object.fromEntries([...second.get('authorization')!.matchAll(/(\w+)="?([^",]+)"?/g)].map((m) => [m[1], m[2]]));
       const h = (s: string): string => createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
       assert.equal(p['response'], h(`${h('acc:trunk:pw')}:n0:${p['nc']}:${p['cnonce']}:auth:${h(`REGISTER:${p['uri']}`)}`));
-      registrar.send(registrar.answer(second, 200, 'OK', { headers: { expires: '60' } }), second.vias[0]!.port!);
+      registrar.send(registrar.answer(second, 200, 'OK', { headers: { expires: '60' } }), second.vias[0]!.port);
       const res = await done;
       assert.equal(res.status, 200);
       assert.equal(res.header('Expires'), '60');
@@ -58,7 +58,7 @@ describe('PluginSipApi.request (REGISTER with digest)', function () {
     const done = server.sip.request({ method: 'REGISTER', uri: `sip:127.0.0.1:${registrar.port}`, headers: { To: '<sip:acc@trunk>' }, credentials: { username: 'acc', password: 'bad' } });
     for (let i = 0; i < 2; i++) {
       const r = await registrar.request('REGISTER');
-      registrar.send(registrar.answer(r, 401, 'Unauthorized', { headers: { 'www-authenticate': `Digest realm="trunk", nonce="n${i}"` } }), r.vias[0]!.port!);
+      registrar.send(registrar.answer(r, 401, 'Unauthorized', { headers: { 'www-authenticate': `Digest realm="trunk", nonce="n${i}"` } }), r.vias[0]!.port);
     }
     assert.equal((await done).status, 401);
   });

@@ -82,7 +82,7 @@ export class Ua {
   /** The CANCEL of one of our INVITEs (same branch). */
   cancel(invite: SipRequest): SipRequest {
     const c = new SipRequest('CANCEL', invite.uri);
-    for (const n of ['via', 'from', 'to', 'call-id']) c.set(n, invite.get(n)!);
+    for (const n of ['via', 'from', 'to', 'call-id']) c.set(n, invite.get(n));
     c.set('cseq', `${invite.cseq.seq} CANCEL`);
     return c;
   }

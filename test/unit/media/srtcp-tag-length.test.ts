@@ -18,7 +18,6 @@ import { masterKey, senderReport } from './srtp-test-packets.js';
 type Gst = typeof import('../../../core/media/worker/gst.js');
 let gst: Gst;
 
-
 interface Result {
   packets: number;
   authFailures: number;
@@ -57,7 +56,6 @@ async function unprotect(suite: Suite, keySalt: string, wire: Buffer[]): Promise
   p.stop();
   return r;
 }
-
 
 describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', function () {
   this.timeout(20_000);

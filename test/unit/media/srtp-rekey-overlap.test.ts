@@ -26,9 +26,6 @@ let gst: Gst;
 const RETIRE_AFTER = 16;
 const RETIRE_AFTER_MS = 1000;
 
-
-
-
 interface Counters {
   packets: number;
   authFailures: number;

@@ -136,11 +136,11 @@ describe('plugin discovery and loading', () => {
     const r = await readApplication(reading.config, { builtinDir, serverRoot });
     assert.deepEqual(r.problems, []);
     assert.equal(r.application?.location.source, 'npm');
-    assert.ok(r.application!.location.entry.startsWith(installed), 'loaded from the copy outside the tree');
-    assert.ok(!r.application!.location.entry.startsWith(path.resolve(FIXTURE)));
+    assert.ok(r.application.location.entry.startsWith(installed), 'loaded from the copy outside the tree');
+    assert.ok(!r.application.location.entry.startsWith(path.resolve(FIXTURE)));
 
     const hooks = createHooks();
-    await applyPlugin(r.application!.plugin, { ...hostFor(r.application!.options, configDir), hooks, server: reading.config.server });
+    await applyPlugin(r.application.plugin, { ...hostFor(r.application.options, configDir), hooks, server: reading.config.server });
     assert.equal(existsSync(marker), false, 'nothing written before the hook runs');
     await hooks.ready.promise({ version: '0.1.0', transports: ['sip:127.0.0.1:5999;transport=udp'] });
     await hooks.shutdown.promise();

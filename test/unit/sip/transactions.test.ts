@@ -98,7 +98,7 @@ describe('sip transactions (UDP)', function () {
     await peer.response(487);
     assert.equal(cancelled, 1);
     const stray = new SipRequest('CANCEL', inv.uri);
-    for (const n of ['from', 'to', 'call-id']) stray.set(n, inv.get(n)!);
+    for (const n of ['from', 'to', 'call-id']) stray.set(n, inv.get(n));
     stray.set('via', `SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bKnothere`);
     stray.set('cseq', '1 CANCEL');
     peer.send(stray);
