@@ -2,11 +2,13 @@
  * A call = leg A (the caller's INVITE we answer) + leg B (the INVITE we send, core/b2bua/leg-b-invite.ts).
  * The set-up (hooks in order, media plan), leg B's answers relayed to leg A, in-dialog requests routed
  * to their handler, and one teardown path (end()).
+ * One module on purpose (~320 lines): these steps share the call's state (transactions, dialogs, timers, bridge) and
+ * its order of events; leg B's INVITE, in-dialog requests, offers, transfers and media policy live in their own modules.
  */
 import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { MediaEvent } from '../media/types.js';
 import type { LegId, Logger } from '../vocabulary/index.js';
-import { CallRejection, type IncomingCall, type LegBMedia, type LegBTarget } from '../plugin-api/index.js';
+import type { IncomingCall, LegBMedia, LegBTarget } from '../plugin-api/index.js';
 import { parseSdp, summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
 import { Dialog } from '../sip/dialog.js';
@@ -14,22 +16,12 @@ import { randomToken, reasonPhrase, type SipRequest, type SipResponse } from '..
 import type { ServerTransaction, SipStack } from '../sip/stack.js';
 import type { TimerHandle } from '../sip/timers.js';
 import type { CallContext, CallInDialog, CallState } from './call-context.js';
-import { errorResponse } from './error-response.js';
+import { errorResponse, isCallRejection, mapFinalStatus } from './error-response.js';
 import { InDialogRequests } from './in-dialog.js';
 import { buildIncomingCall, defaultLegBTarget } from './incoming.js';
 import { LegBInvite } from './leg-b-invite.js';
 import { MediaBridge } from './media-bridge.js';
 import { SessionTimer, sessionTimerAnswer } from './session-timer.js';
-
-/** Leg B final statuses forwarded with their own code and reason; others become 500 / 480. */
-function mapFinalStatus(res: SipResponse): [number, string] {
-  if (res.status >= 400) return [res.status, res.reason || reasonPhrase(res.status)];
-  return [480, 'Temporarily Unavailable'];
-}
-
-function isCallRejection(e: unknown): e is CallRejection {
-  return e instanceof CallRejection || (e instanceof Error && e.name === 'CallRejection' && typeof (e as CallRejection).status === 'number');
-}
 
 export class Call implements CallInDialog {
   readonly id: string;
@@ -46,12 +38,10 @@ export class Call implements CallInDialog {
   private offerA: ParsedSdp | undefined;
   bridge: MediaBridge | undefined;
   target: LegBTarget | undefined;
-  private endReason: string | undefined;
   private readonly timers: TimerHandle[] = [];
   /** BYE, re-INVITE / UPDATE, REFER / NOTIFY, INFO / MESSAGE once a leg has a dialog. */
   private readonly inDialog: InDialogRequests;
   readonly sessionTimers: Partial<Record<LegId, SessionTimer>> = {};
-  earlyMediaSent = false;
   private endedPromise: Promise<void> | undefined;
 
   constructor(
@@ -183,7 +173,6 @@ export class Call implements CallInDialog {
         if (this.ended || this.txA.final) return;
         out.set('content-type', 'application/sdp');
         out.body = sdpA;
-        this.earlyMediaSent = true;
       } else this.log.warn({ error: parsed.error }, 'leg B early SDP ignored');
     }
     this.txA.send(out);
@@ -295,7 +284,6 @@ export class Call implements CallInDialog {
   private async teardown(reason: string, statusA?: [number, string]): Promise<void> {
     const reached = this.incoming !== undefined;
     this.state = 'ended';
-    this.endReason = reason;
     for (const t of this.timers.splice(0)) t.cancel();
     this.sessionTimers.a?.stop();
     this.sessionTimers.b?.stop();
@@ -334,5 +322,4 @@ export class Call implements CallInDialog {
     }
   }
 
-  get reason(): string | undefined { return this.endReason; }
 }

@@ -1,6 +1,8 @@
 /*
  * b2bsrtp: SRTP/SRTCP protect or unprotect (libsrtp2) for one call leg, keyed by a
  * property so that a re-INVITE re-keys it in place.
+ * One file on purpose (~450 lines): the libsrtp sessions, the re-key overlap and the SRTCP tag variants
+ * share one lock and one session state; the GObject plumbing is in b2bplugin.h.
  *
  * Why not srtpdec: srtpdec only decrypts SSRCs named in its caps or answered through
  * its `request-key` signal (a JavaScript handler on a streaming thread deadlocks
