@@ -41,9 +41,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 /** B2buaErrors are for operators: message and details, no stack trace. Anything else is a bug: full stack. */
 export function formatError(e: unknown): string {
   if (isB2buaError(e)) {
-    const err = e;
-    const extra = err.details.filter((d) => !err.message.includes(d));
-    return [`b2bua-server: ${err.message}`, ...extra.map((d) => `  ${d}`)].join('\n');
+    const extra = e.details.filter((d) => !e.message.includes(d));
+    return [`b2bua-server: ${e.message}`, ...extra.map((d) => `  ${d}`)].join('\n');
   }
   return `b2bua-server: B2BUA_INTERNAL: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;
 }

@@ -60,8 +60,8 @@ export interface SchemaProblem {
   readonly text: string;
 }
 
-/** `expected`: what a `pattern` asks for in words (a section property's `x-expected`). */
-export function describeSchemaError(error: ErrorObject, style: ProblemStyle, expected?: string): SchemaProblem | undefined {
+/** `expectedOf(key)`: what a `pattern` asks for in words (a section property's `x-expected`). */
+export function describeSchemaError(error: ErrorObject, style: ProblemStyle, expectedOf?: (key: string) => string | undefined): SchemaProblem | undefined {
   const path = error.instancePath.split('/').slice(1);
   const params = error.params as Record<string, unknown>;
   const value: unknown = error.data;
@@ -108,7 +108,7 @@ export function describeSchemaError(error: ErrorObject, style: ProblemStyle, exp
       if (section) return { at, text: `${shown} is out of range (expected ${params['comparison'] as string} ${params['limit'] as number})` };
       break;
     case 'pattern':
-      if (section) return { at, text: `${shown} is not valid (expected ${expected ?? `a value matching ${params['pattern'] as string}`})` };
+      if (section) return { at, text: `${shown} is not valid (expected ${expectedOf?.(key) ?? `a value matching ${params['pattern'] as string}`})` };
       break;
     case 'minLength':
       if (section) return { at, text: `${shown} is too short (expected at least ${params['limit'] as number} characters)` };

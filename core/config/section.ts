@@ -84,8 +84,7 @@ export function validateSection(
   const validate = compileSchema(schema);
   if (!validate(values)) {
     for (const error of validate.errors ?? []) {
-      const key = error.instancePath.split('/')[1] ?? (error.params as { missingProperty?: string }).missingProperty ?? '';
-      const message = describeSchemaError(error, 'section', properties[key]?.['x-expected']);
+      const message = describeSchemaError(error, 'section', (key) => properties[key]?.['x-expected']);
       if (message && !failed.has(message.at)) found.push({ key: message.at, text: message.text });
     }
   }

@@ -121,12 +121,11 @@ export class WorkerChannel {
     if (this.exited) return;
     this.exited = true;
     const error = b2buaError('B2BUA_MEDIA_WORKER_LOST', { pid: String(this.child.pid), what });
-    const reason = error.reason;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(error);
       this.pending.delete(id);
     }
-    for (const l of this.exitListeners) l(reason);
+    for (const l of this.exitListeners) l(error.reason);
   }
 }

@@ -23,8 +23,6 @@ export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly
       }
       const mkiRefused = k.mki ? mkiRefusal(k.suite) : undefined;
       if (mkiRefused) throw b2buaError('B2BUA_SRTP_MKI_REFUSED', { where, which, why: mkiRefused });
-      const mkiFits = (m: { value: number; length: number }): boolean =>
-        Number.isSafeInteger(m.value) && m.value >= 0 && Number.isInteger(m.length) && m.length >= 1 && m.length <= 128 && (m.length >= 7 || m.value < 256 ** m.length);
       if (k.mki && !mkiFits(k.mki)) {
         throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: `${which} key MKI ${k.mki.value}:${k.mki.length} is not a value that fits its length (1..128 bytes)` });
       }
@@ -37,6 +35,11 @@ export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly
   if (s.remote && net.isIP(s.remote.address) === 0) {
     throw b2buaError('B2BUA_MEDIA_ADDRESS_INVALID', { where, address: s.remote.address });
   }
+}
+
+/** An MKI value that fits its length (1..128 bytes; lengths of 7 bytes and more hold any safe integer). */
+function mkiFits(m: { readonly value: number; readonly length: number }): boolean {
+  return Number.isSafeInteger(m.value) && m.value >= 0 && Number.isInteger(m.length) && m.length >= 1 && m.length <= 128 && (m.length >= 7 || m.value < 256 ** m.length);
 }
 
 export function srtpParams(stream: StreamParams, which: 'send' | 'recv'): string {
