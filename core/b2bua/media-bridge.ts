@@ -99,7 +99,7 @@ export class MediaBridge {
   private async endpoint(leg: LegState, index: number, kind: MediaKind): Promise<LocalEndpoint> {
     const known = leg.endpoints.get(index);
     if (known) return known;
-    const ep = await this.session.allocate(leg.id, index, kind);
+    const ep = await this.session.allocate(leg.id, index, kind, leg.encryption);
     leg.endpoints.set(index, ep);
     return ep;
   }
@@ -292,6 +292,7 @@ export class MediaBridge {
         encryption: leg.encryption,
         ...(st.srtp ? { srtp: st.srtp } : {}),
         ...(leg.encryption === 'dtls-srtp' && st.dtlsRole && theirs?.fingerprint ? { dtls: { role: st.dtlsRole, remoteFingerprint: theirs.fingerprint } } : {}),
+        ...(leg.encryption === 'zrtp' ? { zrtp: theirs?.zrtpHash ? { peerHelloHash: theirs.zrtpHash } : {} } : {}),
       });
     }
     const params: LegParams = { streams };

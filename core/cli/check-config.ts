@@ -1,6 +1,12 @@
 /** `--check-config`: every problem of the configuration, its application section and the files they point to. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CONFIG_WARNING, readConfig } from '../config/load.js';
-import type { ErrorCode } from '../errors/index.js';
+import type { LoadedConfig } from '../config/load.js';
+import { errorReason, type ErrorCode } from '../errors/index.js';
+import { silentLogger } from '../log/index.js';
+import { createMediaEngine } from '../media/index.js';
 import { readApplication, describeLocation } from '../plugin-host/index.js';
 
 export interface CheckResult {
@@ -19,5 +25,31 @@ export async function checkConfig(file: string): Promise<CheckResult> {
     return { ok: false, lines: [`${code}: ${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`), ...warningLines] };
   }
   const where = app.application ? describeLocation(app.application.location) : '';
-  return { ok: true, lines: [`OK: ${file} (application ${config.server.application}, ${where}; transport ${config.server.transport})`, ...warningLines] };
+  const media = await describeMedia(config);
+  const ok = `OK: ${file} (application ${config.server.application}, ${where}; transport ${config.server.transport})`;
+  if (!media.ok) return { ok: false, lines: [`B2BUA_MEDIA_UNSUPPORTED: ${file}: ${media.line}`, ...warningLines] };
+  return { ok: true, lines: [ok, media.line, ...media.warnings, ...warningLines] };
+}
+
+/**
+ * Starts the configured media engine once (one worker) to say what it offers on this machine. It gets a
+ * scratch data-directory: a check writes nothing where the daemon keeps its certificate and caches.
+ */
+async function describeMedia(config: LoadedConfig): Promise<{ ok: boolean; line: string; warnings: string[] }> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'b2bua-check-'));
+  const server = { ...config.server, mediaWorkers: 1, dataDirectory: scratch };
+  try {
+    const engine = await createMediaEngine(server, silentLogger());
+    const caps = engine.capabilities;
+    await engine.close();
+    const suites = caps.encryption.includes('sdes') ? `; SDES suites ${caps.srtpSuites.join(', ')}` : '';
+    const warnings = Object.entries(caps.unavailable ?? {})
+      .filter(([what]) => !what.includes('_'))
+      .map(([mode, why]) => `${CONFIG_WARNING}: media encryption ${mode} unavailable: ${why}`);
+    return { ok: true, line: `media: engine ${engine.name}; encryption ${caps.encryption.join(', ')}${suites}`, warnings };
+  } catch (e) {
+    return { ok: false, line: `media engine ${server.mediaEngine} cannot start: ${errorReason(e)}`, warnings: [] };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -91,8 +91,9 @@ export type B2buaServerConfig = {
    */
   readonly pluginDirectories: readonly string[];
   /**
-   * `media-engine` (default `"relay"`): (extension) Media plane: relay (plain RTP relay) or gstreamer (encryption
-   * transcoding in media workers).
+   * `media-engine` (default `"gstreamer"`): (extension) Media plane: gstreamer (media worker processes: plain RTP,
+   * SDES-SRTP, DTLS-SRTP and ZRTP on either leg, transcoded) or relay (opt-in: plain RTP only, in the signalling
+   * process, no worker processes; for plain-only deployments and tests).
    */
   readonly mediaEngine: 'relay' | 'gstreamer';
   /**

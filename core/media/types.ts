@@ -17,6 +17,8 @@ export interface LocalEndpoint {
   readonly rtcpPort: number;
   /** DTLS-SRTP: our certificate fingerprint `sha-256 AB:CD:…` for this leg. */
   readonly fingerprint?: string;
+  /** ZRTP: our a=zrtp-hash value (`1.10 <hex>`, RFC 6189 section 8) for this stream. */
+  readonly zrtpHash?: string;
 }
 
 /** SDES key material (RFC 4568 inline key||salt, base64) for one direction. */
@@ -44,6 +46,8 @@ export interface StreamParams {
   readonly srtp?: { readonly send: SrtpKey; readonly recv: SrtpKey };
   /** DTLS-SRTP: our role and the fingerprint the peer announced. */
   readonly dtls?: { readonly role: 'client' | 'server'; readonly remoteFingerprint: string };
+  /** ZRTP: the peer's a=zrtp-hash for this stream, when it sent one (its Hello is checked against it). */
+  readonly zrtp?: { readonly peerHelloHash?: string };
 }
 
 export interface LegParams {
@@ -64,6 +68,37 @@ export interface StreamStats {
   readonly rejectedSource: number;
   /** ms since epoch of the last RTP packet received on this leg's stream, 0 if none. */
   readonly lastPacketAt: number;
+  /** How the stream is secured (absent for plain RTP). */
+  readonly security?: StreamSecurity;
+}
+
+/** The encryption of one stream of one leg, as the media report and /calls show it. */
+export interface StreamSecurity {
+  readonly mode: EncryptionMode;
+  /** SRTP suite protecting the media (RFC 4568 name), absent until keyed. */
+  readonly suite?: string;
+  /** DTLS / ZRTP: 'handshaking' until the keys are there and checked, then 'secured'; 'failed' ends the call. */
+  readonly state?: 'handshaking' | 'secured' | 'failed';
+  readonly error?: string;
+  readonly dtls?: {
+    readonly role: 'client' | 'server';
+    /** The peer's certificate matched the a=fingerprint of its SDP. */
+    readonly fingerprintVerified: boolean;
+    readonly peerFingerprint?: string;
+  };
+  readonly zrtp?: {
+    readonly sas: string;
+    readonly sasType: string;
+    readonly cipher: string;
+    readonly authTag: string;
+    readonly keyAgreement: string;
+    readonly hash: string;
+    /** A retained secret from an earlier call with this peer matched (ZID cache hit). */
+    readonly cacheHit: boolean;
+    readonly cacheMismatch: boolean;
+  };
+  /** Packets dropped while waiting for the handshake's keys. */
+  readonly heldPackets?: number;
 }
 
 export interface SessionStats {
@@ -74,8 +109,8 @@ export interface SessionStats {
 export type MediaEvent =
   /** No RTP received on a leg for `noRtpTimeoutMs` (once per silence period). */
   | { readonly type: 'leg-silent'; readonly leg: LegId; readonly silentForMs: number }
-  /** The session cannot go on (worker died, pipeline error): the call must end. */
-  | { readonly type: 'failed'; readonly reason: string }
+  /** The session cannot go on (worker died, pipeline error, DTLS/ZRTP failure): the call must end. */
+  | { readonly type: 'failed'; readonly reason: string; readonly handshake?: 'dtls' | 'zrtp' }
   | { readonly type: 'dtls-connected' | 'zrtp-secured'; readonly leg: LegId; readonly detail?: string };
 
 export interface MediaSessionOptions {
@@ -87,8 +122,11 @@ export interface MediaSessionOptions {
 
 export interface MediaSession {
   readonly id: string;
-  /** Reserve (idempotent per leg+index) the local endpoint of one stream. */
-  allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint>;
+  /**
+   * Reserve (idempotent per leg+index) the local endpoint of one stream; `encryption` is the leg's mode, so that
+   * the endpoint carries what the SDP must announce for it (DTLS fingerprint, ZRTP hello hash).
+   */
+  allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode): Promise<LocalEndpoint>;
   /** Set what to do for a leg; called at each offer/answer step; replaces the previous params. */
   configure(leg: LegId, params: LegParams): Promise<void>;
   stats(): Promise<SessionStats>;
@@ -100,6 +138,10 @@ export interface MediaSession {
 export interface MediaEngineCounters {
   readonly sessions: number;
   readonly portsInUse: number;
+  /** Calls ended because a DTLS handshake failed or a peer certificate did not match its SDP fingerprint. */
+  readonly dtlsFailures?: number;
+  /** Calls ended because ZRTP failed (hello hash mismatch, handshake error or timeout). */
+  readonly zrtpFailures?: number;
 }
 
 export interface MediaEngine {

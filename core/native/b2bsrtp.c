@@ -11,7 +11,8 @@
  * mid-call and a peer without `a=ssrc` just work; failures are counted.
  *
  * `srtp-params` = "<RFC 4568 suite> <base64 key||salt>[ <MKI value>:<MKI length>]", or "" for plain RTP
- * (pass-through, still counted). RTP and RTCP may come mixed (rtcp-mux): each packet
+ * (pass-through, still counted), or "hold": drop every packet (counted in `held`) while a DTLS or ZRTP
+ * handshake has not yet given the keys, so nothing passes in the clear or unauthenticated meanwhile. RTP and RTCP may come mixed (rtcp-mux): each packet
  * is classified by the RFC 5761 payload-type rule.
  *
  * SRTCP tag with the _32 suites: RFC 4568 keeps the 80-bit tag on SRTCP, but liblinphone (and
@@ -82,18 +83,18 @@ struct _B2bSrtp {
   GMutex lock; /* context, params and counters */
   B2bSrtpMode mode;
   gchar *params;
-  gboolean keyed;  /* params name a suite */
+  gboolean keyed;  /* params name a suite, or "hold" */
   KeyState key;    /* key.session NULL when keyed but the params were refused */
   KeyState prev;   /* unprotect: the previous key during a re-key overlap (see top); prev.session NULL otherwise */
   guint new_key_good;      /* packets the current key authenticated while prev is kept */
   gint64 new_key_first_us; /* monotonic time of the first of them */
-  guint64 packets, bytes, auth_failures, replays, errors, rekeys, prev_key_packets;
+  guint64 packets, bytes, auth_failures, replays, errors, rekeys, prev_key_packets, held;
 };
 
 G_DEFINE_TYPE(B2bSrtp, b2b_srtp, GST_TYPE_ELEMENT)
 
 enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED,
-       PROP_SRTCP_SHORT_TAG, PROP_PREV_KEY_PACKETS };
+       PROP_SRTCP_SHORT_TAG, PROP_PREV_KEY_PACKETS, PROP_HELD };
 
 static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
 static GstStaticPadTemplate src_tpl = B2B_PAD_TEMPLATE("src", GST_PAD_SRC, "ANY");
@@ -107,6 +108,7 @@ static const B2bCounter counters[] = {
   B2B_COUNTER(B2bSrtp, PROP_REKEYS, "rekeys", rekeys, "Times a key was set"),
   B2B_COUNTER(B2bSrtp, PROP_PREV_KEY_PACKETS, "previous-key-packets", prev_key_packets,
       "Unprotect: packets (counted in packets) authenticated by the previous key during a re-key overlap"),
+  B2B_COUNTER(B2bSrtp, PROP_HELD, "held", held, "Packets dropped while srtp-params is \"hold\" (handshake keys not there yet)"),
 };
 
 typedef struct {
@@ -182,6 +184,7 @@ static void apply_params(B2bSrtp *self, const gchar *params, gboolean keep_previ
   self->keyed = FALSE;
   if (!params || !*params) return;
   self->keyed = TRUE;
+  if (strcmp(params, "hold") == 0) return;
   self->rekeys++;
   gchar **words = g_strsplit(params, " ", 4);
   guint n = g_strv_length(words);
@@ -325,7 +328,13 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     g_mutex_unlock(&self->lock);
     return gst_pad_push(self->srcpad, in);
   }
-  if (!self->key.session) { self->errors++; g_mutex_unlock(&self->lock); gst_buffer_unref(in); return GST_FLOW_OK; }
+  if (!self->key.session) {
+    if (strcmp(self->params, "hold") == 0) self->held++;
+    else self->errors++;
+    g_mutex_unlock(&self->lock);
+    gst_buffer_unref(in);
+    return GST_FLOW_OK;
+  }
 
   srtp_err_status_t err;
   int len;

@@ -77,6 +77,8 @@ export function buildSdp(input: SdpBuildInput): string {
       }
       m.setup = s.setup ?? 'actpass';
     }
+    // RFC 6189 section 8: sdp-transform has no grammar for it, and writes unknown lines as they are.
+    if (s.encryption === 'zrtp' && ep.zrtpHash) m.invalid = [{ value: `zrtp-hash:${ep.zrtpHash}` }];
     return m;
   });
   const sdp: sdpTransform.SessionDescription = {

@@ -11,6 +11,7 @@ import { PACKAGE_ROOT } from '../../paths.js';
 import { SRTP_SUITES, type Logger, type SrtpSuite } from '../../vocabulary/index.js';
 import type { B2buaServerConfig } from '../../config/server-config.js';
 import { mediaAddresses } from '../addresses.js';
+import { loadDtlsCertificate, type DtlsCertificate } from '../dtls-certificate.js';
 import type { MediaEngine, MediaEngineCounters, MediaSession, MediaSessionOptions } from '../types.js';
 import { PortPool } from './port-pool.js';
 import { GstMediaSession, toB2buaError } from './session.js';
@@ -21,6 +22,16 @@ export { REFUSED_SUITES as GST_REFUSED_SUITES };
 
 export const NATIVE_PLUGIN_DIR = path.join(PACKAGE_ROOT, 'core', 'native', 'build');
 const ACQUIRE_WAIT_MS = 5_000;
+/** The ZRTP retained-secret cache (bzrtp's SQLite schema), under data-directory. */
+export const ZID_CACHE_FILE = 'zrtp-cache.sqlite';
+
+function certificateOf(config: B2buaServerConfig): { certificate?: DtlsCertificate; problem?: string } {
+  try {
+    return { certificate: loadDtlsCertificate(config.dataDirectory) };
+  } catch (e) {
+    return { problem: errorReason(e) };
+  }
+}
 
 export function workerCount(config: B2buaServerConfig): number {
   return config.mediaWorkers > 0 ? config.mediaWorkers : os.availableParallelism();
@@ -34,17 +45,25 @@ class GstMediaEngine implements MediaEngine {
   private readonly addresses;
   private readonly workers: WorkerPool;
   private nextId = 1;
+  private readonly certificate: DtlsCertificate | undefined;
+  private readonly certificateProblem: string | undefined;
+  private readonly failures = { dtls: 0, zrtp: 0 };
 
   constructor(config: B2buaServerConfig, private readonly log: Logger) {
     this.pools = { audio: new PortPool(config.audioPort), video: new PortPool(config.videoPort) };
     this.addresses = mediaAddresses(config);
+    ({ certificate: this.certificate, problem: this.certificateProblem } = certificateOf(config));
     this.workers = new WorkerPool({
       count: workerCount(config),
       pluginDir: NATIVE_PLUGIN_DIR,
+      security: { dtlsPem: this.certificate?.pem ?? '', zidCachePath: path.join(config.dataDirectory, ZID_CACHE_FILE) },
       log,
       onEvent: (slot, e) => {
         if (e.type === 'log') log[e.level]({ worker: slot.index, ...e.fields }, e.msg);
-        else this.sessions.get(e.sessionId)?.emit(e.event);
+        else {
+          if (e.event.type === 'failed' && e.event.handshake) this.failures[e.event.handshake]++;
+          this.sessions.get(e.sessionId)?.emit(e.event);
+        }
       },
       onDeath: (_slot, ids, reason) => {
         for (const id of ids) this.sessions.get(id)?.workerDied(`media worker died (${reason})`);
@@ -56,16 +75,18 @@ class GstMediaEngine implements MediaEngine {
     try {
       const infos = await Promise.all(this.workers.slots.map((s) => s.ready));
       const suites = infos[0]!.srtpSuites.filter((s): s is SrtpSuite => (SRTP_SUITES as readonly string[]).includes(s) && !(s in REFUSED_SUITES));
-      this.capabilities = {
-        encryption: ['none', 'sdes'],
-        srtpSuites: suites,
-        unavailable: {
-          ...REFUSED_SUITES,
-          'dtls-srtp': 'DTLS-SRTP is not implemented in the gstreamer media engine yet',
-          zrtp: 'ZRTP is not implemented in the gstreamer media engine yet',
-        },
-      };
-      this.log.info({ workers: infos.length, gstreamer: infos[0]!.gstVersion, srtpSuites: suites, address: this.addresses }, 'gstreamer media engine ready');
+      const built = infos[0]!.handshakes;
+      const unavailable: Partial<Record<'dtls-srtp' | 'zrtp', string>> = {};
+      if (!built.includes('dtls-srtp')) unavailable['dtls-srtp'] = 'the b2bdtls element is missing from the native plugin (rebuild with "make -C core/native")';
+      else if (!this.certificate) unavailable['dtls-srtp'] = `no DTLS-SRTP certificate: ${this.certificateProblem ?? 'unknown'}`;
+      if (!built.includes('zrtp')) unavailable.zrtp = 'the b2bzrtp element is missing from the native plugin (rebuild with "make -C core/native" with libbzrtp-dev installed)';
+      const handshakes = (['dtls-srtp', 'zrtp'] as const).filter((m) => !(m in unavailable));
+      this.capabilities = { encryption: ['none', 'sdes', ...handshakes], srtpSuites: suites, unavailable: { ...REFUSED_SUITES, ...unavailable } };
+      for (const [mode, why] of Object.entries(unavailable)) this.log.warn({ mode, why }, 'media encryption mode unavailable: calls needing it get 488');
+      this.log.info({
+        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites, address: this.addresses,
+        ...(this.certificate ? { dtlsCertificate: this.certificate.file, dtlsFingerprint: this.certificate.fingerprint } : {}),
+      }, 'gstreamer media engine ready');
     } catch (e) {
       await this.workers.close();
       throw b2buaError('B2BUA_MEDIA_UNSUPPORTED', { problem: `gstreamer media engine cannot start: ${errorReason(e)} (run scripts/setup.sh, or set media-engine=relay)` }, { cause: e });
@@ -94,6 +115,7 @@ class GstMediaEngine implements MediaEngine {
         pools: this.pools,
         bindAddress: this.addresses.bind,
         advertisedAddress: this.addresses.advertised,
+        dtlsFingerprint: this.certificate?.fingerprint,
         log: this.log,
         onClosed: (sid) => this.sessions.delete(sid),
       });
@@ -113,7 +135,7 @@ class GstMediaEngine implements MediaEngine {
   }
 
   counters(): MediaEngineCounters {
-    return { sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse };
+    return { sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse, dtlsFailures: this.failures.dtls, zrtpFailures: this.failures.zrtp };
   }
 
   /** Test hook: kill the worker holding `sessionId` (simulates a GStreamer crash). */

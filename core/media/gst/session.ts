@@ -4,7 +4,7 @@
  * per-call media report at close.
  */
 import { B2buaError, b2buaError, entryOf, errorReason, isB2buaError } from '../../errors/index.js';
-import type { Logger, LegId, MediaKind } from '../../vocabulary/index.js';
+import type { EncryptionMode, Logger, LegId, MediaKind } from '../../vocabulary/index.js';
 import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, SessionStats } from '../types.js';
 import type { WorkerChannel } from '../worker/channel.js';
 import type { PortPool } from './port-pool.js';
@@ -24,6 +24,8 @@ export interface GstSessionDeps {
   readonly pools: Readonly<Record<MediaKind, PortPool>>;
   readonly bindAddress: string;
   readonly advertisedAddress: string;
+  /** The server's DTLS-SRTP certificate fingerprint (one for every call). */
+  readonly dtlsFingerprint?: string | undefined;
   readonly log: Logger;
   readonly onClosed: (id: string) => void;
 }
@@ -44,18 +46,18 @@ export class GstMediaSession implements MediaSession {
     this.channel = deps.slot.channel;
   }
 
-  allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+  allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode): Promise<LocalEndpoint> {
     const key = `${leg}:${index}`;
     let p = this.endpoints.get(key);
     if (!p) {
-      p = this.bind(leg, index, kind);
+      p = this.bind(leg, index, kind, encryption);
       this.endpoints.set(key, p);
       p.catch(() => this.endpoints.delete(key));
     }
     return p;
   }
 
-  private async bind(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+  private async bind(leg: LegId, index: number, kind: MediaKind, encryption: EncryptionMode | undefined): Promise<LocalEndpoint> {
     this.assertUsable('allocate');
     const pool = this.deps.pools[kind];
     const where = `media session ${this.id} leg ${leg} stream ${index} (${kind})`;
@@ -63,10 +65,14 @@ export class GstMediaSession implements MediaSession {
       // Reserve before asking, so concurrent sessions do not try the same pair.
       if (port !== 0) pool.take(port, port + 1);
       try {
-        const r = await this.channel.request('allocate', { sessionId: this.id, leg, index, kind, bindAddress: this.deps.bindAddress, rtpPort: port });
+        const r = await this.channel.request('allocate', { sessionId: this.id, leg, index, kind, bindAddress: this.deps.bindAddress, rtpPort: port, ...(encryption ? { encryption } : {}) });
         if (port === 0) pool.take(r.rtpPort, r.rtcpPort);
         this.ports.push({ kind, ports: [r.rtpPort, r.rtcpPort] });
-        return { address: this.deps.advertisedAddress, rtpPort: r.rtpPort, rtcpPort: r.rtcpPort };
+        return {
+          address: this.deps.advertisedAddress, rtpPort: r.rtpPort, rtcpPort: r.rtcpPort,
+          ...(encryption === 'dtls-srtp' && this.deps.dtlsFingerprint ? { fingerprint: this.deps.dtlsFingerprint } : {}),
+          ...(r.zrtpHash ? { zrtpHash: r.zrtpHash } : {}),
+        };
       } catch (e) {
         if (port !== 0) pool.release(port, port + 1);
         if (isB2buaError(e, 'B2BUA_MEDIA_PORT_IN_USE')) continue;

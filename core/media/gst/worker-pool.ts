@@ -5,19 +5,21 @@
  */
 import type { Logger } from '../../vocabulary/index.js';
 import { WorkerChannel } from '../worker/channel.js';
-import type { EventMessage } from '../worker/protocol.js';
+import type { EventMessage, WorkerRequests, WorkerSecurity } from '../worker/protocol.js';
 
 export interface WorkerSlot {
   readonly index: number;
   channel: WorkerChannel;
   /** Resolves once the worker answered `init`. */
-  ready: Promise<{ srtpSuites: string[]; gstVersion: string }>;
+  ready: Promise<WorkerRequests['init']['result']>;
   readonly sessions: Set<string>;
 }
 
 export interface WorkerPoolOptions {
   readonly count: number;
   readonly pluginDir: string;
+  /** Given to every worker at start (and restart). */
+  readonly security: WorkerSecurity;
   readonly log: Logger;
   readonly onEvent: (slot: WorkerSlot, e: EventMessage) => void;
   /** The worker of `slot` died: its sessions (ids) are lost. */
@@ -39,9 +41,9 @@ export class WorkerPool {
 
   private start(index: number, nextDelay: number, existing?: WorkerSlot): WorkerSlot {
     const channel = WorkerChannel.spawn({ pluginDir: this.opts.pluginDir });
-    const slot: WorkerSlot = existing ?? { index, channel, ready: Promise.resolve({ srtpSuites: [], gstVersion: '' }), sessions: new Set() };
+    const slot: WorkerSlot = existing ?? { index, channel, ready: Promise.resolve({ srtpSuites: [], gstVersion: '', handshakes: [] }), sessions: new Set() };
     slot.channel = channel;
-    slot.ready = channel.request('init', {});
+    slot.ready = channel.request('init', this.opts.security);
     slot.ready.catch(() => undefined); // reported through the exit / the engine's start-up check
     const startedAt = Date.now();
     channel.onEvent((e) => this.opts.onEvent(slot, e));

@@ -7,10 +7,12 @@
  */
 import net from 'node:net';
 import type { LegParams, MediaEvent, SessionStats, StreamParams, StreamStats } from '../types.js';
-import type { LegId, MediaKind } from '../../vocabulary/index.js';
+import type { EncryptionMode, LegId, MediaKind } from '../../vocabulary/index.js';
 import { add, zero, type Counters } from './counters.js';
 import { Pipeline, type UdpSocket } from './gst.js';
+import { Handshakes, type Component, type HandshakeKeys, type HandshakeShape } from './handshakes.js';
 import { describePipeline, elementNames, shapeKey, type StreamShape } from './pipeline-description.js';
+import type { WorkerSecurity } from './protocol.js';
 import { bindRtpPair } from './sockets.js';
 import { srtpParams, validateStream } from './stream-params.js';
 
@@ -28,6 +30,7 @@ export interface CallMediaOptions {
   readonly callId: string;
   readonly noRtpTimeoutMs: number;
   readonly srtpSuites: readonly string[];
+  readonly security: WorkerSecurity;
   readonly emit: (event: MediaEvent) => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -49,23 +52,33 @@ export class CallMedia {
   private failed = false;
   private closed = false;
   private finalStats: SessionStats | undefined;
+  private readonly handshakes: Handshakes;
+  private readonly handshakeShapes = new Map<string, HandshakeShape>();
 
-  constructor(private readonly opts: CallMediaOptions) {}
+  constructor(private readonly opts: CallMediaOptions) {
+    this.handshakes = new Handshakes(opts.id, opts.security);
+  }
 
-  allocate(leg: LegId, index: number, kind: MediaKind, bindAddress: string, rtpPort: number): { rtpPort: number; rtcpPort: number } {
+  allocate(leg: LegId, index: number, kind: MediaKind, bindAddress: string, rtpPort: number, encryption?: EncryptionMode): { rtpPort: number; rtcpPort: number; zrtpHash?: string } {
     const key = `${leg}:${index}`;
+    const zrtp = () => (encryption === 'zrtp' ? { zrtpHash: this.handshakes.zrtpHelloHash(leg, index) } : {});
     const existing = this.sockets.get(key);
-    if (existing) return { rtpPort: existing.rtp.port, rtcpPort: existing.rtcp.port };
+    if (existing) return { rtpPort: existing.rtp.port, rtcpPort: existing.rtcp.port, ...zrtp() };
     this.family = net.isIPv6(bindAddress) ? 'ipv6' : 'ipv4';
     const pair = bindRtpPair(bindAddress, rtpPort);
     this.sockets.set(key, { kind, ...pair });
     this.apply();
-    return { rtpPort: pair.rtp.port, rtcpPort: pair.rtcp.port };
+    return { rtpPort: pair.rtp.port, rtcpPort: pair.rtcp.port, ...zrtp() };
   }
 
   configure(leg: LegId, params: LegParams): void {
-    for (const s of params.streams) validateStream(leg, s, this.opts.srtpSuites);
+    for (const s of params.streams) validateStream(leg, s, this.opts.srtpSuites, this.opts.security);
     this.legs[leg] = params;
+    for (const s of params.streams) {
+      const shape = this.handshakes.configure(leg, s);
+      if (shape) this.handshakeShapes.set(`${leg}:${s.index}`, shape);
+      else this.handshakeShapes.delete(`${leg}:${s.index}`);
+    }
     this.latched.clear();
     this.apply();
   }
@@ -79,7 +92,7 @@ export class CallMedia {
     return indices.map((index) => {
       const legShape = (leg: LegId) => {
         const s = this.stream(leg, index);
-        return s?.enabled && this.sockets.has(`${leg}:${index}`) ? { rtcpMux: s.rtcpMux } : undefined;
+        return s?.enabled && this.sockets.has(`${leg}:${index}`) ? { rtcpMux: s.rtcpMux, handshake: this.handshakeShapes.get(`${leg}:${index}`) } : undefined;
       };
       return { index, a: legShape('a'), b: legShape('b') };
     });
@@ -99,6 +112,7 @@ export class CallMedia {
         const k = `${leg}:${index}`;
         this.base.set(k, add(this.base.get(k) ?? zero(), this.live(leg, index)));
       }
+      this.detachHandshakes();
       this.pipeline.stop();
       this.pipeline = undefined;
     }
@@ -150,12 +164,12 @@ export class CallMedia {
         this.setProp(n.rtcpIngress, 'remote-address', s.remote?.address ?? '');
         this.setProp(n.rtcpIngress, 'remote-port', s.remote?.rtcpPort ?? 0);
       }
-      const recv = srtpParams(s, 'recv');
-      this.setProp(n.rtpDecrypt, 'srtp-params', recv);
-      this.setProp(n.rtcpDecrypt, 'srtp-params', recv);
-      const send = srtpParams(s, 'send');
-      this.setProp(n.rtpEncrypt, 'srtp-params', send);
-      this.setProp(n.rtcpEncrypt, 'srtp-params', send);
+      const rtpKeys = this.keysOf(leg, s, 'rtp');
+      const rtcpKeys = this.keysOf(leg, s, 'rtcp');
+      this.setProp(n.rtpDecrypt, 'srtp-params', rtpKeys.recv);
+      this.setProp(n.rtcpDecrypt, 'srtp-params', rtcpKeys.recv);
+      this.setProp(n.rtpEncrypt, 'srtp-params', rtpKeys.send);
+      this.setProp(n.rtcpEncrypt, 'srtp-params', rtcpKeys.send);
       if (s.remote) {
         // Symmetric RTP: answer to the port the peer's packets come from once latched.
         const rtpPort = this.latchedPort(n.rtpIngress) || s.remote.rtpPort;
@@ -167,6 +181,24 @@ export class CallMedia {
       }
       this.setProp(n.rtpGate, 'drop', !(s.remote && sendsToPeer(s.direction)));
       this.setProp(n.rtcpGate, 'drop', !s.remote);
+    }
+  }
+
+  /** The b2bsrtp parameters of a leg's stream: SDES keys, a handshake's keys once it has them ("hold" until then), or plain. */
+  private keysOf(leg: LegId, s: StreamParams, component: Component): HandshakeKeys {
+    if (s.encryption === 'dtls-srtp' || s.encryption === 'zrtp') return this.handshakes.keys(leg, s, component) ?? { send: 'hold', recv: 'hold' };
+    return { send: srtpParams(s, 'send'), recv: srtpParams(s, 'recv') };
+  }
+
+  /** The pipeline's handshake elements let go of their connections (the holders keep them): before a rebuild or the end. */
+  private detachHandshakes(): void {
+    if (!this.pipeline) return;
+    for (const { leg, index } of this.activeLegStreams()) {
+      const h = this.active.find((s) => s.index === index)?.[leg]?.handshake;
+      if (!h) continue;
+      const n = elementNames(leg, index);
+      this.pipeline.element(n.rtpHandshake).set('connection-id', '');
+      if (h.rtcpId) this.pipeline.element(n.rtcpHandshake).set('connection-id', '');
     }
   }
 
@@ -206,10 +238,38 @@ export class CallMedia {
         .filter(([k]) => k.startsWith(`${leg}:`))
         .map(([k, socks]) => {
           const index = Number(k.split(':')[1]);
-          return { index, kind: socks.kind, ...add(this.base.get(k) ?? zero(), this.live(leg, index)) };
+          const security = this.handshakes.report(leg, this.stream(leg, index), this.held(leg, index));
+          return { index, kind: socks.kind, ...add(this.base.get(k) ?? zero(), this.live(leg, index)), ...(security ? { security } : {}) };
         })
         .sort((x, y) => x.index - y.index);
     return { a: forLeg('a'), b: forLeg('b') };
+  }
+
+  /** Packets the decrypting elements of a stream dropped while waiting for handshake keys (since the last pipeline change). */
+  private held(leg: LegId, index: number): number {
+    if (!this.pipeline || !this.active.some((s) => s.index === index && s[leg])) return 0;
+    const n = elementNames(leg, index);
+    return this.pipeline.element(n.rtpDecrypt).number('held') + this.pipeline.element(n.rtcpDecrypt).number('held');
+  }
+
+  /** A DTLS / ZRTP handshake is under way: the worker polls this call faster until it ends. */
+  get handshaking(): boolean {
+    return !this.closed && !this.failed && this.handshakes.pending;
+  }
+
+  /** Handshake results: keys into the SRTP elements, events (a failure ends the call). */
+  pollHandshakes(): void {
+    if (this.closed || this.failed) return;
+    for (const event of this.handshakes.poll()) {
+      if (event.type === 'failed') {
+        this.failed = true;
+        this.opts.log('error', 'media handshake failed', { session: this.opts.id, call: this.opts.callId, handshake: event.handshake, reason: event.reason });
+      } else {
+        this.opts.log('info', event.type === 'dtls-connected' ? 'DTLS-SRTP connected' : 'ZRTP secured', { session: this.opts.id, call: this.opts.callId, leg: event.leg, detail: event.detail });
+      }
+      this.opts.emit(event);
+    }
+    this.updateProperties();
   }
 
   /** Called periodically by the worker: bus errors, latching, silence. */
@@ -222,7 +282,7 @@ export class CallMedia {
       this.opts.emit({ type: 'failed', reason: `GStreamer: ${error}` });
       return;
     }
-    this.updateProperties();
+    this.pollHandshakes();
     if (this.opts.noRtpTimeoutMs > 0) this.checkSilence(now);
   }
 
@@ -263,6 +323,8 @@ export class CallMedia {
     if (this.finalStats) return this.finalStats;
     const final = this.stats();
     this.closed = true;
+    this.detachHandshakes();
+    this.handshakes.close();
     this.pipeline?.stop();
     this.pipeline = undefined;
     for (const s of this.sockets.values()) {

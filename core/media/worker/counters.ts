@@ -1,7 +1,7 @@
 /** Per-stream packet counters of the media worker: what one pipeline reports, summed across pipeline rebuilds. */
 import type { StreamStats } from '../types.js';
 
-export type Counters = { -readonly [K in keyof Omit<StreamStats, 'index' | 'kind'>]: number };
+export type Counters = { -readonly [K in keyof Omit<StreamStats, 'index' | 'kind' | 'security'>]: number };
 
 export const zero = (): Counters => ({ packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, srtpAuthFailures: 0, srtpReplays: 0, rejectedSource: 0, lastPacketAt: 0 });
 

@@ -14,6 +14,8 @@ export interface GstInfo {
   readonly version: string;
   /** Suites the b2bsrtp element (libsrtp2 build) can do. */
   readonly srtpSuites: string[];
+  /** The key-agreement modes whose elements this build has (b2bdtls, b2bzrtp). */
+  readonly handshakes: ('dtls-srtp' | 'zrtp')[];
 }
 
 export function initGst(): GstInfo {
@@ -34,7 +36,8 @@ export function initGst(): GstInfo {
     }
   }
   const suites = String(probe.supportedSuites ?? '').split(' ').filter(Boolean);
-  return { version: String(Gst.version().join('.')), srtpSuites: suites };
+  const handshakes = ([['dtls-srtp', 'b2bdtls'], ['zrtp', 'b2bzrtp']] as const).filter(([, el]) => Gst.ElementFactory.find(el)).map(([mode]) => mode);
+  return { version: String(Gst.version().join('.')), srtpSuites: suites, handshakes };
 }
 
 function camel(prop: string): string {
@@ -71,6 +74,13 @@ export class UdpSocket {
 export class Element {
   constructor(private readonly el: any) {}
 
+  /** A lone element outside any pipeline (the handshake holders: see core/native/b2bshared.h). */
+  static create(factory: string): Element {
+    const el = Gst.ElementFactory.make(factory, null);
+    if (!el) throw b2buaError('B2BUA_GST_ELEMENT_MISSING', { element: factory, problem: 'not found', fix: 'build it with "make -C core/native"' });
+    return new Element(el);
+  }
+
   set(prop: string, value: string | number | boolean | UdpSocket): void {
     this.el[camel(prop)] = value instanceof UdpSocket ? value.handle : value;
   }
@@ -81,6 +91,10 @@ export class Element {
 
   string(prop: string): string {
     return String(this.el[camel(prop)] ?? '');
+  }
+
+  boolean(prop: string): boolean {
+    return this.el[camel(prop)] === true;
   }
 }
 

@@ -7,12 +7,15 @@
 import { CallMedia } from './call-media.js';
 import { initGst, type GstInfo } from './gst.js';
 import { b2buaError, errorReason, isB2buaError } from '../../errors/index.js';
-import { type EventMessage, type RequestMessage, type ResponseMessage, type WorkerRequests } from './protocol.js';
+import { type EventMessage, type RequestMessage, type ResponseMessage, type WorkerRequests, type WorkerSecurity } from './protocol.js';
 
 const POLL_INTERVAL_MS = Number(process.env['B2BUA_MEDIA_POLL_MS'] ?? 200);
+/** While a DTLS or ZRTP handshake is under way its keys are picked up this often (media is held until then). */
+const HANDSHAKE_POLL_MS = 10;
 
 const sessions = new Map<string, CallMedia>();
 let info: GstInfo | undefined;
+let security: WorkerSecurity = { dtlsPem: '', zidCachePath: '' };
 
 function send(message: ResponseMessage | EventMessage): void {
   if (process.connected) process.send?.(message);
@@ -31,9 +34,10 @@ function session(id: string): CallMedia {
 type Handlers = { [N in keyof WorkerRequests]: (p: WorkerRequests[N]['params']) => WorkerRequests[N]['result'] };
 
 const handlers: Handlers = {
-  init: () => {
+  init: (params) => {
     info = initGst();
-    return { srtpSuites: info.srtpSuites, gstVersion: info.version };
+    security = params;
+    return { srtpSuites: info.srtpSuites, gstVersion: info.version, handshakes: info.handshakes };
   },
   createSession: ({ sessionId, callId, noRtpTimeoutMs }) => {
     if (!info) info = initGst();
@@ -44,13 +48,14 @@ const handlers: Handlers = {
         callId,
         noRtpTimeoutMs,
         srtpSuites: info.srtpSuites,
+        security,
         emit: (event) => send({ kind: 'event', type: 'media', sessionId, event }),
         log,
       }),
     );
     return null;
   },
-  allocate: ({ sessionId, leg, index, kind, bindAddress, rtpPort }) => session(sessionId).allocate(leg, index, kind, bindAddress, rtpPort),
+  allocate: ({ sessionId, leg, index, kind, bindAddress, rtpPort, encryption }) => session(sessionId).allocate(leg, index, kind, bindAddress, rtpPort, encryption),
   configure: ({ sessionId, leg, legParams }) => {
     session(sessionId).configure(leg, legParams);
     return null;
@@ -97,3 +102,14 @@ setInterval(() => {
     }
   }
 }, POLL_INTERVAL_MS);
+
+setInterval(() => {
+  for (const s of sessions.values()) {
+    if (!s.handshaking) continue;
+    try {
+      s.pollHandshakes();
+    } catch (e) {
+      log('error', 'media handshake poll failed', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}, HANDSHAKE_POLL_MS);

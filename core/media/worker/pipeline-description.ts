@@ -6,12 +6,17 @@
  *                                      --rtcp_src--> (funnel) ! b2bsrtp unprotect ! [Y rtcp egress | fakesink]
  *   without rtcp-mux also udpsrc(X rtcp socket) ! b2bingress whose rtcp_src joins the funnel.
  * Y egress: valve (direction / remote known) ! b2bsrtp protect(Y key) ! udpsink(Y socket).
+ * A DTLS-SRTP or ZRTP leg also has its handshake element: b2bingress's dtls_src / zrtp_src ! b2bdtls / b2bzrtp,
+ * whose packets join the leg's SRTP on the way out through a funnel before the udpsink
+ * (DTLS without rtcp-mux: a second association on the RTCP socket, same shape).
  * Sockets are set afterwards (Gio.Socket objects cannot be written in a description).
  */
 import type { LegId } from '../../vocabulary/index.js';
+import type { HandshakeShape } from './handshakes.js';
 
 export interface LegStreamShape {
   readonly rtcpMux: boolean;
+  readonly handshake?: HandshakeShape | undefined;
 }
 
 export interface StreamShape {
@@ -34,19 +39,36 @@ export function elementNames(leg: LegId, index: number) {
     rtpEncrypt: `enc_${s}`, rtcpEncrypt: `encc_${s}`,
     rtpSink: `usink_${s}`, rtcpSink: `usinkc_${s}`,
     rtcpFunnel: `fun_${s}`,
+    rtpOut: `out_${s}`, rtcpOut: `outc_${s}`,
+    rtpHandshake: `hs_${s}`, rtcpHandshake: `hsc_${s}`,
   };
 }
 
 const SINK = 'fakesink sync=false async=false enable-last-sample=false';
 
 /** The gates stay closed until the peer's address is known; `host` only has to match the socket's family. */
-function egress(leg: LegId, index: number, host: string): string[] {
+function egress(leg: LegId, index: number, host: string, shape: LegStreamShape): string[] {
   const n = elementNames(leg, index);
   const sink = `sync=false async=false close-socket=false host=${host}`;
+  const out = (funnel: string, udpsink: string, viaFunnel: boolean): string[] =>
+    viaFunnel ? [`${funnel}.`, `funnel name=${funnel} ! udpsink name=${udpsink} ${sink}`] : [`udpsink name=${udpsink} ${sink}`, ''];
+  const [rtpTo, rtpFunnel] = out(n.rtpOut, n.rtpSink, shape.handshake !== undefined);
+  const [rtcpTo, rtcpFunnel] = out(n.rtcpOut, n.rtcpSink, shape.handshake?.rtcpId !== undefined);
   return [
-    `valve name=${n.rtpGate} drop=true ! b2bsrtp name=${n.rtpEncrypt} mode=protect ! udpsink name=${n.rtpSink} ${sink}`,
-    `valve name=${n.rtcpGate} drop=true ! b2bsrtp name=${n.rtcpEncrypt} mode=protect ! udpsink name=${n.rtcpSink} ${sink}`,
-  ];
+    rtpFunnel!, rtcpFunnel!,
+    `valve name=${n.rtpGate} drop=true ! b2bsrtp name=${n.rtpEncrypt} mode=protect ! ${rtpTo}`,
+    `valve name=${n.rtcpGate} drop=true ! b2bsrtp name=${n.rtcpEncrypt} mode=protect ! ${rtcpTo}`,
+  ].filter((part) => part !== '');
+}
+
+/** The handshake element of a leg's stream, between its ingress and its egress funnel. */
+function handshake(leg: LegId, index: number, h: HandshakeShape): string[] {
+  const n = elementNames(leg, index);
+  const pad = h.element === 'b2bdtls' ? 'dtls_src' : 'zrtp_src';
+  const ssrc = h.ssrc !== undefined ? ` ssrc=${h.ssrc}` : '';
+  const parts = [`${n.rtpIngress}.${pad} ! ${h.element} name=${n.rtpHandshake} connection-id=${h.rtpId}${ssrc} ! ${n.rtpOut}.`];
+  if (h.rtcpId) parts.push(`${n.rtcpIngress}.${pad} ! ${h.element} name=${n.rtcpHandshake} connection-id=${h.rtcpId} ! ${n.rtcpOut}.`);
+  return parts;
 }
 
 function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boolean): string[] {
@@ -70,6 +92,7 @@ function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boo
       `${n.rtcpIngress}.src ! ${SINK}`,
     );
   }
+  if (shape.handshake) parts.push(...handshake(leg, index, shape.handshake));
   return parts;
 }
 
@@ -77,7 +100,10 @@ export function describePipeline(streams: readonly StreamShape[], family: 'ipv4'
   const parts: string[] = [];
   const host = family === 'ipv6' ? '::1' : '127.0.0.1';
   for (const s of streams) {
-    for (const leg of ['a', 'b'] as const) if (s[leg]) parts.push(...egress(leg, s.index, host));
+    for (const leg of ['a', 'b'] as const) {
+      const shape = s[leg];
+      if (shape) parts.push(...egress(leg, s.index, host, shape));
+    }
     for (const leg of ['a', 'b'] as const) {
       const shape = s[leg];
       if (shape) parts.push(...ingress(leg, s.index, shape, s[other(leg)] !== undefined));
@@ -86,10 +112,16 @@ export function describePipeline(streams: readonly StreamShape[], family: 'ipv4'
   return parts.join('  ');
 }
 
+function legKey(shape: LegStreamShape | undefined): string {
+  if (!shape) return '-';
+  const h = shape.handshake;
+  return `${shape.rtcpMux ? 'm' : 's'}${h ? `(${h.element} ${h.rtpId} ${h.rtcpId ?? ''} ${h.ssrc ?? ''})` : ''}`;
+}
+
 /** Equal keys = same pipeline shape: a configure() that keeps it only updates properties. */
 export function shapeKey(streams: readonly StreamShape[]): string {
   return streams
     .filter((s) => s.a || s.b)
-    .map((s) => `${s.index}:${s.a ? (s.a.rtcpMux ? 'm' : 's') : '-'}${s.b ? (s.b.rtcpMux ? 'm' : 's') : '-'}`)
+    .map((s) => `${s.index}:${legKey(s.a)}${legKey(s.b)}`)
     .join(',');
 }

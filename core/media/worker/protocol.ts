@@ -5,16 +5,24 @@
  */
 import type { LegParams, MediaEvent, SessionStats } from '../types.js';
 import type { ErrorCode } from '../../errors/index.js';
-import type { LegId, MediaKind } from '../../vocabulary/index.js';
+import type { EncryptionMode, LegId, MediaKind } from '../../vocabulary/index.js';
+
+/** What every session of a worker shares: the DTLS certificate and the ZRTP ZID cache file. */
+export interface WorkerSecurity {
+  /** Certificate + private key (PEM); '' = no DTLS-SRTP in this worker. */
+  readonly dtlsPem: string;
+  /** SQLite file of ZRTP retained secrets; '' = no cache (a new ZID per call). */
+  readonly zidCachePath: string;
+}
 
 export interface WorkerRequests {
   /** Probe the build (plugin loaded, suites libsrtp can do). First request after spawn. */
-  init: { params: Record<string, never>; result: { srtpSuites: string[]; gstVersion: string } };
+  init: { params: WorkerSecurity; result: { srtpSuites: string[]; gstVersion: string; handshakes: ('dtls-srtp' | 'zrtp')[] } };
   createSession: { params: { sessionId: string; callId: string; noRtpTimeoutMs: number }; result: null };
   /** Bind the sockets of one stream: `rtpPort` 0 = kernel picks; RTCP goes on rtpPort + 1 when free. */
   allocate: {
-    params: { sessionId: string; leg: LegId; index: number; kind: MediaKind; bindAddress: string; rtpPort: number };
-    result: { rtpPort: number; rtcpPort: number };
+    params: { sessionId: string; leg: LegId; index: number; kind: MediaKind; bindAddress: string; rtpPort: number; encryption?: EncryptionMode };
+    result: { rtpPort: number; rtcpPort: number; zrtpHash?: string };
   };
   configure: { params: { sessionId: string; leg: LegId; legParams: LegParams }; result: null };
   stats: { params: { sessionId: string }; result: SessionStats };

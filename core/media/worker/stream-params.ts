@@ -3,14 +3,21 @@ import net from 'node:net';
 import { b2buaError } from '../../errors/index.js';
 import { SRTP_KEY_SALT_BYTES, isSrtpSuite } from '../sdes.js';
 import type { StreamParams } from '../types.js';
+import type { WorkerSecurity } from './protocol.js';
 import type { LegId } from '../../vocabulary/index.js';
 import { REFUSED_SUITES, mkiRefusal } from './suites.js';
 
-export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly string[]): void {
+export function validateStream(leg: LegId, s: StreamParams, srtpSuites: readonly string[], security: WorkerSecurity): void {
   const where = `leg ${leg} stream ${s.index} (${s.kind})`;
   if (!s.enabled) return;
-  if (s.encryption !== 'none' && s.encryption !== 'sdes') {
-    throw b2buaError('B2BUA_GST_ENCRYPTION_UNAVAILABLE', { where, mode: s.encryption, available: 'none, sdes' });
+  if (s.encryption === 'dtls-srtp' && !security.dtlsPem) {
+    throw b2buaError('B2BUA_GST_ENCRYPTION_UNAVAILABLE', { where, mode: s.encryption, available: 'none, sdes, zrtp (this worker has no DTLS certificate)' });
+  }
+  if (s.encryption === 'dtls-srtp' && s.dtls && !/^sha-(1|224|256|384|512) [0-9a-f]{2}(:[0-9a-f]{2})+$/i.test(s.dtls.remoteFingerprint)) {
+    throw b2buaError('B2BUA_SDP_INVALID', { why: `${where}: a=fingerprint "${s.dtls.remoteFingerprint.slice(0, 120)}" is not a hash name and colon-separated hex bytes (RFC 8122)` });
+  }
+  if (s.encryption === 'zrtp' && s.zrtp?.peerHelloHash && !/^\d\.\d{1,2} [0-9a-f]{64}$/i.test(s.zrtp.peerHelloHash)) {
+    throw b2buaError('B2BUA_SDP_INVALID', { why: `${where}: a=zrtp-hash "${s.zrtp.peerHelloHash.slice(0, 120)}" is not "<version> <64 hex digits>" (RFC 6189 section 8)` });
   }
   if (s.encryption === 'sdes') {
     if (!s.srtp) throw b2buaError('B2BUA_SRTP_KEY_INVALID', { where, problem: 'encryption sdes without srtp keys' });

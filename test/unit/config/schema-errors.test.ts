@@ -30,7 +30,7 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
     assert.deepEqual(s.natAddresses, []);
     assert.equal(s.dataDirectory, '/var/lib/flexisip/b2b');
     assert.equal(s.oneConnectionPerAccount, false);
-    assert.equal(s['mediaEngine'], 'relay');
+    assert.equal(s['mediaEngine'], 'gstreamer');
     assert.equal(s['shutdownGracePeriod'], 5);
     assert.equal(s['ringingTimeout'], 240);
     assert.equal(s['sessionExpires'], 1800);
