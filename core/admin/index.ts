@@ -27,7 +27,7 @@ export interface AdminServer {
 
 export async function createAdminServer(
   address: string,
-  server: Pick<B2buaServer, 'counters' | 'calls'>,
+  server: Pick<B2buaServer, 'counters' | 'callsWithMedia'>,
   log: Logger,
   pluginCommands: AdminCommandSource = NO_COMMANDS,
 ): Promise<AdminServer> {
@@ -39,7 +39,7 @@ export async function createAdminServer(
   const routes: Record<string, () => unknown> = {
     '/health': () => ({ status: stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) }),
     '/counters': () => server.counters(),
-    '/calls': () => server.calls(),
+    '/calls': () => server.callsWithMedia(),
   };
   const pluginPath = (command: string): string => `/plugin/${encodeURIComponent(command)}`;
 
@@ -54,12 +54,10 @@ export async function createAdminServer(
     };
     if (!route) return send(404, { error: `no such resource ${path}; try ${[...Object.keys(routes), ...pluginCommands.names().map(pluginPath)].join(', ')}` });
     if (req.method !== 'GET') return send(405, { error: 'only GET' });
-    try {
-      send(200, route());
-    } catch (e) {
+    Promise.resolve().then(route).then((body) => send(200, body), (e: unknown) => {
       log.error({ err: e, path }, 'admin request failed');
       send(500, { error: (e as Error).message });
-    }
+    });
   });
   http1.keepAliveTimeout = 1000;
 

@@ -5,7 +5,7 @@
  * One module on purpose (~320 lines): these steps share the call's state (transactions, dialogs, timers, bridge) and
  * its order of events; leg B's INVITE, in-dialog requests, offers, transfers and media policy live in their own modules.
  */
-import { b2buaError, type B2buaError } from '../errors/index.js';
+import { b2buaError, errorReason, type B2buaError } from '../errors/index.js';
 import type { MediaEvent } from '../media/types.js';
 import type { LegId, Logger } from '../vocabulary/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget } from '../plugin-api/index.js';
@@ -77,6 +77,17 @@ export class Call implements CallInDialog {
       startedAt: new Date(this.startedAt).toISOString(), answeredAt: this.answeredAt ? new Date(this.answeredAt).toISOString() : undefined,
       encryption: this.bridge ? { a: this.bridge.legs.a.encryption, b: this.bridge.legs.b.encryption } : undefined,
     };
+  }
+
+  /** summary() with the live media report (admin /calls); a media session that does not answer is reported as such. */
+  async details(): Promise<Record<string, unknown>> {
+    const session = this.bridge?.session;
+    if (!session) return this.summary();
+    try {
+      return { ...this.summary(), media: await session.stats() };
+    } catch (e) {
+      return { ...this.summary(), media: { error: errorReason(e) } };
+    }
   }
 
   // ------------------------------------------------------------ call set-up

@@ -213,4 +213,8 @@ export class B2buaServerImpl implements B2buaServer {
   calls(): readonly Record<string, unknown>[] {
     return [...this.live].map((c) => c.summary());
   }
+
+  callsWithMedia(): Promise<readonly Record<string, unknown>[]> {
+    return Promise.all([...this.live].map((c) => c.details()));
+  }
 }

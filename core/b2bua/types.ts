@@ -46,6 +46,8 @@ export interface B2buaServer {
   counters(): ServerCounters;
   /** Calls in progress, for the admin interface. */
   calls(): readonly Record<string, unknown>[];
+  /** calls() with each call's live media report (per leg and stream: packets, encryption, DTLS/ZRTP state): admin /calls. */
+  callsWithMedia(): Promise<readonly Record<string, unknown>[]>;
   /** SIP services handed to plugins (PluginHost.sip). */
   readonly sip: PluginSipApi;
 }

@@ -26,7 +26,7 @@ describe('plugin admin commands (host.admin.register)', () => {
 
   it('the admin interface answers GET /plugin/<command> from them, including commands registered after it started', async () => {
     const commands = new PluginAdminCommands({ name: 'p' });
-    const admin = await createAdminServer('127.0.0.1:0', { counters: () => ({}) as never, calls: () => [] }, silentLogger(), commands);
+    const admin = await createAdminServer('127.0.0.1:0', { counters: () => ({}) as never, callsWithMedia: () => Promise.resolve([]) }, silentLogger(), commands);
     try {
       const get = (p: string) => fetch(`${admin.url}${p}`, { signal: AbortSignal.timeout(3000) });
       let res = await get('/plugin/SIP_BRIDGE%20INFO');
