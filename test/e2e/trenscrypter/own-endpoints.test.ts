@@ -94,12 +94,12 @@ describe('trenscrypter through the daemon (GStreamer engine): own SIP+SRTP endpo
     await b2bua.stop();
   });
 
-  for (const mode of ['zrtp', 'dtls-srtp'] as const) {
-    it(`outgoing-enc-regex choosing ${mode} (not available in the engine) -> 488 on leg A, leg B never called`, async () => {
+  for (const mode of ['sdes', 'zrtp', 'dtls-srtp'] as const) {
+    it(`outgoing-enc-regex choosing ${mode} with media-engine=relay (plain RTP only) -> 488 on leg A, leg B never called`, async () => {
       const { b2bua, callee, caller, target } = await setUp({
-        name: `refuse-${mode}`, callee: sdes('AES_CM_128_HMAC_SHA1_80'), policy: { enc: [mode, 'sip:bob@.*'] },
+        name: `refuse-${mode}`, callee: sdes('AES_CM_128_HMAC_SHA1_80'), policy: { enc: [mode, 'sip:bob@.*'] }, settings: { 'media-engine': 'relay' },
       });
-      await assert.rejects(placeCall(caller, target('bob'), sdes('AES_CM_128_HMAC_SHA1_80'), { frequency: CALLER_HZ }), (e: unknown) => {
+      await assert.rejects(placeCall(caller, target('bob'), plain, { frequency: CALLER_HZ }), (e: unknown) => {
         assert.ok(e instanceof SipError, String(e));
         assert.equal(e.status, 488, e.response.firstLine);
         return true;
