@@ -207,6 +207,8 @@ export class B2buaServerImpl implements B2buaServer {
       mediaSessions: media.sessions,
       mediaPorts: media.portsInUse,
       callsTotal: this.callsTotal,
+      dtlsFailures: media.dtlsFailures ?? 0,
+      zrtpFailures: media.zrtpFailures ?? 0,
     };
   }
 

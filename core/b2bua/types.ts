@@ -32,6 +32,10 @@ export interface ServerCounters {
   readonly mediaSessions: number;
   readonly mediaPorts: number;
   readonly callsTotal: number;
+  /** Calls ended because a DTLS-SRTP handshake failed or a peer certificate did not match its SDP fingerprint. */
+  readonly dtlsFailures: number;
+  /** Calls ended because ZRTP failed (hello hash mismatch, handshake error or timeout). */
+  readonly zrtpFailures: number;
 }
 
 export interface B2buaServer {
