@@ -335,6 +335,34 @@ describe('b2bdtls: DTLS-SRTP handshake element (core/native, real pipelines over
     assert.equal(connections(), before);
   });
 
+  it('ending associations while their timers are pending or firing is safe (and leaves none behind)', async () => {
+    const before = connections();
+    const p = gst.Pipeline.parse(`fakesrc num-buffers=0 ! b2bdtls name=dtls ! ${SINK}`);
+    p.play();
+    try {
+      const el = p.element('dtls');
+      for (let i = 0; i < 200; i++) {
+        // PLAYING and active: the ClientHello is flushed by an immediate clock callback, racing with the release.
+        el.set('connection-id', `stress-${i}`);
+        el.set('pem', pemA);
+        el.set('is-client', true);
+        el.set('active', true);
+        if (i % 4 === 0) await sleep(1);
+        el.set('connection-id', '');
+      }
+      el.set('connection-id', 'stress-last');
+      el.set('pem', pemA);
+      el.set('is-client', true);
+      el.set('active', true);
+      await waitFor('the last ClientHello sent', () => el.number('records-out') >= 1);
+      el.set('connection-id', '');
+      assert.equal(connections(), before);
+      await sleep(50); // callbacks of released associations, if any were still queued, find them dead
+    } finally {
+      p.stop();
+    }
+  });
+
   it('the client retransmits a lost first flight (server ingress not accepting it yet), then connects', async () => {
     const { client, server } = pair({ serverAcceptFrom: '' });
     configure(server, pemB, fingerprint(pemA), true);
