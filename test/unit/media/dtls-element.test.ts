@@ -20,6 +20,12 @@ type Element = import('../../../core/media/worker/gst.js').Element;
 type UdpSocket = import('../../../core/media/worker/gst.js').UdpSocket;
 let gst: GstModule;
 
+/** The bits of node-gtk's Gst this test uses directly: a holder instance outside any pipeline, as the worker keeps one. */
+type GObj = Record<string, unknown>;
+interface GstNs {
+  ElementFactory: { make(factory: string, name: string | null): GObj; find(name: string): unknown };
+}
+
 function makePem(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'b2bdtls-'));
   try {
@@ -56,15 +62,15 @@ describe('b2bdtls: DTLS-SRTP handshake element (core/native, real pipelines over
   this.timeout(20_000);
   let pemA: string;
   let pemB: string;
-  let Gst: any;
+  let Gst: GstNs;
   const open: Side[] = [];
-  const holders: any[] = [];
+  const holders: GObj[] = [];
 
   before(async () => {
     process.env['GST_PLUGIN_PATH'] = [NATIVE_PLUGIN_DIR, process.env['GST_PLUGIN_PATH']].filter(Boolean).join(':');
     gst = await import('../../../core/media/worker/gst.js');
     gst.initGst();
-    Gst = gi.require('Gst', '1.0');
+    Gst = gi.require('Gst', '1.0') as GstNs;
     pemA = makePem();
     pemB = makePem();
   });
@@ -121,7 +127,7 @@ describe('b2bdtls: DTLS-SRTP handshake element (core/native, real pipelines over
   it('b2bingress sends DTLS and ZRTP packets of an accepted source to dtls_src / zrtp_src, and counts them apart from other', async () => {
     const sock = socket();
     const p = gst.Pipeline.parse(
-      `udpsrc name=usrc close-socket=false ! b2bingress name=in remote-address=127.0.0.1 ` +
+      'udpsrc name=usrc close-socket=false ! b2bingress name=in remote-address=127.0.0.1 ' +
       `in.dtls_src ! b2bsrtp name=dtls ! ${SINK}  in.zrtp_src ! b2bsrtp name=zrtp ! ${SINK}  in.src ! b2bsrtp name=rtp ! ${SINK}`,
     );
     p.element('usrc').set('socket', sock);
@@ -396,7 +402,7 @@ describe('b2bdtls: DTLS-SRTP handshake element (core/native, real pipelines over
       g.element('gdec').set('pem', pemB);
       open.push({ p: g, socket: sg, dtls: g.element('gdec'), ingress: g.element('gdec') });
       const a = gst.Pipeline.parse(
-        `udpsrc name=usrc close-socket=false ! b2bingress name=in remote-address=127.0.0.1  ` +
+        'udpsrc name=usrc close-socket=false ! b2bingress name=in remote-address=127.0.0.1  ' +
         `in.dtls_src ! b2bdtls name=dtls connection-id=a-${id} is-client=${ourRole === 'client'} ! funnel name=out ! ${sinkTo(sg.port)}  ` +
         `in.src ! b2bsrtp name=dec mode=unprotect ! ${SINK}  ${rtpSrc(0x2222)} ! valve name=gate drop=true ! b2bsrtp name=enc ! out.`,
       );
