@@ -6,7 +6,10 @@
  *   port (NAT), after which only that address:port is accepted. Until `remote-address`
  *   is set, nothing is accepted. Rejected packets are counted, never forwarded.
  * - Splits RTP (src pad) from RTCP (rtcp_src pad, RFC 5761 payload-type rule) so one
- *   socket can carry both (rtcp-mux).
+ *   socket can carry both (rtcp-mux), and demultiplexes the handshakes that share the media
+ *   port (RFC 7983): DTLS records (first byte 20..63) to dtls_src, ZRTP packets (first byte
+ *   0x10, magic cookie 'ZRTP' at offset 4) to zrtp_src. Same source-address rules for all.
+ *   An unlinked pad drops its packets (counted all the same).
  * - Counts packets, bytes and the time of the last RTP packet; the worker reads these
  *   properties by polling (no signal, no JavaScript on the streaming thread).
  */
@@ -19,13 +22,13 @@ GST_DEBUG_CATEGORY_STATIC(b2b_ingress_debug);
 
 struct _B2bIngress {
   GstElement parent;
-  GstPad *sinkpad, *rtp_src, *rtcp_src;
+  GstPad *sinkpad, *rtp_src, *rtcp_src, *dtls_src, *zrtp_src;
   /* protected by the object lock */
   GInetAddress *allowed_addr;
   gint remote_port;
   gboolean latch;
   gint latched_port; /* 0 = not latched yet */
-  guint64 packets_in, bytes_in, rtcp_packets_in, rejected, other;
+  guint64 packets_in, bytes_in, rtcp_packets_in, dtls_packets_in, zrtp_packets_in, rejected, other;
   gint64 last_rtp_time_us, last_rtcp_time_us;
   guint last_ssrc;
 };
@@ -34,25 +37,34 @@ G_DEFINE_TYPE(B2bIngress, b2b_ingress, GST_TYPE_ELEMENT)
 
 enum {
   PROP_0, PROP_REMOTE_ADDRESS, PROP_REMOTE_PORT, PROP_LATCH, PROP_LATCHED_PORT, PROP_PACKETS_IN, PROP_BYTES_IN,
-  PROP_RTCP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC
+  PROP_RTCP_PACKETS_IN, PROP_DTLS_PACKETS_IN, PROP_ZRTP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC
 };
 
 static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
 static GstStaticPadTemplate rtp_tpl = B2B_PAD_TEMPLATE("src", GST_PAD_SRC, "application/x-rtp");
 static GstStaticPadTemplate rtcp_tpl = B2B_PAD_TEMPLATE("rtcp_src", GST_PAD_SRC, "application/x-rtcp");
+static GstStaticPadTemplate dtls_tpl = B2B_PAD_TEMPLATE("dtls_src", GST_PAD_SRC, "application/x-dtls");
+static GstStaticPadTemplate zrtp_tpl = B2B_PAD_TEMPLATE("zrtp_src", GST_PAD_SRC, "application/x-zrtp");
 
 static const B2bCounter counters[] = {
   B2B_COUNTER(B2bIngress, PROP_PACKETS_IN, "packets-in", packets_in, "Accepted RTP packets"),
   B2B_COUNTER(B2bIngress, PROP_BYTES_IN, "bytes-in", bytes_in, "Bytes of accepted RTP and RTCP packets"),
+  B2B_COUNTER(B2bIngress, PROP_DTLS_PACKETS_IN, "dtls-packets-in", dtls_packets_in, "Accepted DTLS packets (first byte 20..63, RFC 7983)"),
+  B2B_COUNTER(B2bIngress, PROP_ZRTP_PACKETS_IN, "zrtp-packets-in", zrtp_packets_in, "Accepted ZRTP packets (0x10, magic cookie 'ZRTP')"),
   B2B_COUNTER(B2bIngress, PROP_RTCP_PACKETS_IN, "rtcp-packets-in", rtcp_packets_in, "Accepted RTCP packets"),
   B2B_COUNTER(B2bIngress, PROP_REJECTED, "rejected", rejected, "Packets dropped because of their source address"),
-  B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP nor RTCP"),
+  B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP, RTCP, DTLS nor ZRTP (e.g. STUN)"),
 };
 
-typedef enum { PKT_RTP, PKT_RTCP, PKT_OTHER } PacketKind;
+typedef enum { PKT_RTP, PKT_RTCP, PKT_DTLS, PKT_ZRTP, PKT_OTHER } PacketKind;
 
+#define ZRTP_MAGIC 0x5a525450u /* 'ZRTP' */
+
+/* RFC 7983 first-byte ranges: 0..3 STUN, 16..19 ZRTP, 20..63 DTLS, 64..79 TURN, 128..191 RTP/RTCP. */
 static PacketKind classify(const guint8 *d, gsize len) {
-  if (len < 8 || (d[0] >> 6) != 2) return PKT_OTHER; /* STUN, DTLS, ZRTP... not ours (yet) */
+  if (len >= 1 && d[0] >= 20 && d[0] <= 63) return PKT_DTLS;
+  if (len >= 12 && d[0] == 0x10 && GST_READ_UINT32_BE(d + 4) == ZRTP_MAGIC) return PKT_ZRTP;
+  if (len < 8 || (d[0] >> 6) != 2) return PKT_OTHER; /* STUN, TURN channel data... */
   if (d[1] >= 192 && d[1] <= 223) return PKT_RTCP;
   return len >= 12 ? PKT_RTP : PKT_OTHER;
 }
@@ -86,16 +98,27 @@ static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer
   else if (kind == PKT_OTHER) self->other++;
   else {
     gint64 now = g_get_real_time();
-    if (kind == PKT_RTP) { self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; }
-    else { self->rtcp_packets_in++; self->last_rtcp_time_us = now; }
-    self->bytes_in += size;
+    switch (kind) {
+      case PKT_RTP: self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; self->bytes_in += size; break;
+      case PKT_RTCP: self->rtcp_packets_in++; self->last_rtcp_time_us = now; self->bytes_in += size; break;
+      case PKT_DTLS: self->dtls_packets_in++; break;
+      default: self->zrtp_packets_in++; break;
+    }
   }
   GST_OBJECT_UNLOCK(self);
 
   if (!allowed || kind == PKT_OTHER) { gst_buffer_unref(buf); return GST_FLOW_OK; }
-  GstFlowReturn ret = gst_pad_push(kind == PKT_RTP ? self->rtp_src : self->rtcp_src, buf);
+  GstPad *out = kind == PKT_RTP ? self->rtp_src : kind == PKT_RTCP ? self->rtcp_src : kind == PKT_DTLS ? self->dtls_src : self->zrtp_src;
+  GstFlowReturn ret = gst_pad_push(out, buf);
   /* An unlinked/flushing branch must not stop the other one. */
   return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+}
+
+/* Fixed caps of a src pad, from its template (the event takes its own reference). */
+static void push_caps(GstPad *pad, GstStaticPadTemplate *tpl) {
+  GstCaps *caps = gst_static_pad_template_get_caps(tpl);
+  gst_pad_push_event(pad, gst_event_new_caps(caps));
+  gst_caps_unref(caps);
 }
 
 static gboolean b2b_ingress_sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
@@ -106,8 +129,10 @@ static gboolean b2b_ingress_sink_event(GstPad *pad, GstObject *parent, GstEvent 
       return TRUE;
     case GST_EVENT_STREAM_START: {
       gboolean ok = gst_pad_event_default(pad, parent, event);
-      gst_pad_push_event(self->rtp_src, gst_event_new_caps(gst_static_pad_template_get_caps(&rtp_tpl)));
-      gst_pad_push_event(self->rtcp_src, gst_event_new_caps(gst_static_pad_template_get_caps(&rtcp_tpl)));
+      push_caps(self->rtp_src, &rtp_tpl);
+      push_caps(self->rtcp_src, &rtcp_tpl);
+      push_caps(self->dtls_src, &dtls_tpl);
+      push_caps(self->zrtp_src, &zrtp_tpl);
       return ok;
     }
     default:
@@ -163,9 +188,9 @@ static void b2b_ingress_finalize(GObject *object) {
 }
 
 static void b2b_ingress_class_init(B2bIngressClass *klass) {
-  static GstStaticPadTemplate *const templates[] = { &sink_tpl, &rtp_tpl, &rtcp_tpl, NULL };
+  static GstStaticPadTemplate *const templates[] = { &sink_tpl, &rtp_tpl, &rtcp_tpl, &dtls_tpl, &zrtp_tpl, NULL };
   b2b_element_class_setup(klass, &(B2bElementClassInfo){ b2b_ingress_set_property, b2b_ingress_get_property, b2b_ingress_finalize, templates,
-      "B2BUA leg ingress", "Filter/Network/RTP", "Source-address filter with latching, RTP/RTCP split and counters for one call leg" });
+      "B2BUA leg ingress", "Filter/Network/RTP", "Source-address filter with latching, RTP/RTCP/DTLS/ZRTP split and counters for one call leg" });
   GObjectClass *oc = G_OBJECT_CLASS(klass);
   const GParamFlags rw = B2B_PARAM_RW;
   g_object_class_install_property(oc, PROP_REMOTE_ADDRESS, g_param_spec_string("remote-address", "Remote address",
@@ -192,4 +217,6 @@ static void b2b_ingress_init(B2bIngress *self) {
   self->sinkpad = b2b_add_pad(el, &sink_tpl, GST_DEBUG_FUNCPTR(b2b_ingress_chain), GST_DEBUG_FUNCPTR(b2b_ingress_sink_event), B2B_CAPS_DEFAULT);
   self->rtp_src = b2b_add_pad(el, &rtp_tpl, NULL, NULL, B2B_CAPS_FIXED);
   self->rtcp_src = b2b_add_pad(el, &rtcp_tpl, NULL, NULL, B2B_CAPS_FIXED);
+  self->dtls_src = b2b_add_pad(el, &dtls_tpl, NULL, NULL, B2B_CAPS_FIXED);
+  self->zrtp_src = b2b_add_pad(el, &zrtp_tpl, NULL, NULL, B2B_CAPS_FIXED);
 }

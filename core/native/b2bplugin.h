@@ -10,6 +10,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(B2bIngress, b2b_ingress, B2B, INGRESS, GstElement)
 #define B2B_TYPE_SRTP (b2b_srtp_get_type())
 G_DECLARE_FINAL_TYPE(B2bSrtp, b2b_srtp, B2B, SRTP, GstElement)
+#define B2B_TYPE_DTLS (b2b_dtls_get_type())
+G_DECLARE_FINAL_TYPE(B2bDtls, b2b_dtls, B2B, DTLS, GstElement)
+
+/* Space-separated RFC 4568 suite names this libsrtp build can do (b2bsrtp.c; free with g_free). */
+gchar *b2b_srtp_supported_suites(void);
 
 /* Settable while PLAYING (re-INVITEs change them mid-call) / read-only. */
 #define B2B_PARAM_RW (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)

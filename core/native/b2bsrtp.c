@@ -372,7 +372,8 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
   return gst_pad_push(self->srcpad, out);
 }
 
-static gchar *supported_suites(void) {
+/* Declared in b2bplugin.h: b2bdtls offers only the DTLS-SRTP profiles this libsrtp build can do. */
+gchar *b2b_srtp_supported_suites(void) {
   static const guint8 zero[64] = {0};
   GString *s = g_string_new(NULL);
   for (guint i = 0; i < G_N_ELEMENTS(SUITES); i++) {
@@ -411,7 +412,7 @@ static void b2b_srtp_set_property(GObject *object, guint id, const GValue *value
 
 static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec) {
   B2bSrtp *self = B2B_SRTP(object);
-  if (id == PROP_SUPPORTED) { g_value_take_string(value, supported_suites()); return; }
+  if (id == PROP_SUPPORTED) { g_value_take_string(value, b2b_srtp_supported_suites()); return; }
   g_mutex_lock(&self->lock);
   switch (id) {
     case PROP_MODE: g_value_set_string(value, self->mode == MODE_UNPROTECT ? "unprotect" : "protect"); break;
