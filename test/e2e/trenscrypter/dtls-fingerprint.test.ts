@@ -46,7 +46,7 @@ function answerPort(sdp: string): number {
 function dtlsClient(localPort: number, remotePort: number, cert: Cert, log: string): { proc: ChildProcess; output: () => string } {
   let out = '';
   const proc = spawn('openssl', ['s_client', '-dtls1_2', '-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-bind', `127.0.0.1:${localPort}`,
-    '-connect', `127.0.0.1:${remotePort}`, '-cert', cert.cert, '-key', cert.key, '-quiet', '-no_ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    '-connect', `127.0.0.1:${remotePort}`, '-cert', cert.cert, '-key', cert.key, '-no_ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   live.closers.push(() => {
@@ -78,8 +78,8 @@ describe('trenscrypter: DTLS-SRTP peer certificate checked against its SDP finge
       if (matching) {
         await b2bua.waitUntilCounters('DTLS connected', () => logged(b2bua.logLines(), 'DTLS-SRTP connected').length > 0, 10000)
           .catch(() => assert.fail(`no "DTLS-SRTP connected" in the log; openssl said: ${client.output().slice(-600)}`));
-        assert.match(client.output(), /SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80|SRTP_AES128_CM_SHA1_80/, 'openssl negotiated the SRTP profile');
         await sleep(1000);
+        assert.match(client.output(), /SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80/, 'openssl negotiated the SRTP profile');
         assert.equal(dialog.ended, false, 'the call is still up');
         const calls = await (await fetch(`http://${b2bua.adminAddress}/calls`)).json() as { media: { a: { security?: { dtls?: { fingerprintVerified: boolean } } }[] } }[];
         assert.equal(calls[0]?.media.a[0]?.security?.dtls?.fingerprintVerified, true, '/calls shows the fingerprint verified');
