@@ -69,7 +69,11 @@ export async function encryptedCall(o: {
   let callerEncrypted: EncryptedCall | undefined;
   let calleeEncrypted: EncryptedCall | undefined;
   try {
-    await waitForOutputSince(caller.lp, /Media streams established/, out.caller, 15000);
+    const up = await waitForOutputSince(caller.lp, /Media streams established|with \S+ error\.|ended \(|declined/, out.caller, 15000);
+    if (!/Media streams established/.test(up[0])) {
+      const finals = [...new Set(readIfExists(caller.lp.logFile).slice(log.caller).match(/^SIP\/2\.0 [3-6]\d\d [^\r\n]*/gm) ?? [])];
+      throw new Error(`call ${nth} not established: "${up[0]}" (final responses received: ${finals.join(', ') || 'none'})`);
+    }
     await Promise.all([
       waitForNegotiated(caller.lp, NEGOTIATED_NAME[caller.encryption], 10000, log.caller),
       waitForNegotiated(callee.lp, NEGOTIATED_NAME[callee.encryption], 10000, log.callee),
