@@ -29,8 +29,8 @@ export interface B2buaOptions {
   readonly transport?: 'udp' | 'tcp';
   /** Where leg B goes: a SIP URI, e.g. sip:127.0.0.1:5071;transport=udp */
   readonly outboundProxy: string;
-  /** Extra or overriding keys of [b2bua-server] (e.g. {"max-calls": 1}). */
-  readonly settings?: Readonly<Record<string, string | number | boolean>>;
+  /** Extra or overriding keys of [b2bua-server] (e.g. {"max-calls": 1}); `undefined` drops one of our defaults (e.g. media-engine). */
+  readonly settings?: Readonly<Record<string, string | number | boolean | undefined>>;
   /** Extra INI text appended as is (other sections). */
   readonly extraIni?: string;
   readonly readyTimeoutMs?: number;
@@ -135,7 +135,8 @@ export async function startB2bua(o: B2buaOptions): Promise<B2buaDaemon> {
     'shutdown-grace-period': 1,
     ...o.settings,
   };
-  fs.writeFileSync(configFile, ini({ 'b2bua-server': settings }) + (o.extraIni ? `\n${o.extraIni}\n` : ''));
+  const written = Object.fromEntries(Object.entries(settings).filter((kv): kv is [string, string | number | boolean] => kv[1] !== undefined));
+  fs.writeFileSync(configFile, ini({ 'b2bua-server': written }) + (o.extraIni ? `\n${o.extraIni}\n` : ''));
   const logFile = path.join(o.runDir, 'b2bua.log');
   const proc = spawnManaged('b2bua-server', process.execPath, [DAEMON, '--config', configFile], {
     cwd: REPO_ROOT,

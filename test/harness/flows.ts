@@ -58,7 +58,7 @@ export function summarizeFlows(packets: readonly IpPacket[], tones: readonly num
   }
   const out: FlowSummary[] = [];
   for (const [key, ps] of groups) {
-    const classes: Record<PacketClass, number> = { RTP: 0, RTCP: 0, STUN: 0, other: 0 };
+    const classes: Record<PacketClass, number> = { RTP: 0, RTCP: 0, STUN: 0, DTLS: 0, ZRTP: 0, other: 0 };
     const payloadTypes: Record<number, number> = {};
     const sizes: Record<number, number> = {};
     for (const p of ps) {

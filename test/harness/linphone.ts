@@ -18,9 +18,21 @@ export interface LinphoneOptions {
   readonly runDir: string;
   /** Answer incoming calls automatically (-a). */
   readonly autoAnswer?: boolean;
-  readonly mediaEncryption?: 'none' | 'srtp' | 'zrtp' | 'dtls';
+  readonly mediaEncryption?: LinphoneEncryption;
+  /** `media_encryption_mandatory` (default: on unless the encryption is none). */
+  readonly mandatory?: boolean;
+  /** `srtp_crypto_suites` (SDES), in preference order; default: liblinphone's. */
+  readonly srtpSuites?: readonly string[];
+  /**
+   * Video (VP8 only, liblinphone's static-picture "webcam", no display; `-C`): calls start audio-only,
+   * `camera on` adds video by re-INVITE, incoming video is accepted.
+   */
+  readonly video?: boolean;
   readonly maxSeconds?: number;
 }
+
+/** linphonec's `media_encryption` values. */
+export type LinphoneEncryption = 'none' | 'srtp' | 'zrtp' | 'dtls';
 
 export interface Linphone {
   readonly name: string;
@@ -39,7 +51,9 @@ export interface Linphone {
   quit(): Promise<void>;
 }
 
-function linphonerc(name: string, sipPort: number, rtpPort: number, enc: string): string {
+function linphonerc(name: string, sipPort: number, rtpPort: number, o: LinphoneOptions): string {
+  const enc = o.mediaEncryption ?? 'none';
+  const mandatory = o.mandatory ?? enc !== 'none';
   const codecs: [string, number, number, number][] = [
     ['PCMU', 8000, 1, 1], ['PCMA', 8000, 1, 1], ['opus', 48000, 2, 0], ['speex', 16000, 1, 0], ['speex', 8000, 1, 0],
     ['speex', 32000, 1, 0], ['GSM', 8000, 1, 0], ['G722', 8000, 1, 0], ['G729', 8000, 1, 0], ['L16', 44100, 2, 0], ['L16', 44100, 1, 0],
@@ -56,7 +70,8 @@ function linphonerc(name: string, sipPort: number, rtpPort: number, enc: string)
     `contact=sip:${name}@127.0.0.1:${sipPort}`,
     'default_proxy=-1',
     `media_encryption=${enc}`,
-    `media_encryption_mandatory=${enc === 'none' ? 0 : 1}`,
+    `media_encryption_mandatory=${mandatory ? 1 : 0}`,
+    ...(o.srtpSuites ? [`srtp_crypto_suites=${o.srtpSuites.join(', ')}`] : []),
     'inc_timeout=60',
     '[rtp]',
     'bind_address=127.0.0.1', // also the c= address of its SDP
@@ -67,7 +82,10 @@ function linphonerc(name: string, sipPort: number, rtpPort: number, enc: string)
     '[sound]',
     'echocancellation=0',
     '[video]',
-    'enabled=0', 'display=0', 'capture=0', 'automatically_initiate=0', 'automatically_accept=0',
+    ...(o.video
+      ? ['enabled=1', 'capture=1', 'display=0', 'automatically_initiate=0', 'automatically_accept=1', 'size=qvga',
+        '[video_codec_0]', 'mime=VP8', 'rate=90000', 'enabled=1', '[video_codec_1]', 'mime=H264', 'rate=90000', 'enabled=0']
+      : ['enabled=0', 'display=0', 'capture=0', 'automatically_initiate=0', 'automatically_accept=0']),
     ...codecs.flatMap(([mime, rate, ch, en], i) => [`[audio_codec_${i}]`, `mime=${mime}`, `rate=${rate}`, `channels=${ch}`, `enabled=${en}`]),
     '',
   ].join('\n');
@@ -79,13 +97,13 @@ export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {
   const dir = path.join(o.runDir, `lp-${o.name}`);
   fs.mkdirSync(path.join(dir, '.local/share/linphone'), { recursive: true }); // without it linphonec never listens
   const rc = path.join(dir, 'linphonerc');
-  fs.writeFileSync(rc, linphonerc(o.name, sipPort!, rtpPort!, o.mediaEncryption ?? 'none'));
+  fs.writeFileSync(rc, linphonerc(o.name, sipPort!, rtpPort!, o));
   fs.copyFileSync(rc, `${rc}.orig`); // linphonec rewrites its config on exit
   const fifo = path.join(dir, 'in');
   execFileSync('mkfifo', [fifo]);
   const outFile = path.join(dir, 'out.txt');
   const logFile = path.join(dir, 'log.txt');
-  const args = ['-c', rc, '-d', '6', '-l', logFile, ...(o.autoAnswer ? ['-a'] : [])];
+  const args = ['-c', rc, '-d', '6', '-l', logFile, ...(o.autoAnswer ? ['-a'] : []), ...(o.video ? ['-C'] : [])];
   const proc = spawnManaged(`linphonec-${o.name}`, 'linphonec', args, {
     cwd: dir,
     env: { ...process.env, HOME: dir },
@@ -198,4 +216,55 @@ export async function callAndRecord(o: {
     `${o.callee.name} heard ${calleeHeard} s of ${o.callerTone.frequency} Hz, ${o.caller.name} heard ${callerHeard} s of ` +
     `${o.calleeTone.frequency} Hz (run dir ${o.runDir})`;
   return { calleeHeard, callerHeard, calleeHeardItself, info };
+}
+
+/** liblinphone's LinphoneMediaEncryption names, as in "Negotiated media encryption is LinphoneMediaEncryption<X>". */
+export type NegotiatedEncryption = 'None' | 'SRTP' | 'ZRTP' | 'DTLS';
+
+export const NEGOTIATED_NAME: Readonly<Record<LinphoneEncryption, NegotiatedEncryption>> = { none: 'None', srtp: 'SRTP', zrtp: 'ZRTP', dtls: 'DTLS' };
+
+/** Every "Negotiated media encryption is LinphoneMediaEncryption<X>" of linphonec's log (-l) after offset `since`, in order. */
+export function negotiatedEncryptions(lp: Linphone, since = 0): NegotiatedEncryption[] {
+  return [...readIfExists(lp.logFile).slice(since).matchAll(/Negotiated media encryption is LinphoneMediaEncryption(None|SRTP|ZRTP|DTLS)\b/g)].map((m) => m[1] as NegotiatedEncryption);
+}
+
+/**
+ * Wait until linphonec's log (after offset `since`) says `expected` was negotiated (the latest such line);
+ * throws with what it said instead.
+ */
+export async function waitForNegotiated(lp: Linphone, expected: NegotiatedEncryption, timeoutMs: number, since = 0): Promise<void> {
+  try {
+    await waitUntil(`linphonec ${lp.name}: negotiated media encryption ${expected}`, () => (negotiatedEncryptions(lp, since).at(-1) === expected ? true : undefined), timeoutMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; it logged ${JSON.stringify(negotiatedEncryptions(lp, since))}`);
+  }
+}
+
+export interface EncryptedCall {
+  readonly call: number;
+  /** The ZRTP SAS ("auth token"), e.g. "k4ej"; for DTLS-SRTP whatever linphonec prints there. */
+  readonly authToken: string;
+}
+
+/**
+ * linphonec's console lines "Call N is fully encrypted and auth token is XXXX" (ZRTP and DTLS-SRTP only; with
+ * SDES linphonec prints nothing) after offset `since` of its output, in order.
+ */
+export function encryptedCalls(lp: Linphone, since = 0): EncryptedCall[] {
+  return [...lp.output().slice(since).matchAll(/Call (\d+) is fully encrypted and auth token is (\S*)/g)].map((m) => ({ call: Number(m[1]), authToken: (m[2] ?? '').replace(/\.$/, '') }));
+}
+
+/** Wait for the first "fully encrypted" line after offset `since` of linphonec's output; resolves with it. */
+export async function waitForFullyEncrypted(lp: Linphone, timeoutMs: number, since = 0): Promise<EncryptedCall> {
+  return waitUntil(`linphonec ${lp.name}: "fully encrypted" line`, () => encryptedCalls(lp, since)[0], timeoutMs);
+}
+
+/** Wait for `pattern` in linphonec's output after offset `since` (e.g. the output length before a call). */
+export function waitForOutputSince(lp: Linphone, pattern: RegExp, since: number, timeoutMs: number): Promise<RegExpMatchArray> {
+  return waitUntil(`linphonec ${lp.name}: ${pattern} (after offset ${since})`, () => {
+    const m = lp.output().slice(since).match(pattern);
+    if (m) return m;
+    if (!lp.process.isRunning()) throw new StopWaiting(`linphonec ${lp.name} exited`);
+    return undefined;
+  }, timeoutMs);
 }

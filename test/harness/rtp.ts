@@ -9,10 +9,15 @@ export interface RtpPacket {
   readonly payload: Buffer;
 }
 
-export type PacketClass = 'RTP' | 'RTCP' | 'STUN' | 'other';
+export type PacketClass = 'RTP' | 'RTCP' | 'STUN' | 'DTLS' | 'ZRTP' | 'other';
 
+/** The RFC 7983 demultiplexing of one UDP payload on a media port (first byte, then each protocol's own marks). */
 export function classify(b: Buffer): PacketClass {
   if (b.length >= 20 && b[0]! < 2 && b.readUInt32BE(4) === 0x2112a442) return 'STUN';
+  // ZRTP (RFC 6189 §5): first byte 0x10 (version 0b0001, flags 0), magic cookie 'ZRTP' at offset 4
+  if (b.length >= 12 && b[0] === 0x10 && b.readUInt32BE(4) === 0x5a525450) return 'ZRTP';
+  // DTLS record (RFC 7983 §7): content type 20..63, then a DTLS version (0xfeff 1.0, 0xfefd 1.2: first byte 0xfe)
+  if (b.length >= 13 && b[0]! >= 20 && b[0]! <= 63 && b[1] === 0xfe) return 'DTLS';
   if (b.length < 8 || b[0]! >> 6 !== 2) return 'other';
   const second = b[1]!;
   if (second >= 200 && second <= 206) return 'RTCP';

@@ -7,6 +7,7 @@ import { buildPcap, parsePcap } from '../../harness/pcap.js';
 import { buildRtp, classify, parseRtp } from '../../harness/rtp.js';
 import { packetsTo, summarizeFlows, toneSecondsIn } from '../../harness/flows.js';
 import { decodeWav, encodeWav } from '../../harness/wav.js';
+import { wireVerdict } from '../../harness/wire.js';
 
 function rtpStream(freq: number, seconds: number, law: 'ulaw' | 'alaw', from: number, to: number, t0 = 1000) {
   const pcm = encodeG711(sine(freq, seconds), law);
@@ -52,6 +53,36 @@ describe('harness media analysis', () => {
     assert.equal(classify(stun), 'STUN');
     assert.equal(classify(Buffer.from('INVITE sip:x SIP/2.0')), 'other');
     assert.equal(parseRtp(Buffer.from([0x80, 0])), undefined);
+  });
+
+  it('DTLS records and ZRTP packets are recognised (RFC 7983 first byte + their own marks)', () => {
+    const zrtp = Buffer.alloc(28);
+    zrtp[0] = 0x10;
+    zrtp.writeUInt32BE(0x5a525450, 4);
+    assert.equal(classify(zrtp), 'ZRTP');
+    const dtls = Buffer.from('16fefd000000000000000000100100000c', 'hex'); // handshake, DTLS 1.2
+    assert.equal(classify(dtls), 'DTLS');
+    assert.equal(classify(Buffer.from('16030100000000000000000010', 'hex')), 'other', 'TLS (not DTLS) version');
+    zrtp.writeUInt32BE(0x5a525451, 4);
+    assert.equal(classify(zrtp), 'other', 'no ZRTP magic');
+  });
+
+  it('wire verdict: plain, SDES, DTLS then SRTP, ZRTP then SRTP, and what is none of them', () => {
+    const plain = rtpStream(440, 2, 'ulaw', 4000, 5000).map((p) => ({ ...p, protocol: 'udp' as const }));
+    assert.equal(wireVerdict(plain, { frequency: 440 }).protocol, 'plain');
+    // SRTP look-alike: random payload of 160 + 10-byte tag
+    const srtp = plain.map((p) => ({ ...p, payload: Buffer.concat([p.payload.subarray(0, 12), Buffer.from(Array.from({ length: 170 }, () => Math.floor(Math.random() * 256)))]) }));
+    assert.equal(wireVerdict(srtp, { frequency: 440 }).protocol, 'sdes');
+    const at = (t: number, payload: Buffer) => ({ time: t, protocol: 'udp' as const, src: '127.0.0.1', srcPort: 4000, dst: '127.0.0.1', dstPort: 5000, payload });
+    const zrtp = Buffer.alloc(28);
+    zrtp[0] = 0x10;
+    zrtp.writeUInt32BE(0x5a525450, 4);
+    const dtls = Buffer.from('16fefd000000000000000000100100000c', 'hex');
+    assert.equal(wireVerdict([at(999, zrtp), ...srtp], { frequency: 440 }).protocol, 'zrtp');
+    assert.equal(wireVerdict([at(999, dtls), ...srtp], { frequency: 440 }).protocol, 'dtls');
+    assert.equal(wireVerdict([...srtp, at(2000, dtls)], { frequency: 440 }).protocol, 'unknown', 'SRTP before the handshake');
+    assert.equal(wireVerdict([at(999, zrtp), ...plain], { frequency: 440 }).protocol, 'unknown', 'ZRTP next to plain RTP');
+    assert.match(wireVerdict(plain.slice(0, 10), { frequency: 440 }).why, /10 RTP-shaped packets < 50/);
   });
 
   it('pcap round-trip, per-flow classification and tone decoding of both G.711 laws', () => {
