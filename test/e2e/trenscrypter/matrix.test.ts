@@ -24,12 +24,7 @@ import { LIVE_COUNTERS, startB2bua, type B2buaDaemon } from '../../harness/b2bua
 import type { IpPacket } from '../../harness/pcap.js';
 import { live, trenscrypterIni, trenscrypterSuite } from './fixture.js';
 
-/**
- * TEMPORARY, for the integration engineer to DELETE (make it `{}`) once the DTLS/ZRTP engine is the default:
- * today's default engine (relay) carries plain RTP only, so the SDES rows need the GStreamer engine chosen
- * explicitly. The matrix is meant to run with no `media-engine` key at all.
- */
-const LEGACY_ENGINE_KEY: Readonly<Record<string, string>> = { 'media-engine': 'gstreamer' };
+
 
 type Mode = 'none' | 'sdes' | 'dtls-srtp' | 'zrtp';
 const MODES: readonly Mode[] = ['none', 'sdes', 'dtls-srtp', 'zrtp'];
@@ -67,7 +62,7 @@ export interface ZrtpFacts {
  * `media.<leg>[0].zrtp` = `{ sas: "ab12", cacheHit: false }`.
  */
 function zrtpOf(report: MediaReport, leg: Leg): ZrtpFacts | undefined {
-  return report.media[leg]?.[0]?.['zrtp'] as ZrtpFacts | undefined;
+  return (report.media[leg]?.[0]?.['security'] as { zrtp?: ZrtpFacts } | undefined)?.zrtp;
 }
 
 const authFailures = (report: MediaReport): number =>
@@ -87,7 +82,8 @@ async function startDaemon(runDir: string, calleePort: number, enc: readonly str
     runDir,
     outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
     // Flexisip keys only (+ admin-address, which the harness reads /counters from): no media-engine key of ours
-    settings: { 'media-engine': undefined, 'shutdown-grace-period': undefined, ...LEGACY_ENGINE_KEY },
+    // Only Flexisip's keys (and the harness's admin-address): no media-engine, the default engine transcodes every mode.
+    settings: { 'media-engine': undefined, 'shutdown-grace-period': undefined },
     extraIni: `[global]\nlog-level=debug\n\n${trenscrypterIni({ enc })}`,
   });
   live.b2bua = b2bua;
