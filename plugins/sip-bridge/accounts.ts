@@ -3,7 +3,7 @@
  * a registration state. A slot is held for a call's whole life and released exactly once.
  */
 import type { OutgoingRequest } from '../../core/plugin-api/index.js';
-import type { PoolSpec } from './bridge-config.js';
+import type { AccountSpec, PoolSpec } from './bridge-config.js';
 import type { StaticAccount } from './config-types.js';
 import { parseSipAddress } from './sip-uri.js';
 import type { UriParts } from './sip-uri.js';
@@ -19,21 +19,29 @@ export interface Slot {
 }
 
 export class Line {
+  readonly account: StaticAccount;
+  /** The account's identity, a bare SIP URI. */
   readonly uri: string;
   readonly alias: string | undefined;
   readonly uriParts: UriParts;
   readonly templateValues: TemplateValues;
+  /** Where its REGISTERs and INVITEs go, and the Request-URI of its REGISTERs (bridge-config.ts works them out). */
+  readonly outboundProxy: string;
+  readonly registrar: string;
   private busy = 0;
   registration: { state: RegistrationState; reason?: string | undefined } = { state: 'none' };
 
   constructor(
-    readonly account: StaticAccount,
+    spec: AccountSpec,
     readonly pool: PoolSpec,
   ) {
-    this.uri = account.uri;
-    this.alias = account.alias || undefined;
-    this.uriParts = parseSipAddress(account.uri);
-    this.templateValues = accountValues(account.uri, this.alias);
+    this.account = spec.account;
+    this.uri = spec.uri;
+    this.outboundProxy = spec.outboundProxy;
+    this.registrar = spec.registrar;
+    this.alias = spec.account.alias || undefined;
+    this.uriParts = parseSipAddress(spec.account.uri);
+    this.templateValues = accountValues(spec.account.uri, this.alias);
   }
 
   get registrationRequired(): boolean {
@@ -46,11 +54,6 @@ export class Line {
 
   get busySlots(): number {
     return this.busy;
-  }
-
-  /** Where this account's requests go: its own proxy, else its pool's. */
-  get outboundProxy(): string | undefined {
-    return this.account.outboundProxy || this.pool.config.outboundProxy || undefined;
   }
 
   /** Digest credentials of the account (user = userid or URI user; secret as clear text or HA1), if it has a secret. */

@@ -25,6 +25,12 @@ export interface SipBridgeOptions {
 
 export const PLUGIN_NAME = 'sip-bridge';
 export const INFO_COMMAND = 'SIP_BRIDGE INFO';
+/**
+ * The code of configuration warnings (core/config/load.ts CONFIG_WARNING; not in the plugin API). A plugin's
+ * validate() can only return problems, so the providers file's warnings are logged at start-up with this code;
+ * --check-config does not print them.
+ */
+export const CONFIG_WARNING = 'B2BUA_CONFIG_WARNING';
 /** Suites for a provider forcing SDES when leg A offered none. */
 const DEFAULT_SDES_SUITES = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const;
 
@@ -58,6 +64,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   const config = loaded.value;
   const pools = buildPools(config.pools);
   const log = host.log; // the host binds the plugin name already
+  for (const warning of config.warnings) log.warn({ code: CONFIG_WARNING }, warning);
   const random = runtime.random ?? Math.random;
 
   const registrations = new Registrations(

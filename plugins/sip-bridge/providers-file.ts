@@ -4,11 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { validateJson } from '../../core/plugin-api/index.js';
+import { didYouMean, validateJson } from '../../core/plugin-api/index.js';
 import v1Schema from './providers-v1.schema.json' with { type: 'json' };
 import v2Schema from './providers-v2.schema.json' with { type: 'json' };
 import type { V1Root, V2Root } from './config-types.js';
 import { describeJsonParseError } from './json-problems.js';
+import { stripUnknownKeys } from './unknown-keys.js';
 import { convertV1 } from './v1-to-v2.js';
 
 export const PROVIDERS_KEY = 'providers';
@@ -18,6 +19,8 @@ export interface ProvidersFile {
   readonly file: string;
   readonly version: 1 | 2;
   readonly root: V2Root;
+  /** Operator-facing warnings (keys Flexisip ignores, …), without the file prefix. */
+  readonly warnings: readonly string[];
 }
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; problems: string[] };
@@ -49,9 +52,10 @@ export function parseProvidersText(text: string, file: string): Loaded<Providers
     return { ok: false, problems: [`${where}: invalid JSON at ${describeJsonParseError(text, e)} (fix the JSON syntax)`] };
   }
   if (Array.isArray(json)) {
-    const problems = validateJson(v1Schema, json, { fileLabel: where });
+    const { value, warnings } = withoutUnknownKeys(v1Schema, json);
+    const problems = validateJson(v1Schema, value, { fileLabel: where });
     if (problems.length) return { ok: false, problems };
-    return { ok: true, value: { file, version: 1, root: convertV1(json as V1Root) } };
+    return { ok: true, value: { file, version: 1, root: convertV1(value as V1Root), warnings } };
   }
   if (json === null || typeof json !== 'object') {
     return {
@@ -59,9 +63,22 @@ export function parseProvidersText(text: string, file: string): Loaded<Providers
       problems: [`${where}: the file must hold an object {"schemaVersion": 2, "providers": [...], "accountPools": {...}} (or a version 1 array)`],
     };
   }
-  const problems = validateJson(v2Schema, json, { fileLabel: where });
+  const { value, warnings } = withoutUnknownKeys(v2Schema, json);
+  const problems = validateJson(v2Schema, value, { fileLabel: where });
   if (problems.length) return { ok: false, problems };
-  return { ok: true, value: { file, version: 2, root: json as V2Root } };
+  return { ok: true, value: { file, version: 2, root: value as V2Root, warnings } };
+}
+
+/** Flexisip reads only the keys it knows (see unknown-keys.ts): the others are dropped here, each with a warning. */
+function withoutUnknownKeys(schema: object, json: unknown): { value: unknown; warnings: string[] } {
+  const { value, unknown } = stripUnknownKeys(schema as Record<string, unknown>, json);
+  return {
+    value,
+    warnings: unknown.map((k) => {
+      const hint = didYouMean(k.key, k.known);
+      return `${k.path}: unknown key, ignored as Flexisip 2.5 does (${hint ? `did you mean "${hint}"?` : 'remove it, or check its spelling'})`;
+    }),
+  };
 }
 
 function describeReadError(e: unknown, configDir: string): string {

@@ -186,14 +186,14 @@ export class Registrations {
     dialog.cseq += 3;
     const req: OutgoingRequest = {
       method: 'REGISTER',
-      uri: registrarOf(line),
+      uri: line.registrar,
       headers: {
         From: identity, To: identity, Contact: contactFor(line, this.opts.sip.contact), Expires: String(expires),
         'Call-ID': dialog.callId, CSeq: `${dialog.cseq} REGISTER`,
       },
     };
-    const outboundProxy = line.outboundProxy;
-    if (outboundProxy) req.outboundProxy = outboundProxy;
+    // Always through the account's outbound proxy, as liblinphone sends it on the account's route (account-pool.cc:154).
+    if (line.outboundProxy !== line.registrar) req.outboundProxy = line.outboundProxy;
     const credentials = line.credentials;
     if (credentials) req.credentials = credentials;
     return req;
@@ -207,14 +207,6 @@ export class Registrations {
     }
     return d;
   }
-}
-
-/** The account's registrar, else its pool's, else the domain of its URI. */
-export function registrarOf(line: Line): string {
-  const explicit = line.account.registrar || line.pool.config.registrar;
-  if (explicit) return explicit;
-  const scheme = line.uriParts.scheme || 'sip';
-  return `${scheme}:${line.uriParts.hostport}`;
 }
 
 /** Our listening URI with the account's user, so that calls the provider sends to this account reach us. */

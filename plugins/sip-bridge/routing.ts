@@ -6,7 +6,7 @@
 import type { OutgoingRequest } from '../../core/plugin-api/index.js';
 import type { AccountPool, Line } from './accounts.js';
 import type { CompiledProvider } from './bridge-config.js';
-import { isSipUri, parseSipAddress } from './sip-uri.js';
+import { parseSipAddress, renderedAddress } from './sip-uri.js';
 import { callValues } from './template.js';
 import type { CallAddresses } from './template.js';
 
@@ -16,7 +16,8 @@ export interface RoutedTarget {
   readonly credentials: OutgoingRequest['credentials'];
   readonly to: string;
   readonly from: string;
-  readonly outboundProxy: string | undefined;
+  /** Always set: the provider's outgoingInvite.outboundProxy, else the account's (bare SIP URIs). */
+  readonly outboundProxy: string;
 }
 
 export type RouteDecision =
@@ -31,7 +32,8 @@ export function routeCall(
 ): RouteDecision {
   const values = callValues(call);
   for (const provider of providers) {
-    if (provider.trigger.kind === 'regex' && !provider.trigger.pattern.test(provider.trigger.source.render(values))) continue;
+    // Flexisip matches the Request-URI, URI only (trigger-strategy.cc:33, asStringUriOnly()), whatever `source` says.
+    if (provider.trigger.kind === 'regex' && !provider.trigger.pattern.test(call.requestUri.uri)) continue;
     const pool = pools.get(provider.poolName);
     if (!pool) continue; // compileBridgeConfig guarantees it exists; defensive only
     const line =
@@ -47,11 +49,13 @@ export function routeCall(
       return reject(`provider "${provider.name}": account ${line.uri} is not available (${why})`);
     }
     const inviteValues = { ...values, ...line.templateValues };
-    const to = provider.to.render(inviteValues);
-    const from = provider.from.render(inviteValues);
+    const toText = provider.to.render(inviteValues);
+    const fromText = provider.from.render(inviteValues);
+    const to = renderedAddress(toText);
+    const from = renderedAddress(fromText);
+    if (to === undefined) return reject(`provider "${provider.name}": outgoingInvite.to rendered "${toText}", not a SIP URI`);
+    if (from === undefined) return reject(`provider "${provider.name}": outgoingInvite.from rendered "${fromText}", not a SIP URI`);
     const requestUri = parseSipAddress(to).uri;
-    if (!isSipUri(requestUri)) return reject(`provider "${provider.name}": outgoingInvite.to rendered "${to}", not a SIP URI`);
-    if (!isSipUri(parseSipAddress(from).uri)) return reject(`provider "${provider.name}": outgoingInvite.from rendered "${from}", not a SIP URI`);
     return {
       kind: 'route',
       provider,

@@ -14,10 +14,28 @@ export type TemplateValues = Readonly<Record<string, UriParts | undefined>>;
 
 export interface Template {
   readonly text: string;
+  /** `x.displayName` fields written between double quotes (`"{x.displayName}"`): rendered without quotes of their own. */
+  readonly quotedDisplayNames: readonly string[];
   render(values: TemplateValues): string;
 }
 
-type Part = string | { readonly address: string; readonly sub: (typeof ADDRESS_SUBFIELDS)[number] };
+type Field = { readonly address: string; readonly sub: (typeof ADDRESS_SUBFIELDS)[number]; readonly quoted?: boolean };
+type Part = string | Field;
+
+/** The display name escaped as Flexisip does (string-format-fields.hh:42-43): `"` → `\"`, `\` → `\\`. */
+export function escapeDisplayName(name: string): string {
+  return name.replace(/["\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * `{x.displayName}` as Flexisip renders it (string-format-fields.hh:41-45): empty when there is none, else quoted
+ * and escaped (`"Fel\"ix"`), so that `{incoming.from.displayName} {account.uri}` is a valid address. Between
+ * quotes in the template (`"{x.displayName}"`) Flexisip would double the quotes; we give the escaped text only.
+ */
+export function renderDisplayName(name: string, betweenQuotes = false): string {
+  if (betweenQuotes) return escapeDisplayName(name);
+  return name === '' ? '' : `"${escapeDisplayName(name)}"`;
+}
 
 /** All field names usable with these address names: `{x}`, `{x.user}`… */
 export function fieldNames(addresses: readonly string[]): string[] {
@@ -50,18 +68,20 @@ export function compileTemplate(text: string, addresses: readonly string[]): Tem
         error: `unknown field "{${field}}" in "${text}" (${hint ? `did you mean "{${hint}}"?` : `use one of ${names.map((n) => `{${n}}`).join(', ')}`})`,
       };
     }
-    parts.push(resolved);
+    const quoted = resolved.sub === 'displayName' && text[open - 1] === '"' && text[close + 1] === '"';
+    parts.push(quoted ? { ...resolved, quoted } : resolved);
     i = close + 1;
   }
   return {
     text,
+    quotedDisplayNames: parts.filter((p): p is Field => typeof p !== 'string' && p.quoted === true).map((p) => `${p.address}.${p.sub}`),
     render(values: TemplateValues): string {
-      return parts.map((p) => (typeof p === 'string' ? p : valueOf(values[p.address], p.sub))).join('');
+      return parts.map((p) => (typeof p === 'string' ? p : valueOf(values[p.address], p))).join('');
     },
   };
 }
 
-function resolveField(field: string, addresses: readonly string[]): Part | undefined {
+function resolveField(field: string, addresses: readonly string[]): Field | undefined {
   for (const address of addresses) {
     if (field === address) return { address, sub: '' };
     if (field.startsWith(`${address}.`)) {
@@ -74,9 +94,10 @@ function resolveField(field: string, addresses: readonly string[]): Part | undef
   return undefined;
 }
 
-function valueOf(parts: UriParts | undefined, sub: (typeof ADDRESS_SUBFIELDS)[number]): string {
+function valueOf(parts: UriParts | undefined, field: Field): string {
   if (!parts) return '';
-  return sub === '' ? parts.uri : parts[sub];
+  if (field.sub === 'displayName') return renderDisplayName(parts.displayName, field.quoted);
+  return field.sub === '' ? parts.uri : parts[field.sub];
 }
 
 // ------------------------------------------------------------- the field sets of each place a template appears

@@ -68,7 +68,9 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
       assert.match(auth, new RegExp(`realm="${ITSP_REALM}"`));
       assert.match(auth, /qop=("?)auth\1/, 'the challenge asked qop=auth');
       assert.match(headerOf(registers[1]!, 'To') ?? '', new RegExp(`<${ACCOUNT_URI}>`));
-      assert.match(registers[1]!, new RegExp(`^REGISTER sip:${ITSP_REALM} SIP/2.0`, 'm'), 'registrar = domain of the account URI');
+      // Flexisip's forms (providers-itsp.template.json): the pool's "<sip:127.0.0.1:PORT;transport=udp>" outbound proxy
+      // carried it; the account's "registrar": "127.0.0.1:PORT" with "protocol": "udp" is its Request-URI (account.hh:194-202)
+      assert.match(registers[1]!, new RegExp(`^REGISTER sip:127\\.0\\.0\\.1:${itsp.port} SIP/2.0`, 'm'), 'registrar host:port with the account protocol');
       const sentOk = sipMessages(readMessages(itsp)).filter((m) => m.direction === 'sent' && /^SIP\/2.0 200 /.test(m.text) && /CSeq:\s*\d+ REGISTER/i.test(m.text));
       assert.equal(sentOk.length, 1, 'the ITSP accepted the credentials (verifyauth) and answered 200 once');
       const states = registrationChanges(b2bua).map((l) => l.state);
@@ -108,7 +110,7 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
       const expectedTo = `sip:${DIALED}@itsp.example.net`;
       assert.match(leg, new RegExp(`^INVITE ${escape(expectedTo)} SIP/2.0`, 'm'), `Request-URI of leg B:\n${leg}`);
       assert.match(headerOf(leg, 'To') ?? '', new RegExp(`^<${escape(expectedTo)}>$`), `To of leg B:\n${leg}`);
-      // outgoingInvite.from = "{incoming.from.displayName}" <{account.uri}>; the caller is "Alice" <sip:alice@...>
+      // outgoingInvite.from = {incoming.from.displayName} <{account.uri}> (the name renders quoted); the caller is "Alice" <sip:alice@...>
       assert.match(headerOf(leg, 'From') ?? '', new RegExp(`^"Alice" <${escape(ACCOUNT_URI)}>;tag=`), `From of leg B:\n${leg}`);
       assert.doesNotMatch(leg, /sip:alice@/, 'the caller\'s own address does not leak to the provider');
 

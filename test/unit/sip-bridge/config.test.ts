@@ -104,7 +104,7 @@ describe('sip-bridge configuration', () => {
       `${p}accountPools.pool.maxCallsPerLine: must be integer, not the string "two"`,
       `${p}accountPools.pool.loader[0].secretType: "plain" is not allowed (use one of md5, sha256, clrtxt)`,
     ]) assert.ok(problems.includes(expected), `missing ${expected} in\n${problems.join('\n')}`);
-    assert.ok(problems.some((m) => m.startsWith(`${p}accountPools.pool.loader[0].passwd: unknown property`)), problems.join('\n'));
+    assert.ok(!problems.some((m) => m.includes('passwd')), `an unknown key is not a problem (Flexisip ignores it): ${problems.join('\n')}`);
   });
 
   it('requires pattern for MatchRegex and by/source for FindInPool; quotes odd pool names in paths', async () => {
@@ -190,8 +190,6 @@ describe('sip-bridge configuration', () => {
 
   it('v1 problems point into the v1 array', async () => {
     const v1: Json[] = [{ name: 'x', pattern: '(', accounts: [{ uri: 'nope' }] }, { name: 'y', pattern: '.*', accounts: [], extra: 1 }];
-    assert.deepEqual(await problemsOf(v1), [`${prefix()}[1].extra: unknown property (known: name, pattern, outboundProxy, registrationRequired, maxCallsPerLine, accounts, enableAvpf, mediaEncryption)`]);
-    delete v1[1]!.extra;
     assert.deepEqual(await problemsOf(v1), [
       `${prefix()}[0].accounts[0].uri: "nope" is not a SIP URI (write sip:user@domain)`,
       `${prefix()}[0].pattern: invalid regex "(": Unterminated group (fix the regular expression)`,

@@ -43,8 +43,8 @@ describe('sip-bridge registrations (fake host.sip, manual clock)', () => {
     assert.equal(cseq, '3 REGISTER');
     assert.deepEqual({ ...sip.sent[0], headers }, {
       method: 'REGISTER',
-      uri: 'sip:trunk.example.net',
-      outboundProxy: 'sip:trunk.example.net;transport=udp',
+      // no registrar: Flexisip's registrar is the outbound proxy (account-pool.cc:152)
+      uri: 'sip:trunk.example.net;transport=udp',
       headers: {
         From: '<sip:line1@trunk.example.net>', To: '<sip:line1@trunk.example.net>',
         Contact: '<sip:line1@127.0.0.1:5070;transport=udp>', Expires: '3600',

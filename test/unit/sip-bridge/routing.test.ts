@@ -73,7 +73,7 @@ describe('sip-bridge routing (fixture providers-v2.json)', () => {
     assert.equal(d.kind, 'route');
     assert.equal(d.provider.name, 'Shared lines');
     assert.equal(d.line.uri, 'sip:shared1@shared.example.net');
-    assert.equal(d.target.from, '"" <sip:shared1@shared.example.net>');
+    assert.equal(d.target.from, '<sip:shared1@shared.example.net>', 'no display name: {incoming.from.displayName} renders empty');
   });
 
   it('a trigger that does not match skips the provider (regex is whole-string)', () => {

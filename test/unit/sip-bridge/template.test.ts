@@ -24,9 +24,9 @@ describe('sip-bridge templates', () => {
   it('renders every address with every sub-field', () => {
     assert.equal(compiled('{incoming.to}').render(values), 'sip:+33612@example.org;user=phone');
     assert.equal(compiled('{incoming.to.user}|{incoming.to.hostport}|{incoming.to.uriParameters}|{incoming.to.displayName}').render(values),
-      '+33612|example.org|;user=phone|Bob');
+      '+33612|example.org|;user=phone|"Bob"', 'a display name renders quoted, as Flexisip renders it');
     assert.equal(compiled('{incoming.from}|{incoming.from.displayName}|{incoming.from.hostport}').render(values),
-      'sip:alice@example.org:5080;transport=tcp|Alice|example.org:5080');
+      'sip:alice@example.org:5080;transport=tcp|"Alice"|example.org:5080');
     assert.equal(compiled('{incoming.requestUri.uriParameters}').render(values), ';user=phone;gr=x');
     assert.equal(compiled('{account.uri.hostport}/{account.uri.user}/{account.alias}/{account.alias.user}').render(values),
       'trunk.example.net:5070/line1/sip:alice@internal.example.org/alice');
