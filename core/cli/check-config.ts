@@ -13,6 +13,11 @@ export interface CheckResult {
   readonly ok: boolean;
   /** Lines to print: "OK: ..." or one problem per line, then one line per warning (warnings do not make ok false). */
   readonly lines: readonly string[];
+  /**
+   * What the media engine offers on this machine (engine, encryption modes, SDES suites, unavailable modes with why),
+   * printed after `lines`; a media engine that cannot start makes ok false. Empty when the configuration has problems.
+   */
+  readonly media: readonly string[];
 }
 
 export async function checkConfig(file: string): Promise<CheckResult> {
@@ -22,13 +27,13 @@ export async function checkConfig(file: string): Promise<CheckResult> {
   const warningLines = warnings.map((w) => `${CONFIG_WARNING}: ${w}`);
   if (all.length > 0) {
     const code: ErrorCode = 'B2BUA_CONFIG_INVALID';
-    return { ok: false, lines: [`${code}: ${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`), ...warningLines] };
+    return { ok: false, lines: [`${code}: ${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`), ...warningLines], media: [] };
   }
   const where = app.application ? describeLocation(app.application.location) : '';
   const media = await describeMedia(config);
   const ok = `OK: ${file} (application ${config.server.application}, ${where}; transport ${config.server.transport})`;
-  if (!media.ok) return { ok: false, lines: [`B2BUA_MEDIA_UNSUPPORTED: ${file}: ${media.line}`, ...warningLines] };
-  return { ok: true, lines: [ok, media.line, ...media.warnings, ...warningLines] };
+  if (!media.ok) return { ok: false, lines: [`B2BUA_MEDIA_UNSUPPORTED: ${file}: ${media.line}`, ...warningLines], media: [] };
+  return { ok: true, lines: [ok, ...warningLines], media: [media.line, ...media.warnings] };
 }
 
 /**

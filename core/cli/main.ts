@@ -25,7 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       case 'check-config': {
         const result = await checkConfig(options.configFile);
-        (result.ok ? process.stdout : process.stderr).write(`${result.lines.join('\n')}\n`);
+        (result.ok ? process.stdout : process.stderr).write(`${[...result.lines, ...result.media].join('\n')}\n`);
         return result.ok ? 0 : 1;
       }
       case 'run':

@@ -25,6 +25,21 @@ describe('--check-config', () => {
     assert.match(r.lines[0]!, /^OK: .*flexisip.conf.example \(application trenscrypter, built-in/);
   });
 
+  it('says which media engine runs and what it offers here (the example has the default engine)', async () => {
+    const r = await checkConfig(path.join(ROOT, 'flexisip.conf.example'));
+    assert.match(r.media[0]!, /^media: engine gstreamer; encryption none, sdes(, dtls-srtp)?(, zrtp)?; SDES suites AES_CM_128_HMAC_SHA1_80, /, r.media.join('\n'));
+    for (const mode of ['dtls-srtp', 'zrtp']) {
+      const offered = r.media[0]!.split(';')[1]!.includes(mode);
+      assert.equal(r.media.some((l) => l.includes(`media encryption ${mode} unavailable: `)), !offered, `${mode}: offered, or a warning says why not`);
+    }
+  });
+
+  it('a relay engine says it carries plain RTP only', async () => {
+    const r = await check('relay', '[b2bua-server]\nmedia-engine=relay\n');
+    assert.equal(r.ok, true, r.lines.join('\n'));
+    assert.equal(r.media[0], 'media: engine relay; encryption none');
+  });
+
   const cases: [string, string, RegExp][] = [
     ['unknown key', '[b2bua-server]\nmax-call=3\n', /\[b2bua-server\] max-call: unknown key \(did you mean "max-calls"\?\)/],
     ['bad SIP URI', '[b2bua-server]\noutbound-proxy=127.0.0.1\n', /\[b2bua-server\] outbound-proxy: "127.0.0.1" is not a SIP URI/],
