@@ -24,8 +24,6 @@ import { LIVE_COUNTERS, startB2bua, type B2buaDaemon } from '../../harness/b2bua
 import type { IpPacket } from '../../harness/pcap.js';
 import { live, trenscrypterIni, trenscrypterSuite } from './fixture.js';
 
-
-
 type Mode = 'none' | 'sdes' | 'dtls-srtp' | 'zrtp';
 const MODES: readonly Mode[] = ['none', 'sdes', 'dtls-srtp', 'zrtp'];
 /** The linphonec `media_encryption` of each trenscrypter mode (mandatory unless none). */
