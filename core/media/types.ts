@@ -66,6 +66,8 @@ export interface StreamStats {
   readonly srtpReplays: number;
   /** Packets dropped because they came from an address latching does not allow. */
   readonly rejectedSource: number;
+  /** RTP packets missing from the peer's sequence numbers (RFC 3550 A.3); engines that do not count it omit it. */
+  readonly packetsLost?: number;
   /** ms since epoch of the last RTP packet received on this leg's stream, 0 if none. */
   readonly lastPacketAt: number;
   /** How the stream is secured (absent for plain RTP). */

@@ -31,13 +31,17 @@ struct _B2bIngress {
   guint64 packets_in, bytes_in, rtcp_packets_in, dtls_packets_in, zrtp_packets_in, rejected, other;
   gint64 last_rtp_time_us, last_rtcp_time_us;
   guint last_ssrc;
+  /* Loss (RFC 3550 A.3) of the current SSRC's RTP sequence numbers; lost_before = earlier SSRCs' losses. */
+  struct { gboolean init; guint16 max_seq; guint32 cycles, base_seq; guint64 received; } seq;
+  guint64 lost_before;
 };
 
 G_DEFINE_TYPE(B2bIngress, b2b_ingress, GST_TYPE_ELEMENT)
 
 enum {
   PROP_0, PROP_REMOTE_ADDRESS, PROP_REMOTE_PORT, PROP_LATCH, PROP_LATCHED_PORT, PROP_PACKETS_IN, PROP_BYTES_IN,
-  PROP_RTCP_PACKETS_IN, PROP_DTLS_PACKETS_IN, PROP_ZRTP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC
+  PROP_RTCP_PACKETS_IN, PROP_DTLS_PACKETS_IN, PROP_ZRTP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC,
+  PROP_PACKETS_LOST
 };
 
 static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
@@ -82,6 +86,39 @@ static gboolean source_allowed(B2bIngress *self, GstBuffer *buf) {
   return port == self->latched_port;
 }
 
+/* Packets of the current SSRC missing from its sequence (never negative). Object lock held. */
+static guint64 seq_lost(const B2bIngress *self) {
+  if (!self->seq.init) return 0;
+  gint64 expected = (gint64)self->seq.cycles + self->seq.max_seq - self->seq.base_seq + 1;
+  gint64 lost = expected - (gint64)self->seq.received;
+  return lost > 0 ? (guint64)lost : 0;
+}
+
+/* RFC 3550 A.1 without probation: a jump of more than MAX_DROPOUT restarts the count (new sender state). */
+#define MAX_DROPOUT 3000
+#define MAX_MISORDER 100
+static void seq_update(B2bIngress *self, guint ssrc, guint16 seq) {
+  if (self->seq.init && ssrc != self->last_ssrc) { self->lost_before += seq_lost(self); self->seq.init = FALSE; }
+  if (!self->seq.init) {
+    self->seq.init = TRUE;
+    self->seq.base_seq = self->seq.max_seq = seq;
+    self->seq.cycles = 0;
+    self->seq.received = 1;
+    return;
+  }
+  guint16 delta = (guint16)(seq - self->seq.max_seq);
+  if (delta < MAX_DROPOUT) {
+    if (seq < self->seq.max_seq) self->seq.cycles += 65536;
+    self->seq.max_seq = seq;
+  } else if (delta <= 65535 - MAX_MISORDER) { /* the sender restarted its sequence */
+    self->lost_before += seq_lost(self);
+    self->seq.base_seq = self->seq.max_seq = seq;
+    self->seq.cycles = 0;
+    self->seq.received = 0;
+  } /* else: duplicate or reordered, counted as received */
+  self->seq.received++;
+}
+
 static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
   B2bIngress *self = B2B_INGRESS(parent);
   GstMapInfo map;
@@ -89,6 +126,7 @@ static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer
   if (!gst_buffer_map(buf, &map, GST_MAP_READ)) { gst_buffer_unref(buf); return GST_FLOW_OK; }
   PacketKind kind = classify(map.data, map.size);
   guint ssrc = map.size >= 12 ? GST_READ_UINT32_BE(map.data + (kind == PKT_RTCP ? 4 : 8)) : 0;
+  guint16 seq = kind == PKT_RTP ? GST_READ_UINT16_BE(map.data + 2) : 0;
   gsize size = map.size;
   gst_buffer_unmap(buf, &map);
 
@@ -99,7 +137,7 @@ static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer
   else {
     gint64 now = g_get_real_time();
     switch (kind) {
-      case PKT_RTP: self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; self->bytes_in += size; break;
+      case PKT_RTP: seq_update(self, ssrc, seq); self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; self->bytes_in += size; break;
       case PKT_RTCP: self->rtcp_packets_in++; self->last_rtcp_time_us = now; self->bytes_in += size; break;
       case PKT_DTLS: self->dtls_packets_in++; break;
       default: self->zrtp_packets_in++; break;
@@ -176,6 +214,7 @@ static void b2b_ingress_get_property(GObject *object, guint id, GValue *value, G
     case PROP_LAST_RTP_TIME: g_value_set_int64(value, self->last_rtp_time_us); break;
     case PROP_LAST_RTCP_TIME: g_value_set_int64(value, self->last_rtcp_time_us); break;
     case PROP_LAST_SSRC: g_value_set_uint(value, self->last_ssrc); break;
+    case PROP_PACKETS_LOST: g_value_set_uint64(value, self->lost_before + seq_lost(self)); break;
     default: if (!b2b_get_counter(self, counters, G_N_ELEMENTS(counters), id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
@@ -208,6 +247,8 @@ static void b2b_ingress_class_init(B2bIngressClass *klass) {
       "Wall clock (us since epoch) of the last accepted RTCP packet, 0 = none", 0, G_MAXINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_LAST_SSRC, g_param_spec_uint("last-ssrc", "Last SSRC",
       "SSRC of the last accepted RTP packet", 0, G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(oc, PROP_PACKETS_LOST, g_param_spec_uint64("packets-lost", "Packets lost",
+      "RTP packets missing from the accepted senders' sequence numbers (RFC 3550 A.3, summed over SSRCs)", 0, G_MAXUINT64, 0, B2B_PARAM_RO));
   GST_DEBUG_CATEGORY_INIT(b2b_ingress_debug, "b2bingress", 0, "B2BUA leg ingress");
 }
 

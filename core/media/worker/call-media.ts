@@ -228,6 +228,7 @@ export class CallMedia {
       srtpAuthFailures: sum(decs, 'auth-failures'),
       srtpReplays: sum(decs, 'replays'),
       rejectedSource: sum(ins, 'rejected'),
+      packetsLost: p.element(n.rtpIngress).number('packets-lost'),
       lastPacketAt: Math.floor(p.element(n.rtpIngress).number('last-rtp-time') / 1000),
     };
   }

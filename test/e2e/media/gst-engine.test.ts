@@ -92,6 +92,21 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     assert.ok(!engine.capabilities.srtpSuites.includes('AES_192_CM_HMAC_SHA1_80'), 'AES-192 is refused (see README)');
   });
 
+  it('counts RTP packets lost from the peer\'s sequence numbers, per SSRC, across an SSRC change (RFC 3550 A.3)', async () => {
+    const c = await call();
+    await c.session.configure('a', legOf(stream(c.a)));
+    await c.session.configure('b', legOf(stream(c.b)));
+    await c.a.sendTone({ to: c.portA, count: 20, ssrc: 0x1111, seqStart: 65530 }); // wraps around 65535
+    await c.a.sendTone({ to: c.portA, count: 20, ssrc: 0x1111, seqStart: (65530 + 30) % 65536 }); // 10 missing
+    await c.a.sendTone({ to: c.portA, count: 10, ssrc: 0x3333, seqStart: 500 });
+    await c.a.sendTone({ to: c.portA, count: 10, ssrc: 0x3333, seqStart: 515 }); // 5 missing
+    await waitUntil('60 packets at B', () => (c.b.count() === 60 ? true : undefined), 5000);
+    const st = await c.session.stats();
+    assert.equal(st.a[0]!.packetsIn, 60);
+    assert.equal(st.a[0]!.packetsLost, 15);
+    assert.equal(st.b[0]!.packetsLost, 0, 'nothing was sent on leg B');
+  });
+
   it('relays plain RTP both ways with symmetric sockets, the tone intact, and counts it per leg', async () => {
     const c = await call();
     await c.session.configure('a', legOf(stream(c.a)));
