@@ -10,6 +10,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(B2bIngress, b2b_ingress, B2B, INGRESS, GstElement)
 #define B2B_TYPE_SRTP (b2b_srtp_get_type())
 G_DECLARE_FINAL_TYPE(B2bSrtp, b2b_srtp, B2B, SRTP, GstElement)
+#define B2B_TYPE_ZRTP (b2b_zrtp_get_type())
+G_DECLARE_FINAL_TYPE(B2bZrtp, b2b_zrtp, B2B, ZRTP, GstElement)
 
 /* Settable while PLAYING (re-INVITEs change them mid-call) / read-only. */
 #define B2B_PARAM_RW (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)
