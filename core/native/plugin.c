@@ -11,7 +11,8 @@ static gboolean plugin_init(GstPlugin *plugin) {
   if (srtp_init() != srtp_err_status_ok) return FALSE;
   return gst_element_register(plugin, "b2bingress", GST_RANK_NONE, B2B_TYPE_INGRESS) &&
          gst_element_register(plugin, "b2bsrtp", GST_RANK_NONE, B2B_TYPE_SRTP) &&
-         gst_element_register(plugin, "b2bdtls", GST_RANK_NONE, B2B_TYPE_DTLS);
+         gst_element_register(plugin, "b2bdtls", GST_RANK_NONE, B2B_TYPE_DTLS) &&
+         gst_element_register(plugin, "b2bzrtp", GST_RANK_NONE, B2B_TYPE_ZRTP);
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, b2bua, "b2bua-server media elements", plugin_init,
