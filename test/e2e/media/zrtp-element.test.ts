@@ -16,19 +16,56 @@ import { NATIVE_PLUGIN_DIR } from '../../../core/media/gst/index.js';
 import { sleep, waitUntil } from '../../harness/wait.js';
 
 type Gst = typeof import('../../../core/media/worker/gst.js');
+type UdpSocket = import('../../../core/media/worker/gst.js').UdpSocket;
+
+/** A b2bzrtp element as node-gtk shows it (properties in camelCase; guint64 counters as bigint). */
+interface Zrtp {
+  connectionId: string;
+  ssrc: number;
+  active: boolean;
+  peerHelloHash: string;
+  cachePath: string;
+  readonly helloHash: string;
+  readonly state: string;
+  readonly error: string;
+  readonly sas: string;
+  readonly sasType: string;
+  readonly cipher: string;
+  readonly authTag: string;
+  readonly keyAgreement: string;
+  readonly keyAgreements: string;
+  readonly hash: string;
+  readonly cacheHit: boolean;
+  readonly cacheMismatch: boolean;
+  readonly srtpSend: string;
+  readonly srtpRecv: string;
+  readonly packetsIn: bigint;
+  readonly packetsOut: bigint;
+}
+interface GstPipeline {
+  getByName(name: string): Record<string, unknown>;
+  setState(state: number): void;
+}
+/** The part of node-gtk's Gst namespace used here (ElementFactory.make for the holders). */
+interface GstNs {
+  ElementFactory: { make(factory: string, name: null): Zrtp };
+  parseLaunch(description: string): GstPipeline;
+  State: { NULL: number; PLAYING: number };
+}
+
 let gst: Gst;
-let G: any; // node-gtk's Gst namespace (ElementFactory.make for the holders)
+let G: GstNs;
 
 const HASH = /^1\.10 [0-9a-f]{64}$/;
 
 /** One side of a call: a holder plus one pipeline per stream (the worker's shape). */
 class Side {
-  readonly holder: any;
-  readonly streams: { ssrc: number; socket: InstanceType<Gst['UdpSocket']>; pipeline?: any; el?: any }[] = [];
+  readonly holder: Zrtp;
+  readonly streams: { ssrc: number; socket: UdpSocket; pipeline?: GstPipeline; el?: Zrtp }[] = [];
 
   constructor(readonly connectionId: string, props: Record<string, string | boolean> = {}, nStreams = 1) {
     this.holder = G.ElementFactory.make('b2bzrtp', null);
-    for (const [k, v] of Object.entries(props)) this.holder[k] = v;
+    Object.assign(this.holder, props);
     this.holder.connectionId = connectionId;
     for (let i = 0; i < nStreams; i++) this.streams.push({ ssrc: randomInt(1, 2 ** 32 - 1), socket: gst.UdpSocket.bind('127.0.0.1', 0) });
     this.holder.ssrc = this.streams[0]!.ssrc; // the main (audio) channel first
@@ -43,14 +80,14 @@ class Side {
   }
 
   /** Builds and plays stream i's pipeline towards `peer`'s socket of the same stream. */
-  play(i: number, peer: Side, peerHelloHash?: string): any {
+  play(i: number, peer: Side, peerHelloHash?: string): Zrtp {
     const s = this.streams[i]!;
     const p = G.parseLaunch(
       `udpsrc name=src close-socket=false ! b2bzrtp name=z ! udpsink name=sink sync=false async=false close-socket=false host=127.0.0.1 port=${peer.streams[i]!.socket.port}`,
     );
     p.getByName('src').socket = s.socket.handle;
     p.getByName('sink').socket = s.socket.handle;
-    const el = p.getByName('z');
+    const el = p.getByName('z') as unknown as Zrtp;
     el.connectionId = this.connectionId;
     el.ssrc = s.ssrc;
     if (peerHelloHash !== undefined) el.peerHelloHash = peerHelloHash;
@@ -58,10 +95,6 @@ class Side {
     s.pipeline = p;
     s.el = el;
     return el;
-  }
-
-  el(i = 0): any {
-    return this.streams[i]!.el;
   }
 
   /** Ends the call: pipelines down, every instance detached (the shared state goes with the last one). */
@@ -78,7 +111,7 @@ class Side {
 const n = (v: unknown) => Number(v ?? 0);
 const uniqueId = (what: string) => `${what}-${randomBytes(4).toString('hex')}`;
 
-function waitState(el: any, state: string, ms = 5000): Promise<true> {
+function waitState(el: Zrtp, state: string, ms = 5000): Promise<true> {
   return waitUntil(`b2bzrtp state "${state}" (is "${el.state}", error "${el.error}")`, () => (el.state === state ? true : undefined), ms, 10);
 }
 
@@ -182,7 +215,7 @@ describe('b2bzrtp: ZRTP between two endpoints over loopback UDP (libbzrtp)', fun
     assert.equal(await srtpRoundTrip(ea.srtpSend, ea.srtpRecv), 0, 'and the wrong key does not authenticate');
 
     // A pipeline rebuilt (re-INVITE): a new instance on the same connection-id carries on secured.
-    a.streams[0]!.pipeline.setState(G.State.NULL);
+    a.streams[0]!.pipeline!.setState(G.State.NULL);
     ea.connectionId = '';
     const again = a.play(0, b);
     assert.equal(again.state, 'secured');
