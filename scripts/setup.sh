@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libgirepository1.0-dev libcairo2-dev gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
-  libsrtp2-dev libbzrtp-dev libssl-dev pkg-config build-essential python3 openssl
+  libsrtp2-dev libbzrtp-dev libssl-dev libsqlite3-dev pkg-config build-essential python3 openssl
   # real SIP peers and wire tools for the end-to-end tests
   sip-tester linphone-cli baresip kamailio tshark sox jq procps iproute2
 )

@@ -465,6 +465,7 @@ static void channel_apply_peer_hash_locked(Channel *ch) {
   gsize len = strlen(ch->peer_hello_hash);
   const char *sp = strchr(ch->peer_hello_hash, ' ');
   if ((sp ? strlen(sp + 1) : len) != 64) { set_error_locked(ch, "peer-hello-hash \"%s\" is not \"<version> <64 hex digits>\"", ch->peer_hello_hash); return; }
+  GST_DEBUG("ZRTP stream ssrc %08x: peer hello hash %s", ch->ssrc, ch->peer_hello_hash);
   int ret = bzrtp_setPeerHelloHash(s->ctx, ch->ssrc, (uint8_t *)ch->peer_hello_hash, len);
   if (ret == BZRTP_ERROR_HELLOHASH_MISMATCH) set_error_locked(ch, "the peer's Hello does not match its SDP a=zrtp-hash %s", ch->peer_hello_hash);
   else if (ret != 0) GST_WARNING("bzrtp_setPeerHelloHash: 0x%x", ret);
@@ -615,6 +616,7 @@ static void session_flush(Session *s) {
 /* ------------------------------------------------------------------ element */
 
 static void apply_prop_locked(B2bZrtp *self, guint id);
+static void unbind_locked(B2bZrtp *self);
 
 /* Orders the instances reaching PLAYING (the latest one sends). */
 static guint64 next_play_seq(void) {
@@ -631,31 +633,54 @@ static void detach(B2bZrtp *self) {
   Session *s = self->session;
   if (!s) return;
   g_mutex_lock(&s->lock);
-  if (self->channel) self->channel->instances = g_list_remove(self->channel->instances, self);
-  else s->conn_instances = g_list_remove(s->conn_instances, self);
+  unbind_locked(self);
   self->playing = FALSE;
   g_mutex_unlock(&s->lock);
-  self->channel = NULL;
   self->session = NULL;
   b2b_shared_release("zrtp", self->connection_id);
 }
 
-/* Instance lock held. Attaches to (connection-id, ssrc) and applies the values set on this instance. */
-static void attach(B2bZrtp *self) {
-  if (!self->connection_id || !*self->connection_id) return;
-  Session *s = b2b_shared_acquire("zrtp", self->connection_id, session_create, NULL, session_destroy);
-  gboolean playing = GST_STATE(self) == GST_STATE_PLAYING;
-  g_mutex_lock(&s->lock);
-  self->session = s;
+/* Instance and session locks held: this instance onto its channel (or the session without ssrc), then
+ * the values set on this instance applied there. */
+static void bind_locked(B2bZrtp *self) {
+  Session *s = self->session;
   if (self->has_ssrc) {
     self->channel = session_channel_locked(s, self->ssrc);
     self->channel->instances = g_list_prepend(self->channel->instances, self);
   } else {
     s->conn_instances = g_list_prepend(s->conn_instances, self);
   }
-  if (playing) { self->playing = TRUE; self->play_seq = next_play_seq(); }
   for (guint id = PROP_CACHE_PATH; id <= PROP_SAS_TYPES; id++) if (self->set_mask & (1u << id)) apply_prop_locked(self, id);
   session_poll_locked(s);
+}
+
+static void unbind_locked(B2bZrtp *self) {
+  Session *s = self->session;
+  if (self->channel) self->channel->instances = g_list_remove(self->channel->instances, self);
+  else s->conn_instances = g_list_remove(s->conn_instances, self);
+  self->channel = NULL;
+}
+
+/* Instance lock held. Attaches to (connection-id, ssrc). */
+static void attach(B2bZrtp *self) {
+  if (!self->connection_id || !*self->connection_id) return;
+  Session *s = b2b_shared_acquire("zrtp", self->connection_id, session_create, NULL, session_destroy);
+  gboolean playing = GST_STATE(self) == GST_STATE_PLAYING;
+  g_mutex_lock(&s->lock);
+  self->session = s;
+  if (playing) { self->playing = TRUE; self->play_seq = next_play_seq(); }
+  bind_locked(self);
+  g_mutex_unlock(&s->lock);
+}
+
+/* Instance lock held. Another stream of the same session: the session reference is kept (releasing it
+ * could destroy the session when this is its only instance, e.g. a holder reading each stream's hash). */
+static void rebind(B2bZrtp *self) {
+  Session *s = self->session;
+  if (!s) return;
+  g_mutex_lock(&s->lock);
+  unbind_locked(self);
+  bind_locked(self);
   g_mutex_unlock(&s->lock);
 }
 
@@ -794,10 +819,9 @@ static void b2b_zrtp_set_property(GObject *object, guint id, const GValue *value
     }
     case PROP_SSRC:
       if (self->has_ssrc && self->ssrc == g_value_get_uint(value)) break;
-      detach(self);
       self->ssrc = g_value_get_uint(value);
       self->has_ssrc = TRUE;
-      attach(self);
+      rebind(self);
       break;
     case PROP_ACTIVE: self->active = g_value_get_boolean(value); break;
     case PROP_CACHE_PATH: replace(&self->cache_path, g_value_get_string(value)); break;
@@ -859,7 +883,7 @@ static void b2b_zrtp_get_property(GObject *object, guint id, GValue *value, GPar
     case PROP_HELLO_HASH: {
       guint8 buf[80] = {0};
       if (ch && session_ensure_ctx_locked(s) && ch->in_bzrtp && bzrtp_getSelfHelloHash(s->ctx, ch->ssrc, buf, sizeof buf) == 0)
-        g_value_set_string(value, (const gchar *)buf);
+        { g_value_set_string(value, (const gchar *)buf); GST_DEBUG_OBJECT(self, "ssrc %08x hello-hash %s", ch->ssrc, buf); }
       else
         g_value_set_string(value, "");
       session_poll_locked(s);
