@@ -13,7 +13,7 @@ import { loadBridgeConfig } from '../../../plugins/sip-bridge/load.js';
 import { parseNameAddr } from '../../../core/plugin-api/index.js';
 import type { LegBTarget } from '../../../core/plugin-api/index.js';
 import { asNameAddr } from '../../../core/b2bua/incoming.js';
-import { fakeHost, incomingCall } from './fakes.js';
+import { fakeHost, incomingCall, validated } from './fakes.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -43,7 +43,7 @@ describe('sip-bridge: providers files as Flexisip 2.5 reads them', () => {
   }
   async function warningsOf(json: unknown): Promise<string[]> {
     const file = await write(json);
-    assert.deepEqual(await plugin.validate!({ providers: file }, { configDir: dir }), [], 'accepted by the check');
+    assert.deepEqual((await validated({ providers: file }, dir)).problems, [], 'accepted by the check');
     const loaded = await loadBridgeConfig(file, dir);
     assert.ok(loaded.ok);
     const prefix = `providers: ${path.join(dir, file)}: `;
@@ -104,7 +104,7 @@ describe('sip-bridge: providers files as Flexisip 2.5 reads them', () => {
 
     it('a known key with a wrong value is still refused', async () => {
       const file = await write(v2({}, { protocol: 'sctp', junk: 1 }));
-      const problems = await plugin.validate!({ providers: file }, { configDir: dir });
+      const problems = (await validated({ providers: file }, dir)).problems;
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.match(problems[0]!, /accountPools\.pool\.loader\[0\]\.protocol: "sctp" is not allowed/);
     });

@@ -14,7 +14,7 @@ import type { SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import { loadBridgeConfig } from '../../../plugins/sip-bridge/load.js';
 import type { LegBTarget, Logger } from '../../../core/plugin-api/index.js';
 import { resolveTarget } from '../../../core/sip/resolve.js';
-import { FakeSip, ManualTimers, fakeHost, incomingCall, silentLog } from './fakes.js';
+import { FakeSip, ManualTimers, fakeHost, incomingCall, silentLog, validated } from './fakes.js';
 
 type Json = Record<string, unknown>;
 
@@ -104,7 +104,7 @@ describe('sip-bridge URI forms of outboundProxy / registrar (check and run time)
   for (const form of FORMS) {
     it(`${form.name}: passes --check-config, REGISTER and INVITE go where Flexisip sends them`, async () => {
       const file = await write(providersFile(form));
-      assert.deepEqual(await plugin.validate!({ providers: file }, { configDir: dir }), [], 'the configuration check accepts it');
+      assert.deepEqual((await validated({ providers: file }, dir)).problems, [], 'the configuration check accepts it');
 
       const sip = new FakeSip();
       const host = fakeHost<SipBridgeOptions>({ providers: file }, dir, sip);
@@ -145,7 +145,7 @@ describe('sip-bridge URI forms of outboundProxy / registrar (check and run time)
     ];
     for (const [form, expected] of bad) {
       const file = await write(providersFile(form));
-      const problems = await plugin.validate!({ providers: file }, { configDir: dir });
+      const problems = (await validated({ providers: file }, dir)).problems;
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.ok(problems[0]!.includes(expected), `${problems[0]} should include ${expected}`);
     }
@@ -183,7 +183,7 @@ describe('sip-bridge URI forms of outboundProxy / registrar (check and run time)
         },
       },
     }, 'tester.json');
-    assert.deepEqual(await plugin.validate!({ providers: file }, { configDir: dir }), []);
+    assert.deepEqual((await validated({ providers: file }, dir)).problems, []);
     const loaded = await loadBridgeConfig(file, dir);
     assert.ok(loaded.ok);
     const account = loaded.value.pools.get('ExternalAccounts')!.accounts[0]!;
