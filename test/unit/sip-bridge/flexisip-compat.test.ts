@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import plugin, { startSipBridge } from '../../../plugins/sip-bridge/index.js';
+import { startSipBridge } from '../../../plugins/sip-bridge/index.js';
 import type { SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import { loadBridgeConfig } from '../../../plugins/sip-bridge/load.js';
 import { parseNameAddr } from '../../../core/plugin-api/index.js';
@@ -41,13 +41,16 @@ describe('sip-bridge: providers files as Flexisip 2.5 reads them', () => {
     await writeFile(path.join(dir, name), JSON.stringify(json, null, 2));
     return name;
   }
+  /** validate()'s warnings (what the host prints and logs), without their `providers: <file>: ` prefix. */
   async function warningsOf(json: unknown): Promise<string[]> {
     const file = await write(json);
-    assert.deepEqual((await validated({ providers: file }, dir)).problems, [], 'accepted by the check');
+    const { problems, warnings } = await validated({ providers: file }, dir);
+    assert.deepEqual(problems, [], 'accepted by the check');
     const loaded = await loadBridgeConfig(file, dir);
     assert.ok(loaded.ok);
+    assert.deepEqual(warnings, loaded.value.warnings, 'validate() returns the warnings of the configuration the bridge runs');
     const prefix = `providers: ${path.join(dir, file)}: `;
-    return loaded.value.warnings.map((w) => (w.startsWith(prefix) ? w.slice(prefix.length) : `UNPREFIXED ${w}`));
+    return warnings.map((w) => (w.startsWith(prefix) ? w.slice(prefix.length) : `UNPREFIXED ${w}`));
   }
   /** Leg B's target for a call, the bridge started on `json`. */
   async function routed(json: Json, from: string, fromName: string | undefined, requestUri = 'sip:jasper@flexisip.example.org'): Promise<LegBTarget | string> {
