@@ -25,6 +25,8 @@ import { VERSION } from '../cli/version.js';
 export interface DaemonOptions {
   readonly configFile: string;
   readonly debug: boolean;
+  /** Where the JSON log lines go (default stdout); a test seam. */
+  readonly logDestination?: NodeJS.WritableStream;
 }
 
 const SHUTDOWN_HOOK_TIMEOUT_MS = 5000;
@@ -43,7 +45,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   if (reading.problems.length > 0) throw configError(options.configFile, reading.problems);
   const config = reading.config;
 
-  const log = createLogger({ level: levelFor(config, options.debug) });
+  const log = createLogger({ level: levelFor(config, options.debug), ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const app = await readApplication(config);
   logConfigWarnings(log, reading.warnings, app.warnings); // as --check-config prints them: with or without problems
   if (!app.application) throw new B2buaError(app.code, app.problems[0] ?? 'application not found', { details: app.problems });
