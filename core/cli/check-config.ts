@@ -11,7 +11,10 @@ import { readApplication, describeLocation } from '../plugin-host/index.js';
 
 export interface CheckResult {
   readonly ok: boolean;
-  /** Lines to print: "OK: ..." or one problem per line, then one line per warning (warnings do not make ok false). */
+  /**
+   * Lines to print: "OK: ..." or one problem per line, then one `B2BUA_CONFIG_WARNING: ...` line per warning of
+   * `[b2bua-server]` and then of the application's section (warnings do not make ok false).
+   */
   readonly lines: readonly string[];
   /**
    * What the media engine offers on this machine (engine, encryption modes, SDES suites, unavailable modes with why),
@@ -24,7 +27,8 @@ export async function checkConfig(file: string): Promise<CheckResult> {
   const { config, problems, warnings } = readConfig(file);
   const app = await readApplication(config);
   const all = [...problems, ...app.problems];
-  const warningLines = warnings.map((w) => `${CONFIG_WARNING}: ${w}`);
+  // The configuration's own warnings, then the application's (from its validate()).
+  const warningLines = [...warnings, ...app.warnings].map((w) => `${CONFIG_WARNING}: ${w}`);
   if (all.length > 0) {
     const code: ErrorCode = 'B2BUA_CONFIG_INVALID';
     return { ok: false, lines: [`${code}: ${file}: ${all.length} problem${all.length > 1 ? 's' : ''}:`, ...all.map((p) => `  ${p}`), ...warningLines], media: [] };

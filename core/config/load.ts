@@ -39,7 +39,7 @@ export interface ConfigReading {
 }
 
 /** Code of the configuration warnings (a prefix in --check-config's output, `code` in the start-up log). */
-export const CONFIG_WARNING = 'B2BUA_CONFIG_WARNING';
+export { CONFIG_WARNING } from '../vocabulary/index.js';
 
 /** Reads and validates without throwing for content problems (they are listed); throws only when unreadable. */
 export function readConfig(file: string): ConfigReading {

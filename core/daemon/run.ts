@@ -25,6 +25,8 @@ import { VERSION } from '../cli/version.js';
 export interface DaemonOptions {
   readonly configFile: string;
   readonly debug: boolean;
+  /** Where the JSON log lines go (default stdout); a test seam. */
+  readonly logDestination?: NodeJS.WritableStream;
 }
 
 const SHUTDOWN_HOOK_TIMEOUT_MS = 5000;
@@ -43,9 +45,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   if (reading.problems.length > 0) throw configError(options.configFile, reading.problems);
   const config = reading.config;
 
-  const log = createLogger({ level: levelFor(config, options.debug) });
-  for (const warning of reading.warnings) log.warn({ code: CONFIG_WARNING }, warning);
+  const log = createLogger({ level: levelFor(config, options.debug), ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const app = await readApplication(config);
+  logConfigWarnings(log, reading.warnings, app.warnings); // as --check-config prints them: with or without problems
   if (!app.application) throw new B2buaError(app.code, app.problems[0] ?? 'application not found', { details: app.problems });
   if (app.problems.length > 0) throw configError(options.configFile, app.problems);
   const { plugin, location, options: pluginOptions } = app.application;
@@ -127,6 +129,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   return { stopped, shutdown, reload };
+}
+
+/**
+ * The one place start-up logs configuration warnings, once each (`code: B2BUA_CONFIG_WARNING`, level warn): those of
+ * `[b2bua-server]` (core/config) and those the application's validate() returned (core/plugin-host). Plugins do not log
+ * their own. The messages are the lines --check-config prints after `B2BUA_CONFIG_WARNING: `.
+ */
+export function logConfigWarnings(log: Logger, serverWarnings: readonly string[], applicationWarnings: readonly string[]): void {
+  for (const warning of serverWarnings) log.warn({ code: CONFIG_WARNING }, warning);
+  for (const warning of applicationWarnings) log.warn({ code: CONFIG_WARNING }, warning);
 }
 
 /**

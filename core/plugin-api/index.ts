@@ -14,11 +14,16 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
  * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
  * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
  */
-export const HOST_API_VERSION = '1.1.0';
+export const HOST_API_VERSION = '1.2.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
 export { ENCRYPTION_MODES, SRTP_SUITES } from '../vocabulary/index.js';
+/**
+ * Code of configuration warnings (since 1.2.0): `B2BUA_CONFIG_WARNING: …` lines of --check-config, `code` of the start-up
+ * log lines. The host prints and logs the warnings validate() returns: a plugin needs it only to recognise them (tests).
+ */
+export { CONFIG_WARNING } from '../vocabulary/index.js';
 export type { EncryptionMode, SrtpSuite, PortRange, Logger, NameAddr } from '../vocabulary/index.js';
 export type { B2buaServerConfig } from '../config/server-config.js';
 import type { EncryptionMode, SrtpSuite, Logger, NameAddr, OfferedKind } from '../vocabulary/index.js';
@@ -232,6 +237,24 @@ export interface MediaCapabilities {
   readonly unavailable: Readonly<Partial<Record<EncryptionMode | SrtpSuite, string>>>;
 }
 
+/**
+ * What validate() returns since host API 1.2.0 (a plain `string[]` is still accepted: problems only).
+ * Both kinds of message start with the key (or `key: file: JSON path`) they are about and say what to change.
+ */
+export interface PluginValidation {
+  /** Fatal: `key: what is wrong (what to change)`; empty = valid. */
+  readonly problems: readonly string[];
+  /**
+   * Accepted but likely not what the operator means, e.g. `outgoing-enc-regex: last item "sdes" ignored (add its regex or
+   * remove it)`. Never fatal: --check-config prints each as `B2BUA_CONFIG_WARNING: <file> [b2bua-server::<name>] <warning>`
+   * after its OK line, and the host logs each once at start-up with `code: 'B2BUA_CONFIG_WARNING'` (do not log them yourself).
+   */
+  readonly warnings?: readonly string[];
+}
+
+/** validate()'s result: problems only (host API 1.0), or problems and warnings (since 1.2.0). */
+export type PluginValidationResult = readonly string[] | PluginValidation;
+
 export interface B2buaPlugin<Options = Readonly<Record<string, unknown>>> {
   readonly name: string;
   /** Semver range of HOST_API_VERSION this plugin works with, e.g. `^1.0.0`. */
@@ -240,10 +263,11 @@ export interface B2buaPlugin<Options = Readonly<Record<string, unknown>>> {
   readonly configSchema: object;
   /**
    * Extra validation after the schema (cross-key rules, regexes, files the config points to).
-   * Return problems as messages `key: what is wrong (what to change)`; empty = valid.
+   * Return problems as messages `key: what is wrong (what to change)`; empty = valid. Since 1.2.0 it may return
+   * `{ problems, warnings }` instead (declare `hostApi: '^1.2.0'`): see PluginValidation.
    * Used by `--check-config` as well as start-up.
    */
-  validate?(options: Options, ctx: { configDir: string }): string[] | Promise<string[]>;
+  validate?(options: Options, ctx: { configDir: string }): PluginValidationResult | Promise<PluginValidationResult>;
   apply(host: PluginHost<Options>): void | Promise<void>;
   /**
    * Read-only admin queries by command name; each returns a JSON-serialisable value. Still served, after the

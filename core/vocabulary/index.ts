@@ -54,3 +54,9 @@ export interface NameAddr {
   readonly uri: string;
   readonly params: Readonly<Record<string, string | null>>;
 }
+
+/**
+ * Code of configuration warnings: what is accepted but likely not meant (a prefix of --check-config's warning lines,
+ * `code` of the start-up log lines). Not an error: nothing is refused, so it is not in the error catalog.
+ */
+export const CONFIG_WARNING = 'B2BUA_CONFIG_WARNING';

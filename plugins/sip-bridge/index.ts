@@ -25,12 +25,6 @@ export interface SipBridgeOptions {
 
 export const PLUGIN_NAME = 'sip-bridge';
 export const INFO_COMMAND = 'SIP_BRIDGE INFO';
-/**
- * The code of configuration warnings (core/config/load.ts CONFIG_WARNING; not in the plugin API). A plugin's
- * validate() can only return problems, so the providers file's warnings are logged at start-up with this code;
- * --check-config does not print them.
- */
-export const CONFIG_WARNING = 'B2BUA_CONFIG_WARNING';
 /** Suites for a provider forcing SDES when leg A offered none. */
 const DEFAULT_SDES_SUITES = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const;
 
@@ -63,8 +57,8 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   if (!loaded.ok) throw new PluginConfigError(loaded.problems);
   const config = loaded.value;
   const pools = buildPools(config.pools);
+  // config.warnings are validate()'s: the host prints them in --check-config and logs them once at start-up.
   const log = host.log; // the host binds the plugin name already
-  for (const warning of config.warnings) log.warn({ code: CONFIG_WARNING }, warning);
   const random = runtime.random ?? Math.random;
 
   const registrations = new Registrations(
@@ -163,11 +157,12 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.1.0',
+  hostApi: '^1.2.0', // host.admin (1.1.0), validate() returning warnings (1.2.0)
   configSchema: schema,
   async validate(options, { configDir }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);
-    return loaded.ok ? [] : loaded.problems;
+    // Warnings (`providers: <file>: <JSON path>: …`): unknown keys ignored, MatchRegex `source` ignored, a quoted displayName, a port dropped...
+    return loaded.ok ? { problems: [], warnings: loaded.value.warnings } : { problems: loaded.problems, warnings: loaded.warnings ?? [] };
   },
   async apply(host) {
     await startSipBridge(host);

@@ -8,5 +8,5 @@ export async function loadBridgeConfig(providersOption: string | undefined, conf
   const file = await readProvidersFile(providersOption, configDir);
   if (!file.ok) return file;
   const { config, problems } = compileBridgeConfig(file.value);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: config };
+  return problems.length > 0 ? { ok: false, problems, warnings: config.warnings } : { ok: true, value: config };
 }

@@ -23,7 +23,8 @@ export interface ProvidersFile {
   readonly warnings: readonly string[];
 }
 
-export type Loaded<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+/** A failure may carry the warnings found before the problems (the host prints both). */
+export type Loaded<T> = { ok: true; value: T } | { ok: false; problems: string[]; warnings?: readonly string[] };
 
 export function resolveProvidersPath(option: string, configDir: string): string {
   return path.resolve(configDir, option);
@@ -54,7 +55,7 @@ export function parseProvidersText(text: string, file: string): Loaded<Providers
   if (Array.isArray(json)) {
     const { value, warnings } = withoutUnknownKeys(v1Schema, json);
     const problems = validateJson(v1Schema, value, { fileLabel: where });
-    if (problems.length) return { ok: false, problems };
+    if (problems.length) return { ok: false, problems, warnings: warnings.map((w) => `${where}: ${w}`) };
     return { ok: true, value: { file, version: 1, root: convertV1(value as V1Root), warnings } };
   }
   if (json === null || typeof json !== 'object') {
@@ -65,7 +66,7 @@ export function parseProvidersText(text: string, file: string): Loaded<Providers
   }
   const { value, warnings } = withoutUnknownKeys(v2Schema, json);
   const problems = validateJson(v2Schema, value, { fileLabel: where });
-  if (problems.length) return { ok: false, problems };
+  if (problems.length) return { ok: false, problems, warnings: warnings.map((w) => `${where}: ${w}`) };
   return { ok: true, value: { file, version: 2, root: value as V2Root, warnings } };
 }
 

@@ -5,7 +5,7 @@
  */
 import { PluginConfigError, definePlugin } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
-import { ENC_KEY, SRTP_KEY, WARNING_CODE, decideLegBMedia, parsePolicy, unavailableSuites } from './policy.js';
+import { ENC_KEY, SRTP_KEY, decideLegBMedia, parsePolicy, unavailableSuites } from './policy.js';
 
 export interface TrenscrypterOptions {
   readonly [ENC_KEY]?: readonly string[];
@@ -16,19 +16,19 @@ export const PLUGIN_NAME = 'trenscrypter';
 
 export default definePlugin<TrenscrypterOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.0.0',
+  hostApi: '^1.2.0', // validate() returns warnings
   configSchema: schema,
   validate(options) {
-    return parsePolicy(options).problems;
+    // Warnings (a trailing unpaired item, ignored as Flexisip does): the host prints them in --check-config and logs them at start-up.
+    const { problems, warnings } = parsePolicy(options);
+    return { problems, warnings };
   },
   apply(host) {
-    const { value: policy, problems, warnings } = parsePolicy(host.options);
+    const { value: policy, problems } = parsePolicy(host.options);
     // validate() ran before apply(); a problem here means the host skipped it, so refuse to run with half a policy.
     const refused = problems.length > 0 ? problems : unavailableSuites(policy, host.media);
     if (refused.length > 0) throw new PluginConfigError(refused);
     const log = host.log; // the host binds the plugin name already
-    // The plugin API has no warning channel for --check-config: these are start-up log lines only.
-    for (const warning of warnings) log.warn({ code: WARNING_CODE }, warning);
 
     host.hooks.legBMedia.tapPromise(PLUGIN_NAME, async (legA, call) => {
       try {

@@ -39,12 +39,9 @@ export interface Parsed<T> {
   readonly value: T;
   /** `key: what is wrong (what to change)`; empty when the list is valid. */
   readonly problems: string[];
-  /** `key: what is ignored (what to change)`: accepted as Flexisip does, but worth a warning at start-up. */
+  /** `key: what is ignored (what to change)`: accepted as Flexisip does, but worth a warning (validate() returns them). */
   readonly warnings: string[];
 }
-
-/** Code of the start-up warnings (logged with `host.log.warn`). */
-export const WARNING_CODE = 'B2BUA_CONFIG_WARNING';
 
 /** Compile a configuration regex so that it must match the whole string; a syntax error is returned as text. */
 export function compileWholeMatch(source: string): RegExp | { error: string } {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,49 @@ describe('--check-config', () => {
       assert.equal(r.lines.length, 3, r.lines.join('\n'));
       assert.match(r.lines[0]!, /: 1 problem:$/);
       assert.match(r.lines[2]!, WARNING);
+    });
+  });
+
+  describe("the application's warnings (validate() returning { problems, warnings }): after the OK line, exit status unchanged", () => {
+    const at = (file: string, app: string) => `B2BUA_CONFIG_WARNING: ${file} [b2bua-server::${app}] `;
+    const HEAD = '[b2bua-server]\nmedia-engine=relay\nuser-agent=Flexisip-B2BUA/2.5.2\n';
+
+    it('trenscrypter: a trailing unpaired item of outgoing-enc-regex, ignored as Flexisip does', async () => {
+      const r = await check('trailing', `${HEAD}application=trenscrypter\n[b2bua-server::trenscrypter]\noutgoing-enc-regex=zrtp sip:.*@secure\\.org sdes\n`);
+      assert.equal(r.ok, true, r.lines.join('\n'));
+      assert.match(r.lines[0]!, /^OK: /);
+      assert.equal(r.lines.length, 2, r.lines.join('\n'));
+      assert.ok(r.lines[1]!.startsWith(at(r.file, 'trenscrypter')), r.lines[1]);
+      assert.match(r.lines[1]!.slice(at(r.file, 'trenscrypter').length),
+        /^outgoing-enc-regex: last item "sdes" ignored, as Flexisip does: .*\(3 items; add its regex or remove it\)$/);
+      assert.equal(r.media[0], 'media: engine relay; encryption none', 'the media lines stay separate');
+    });
+
+    it('sip-bridge: an unknown key of the providers file, with its JSON path', async () => {
+      const providers = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/sip-bridge/providers-v2.json'), 'utf8')) as
+        { accountPools: Record<string, { loader: Record<string, unknown>[] }> };
+      providers.accountPools['trunk']!.loader[0]!['encrypted'] = false;
+      const json = path.join(dir, 'unknown-key.json');
+      writeFileSync(json, JSON.stringify(providers));
+      const r = await check('unknown-key', `${HEAD}application=sip-bridge\n[b2bua-server::sip-bridge]\nproviders=unknown-key.json\n`);
+      assert.equal(r.ok, true, r.lines.join('\n'));
+      assert.match(r.lines[0]!, /^OK: .*\(application sip-bridge, built-in/);
+      assert.deepEqual(r.lines.slice(1), [`${at(r.file, 'sip-bridge')}providers: ${json}: $.accountPools.trunk.loader[0].encrypted: ` +
+        'unknown key, ignored as Flexisip 2.5 does (remove it, or check its spelling)']);
+    });
+
+    it("[b2bua-server]'s warnings first, then the application's; with problems, after the problems", async () => {
+      const section = 'application=trenscrypter\n[b2bua-server::trenscrypter]\noutgoing-enc-regex=zrtp sip:.* sdes\n';
+      let r = await check('both', `[b2bua-server]\nmedia-engine=relay\n${section}`);
+      assert.equal(r.ok, true, r.lines.join('\n'));
+      assert.equal(r.lines.length, 3, r.lines.join('\n'));
+      assert.match(r.lines[1]!, /^B2BUA_CONFIG_WARNING: .*\[b2bua-server\] user-agent: /);
+      assert.ok(r.lines[2]!.startsWith(at(r.file, 'trenscrypter')), r.lines[2]);
+      r = await check('both-and-problem', `[b2bua-server]\nmedia-engine=relay\nmax-call=3\n${section}`);
+      assert.equal(r.ok, false);
+      assert.match(r.lines[0]!, /: 1 problem:$/);
+      assert.deepEqual(r.lines.slice(2).map((l) => l.replace(/ \[b2bua-server(::\w+)?\] .*/, ' [$1]')),
+        [`B2BUA_CONFIG_WARNING: ${r.file} []`, `B2BUA_CONFIG_WARNING: ${r.file} [::trenscrypter]`]);
     });
   });
 

@@ -103,6 +103,41 @@ describe('plugin discovery and loading', () => {
     assert.ok(Object.isFrozen(r.application?.options));
   });
 
+  describe('validate() results: problems only (host API 1.0) or { problems, warnings } (1.2.0)', () => {
+    const read = async (name: string, validate: string, section = 'level=7\n') => {
+      writePlugin(path.join(builtinDir, name), name, `validate(o) { ${validate} },`);
+      const file = path.join(configDir, 'flexisip.conf');
+      return { file, r: await readApplication(parseConfigText(`[b2bua-server]\napplication=${name}\n[b2bua-server::${name}]\n${section}`, file).config, { builtinDir, serverRoot }) };
+    };
+
+    it('{ problems, warnings }: each located as `<file> [b2bua-server::<name>] …`; warnings are not problems', async () => {
+      let { file, r } = await read('warner', 'return { problems: [], warnings: o.level > 5 ? ["level: above 5 is read as 5 (write at most 5)"] : [] };');
+      assert.deepEqual(r.problems, []);
+      assert.deepEqual(r.warnings, [`${file} [b2bua-server::warner] level: above 5 is read as 5 (write at most 5)`]);
+      assert.ok(r.application, 'the application is usable');
+      ({ file, r } = await read('both', 'return { problems: ["level: too high"], warnings: ["level: odd"] };'));
+      assert.deepEqual(r.problems, [`${file} [b2bua-server::both] level: too high`]);
+      assert.deepEqual(r.warnings, [`${file} [b2bua-server::both] level: odd`]);
+      ({ r } = await read('nowarnings', 'return { problems: [] };'));
+      assert.deepEqual([r.problems, r.warnings], [[], []], 'warnings are optional');
+    });
+
+    it('an old-style validate() returning string[] works as before: problems, no warnings', async () => {
+      const { file, r } = await read('oldstyle', 'return o.level > 5 ? ["level: too high (at most 5)"] : [];');
+      assert.deepEqual(r.problems, [`${file} [b2bua-server::oldstyle] level: too high (at most 5)`]);
+      assert.deepEqual(r.warnings, []);
+    });
+
+    it('anything else (a JavaScript plugin can return anything) is a problem naming the plugin', async () => {
+      for (const [name, body] of [['none', 'return undefined;'], ['numbers', 'return [1];'], ['badwarnings', 'return { problems: [], warnings: "x" };']] as const) {
+        const { file, r } = await read(name, body);
+        assert.equal(r.problems.length, 1, name);
+        assert.ok(r.problems[0]!.startsWith(`${file} [b2bua-server::${name}]: the plugin's validate() returned `), r.problems[0]);
+        assert.match(r.problems[0]!, /not a list of problems \(string\[\]\) or \{ problems: string\[\], warnings\?: string\[\] \}$/);
+      }
+    });
+  });
+
   it('rejects a plugin whose hostApi excludes this host, and a module that is not a plugin', async () => {
     writePlugin(path.join(builtinDir, 'old'), 'old', '', '^0.1.0');
     mkdirSync(path.join(builtinDir, 'broken'));
@@ -150,6 +185,15 @@ describe('plugin discovery and loading', () => {
     assert.equal(lines[0]!['userAgent'], 'Test/1');
     assert.deepEqual(lines[0]!['transports'], ['sip:127.0.0.1:5999;transport=udp']);
     assert.equal(lines[0]!['hostApiVersion'], HOST_API_VERSION, 'b2bua-server/plugin-api resolved to the running host');
+  });
+
+  it('the example plugin (hostApi ^1.0.0, validate() returning string[]) still reports its problems, and no warnings', async () => {
+    cpSync(FIXTURE, path.join(configDir, 'node_modules', 'b2bua-plugin-hello'), { recursive: true });
+    const file = path.join(configDir, 'flexisip.conf');
+    const r = await readApplication(parseConfigText('[b2bua-server]\napplication=hello\n[b2bua-server::hello]\nreject-user=a@b\n', file).config, { builtinDir, serverRoot });
+    assert.equal(r.application?.plugin.hostApi, '^1.0.0');
+    assert.deepEqual(r.problems, [`${file} [b2bua-server::hello] reject-user: expected a bare user part such as "mallory"`]);
+    assert.deepEqual(r.warnings, []);
   });
 
   it('the example plugin rejects a misspelt enum value with did-you-mean', async () => {

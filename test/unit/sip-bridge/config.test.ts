@@ -7,6 +7,7 @@ import plugin from '../../../plugins/sip-bridge/index.js';
 import { loadBridgeConfig } from '../../../plugins/sip-bridge/load.js';
 import { convertV1 } from '../../../plugins/sip-bridge/v1-to-v2.js';
 import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
+import { validated } from './fakes.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/sip-bridge');
 
@@ -25,10 +26,10 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const clone = (): Json => structuredClone(GOOD_V2);
 
 let dir: string;
-async function problemsOf(content: string | object): Promise<string[]> {
+async function problemsOf(content: string | object): Promise<readonly string[]> {
   const file = path.join(dir, 'providers.json');
   await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
-  return plugin.validate!({ providers: 'providers.json' }, { configDir: dir });
+  return (await validated({ providers: 'providers.json' }, dir)).problems;
 }
 const prefix = () => `providers: ${path.join(dir, 'providers.json')}: `;
 
@@ -46,8 +47,8 @@ describe('sip-bridge configuration', () => {
   });
 
   it('accepts the v2 and v1 fixtures, resolving the path from the configuration folder', async () => {
-    assert.deepEqual(await plugin.validate!({ providers: 'providers-v2.json' }, { configDir: FIXTURES }), []);
-    assert.deepEqual(await plugin.validate!({ providers: path.join(FIXTURES, 'providers-v1.json') }, { configDir: '/' }), []);
+    assert.deepEqual((await validated({ providers: 'providers-v2.json' }, FIXTURES)).problems, []);
+    assert.deepEqual((await validated({ providers: path.join(FIXTURES, 'providers-v1.json') }, '/')).problems, []);
     const loaded = await loadBridgeConfig('providers-v2.json', FIXTURES);
     assert.ok(loaded.ok);
     assert.deepEqual(loaded.value.providers.map((p) => p.name), ['Inbound from trunk', 'Outbound to trunk', 'Shared lines']);
@@ -55,14 +56,14 @@ describe('sip-bridge configuration', () => {
   });
 
   it('reports a missing providers file with its absolute path and where relative paths resolve from', async () => {
-    const problems = await plugin.validate!({ providers: 'nope/providers.json' }, { configDir: dir });
+    const problems = (await validated({ providers: 'nope/providers.json' }, dir)).problems;
     assert.deepEqual(problems, [
       `providers: cannot read "${path.join(dir, 'nope/providers.json')}": no such file (check the path; a relative path is resolved from the configuration folder ${dir})`,
     ]);
   });
 
   it('reports an empty providers value', async () => {
-    assert.deepEqual(await plugin.validate!({ providers: ' ' }, { configDir: dir }), [
+    assert.deepEqual((await validated({ providers: ' ' }, dir)).problems, [
       'providers: no providers file given (set providers=<path of the providers JSON file>)',
     ]);
   });
@@ -70,13 +71,13 @@ describe('sip-bridge configuration', () => {
   it('reports an unreadable file and a folder', async function () {
     if (process.getuid?.() === 0) {
       // root reads anything: check the folder case only
-      assert.match((await plugin.validate!({ providers: '.' }, { configDir: dir }))[0]!, /it is a folder/);
+      assert.match(((await validated({ providers: '.' }, dir)).problems)[0]!, /it is a folder/);
       return;
     }
     const file = path.join(dir, 'secret.json');
     await writeFile(file, '{}');
     await chmod(file, 0);
-    assert.match((await plugin.validate!({ providers: 'secret.json' }, { configDir: dir }))[0]!, /permission denied/);
+    assert.match(((await validated({ providers: 'secret.json' }, dir)).problems)[0]!, /permission denied/);
   });
 
   it('reports invalid JSON with line and column', async () => {
@@ -145,7 +146,7 @@ describe('sip-bridge configuration', () => {
   });
 
   it('reports the SQL loader as not supported yet', async () => {
-    const problems = await plugin.validate!({ providers: 'providers-sql.json' }, { configDir: FIXTURES });
+    const problems = (await validated({ providers: 'providers-sql.json' }, FIXTURES)).problems;
     assert.deepEqual(problems, [
       `providers: ${path.join(FIXTURES, 'providers-sql.json')}: accountPools.fromDb.loader: SQL account loader is not supported by this server yet (list the accounts in a static loader array)`,
     ]);

@@ -1,10 +1,19 @@
 /** Test doubles for the sip-bridge unit tests: a manual clock, a scripted host.sip, a host around createHooks(). */
+import { fail } from 'node:assert/strict';
 import { parseConfigText } from '../../../core/config/load.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
+import { readValidation } from '../../../core/plugin-host/index.js';
+import plugin, { type SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import type {
   IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
+
+/** The plugin's validate() as the host reads it: problems (fatal) and warnings. */
+export async function validated(options: SipBridgeOptions, configDir: string): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
+  const read = readValidation(await plugin.validate!(options, { configDir }));
+  return typeof read === 'string' ? fail(`validate() ${read}`) : read;
+}
 
 export class ManualTimers implements Timers {
   now = 0;

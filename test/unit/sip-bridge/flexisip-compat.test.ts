@@ -7,13 +7,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import plugin, { startSipBridge } from '../../../plugins/sip-bridge/index.js';
+import { startSipBridge } from '../../../plugins/sip-bridge/index.js';
 import type { SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import { loadBridgeConfig } from '../../../plugins/sip-bridge/load.js';
 import { parseNameAddr } from '../../../core/plugin-api/index.js';
 import type { LegBTarget } from '../../../core/plugin-api/index.js';
 import { asNameAddr } from '../../../core/b2bua/incoming.js';
-import { fakeHost, incomingCall } from './fakes.js';
+import { fakeHost, incomingCall, validated } from './fakes.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -41,13 +41,16 @@ describe('sip-bridge: providers files as Flexisip 2.5 reads them', () => {
     await writeFile(path.join(dir, name), JSON.stringify(json, null, 2));
     return name;
   }
+  /** validate()'s warnings (what the host prints and logs), without their `providers: <file>: ` prefix. */
   async function warningsOf(json: unknown): Promise<string[]> {
     const file = await write(json);
-    assert.deepEqual(await plugin.validate!({ providers: file }, { configDir: dir }), [], 'accepted by the check');
+    const { problems, warnings } = await validated({ providers: file }, dir);
+    assert.deepEqual(problems, [], 'accepted by the check');
     const loaded = await loadBridgeConfig(file, dir);
     assert.ok(loaded.ok);
+    assert.deepEqual(warnings, loaded.value.warnings, 'validate() returns the warnings of the configuration the bridge runs');
     const prefix = `providers: ${path.join(dir, file)}: `;
-    return loaded.value.warnings.map((w) => (w.startsWith(prefix) ? w.slice(prefix.length) : `UNPREFIXED ${w}`));
+    return warnings.map((w) => (w.startsWith(prefix) ? w.slice(prefix.length) : `UNPREFIXED ${w}`));
   }
   /** Leg B's target for a call, the bridge started on `json`. */
   async function routed(json: Json, from: string, fromName: string | undefined, requestUri = 'sip:jasper@flexisip.example.org'): Promise<LegBTarget | string> {
@@ -104,7 +107,7 @@ describe('sip-bridge: providers files as Flexisip 2.5 reads them', () => {
 
     it('a known key with a wrong value is still refused', async () => {
       const file = await write(v2({}, { protocol: 'sctp', junk: 1 }));
-      const problems = await plugin.validate!({ providers: file }, { configDir: dir });
+      const problems = (await validated({ providers: file }, dir)).problems;
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.match(problems[0]!, /accountPools\.pool\.loader\[0\]\.protocol: "sctp" is not allowed/);
     });
