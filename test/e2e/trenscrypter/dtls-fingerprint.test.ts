@@ -99,4 +99,39 @@ describe('trenscrypter: DTLS-SRTP peer certificate checked against its SDP finge
       await b2bua.stop();
     });
   }
+
+  it('a re-INVITE with the same fingerprint keeps the association; a changed one starts a new one with the new certificate', async () => {
+    const { b2bua, caller, target } = await setUp({ name: 'dtls-reinvite', callee: plain, policy: { enc: ['none', 'sip:bob@.*'] } });
+    const dir = path.dirname(b2bua.logFile);
+    const first = makeCert(dir, 'first');
+    const second = makeCert(dir, 'second');
+    const [port] = await freePorts(1);
+    const connected = () => logged(b2bua.logLines(), 'DTLS-SRTP connected').length;
+    const dialog = await caller.invite(target('bob'), dtlsOffer(port!, first.fingerprint));
+    const ourPort = answerPort(dialog.remoteSdp);
+    const one = dtlsClient(port!, ourPort, first, path.join(dir, 'openssl-1.log'));
+    await b2bua.waitUntilCounters('first association up', () => connected() === 1, 10000)
+      .catch(() => assert.fail(`no "DTLS-SRTP connected"; openssl said: ${one.output().slice(-600)}`));
+
+    const same = await dialog.reinvite(dtlsOffer(port!, first.fingerprint).replace('o=- 1 1', 'o=- 1 2'));
+    assert.equal(same.status, 200);
+    assert.equal(answerPort(same.body), ourPort, 'same media port');
+    await sleep(1500);
+    assert.equal(connected(), 1, 'no new handshake for an unchanged fingerprint and setup');
+    assert.equal(dialog.ended, false);
+
+    one.proc.kill('SIGKILL');
+    await sleep(200);
+    const changed = await dialog.reinvite(dtlsOffer(port!, second.fingerprint).replace('o=- 1 1', 'o=- 1 3'));
+    assert.equal(changed.status, 200);
+    const two = dtlsClient(port!, answerPort(changed.body), second, path.join(dir, 'openssl-2.log'));
+    await b2bua.waitUntilCounters('second association up', () => connected() === 2, 10000)
+      .catch(() => assert.fail(`no second "DTLS-SRTP connected"; openssl said: ${two.output().slice(-600)}`));
+    const calls = await (await fetch(`http://${b2bua.adminAddress}/calls`)).json() as { media: { a: { security?: { dtls?: { peerFingerprint?: string } } }[] } }[];
+    assert.equal(calls[0]?.media.a[0]?.security?.dtls?.peerFingerprint?.toLowerCase(), second.fingerprint.toLowerCase(), 'the new association authenticated the new certificate');
+    assert.equal((await b2bua.counters()).dtlsFailures, 0);
+    await dialog.bye();
+    await b2bua.waitForCounters(LIVE_COUNTERS, 12000);
+    await b2bua.stop();
+  });
 });
