@@ -43,9 +43,9 @@ function answerPort(sdp: string): number {
 }
 
 /** OpenSSL's DTLS client from `localPort` to the b2bua; its stdin stays open (no data sent) until killed. */
-function dtlsClient(localPort: number, remotePort: number, cert: Cert, log: string): { proc: ChildProcess; output: () => string } {
+function dtlsClient(localPort: number, remotePort: number, cert: Cert, log: string, profile = 'SRTP_AES128_CM_SHA1_80'): { proc: ChildProcess; output: () => string } {
   let out = '';
-  const proc = spawn('openssl', ['s_client', '-dtls1_2', '-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-bind', `127.0.0.1:${localPort}`,
+  const proc = spawn('openssl', ['s_client', '-dtls1_2', '-use_srtp', profile, '-bind', `127.0.0.1:${localPort}`,
     '-connect', `127.0.0.1:${remotePort}`, '-cert', cert.cert, '-key', cert.key, '-no_ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -95,6 +95,26 @@ describe('trenscrypter: DTLS-SRTP peer certificate checked against its SDP finge
         const received = [...callee.calls.values()].reduce((n, c) => n + c.media.totalReceived(), 0);
         assert.equal(received, 0, 'the callee received nothing from leg A');
       }
+      await b2bua.waitForCounters(LIVE_COUNTERS, 12000);
+      await b2bua.stop();
+    });
+  }
+
+  const PROFILES: [string, string][] = [
+    ['SRTP_AES128_CM_SHA1_32', 'AES_CM_128_HMAC_SHA1_32'], ['SRTP_AEAD_AES_128_GCM', 'AEAD_AES_128_GCM'], ['SRTP_AEAD_AES_256_GCM', 'AEAD_AES_256_GCM'],
+  ];
+  for (const [profile, suite] of PROFILES) {
+    it(`a peer offering only ${profile} gets it: the association comes up with ${suite}`, async () => {
+      const { b2bua, caller, target } = await setUp({ name: `dtls-${profile}`, callee: plain, policy: { enc: ['none', 'sip:bob@.*'] } });
+      const dir = path.dirname(b2bua.logFile);
+      const cert = makeCert(dir, 'peer');
+      const [port] = await freePorts(1);
+      const dialog = await caller.invite(target('bob'), dtlsOffer(port!, cert.fingerprint));
+      const client = dtlsClient(port!, answerPort(dialog.remoteSdp), cert, path.join(dir, 'openssl.log'), profile);
+      await b2bua.waitUntilCounters('DTLS connected', () => logged(b2bua.logLines(), 'DTLS-SRTP connected').length > 0, 10000)
+        .catch(() => assert.fail(`no "DTLS-SRTP connected" in the log; openssl said: ${client.output().slice(-600)}`));
+      assert.equal(logged(b2bua.logLines(), 'DTLS-SRTP connected')[0]!['detail'], `stream 0 rtp: ${suite}`);
+      await dialog.bye();
       await b2bua.waitForCounters(LIVE_COUNTERS, 12000);
       await b2bua.stop();
     });
