@@ -131,6 +131,9 @@ export class CallMedia {
       if (!rtcpMux) pipeline.element(n.rtcpSrc).set('socket', socks.rtcp);
     }
     this.pipeline = pipeline;
+    // Destinations before the first buffer: a handshake element may send at once, and a udpsink without its
+    // host and port would send that packet to its default address (127.0.0.1:5004).
+    this.updateProperties();
     pipeline.play();
   }
 
