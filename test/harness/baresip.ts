@@ -245,18 +245,28 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
 }
 
 /**
- * The SIP messages of baresip's trace (-s) that it sent, raw text. re prints each message as a block
- * "ESC[36;1m#\nUDP <local> -> <remote>\n<message>ESC[;m".
+ * The SIP messages of baresip's trace (-s) that it sent (or received), raw text. re prints each message as a block
+ * "ESC[36;1m#\nUDP <from> -> <to>\n<message>ESC[;m".
  */
-export function sentSipMessages(bs: Baresip): string[] {
+export function sipMessages(bs: Baresip, direction: 'sent' | 'received' = 'sent'): string[] {
+  const me = `127\\.0\\.0\\.1:${bs.sipPort}`;
+  const head = new RegExp(direction === 'sent' ? `^\\w+ ${me} -> ` : `^\\w+ \\S+ -> ${me}\\s`);
   return bs.output().split('\x1b[36;1m#\n').slice(1)
-    .filter((b) => new RegExp(`^\\w+ 127\\.0\\.0\\.1:${bs.sipPort} -> `).test(b))
+    .filter((b) => head.test(b))
     .map((b) => b.slice(b.indexOf('\n') + 1).split('\x1b[;m')[0]!);
 }
 
+export const sentSipMessages = (bs: Baresip): string[] => sipMessages(bs, 'sent');
+
+const sdpBodies = (messages: readonly string[]): string[] =>
+  messages.filter((m) => /\r?\nContent-Type: application\/sdp/i.test(m)).map((m) => m.split(/\r?\n\r?\n/).slice(1).join('\n'));
+
+/** The SDP bodies baresip received (the offer or answer of its peer), in order. */
+export const receivedSdps = (bs: Baresip): string[] => sdpBodies(sipMessages(bs, 'received'));
+
 /** The SDP bodies baresip sent (its offer or answer, then any re-INVITE's), in order. */
 export function sentSdps(bs: Baresip): string[] {
-  return sentSipMessages(bs).filter((m) => /\r?\nContent-Type: application\/sdp/i.test(m)).map((m) => m.split(/\r?\n\r?\n/).slice(1).join('\n'));
+  return sdpBodies(sipMessages(bs, 'sent'));
 }
 
 /** The audio RTP port of the first SDP baresip sent (its m=audio port). */

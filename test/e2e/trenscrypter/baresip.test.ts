@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createRunDir } from '../../harness/run-dir.js';
 import { NEGOTIATED_NAME, setMedia, waitForFullyEncrypted, waitForNegotiated, waitForOutputSince, startLinphone, type EncryptedCall, type Linphone, type LinphoneEncryption } from '../../harness/linphone.js';
-import { startBaresip, sentAudioPort, sentSdps, type Baresip } from '../../harness/baresip.js';
+import { startBaresip, receivedSdps, sentAudioPort, sentSdps, type Baresip } from '../../harness/baresip.js';
 import { audioPortWire, mediaPorts, WIRE_OF } from '../../harness/encrypted-call.js';
 import { startCapture, portsFilter } from '../../harness/capture.js';
 import { writeToneFiles } from '../../harness/tones.js';
@@ -138,6 +138,12 @@ describe('trenscrypter with baresip DTLS-SRTP: baresip <-> b2bua (default engine
       assert.ok(heard(bobRec, TONE.alice, 'bob') >= 2, `${what}: linphonec bob must hear baresip's ${TONE.alice} Hz ${info}`);
       assert.ok(heard(alice.receivedRecording(), TONE.bob, 'alice') >= 2, `${what}: baresip alice must hear linphonec's ${TONE.bob} Hz ${info}`);
       assertBaresipSdp(alice, { proto: 'UDP/TLS/RTP/SAVPF', rtcpMux, setup: /^a=setup:actpass\s*$/m, what });
+      // the daemon's answer to baresip: the offered profile, a fingerprint, setup:active, rtcp-mux accepted iff offered
+      const answer = receivedSdps(alice)[0] ?? '';
+      assert.match(answer, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF /m, `${what}: the daemon's answer keeps UDP/TLS/RTP/SAVPF: ${answer}`);
+      assert.match(answer, /^a=fingerprint:sha-256 /im, `${what}: the daemon's answer has a fingerprint: ${answer}`);
+      assert.match(answer, /^a=setup:active\s*$/m, `${what}: the daemon's answer to setup:actpass: ${answer}`);
+      assert.equal(/^a=rtcp-mux/m.test(answer), rtcpMux, `${what}: a=rtcp-mux in the daemon's answer iff baresip offered it: ${answer}`);
       assertWire(packets, [
         { leg: 'A', port: sentAudioPort(alice), who: 'baresip alice', want: 'dtls', sent: TONE.alice, received: TONE.bob },
         { leg: 'B', port: bob.rtpPort, who: 'linphonec bob', want: WIRE_OF[LINPHONE_OF[b]], sent: TONE.bob, received: TONE.alice },
