@@ -125,11 +125,16 @@ export interface PortWire {
  * direction (decodable iff plain). Only the packets between `since` and `until` (capture times) when given.
  */
 export function portWire(packets: readonly IpPacket[], lp: Linphone, sentTone: number, receivedTone: number, o: { video?: boolean; since?: number; until?: number } = {}): PortWire {
+  return audioPortWire(packets, lp.rtpPort, sentTone, receivedTone, o);
+}
+
+/** portWire for any peer's audio port (`port`; its video port, when asked, is `port` + 2 as with linphonec). */
+export function audioPortWire(packets: readonly IpPacket[], port: number, sentTone: number, receivedTone: number, o: { video?: boolean; since?: number; until?: number } = {}): PortWire {
   const window = packets.filter((p) => (o.since === undefined || p.time >= o.since) && (o.until === undefined || p.time <= o.until));
-  const v = lp.rtpPort + 2;
+  const v = port + 2;
   return {
-    sent: wireVerdict(packetsFrom(window, lp.rtpPort), { frequency: sentTone }),
-    received: wireVerdict(packetsTo(window, lp.rtpPort), { frequency: receivedTone }),
+    sent: wireVerdict(packetsFrom(window, port), { frequency: sentTone }),
+    received: wireVerdict(packetsTo(window, port), { frequency: receivedTone }),
     ...(o.video ? { videoSent: videoVerdict(packetsFrom(window, v)), videoReceived: videoVerdict(packetsTo(window, v)) } : {}),
   };
 }

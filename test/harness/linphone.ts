@@ -28,6 +28,8 @@ export interface LinphoneOptions {
    * `camera on` adds video by re-INVITE, incoming video is accepted.
    */
   readonly video?: boolean;
+  /** Also listen for SIP on this TCP port (default: no TCP listener). */
+  readonly sipTcpPort?: number;
   readonly maxSeconds?: number;
 }
 
@@ -62,7 +64,7 @@ function linphonerc(name: string, sipPort: number, rtpPort: number, o: LinphoneO
     '[sip]',
     `sip_port=${sipPort}`,
     'bind_address=127.0.0.1',
-    'sip_tcp_port=0', // 0 disables; -1 would mean a random port
+    `sip_tcp_port=${o.sipTcpPort ?? 0}`, // 0 disables; -1 would mean a random port
     'sip_tls_port=0',
     'use_ipv6=0',
     'ipv6_migration_done=1', // else the first start re-enables IPv6 and the SDP carries an IPv6 address
@@ -153,10 +155,11 @@ export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {
       }
     },
   };
-  await waitUntil(`linphonec ${o.name} listening on udp/${sipPort}`, () => {
+  await waitUntil(`linphonec ${o.name} listening on udp/${sipPort}${o.sipTcpPort ? ` and tcp/${o.sipTcpPort}` : ''}`, () => {
     if (!proc.isRunning()) throw new StopWaiting(`linphonec ${o.name} exited at start:\n${readIfExists(outFile).slice(-2000)}`);
     const ss = execFileSync('ss', ['-Hlnu', `sport = :${sipPort}`], { encoding: 'utf8' });
-    return ss.trim() ? true : undefined;
+    const tcp = o.sipTcpPort ? execFileSync('ss', ['-Hlnt', `sport = :${o.sipTcpPort}`], { encoding: 'utf8' }) : 'n/a';
+    return ss.trim() && tcp.trim() ? true : undefined;
   }, 15000, 100);
   command('soundcard use files');
   return lp;
