@@ -1,6 +1,6 @@
 /**
  * Leg B's INVITE: built from the LegBTarget (our tag and Call-ID, Max-Forwards, session timers,
- * Replaces, the plugins' headers), sent, and sent again when leg B challenges it (401/407, digest)
+ * Replaces, the plugins' headers, Flexisip's `X-Flexisip-B2BUA: ignore` marker), sent, and sent again when leg B challenges it (401/407, digest)
  * or finds our session interval too small (422, Min-SE), 3 times at most. Its first 2xx makes leg B's
  * dialog; that 2xx retransmitted is ACKed again, a 2xx from another fork is ACKed then BYEd. The call
  * sees provisional, answering and final responses through `LegBHandlers`.
@@ -15,6 +15,7 @@ import type { ClientTransaction } from '../sip/stack.js';
 import type { Logger } from '../vocabulary/index.js';
 import type { CallContext } from './call-context.js';
 import { asNameAddr } from './incoming.js';
+import { MARKER_HEADER, MARKER_VALUE } from './loop.js';
 import { sessionTimerOffer } from './session-timer.js';
 
 /** What the call does with leg B's responses. */
@@ -61,6 +62,8 @@ function buildInvite(setup: LegBSetup, ctx: LegBContext): SipRequest {
   const replaces = inviteA.get('replaces');
   if (replaces) req.set('replaces', replaces);
   for (const [name, value] of Object.entries(target.headers)) req.set(name, value);
+  // Flexisip's leg B marker (b2bua-server.cc:157-158), after the plugins' headers so that it is always ours.
+  req.set(MARKER_HEADER, MARKER_VALUE);
   req.set('content-type', 'application/sdp');
   req.body = setup.sdp;
   return req;

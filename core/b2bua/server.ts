@@ -11,7 +11,9 @@ import { SipStack, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
 import { Call } from './call.js';
 import type { CallContext } from './call-context.js';
+import { errorResponse } from './error-response.js';
 import { boundUri, loadTls, parseListenUri } from './listen.js';
+import { loopVerdict } from './loop.js';
 import { createPluginSipApi } from './sip-api.js';
 import type { B2buaServer, B2buaServerOptions, ServerCounters } from './types.js';
 
@@ -31,6 +33,8 @@ export class B2buaServerImpl implements B2buaServer {
   private transport: Transport | undefined;
   private accepting = true;
   private callsTotal = 0;
+  /** Our own leg B INVITEs that came back from the proxy, answered 482 (core/b2bua/loop.ts). */
+  private loopsDetected = 0;
   private readonly live = new Set<Call>();
   /** `${Call-ID}|${our tag}` → call and leg, for in-dialog requests. */
   private readonly legs = new Map<string, { call: Call; leg: LegId }>();
@@ -129,6 +133,7 @@ export class B2buaServerImpl implements B2buaServer {
 
   private onNewInvite(req: SipRequest, tx: ServerTransaction): void {
     if (!this.accepting) { tx.send(tx.response(503, 'Service Unavailable (shutting down)')); return; }
+    if (this.refusedAsLoop(req, tx)) return;
     const unsupported = req.getAll('require').filter((t) => !SUPPORTED.split(', ').includes(t.toLowerCase()));
     if (unsupported.length > 0) {
       const res = tx.response(420, 'Bad Extension', randomToken(8));
@@ -148,6 +153,27 @@ export class B2buaServerImpl implements B2buaServer {
     this.live.add(call);
     call.log.info({ from: req.from.uri, to: req.to.uri, source: tx.source }, 'incoming call');
     void call.start().finally(() => { if (call.ended && !this.legs.has(`${req.callId}|${call.tagA}`)) this.callContext.ended(call); });
+  }
+
+  /** Our own leg B come back from the proxy (Call-ID and From tag of a live leg B) → 482; see core/b2bua/loop.ts. */
+  private refusedAsLoop(req: SipRequest, tx: ServerTransaction): boolean {
+    const verdict = loopVerdict(req, (callId, fromTag) => {
+      const found = this.legs.get(`${callId}|${fromTag}`);
+      return found?.leg === 'b' ? found.call.id : undefined;
+    }, this.userAgent);
+    if (!verdict.loop) {
+      if (verdict.marker) {
+        this.log.info({ callIdA: req.callId, ourUserAgent: verdict.ourUserAgent, userAgent: req.get('user-agent') },
+          'INVITE carries X-Flexisip-B2BUA but is none of our leg B INVITEs: a new call');
+      }
+      return false;
+    }
+    this.loopsDetected++;
+    const e = b2buaError('B2BUA_SIP_LOOP', { call: verdict.call, userAgent: this.userAgent });
+    const [status, phrase] = errorResponse(e)!;
+    this.log.warn({ code: e.code, call: verdict.call, callIdB: req.callId, source: tx.source, userAgent: req.get('user-agent'), status }, e.reason);
+    tx.send(tx.response(status, phrase, randomToken(8)));
+    return true;
   }
 
   /** A 2xx whose INVITE transaction is gone: re-ACK our dialog, or ACK + BYE an unknown one. */
@@ -207,6 +233,7 @@ export class B2buaServerImpl implements B2buaServer {
       mediaSessions: media.sessions,
       mediaPorts: media.portsInUse,
       callsTotal: this.callsTotal,
+      loopsDetected: this.loopsDetected,
       dtlsFailures: media.dtlsFailures ?? 0,
       zrtpFailures: media.zrtpFailures ?? 0,
     };

@@ -29,6 +29,11 @@ export const CATALOG = {
   // ---- SIP routing
   B2BUA_SIP_UNROUTABLE: { message: 'cannot route to "{uri}": {why}', fix: 'a request target (Request-URI, route, outbound proxy) is not a usable SIP URI: fix the URI or the plugin producing it', status: 503 },
   B2BUA_SIP_NO_ANSWER: { message: 'no answer within {ms} ms', fix: 'a request we sent (e.g. sip-bridge REGISTER) got no final response: check the peer is up and reachable' },
+  B2BUA_SIP_LOOP: {
+    message: 'our own leg B INVITE of call {call} came back: the proxy did not recognise User-Agent {userAgent}',
+    fix: 'the proxy routed the B2BUA\'s own leg B back to it: make the proxy\'s User-Agent rule match [b2bua-server] user-agent exactly (a Flexisip proxy expands {version} to its own version: write a fixed value)',
+    status: 482,
+  },
   B2BUA_SIP_CONNECT_TIMEOUT: { message: 'connect timeout', fix: 'a TCP/TLS peer did not accept the connection within 10 s: check it is up and reachable', status: 503 },
   // ---- calls: SDP and hooks
   B2BUA_SDP_MISSING: { message: 'an INVITE without SDP offer is not supported', fix: 'the caller sent an INVITE without SDP offer (late offer is not supported)', status: 488 },

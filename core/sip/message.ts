@@ -14,7 +14,7 @@ const COMPACT: Readonly<Record<string, string>> = {
 
 const PRETTY: Readonly<Record<string, string>> = {
   'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'rack': 'RAck', 'rseq': 'RSeq',
-  'min-se': 'Min-SE', 'mime-version': 'MIME-Version',
+  'min-se': 'Min-SE', 'mime-version': 'MIME-Version', 'x-flexisip-b2bua': 'X-Flexisip-B2BUA',
 };
 
 /** Headers whose comma-separated values are separate entries. */

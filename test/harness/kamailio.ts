@@ -1,6 +1,8 @@
 /**
  * Kamailio as the front proxy of the b2bua, deployed as operators do with Flexisip: new INVITEs whose User-Agent
  * is not the B2BUA's go to the b2bua (leg A), those carrying the B2BUA's User-Agent go on to the callee (leg B).
+ * That is Flexisip 2.5.2's module::B2bua rule (src/module-b2bua.cc:118-131): a byte-exact comparison of the
+ * User-Agent header with `b2buaUserAgent`; X-Flexisip-B2BUA is not read; CANCEL follows its INVITE's transaction.
  * Record-Route on both passes; in-dialog requests follow their route set. The config is generated into the run dir,
  * kamailio runs in the foreground with its own runtime dir and pid file, small memory, logging to stderr, and every
  * routing decision is logged as a line starting with "E2E " (see routeLines()).
@@ -16,7 +18,11 @@ export interface KamailioOptions {
   readonly runDir: string;
   /** Port to listen on, UDP and TCP, on 127.0.0.1 (from freePorts()). */
   readonly port: number;
-  /** The B2BUA's User-Agent header, exactly ([b2bua-server] user-agent after {version} substitution). */
+  /**
+   * The User-Agent the proxy takes for the B2BUA's, compared byte for byte: [b2bua-server] user-agent with {version}
+   * expanded by the *proxy* (a Flexisip proxy puts its own version there); when it differs from what the b2bua sends,
+   * leg B is routed back to the b2bua.
+   */
   readonly b2buaUserAgent: string;
   /** Where leg A INVITEs go, e.g. sip:127.0.0.1:5070;transport=tcp */
   readonly b2bua: string;
