@@ -85,8 +85,8 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     return { session, a, b, portA: ea.rtpPort, portB: eb.rtpPort, rtcpPortB: eb.rtcpPort, events };
   }
 
-  it('reports its capabilities from the build (SDES suites libsrtp can do here)', () => {
-    assert.deepEqual([...engine.capabilities.encryption], ['none', 'sdes']);
+  it('reports its capabilities from the build (every mode; SDES suites libsrtp can do here)', () => {
+    assert.deepEqual([...engine.capabilities.encryption], ['none', 'sdes', 'dtls-srtp', 'zrtp']);
     assert.ok(engine.capabilities.srtpSuites.includes('AES_CM_128_HMAC_SHA1_80'));
     assert.ok(engine.capabilities.srtpSuites.includes('AEAD_AES_128_GCM'));
     assert.ok(!engine.capabilities.srtpSuites.includes('AES_192_CM_HMAC_SHA1_80'), 'AES-192 is refused (see README)');
@@ -351,11 +351,15 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     await waitUntil('resumed', () => (c.b.count() === 10 ? true : undefined), 3000);
   });
 
-  it('refuses an unsupported encryption mode and a malformed key with a clear error', async () => {
+  it('refuses a malformed DTLS fingerprint, ZRTP hello hash or SDES key, and a refused suite, with a clear error', async () => {
     const c = await call();
     await assert.rejects(
-      c.session.configure('a', legOf({ ...stream(c.a), encryption: 'zrtp' })),
-      (e: Error) => e.message.startsWith('B2BUA_MEDIA_UNSUPPORTED') && /zrtp/.test(e.message),
+      c.session.configure('a', legOf({ ...stream(c.a), encryption: 'dtls-srtp', dtls: { role: 'client', remoteFingerprint: 'sha-256 not-hex' } })),
+      /B2BUA_SDP_INVALID: .*a=fingerprint "sha-256 not-hex" is not a hash name and colon-separated hex bytes/,
+    );
+    await assert.rejects(
+      c.session.configure('a', legOf({ ...stream(c.a), encryption: 'zrtp', zrtp: { peerHelloHash: '1.10 abc' } })),
+      /B2BUA_SDP_INVALID: .*a=zrtp-hash "1.10 abc" is not/,
     );
     await assert.rejects(
       c.session.configure('a', legOf(stream(c.a, { srtp: { send: { suite: 'AES_CM_128_HMAC_SHA1_80', keySalt: 'AAAA' }, recv: generateSrtpKey('AES_CM_128_HMAC_SHA1_80') } }))),
