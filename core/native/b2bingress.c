@@ -74,7 +74,7 @@ static const B2bCounter counters[] = {
   B2B_COUNTER(B2bIngress, PROP_REJECTED, "rejected", rejected, "Packets dropped because of their source address"),
   B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP, RTCP, DTLS nor ZRTP (e.g. STUN without ICE)"),
   B2B_COUNTER(B2bIngress, PROP_STUN_ANSWERED, "stun-answered", stun_answered, "ICE: STUN Binding requests answered with a success response"),
-  B2B_COUNTER(B2bIngress, PROP_STUN_REFUSED, "stun-refused", stun_refused, "ICE: STUN messages dropped (unknown source, wrong USERNAME, MESSAGE-INTEGRITY or FINGERPRINT, not a Binding request)"),
+  B2B_COUNTER(B2bIngress, PROP_STUN_REFUSED, "stun-refused", stun_refused, "ICE: STUN messages dropped (unknown source, wrong USERNAME, MESSAGE-INTEGRITY or FINGERPRINT, malformed); indications and responses from a known source count as other"),
   B2B_COUNTER(B2bIngress, PROP_STUN_NOMINATIONS, "stun-nominations", stun_nominations, "ICE: answered Binding requests carrying USE-CANDIDATE"),
 };
 
@@ -189,6 +189,8 @@ static void handle_stun(B2bIngress *self, GstBuffer *buf, const guint8 *data, gs
         self->nominated_port = port;
       }
     }
+  } else if (r == B2B_STUN_NOT_REQUEST) {
+    self->other++; /* a Binding indication (keepalive, RFC 8445 section 11) or a stray response: nothing to answer */
   } else {
     self->stun_refused++;
   }

@@ -215,6 +215,18 @@ describe('b2bingress ICE-lite: STUN Binding requests answered in C (core/native/
     assert.equal(o.ingress.string('nominated-address'), '', 'new local credentials: the nomination is gone');
   });
 
+  it('a Binding indication (keepalive) is not answered and not counted as refused', async () => {
+    const o = ours();
+    const pr = await peer();
+    await sleep(100);
+    const ind = bindingRequest().packet;
+    ind.writeUInt16BE(0x0011, 0);
+    await pr.send(ind, o.socket.port);
+    await waitFor('other', () => o.ingress.number('other') === 1);
+    assert.equal(pr.received.length, 0);
+    assert.equal(o.ingress.number('stun-refused'), 0);
+  });
+
   it('without ice-ufrag / ice-pwd a STUN request is "other", as before ICE (ICE off on the leg)', async () => {
     const o = ours('');
     const pr = await peer();
