@@ -119,7 +119,8 @@ export class Call implements CallInDialog {
       const plan = MediaBridge.plan(this.incoming.offeredMedia, legBMedia, ctx.media);
       if (!plan.ok) throw plan.error;
       const session = await ctx.media.createSession({ callId: this.inviteA.callId, noRtpTimeoutMs: ctx.config.noRtpTimeout * 1000 });
-      this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec });
+      const ice = ctx.config.enableIce && ctx.media.capabilities.ice ? { natAddresses: ctx.config.natAddresses } : undefined;
+      this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec }, ice);
       session.onEvent((e) => this.onMediaEvent(e));
       if (this.ended) { await this.closeMedia(); return; }
       const sdpB = await this.bridge.forwardOffer('a', this.offerA);

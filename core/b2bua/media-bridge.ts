@@ -3,12 +3,13 @@
  * offers and answers built for one leg from the other leg's SDP, and the media session configured
  * at each offer/answer step. m-line i of leg A is m-line i of leg B.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import net from 'node:net';
 import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { LegParams, LocalEndpoint, MediaEngine, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
 import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
-import type { MediaLine, ParsedSdp } from '../sdp/model.js';
+import type { IceCandidate, MediaLine, ParsedSdp } from '../sdp/model.js';
 import {
   answerKeys, answerSetup, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
   roleFromAnswer, type OfferedKey,
@@ -30,6 +31,8 @@ class LegState {
   remote: ParsedSdp | undefined;
   readonly streams = new Map<number, StreamState>();
   readonly endpoints = new Map<number, LocalEndpoint>();
+  /** ICE-lite credentials of this leg (RFC 8445 section 5.3: ufrag >= 24 bits, pwd >= 128 bits of randomness; base64 without padding = ice-char, RFC 8839); kept for the whole call. */
+  readonly ice = { ufrag: randomBytes(6).toString('base64'), pwd: randomBytes(18).toString('base64') };
 
   constructor(readonly id: LegId, public encryption: EncryptionMode, public suites: readonly SrtpSuite[]) {}
 
@@ -38,6 +41,34 @@ class LegState {
     if (!s) { s = {}; this.streams.set(i, s); }
     return s;
   }
+}
+
+/** ICE-lite on both legs (`enable-ice`, with an engine that answers checks): the public addresses announced as server-reflexive candidates. */
+export interface IceSettings {
+  /** `nat-addresses`: at most one IPv4 and one IPv6 (as liblinphone's NAT policy). */
+  readonly natAddresses: readonly string[];
+}
+
+/** RFC 8445 section 5.1.2.1: type preference (host 126, srflx 100), one local preference, component 1 (RTP) / 2 (RTCP). */
+const icePriority = (type: 'host' | 'srflx', component: number): number => ((type === 'host' ? 126 : 100) * 2 ** 24) + (65535 * 2 ** 8) + (256 - component);
+
+/**
+ * Our candidates for one stream: a host candidate at the media address (RTP, and RTCP unless rtcp-mux is agreed), and a
+ * server-reflexive candidate per `nat-addresses` entry of the socket's address family, based on the host one, as
+ * liblinphone does for Flexisip's B2BUA (IceService::addPredefinedSflrxCandidates).
+ */
+export function iceCandidates(ep: LocalEndpoint, withRtcp: boolean, natAddresses: readonly string[]): IceCandidate[] {
+  const components = withRtcp ? [[1, ep.rtpPort], [2, ep.rtcpPort]] as const : [[1, ep.rtpPort]] as const;
+  const family = net.isIPv6(ep.address) ? 6 : 4;
+  const out: IceCandidate[] = [];
+  for (const [component, port] of components) {
+    out.push({ foundation: '1', component, priority: icePriority('host', component), ip: ep.address, port, type: 'host' });
+    for (const nat of natAddresses) {
+      if (net.isIP(nat) !== family || nat === ep.address) continue;
+      out.push({ foundation: '2', component, priority: icePriority('srflx', component), ip: nat, port, type: 'srflx', raddr: ep.address, rport: port });
+    }
+  }
+  return out;
 }
 
 export interface ForcedCodecs {
@@ -74,7 +105,8 @@ export type MediaPlan = { readonly ok: true; readonly legs: Record<LegId, LegMed
 export class MediaBridge {
   readonly legs: Record<LegId, LegState>;
 
-  constructor(readonly session: MediaSession, legA: LegMedia, legB: LegMedia, private readonly forced: ForcedCodecs) {
+  /** `ice`: ICE-lite on both legs (undefined = off: no ICE attribute, plain c=/m= behaviour). */
+  constructor(readonly session: MediaSession, legA: LegMedia, legB: LegMedia, private readonly forced: ForcedCodecs, private readonly iceSettings?: IceSettings) {
     this.legs = { a: new LegState('a', legA.encryption, legA.suites), b: new LegState('b', legB.encryption, legB.suites) };
   }
 
@@ -141,6 +173,7 @@ export class MediaBridge {
       streams.push({
         kind: m.kind, enabled: true, endpoint: ep, codecs, direction: m.direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
         encryption: dst.encryption, avpf: m.avpf, crypto, setup: dst.encryption === 'dtls-srtp' ? 'actpass' : undefined,
+        ice: this.ourIce(dst, ep, true),
       });
     }
     if (!streams.some((s) => s.enabled)) {
@@ -208,6 +241,12 @@ export class MediaBridge {
     return this.finishAnswer(leg, streams);
   }
 
+  /** Our ICE attributes for a stream when ICE is on (an offer always; an answer when the peer's offer had ICE). */
+  private ourIce(leg: LegState, ep: LocalEndpoint | undefined, withRtcp: boolean): OutStream['ice'] {
+    if (!this.iceSettings || !ep) return undefined;
+    return { ufrag: leg.ice.ufrag, pwd: leg.ice.pwd, candidates: iceCandidates(ep, withRtcp, this.iceSettings.natAddresses) };
+  }
+
   private answerStream(leg: LegState, m: MediaLine, codecs: OutStream['codecs'], direction: Direction): OutStream {
     const st = leg.stream(m.index);
     let crypto: OfferedKey[] | undefined;
@@ -229,9 +268,11 @@ export class MediaBridge {
       setup = s.setup;
       st.dtlsRole = s.role;
     }
+    const endpoint = leg.endpoints.get(m.index);
     return {
-      kind: m.kind, enabled: true, endpoint: leg.endpoints.get(m.index), codecs, direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
+      kind: m.kind, enabled: true, endpoint, codecs, direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
       encryption: leg.encryption, avpf: m.avpf, crypto, setup,
+      ice: m.ice ? this.ourIce(leg, endpoint, !m.rtcpMux) : undefined,
     };
   }
 
@@ -269,6 +310,13 @@ export class MediaBridge {
     });
   }
 
+  /** ICE for the engine: our credentials, the peer's ufrag, the addresses its checks may come from (its candidates and c=). */
+  private streamIce(leg: LegState, theirs: MediaLine, rtcpMux: boolean): NonNullable<StreamParams['ice']> {
+    const ice = theirs.ice!;
+    const addresses = new Set([theirs.address, ...ice.candidates.filter((c) => c.component === 1 || (!rtcpMux && c.component === 2)).map((c) => c.ip)]);
+    return { localUfrag: leg.ice.ufrag, localPwd: leg.ice.pwd, remoteUfrag: ice.ufrag, remoteAddresses: [...addresses].filter((a) => net.isIP(a) !== 0) };
+  }
+
   /** Push a leg's negotiated state to the media session. */
   async configure(leg: LegState): Promise<void> {
     const local = leg.local;
@@ -293,6 +341,7 @@ export class MediaBridge {
         ...(st.srtp ? { srtp: st.srtp } : {}),
         ...(leg.encryption === 'dtls-srtp' && st.dtlsRole && theirs?.fingerprint ? { dtls: { role: st.dtlsRole, remoteFingerprint: theirs.fingerprint } } : {}),
         ...(leg.encryption === 'zrtp' ? { zrtp: theirs?.zrtpHash ? { peerHelloHash: theirs.zrtpHash } : {} } : {}),
+        ...(ours.ice && theirs?.ice && enabled ? { ice: this.streamIce(leg, theirs, rtcpMux) } : {}),
       });
     }
     const params: LegParams = { streams };

@@ -5,6 +5,7 @@
  */
 import { readFileSync, accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import schemaJson from '../../schemas/b2bua-server.schema.json' with { type: 'json' };
 import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { LogLevel } from '../log/index.js';
@@ -134,6 +135,14 @@ function crossKeyProblems(values: Record<string, unknown>, configDir: string, wh
   const nat = values['nat-addresses'];
   if (Array.isArray(nat) && nat.length > 0 && values['enable-ice'] === false) {
     problems.push(locate(where, 'nat-addresses', 'is only used with ICE (set enable-ice=true or empty nat-addresses)'));
+  }
+  if (Array.isArray(nat)) {
+    for (const family of [4, 6] as const) {
+      const same = (nat as string[]).filter((a) => net.isIP(a) === family);
+      if (same.length > 1) {
+        problems.push(locate(where, 'nat-addresses', `has ${same.length} IPv${family} addresses (${same.join(' ')}): at most one IPv4 and one IPv6, as Flexisip (keep the public one)`));
+      }
+    }
   }
   const se = values['session-expires'];
   if (typeof se === 'number' && se > 0 && se < 90) {

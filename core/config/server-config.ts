@@ -50,11 +50,17 @@ export type B2buaServerConfig = {
   readonly maxCalls: number;
   /** `enable-keepalive` (default `true`): Send SIP keep-alives on connection-oriented transports and through NATs. */
   readonly enableKeepalive: boolean;
-  /** `enable-ice` (default `true`): Use ICE on both legs. */
+  /**
+   * `enable-ice` (default `true`): ICE on both legs (ICE-lite, RFC 8445: we answer the peer's connectivity checks
+   * on the media ports, the pair it nominates becomes the media address): our offers carry a=ice-lite, ice-ufrag,
+   * ice-pwd and candidates; our answers only when the peer offered ICE; a peer without ICE gets plain c=/m=
+   * behaviour. The media-engine=relay extension does no ICE (writes no ICE attribute).
+   */
   readonly enableIce: boolean;
   /**
-   * `nat-addresses` (default `[]`): Whitespace-separated public IP addresses of this host announced as ICE
-   * candidates (needs enable-ice).
+   * `nat-addresses` (default `[]`): Public IP addresses of this host, at most one IPv4 and one IPv6,
+   * whitespace-separated, announced as server-reflexive ICE candidates of the media ports (as liblinphone does for
+   * Flexisip; an address of the other family than media-address is not announced). Needs enable-ice.
    */
   readonly natAddresses: readonly string[];
   /**

@@ -48,6 +48,12 @@ export interface StreamParams {
   readonly dtls?: { readonly role: 'client' | 'server'; readonly remoteFingerprint: string };
   /** ZRTP: the peer's a=zrtp-hash for this stream, when it sent one (its Hello is checked against it). */
   readonly zrtp?: { readonly peerHelloHash?: string };
+  /**
+   * ICE-lite on this leg (both sides announced ICE): our credentials, the peer's ufrag, and the addresses its checks may
+   * come from (its SDP candidates and c= address: no RTP Bleed through ICE). The pair the peer nominates becomes the
+   * stream's only accepted source and its destination.
+   */
+  readonly ice?: { readonly localUfrag: string; readonly localPwd: string; readonly remoteUfrag: string; readonly remoteAddresses: readonly string[] };
 }
 
 export interface LegParams {
@@ -70,6 +76,11 @@ export interface StreamStats {
   readonly packetsLost?: number;
   /** ms since epoch of the last RTP packet received on this leg's stream, 0 if none. */
   readonly lastPacketAt: number;
+  /** ICE: the peer's connectivity checks (STUN Binding requests) we answered / dropped; engines without ICE omit them. */
+  readonly iceChecksAnswered?: number;
+  readonly iceChecksRefused?: number;
+  /** ICE: the address:port the peer nominated (USE-CANDIDATE) for RTP, when it did. */
+  readonly iceNominated?: string;
   /** How the stream is secured (absent for plain RTP). */
   readonly security?: StreamSecurity;
 }
@@ -152,6 +163,8 @@ export interface MediaEngine {
   readonly capabilities: {
     readonly encryption: readonly EncryptionMode[];
     readonly srtpSuites: readonly SrtpSuite[];
+    /** The engine answers ICE connectivity checks (ICE-lite, `enable-ice`); absent = no ICE (no ICE attributes are written). */
+    readonly ice?: boolean;
     /** Why a mode or suite is not available (operator-facing), where known. */
     readonly unavailable?: Readonly<Partial<Record<EncryptionMode | SrtpSuite, string>>>;
   };

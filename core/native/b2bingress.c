@@ -10,12 +10,19 @@
  *   port (RFC 7983): DTLS records (first byte 20..63) to dtls_src, ZRTP packets (first byte
  *   0x10, magic cookie 'ZRTP' at offset 4) to zrtp_src. Same source-address rules for all.
  *   An unlinked pad drops its packets (counted all the same).
+ * - ICE-lite (RFC 8445 section 2.5): with `ice-ufrag` / `ice-pwd` set, STUN Binding requests (first byte 0..3, magic
+ *   cookie) from an address of `ice-addresses` (the peer's SDP candidates and c= address) whose USERNAME is
+ *   "ice-ufrag:ice-remote-ufrag" and whose MESSAGE-INTEGRITY verifies with `ice-pwd` are answered on `socket` (the one
+ *   udpsrc reads and udpsink writes); anything else is dropped silently and counted. A request with USE-CANDIDATE
+ *   nominates its source address:port: from then on only that address:port is accepted (`nominated-address` /
+ *   `nominated-port`, which the worker makes the udpsink's destination).
  * - Counts packets, bytes and the time of the last RTP packet; the worker reads these
  *   properties by polling (no signal, no JavaScript on the streaming thread).
  */
 #include "b2bplugin.h"
 #include <gst/net/gstnetaddressmeta.h>
 #include <string.h>
+#include "b2bstun.h"
 
 GST_DEBUG_CATEGORY_STATIC(b2b_ingress_debug);
 #define GST_CAT_DEFAULT b2b_ingress_debug
@@ -34,6 +41,13 @@ struct _B2bIngress {
   /* Loss (RFC 3550 A.3) of the current SSRC's RTP sequence numbers; lost_before = earlier SSRCs' losses. */
   struct { gboolean init; guint16 max_seq; guint32 cycles, base_seq; guint64 received; } seq;
   guint64 lost_before;
+  /* ICE-lite */
+  GSocket *socket;
+  gchar *ice_ufrag, *ice_pwd, *ice_remote_ufrag, *ice_addresses_text;
+  GPtrArray *ice_addresses; /* GInetAddress */
+  GInetAddress *nominated_addr;
+  gint nominated_port;
+  guint64 stun_answered, stun_refused, stun_nominations;
 };
 
 G_DEFINE_TYPE(B2bIngress, b2b_ingress, GST_TYPE_ELEMENT)
@@ -41,7 +55,8 @@ G_DEFINE_TYPE(B2bIngress, b2b_ingress, GST_TYPE_ELEMENT)
 enum {
   PROP_0, PROP_REMOTE_ADDRESS, PROP_REMOTE_PORT, PROP_LATCH, PROP_LATCHED_PORT, PROP_PACKETS_IN, PROP_BYTES_IN,
   PROP_RTCP_PACKETS_IN, PROP_DTLS_PACKETS_IN, PROP_ZRTP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC,
-  PROP_PACKETS_LOST
+  PROP_PACKETS_LOST, PROP_SOCKET, PROP_ICE_UFRAG, PROP_ICE_PWD, PROP_ICE_REMOTE_UFRAG, PROP_ICE_ADDRESSES, PROP_NOMINATED_ADDRESS,
+  PROP_NOMINATED_PORT, PROP_STUN_ANSWERED, PROP_STUN_REFUSED, PROP_STUN_NOMINATIONS
 };
 
 static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
@@ -57,7 +72,10 @@ static const B2bCounter counters[] = {
   B2B_COUNTER(B2bIngress, PROP_ZRTP_PACKETS_IN, "zrtp-packets-in", zrtp_packets_in, "Accepted ZRTP packets (0x10, magic cookie 'ZRTP')"),
   B2B_COUNTER(B2bIngress, PROP_RTCP_PACKETS_IN, "rtcp-packets-in", rtcp_packets_in, "Accepted RTCP packets"),
   B2B_COUNTER(B2bIngress, PROP_REJECTED, "rejected", rejected, "Packets dropped because of their source address"),
-  B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP, RTCP, DTLS nor ZRTP (e.g. STUN)"),
+  B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP, RTCP, DTLS nor ZRTP (e.g. STUN without ICE)"),
+  B2B_COUNTER(B2bIngress, PROP_STUN_ANSWERED, "stun-answered", stun_answered, "ICE: STUN Binding requests answered with a success response"),
+  B2B_COUNTER(B2bIngress, PROP_STUN_REFUSED, "stun-refused", stun_refused, "ICE: STUN messages dropped (unknown source, wrong USERNAME, MESSAGE-INTEGRITY or FINGERPRINT, malformed); indications and responses from a known source count as other"),
+  B2B_COUNTER(B2bIngress, PROP_STUN_NOMINATIONS, "stun-nominations", stun_nominations, "ICE: answered Binding requests carrying USE-CANDIDATE"),
 };
 
 typedef enum { PKT_RTP, PKT_RTCP, PKT_DTLS, PKT_ZRTP, PKT_OTHER } PacketKind;
@@ -75,10 +93,13 @@ static PacketKind classify(const guint8 *d, gsize len) {
 
 /* TRUE if the buffer's source address is allowed; latches the port on first match. Object lock held. */
 static gboolean source_allowed(B2bIngress *self, GstBuffer *buf) {
-  if (!self->allowed_addr) return FALSE;
   GstNetAddressMeta *meta = gst_buffer_get_net_address_meta(buf);
   if (!meta || !G_IS_INET_SOCKET_ADDRESS(meta->addr)) return FALSE;
   GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(meta->addr);
+  if (self->nominated_addr) { /* ICE chose the pair: only its remote address:port */
+    return g_inet_address_equal(g_inet_socket_address_get_address(isa), self->nominated_addr) && g_inet_socket_address_get_port(isa) == self->nominated_port;
+  }
+  if (!self->allowed_addr) return FALSE;
   if (!g_inet_address_equal(g_inet_socket_address_get_address(isa), self->allowed_addr)) return FALSE;
   gint port = g_inet_socket_address_get_port(isa);
   if (!self->latch) return port == self->remote_port;
@@ -119,11 +140,83 @@ static void seq_update(B2bIngress *self, guint ssrc, guint16 seq) {
   self->seq.received++;
 }
 
+/* TRUE if `addr` is one of ice-addresses (or remote-address). Object lock held. */
+static gboolean ice_address_known(B2bIngress *self, GInetAddress *addr) {
+  if (self->allowed_addr && g_inet_address_equal(addr, self->allowed_addr)) return TRUE;
+  for (guint i = 0; self->ice_addresses && i < self->ice_addresses->len; i++) {
+    if (g_inet_address_equal(addr, g_ptr_array_index(self->ice_addresses, i))) return TRUE;
+  }
+  return FALSE;
+}
+
+/* A STUN message while ICE is on: answered on the socket when it is a valid Binding request from a known address. */
+static void handle_stun(B2bIngress *self, GstBuffer *buf, const guint8 *data, gsize size) {
+  GstNetAddressMeta *meta = gst_buffer_get_net_address_meta(buf);
+  if (!meta || !G_IS_INET_SOCKET_ADDRESS(meta->addr)) { GST_OBJECT_LOCK(self); self->stun_refused++; GST_OBJECT_UNLOCK(self); return; }
+  GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(meta->addr);
+  GInetAddress *from = g_inet_socket_address_get_address(isa);
+  guint16 port = g_inet_socket_address_get_port(isa);
+  GST_OBJECT_LOCK(self);
+  gboolean known = ice_address_known(self, from);
+  gchar *ufrag = g_strdup(self->ice_ufrag), *pwd = g_strdup(self->ice_pwd), *remote = g_strdup(self->ice_remote_ufrag);
+  GSocket *sock = self->socket ? g_object_ref(self->socket) : NULL;
+  GST_OBJECT_UNLOCK(self);
+  guint8 response[B2B_STUN_MAX_RESPONSE];
+  gsize response_len = 0;
+  gboolean use_candidate = FALSE;
+  B2bStunResult r = B2B_STUN_BAD_USERNAME;
+  if (known && sock) {
+    r = b2b_stun_answer(data, size, ufrag, pwd, remote, g_inet_address_to_bytes(from), g_inet_address_get_native_size(from), port,
+        response, &response_len, &use_candidate);
+  }
+  gboolean sent = FALSE;
+  if (r == B2B_STUN_ANSWER) {
+    GError *err = NULL;
+    sent = g_socket_send_to(sock, meta->addr, (const gchar *)response, response_len, NULL, &err) == (gssize)response_len;
+    if (!sent) GST_WARNING_OBJECT(self, "STUN response not sent: %s", err ? err->message : "short write");
+    g_clear_error(&err);
+  } else {
+    GST_DEBUG_OBJECT(self, "STUN message dropped (%s, result %d)", known ? "known source" : "unknown source", r);
+  }
+  GST_OBJECT_LOCK(self);
+  if (sent) {
+    self->stun_answered++;
+    if (use_candidate) {
+      self->stun_nominations++;
+      if (!self->nominated_addr || !g_inet_address_equal(self->nominated_addr, from) || self->nominated_port != port) {
+        g_clear_object(&self->nominated_addr);
+        self->nominated_addr = g_object_ref(from);
+        self->nominated_port = port;
+      }
+    }
+  } else if (r == B2B_STUN_NOT_REQUEST) {
+    self->other++; /* a Binding indication (keepalive, RFC 8445 section 11) or a stray response: nothing to answer */
+  } else {
+    self->stun_refused++;
+  }
+  GST_OBJECT_UNLOCK(self);
+  g_free(ufrag);
+  g_free(pwd);
+  g_free(remote);
+  if (sock) g_object_unref(sock);
+}
+
 static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
   B2bIngress *self = B2B_INGRESS(parent);
   GstMapInfo map;
   (void)pad;
   if (!gst_buffer_map(buf, &map, GST_MAP_READ)) { gst_buffer_unref(buf); return GST_FLOW_OK; }
+  if (b2b_stun_is_stun(map.data, map.size)) {
+    GST_OBJECT_LOCK(self);
+    gboolean ice = self->ice_ufrag != NULL && self->ice_pwd != NULL;
+    GST_OBJECT_UNLOCK(self);
+    if (ice) {
+      handle_stun(self, buf, map.data, map.size);
+      gst_buffer_unmap(buf, &map);
+      gst_buffer_unref(buf);
+      return GST_FLOW_OK;
+    }
+  }
   PacketKind kind = classify(map.data, map.size);
   guint ssrc = map.size >= 12 ? GST_READ_UINT32_BE(map.data + (kind == PKT_RTCP ? 4 : 8)) : 0;
   guint16 seq = kind == PKT_RTP ? GST_READ_UINT16_BE(map.data + 2) : 0;
@@ -196,6 +289,37 @@ static void b2b_ingress_set_property(GObject *object, guint id, const GValue *va
       self->remote_port = g_value_get_int(value);
       break;
     case PROP_LATCH: self->latch = g_value_get_boolean(value); self->latched_port = 0; break;
+    case PROP_SOCKET: {
+      GSocket *sock = g_value_dup_object(value);
+      if (self->socket) g_object_unref(self->socket);
+      self->socket = sock;
+      break;
+    }
+    case PROP_ICE_UFRAG: case PROP_ICE_PWD: case PROP_ICE_REMOTE_UFRAG: {
+      gchar **field = id == PROP_ICE_UFRAG ? &self->ice_ufrag : id == PROP_ICE_PWD ? &self->ice_pwd : &self->ice_remote_ufrag;
+      const gchar *v = g_value_get_string(value);
+      gchar *next = v && *v ? g_strdup(v) : NULL;
+      if (g_strcmp0(next, *field) != 0) { g_clear_object(&self->nominated_addr); self->nominated_port = 0; } /* new credentials: ICE starts over */
+      g_free(*field);
+      *field = next;
+      break;
+    }
+    case PROP_ICE_ADDRESSES: {
+      const gchar *v = g_value_get_string(value);
+      g_free(self->ice_addresses_text);
+      self->ice_addresses_text = g_strdup(v ? v : "");
+      g_ptr_array_set_size(self->ice_addresses, 0);
+      gchar **words = g_strsplit_set(self->ice_addresses_text, " ,", -1);
+      for (gchar **w = words; *w; w++) {
+        if (!**w) continue;
+        GInetAddress *a = g_inet_address_new_from_string(*w);
+        if (a) g_ptr_array_add(self->ice_addresses, a);
+        else GST_WARNING_OBJECT(self, "ice-addresses: \"%s\" is not an IP address (ignored)", *w);
+      }
+      g_strfreev(words);
+      if (self->nominated_addr && !ice_address_known(self, self->nominated_addr)) { g_clear_object(&self->nominated_addr); self->nominated_port = 0; }
+      break;
+    }
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
@@ -215,6 +339,13 @@ static void b2b_ingress_get_property(GObject *object, guint id, GValue *value, G
     case PROP_LAST_RTCP_TIME: g_value_set_int64(value, self->last_rtcp_time_us); break;
     case PROP_LAST_SSRC: g_value_set_uint(value, self->last_ssrc); break;
     case PROP_PACKETS_LOST: g_value_set_uint64(value, self->lost_before + seq_lost(self)); break;
+    case PROP_SOCKET: g_value_set_object(value, self->socket); break;
+    case PROP_ICE_UFRAG: g_value_set_string(value, self->ice_ufrag); break;
+    case PROP_ICE_PWD: g_value_set_string(value, self->ice_pwd); break;
+    case PROP_ICE_REMOTE_UFRAG: g_value_set_string(value, self->ice_remote_ufrag); break;
+    case PROP_ICE_ADDRESSES: g_value_set_string(value, self->ice_addresses_text); break;
+    case PROP_NOMINATED_ADDRESS: g_value_take_string(value, self->nominated_addr ? g_inet_address_to_string(self->nominated_addr) : NULL); break;
+    case PROP_NOMINATED_PORT: g_value_set_int(value, self->nominated_port); break;
     default: if (!b2b_get_counter(self, counters, G_N_ELEMENTS(counters), id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
   GST_OBJECT_UNLOCK(self);
@@ -223,6 +354,13 @@ static void b2b_ingress_get_property(GObject *object, guint id, GValue *value, G
 static void b2b_ingress_finalize(GObject *object) {
   B2bIngress *self = B2B_INGRESS(object);
   g_clear_object(&self->allowed_addr);
+  g_clear_object(&self->nominated_addr);
+  g_clear_object(&self->socket);
+  g_free(self->ice_ufrag);
+  g_free(self->ice_pwd);
+  g_free(self->ice_remote_ufrag);
+  g_free(self->ice_addresses_text);
+  g_ptr_array_unref(self->ice_addresses);
   G_OBJECT_CLASS(b2b_ingress_parent_class)->finalize(object);
 }
 
@@ -249,11 +387,26 @@ static void b2b_ingress_class_init(B2bIngressClass *klass) {
       "SSRC of the last accepted RTP packet", 0, G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_PACKETS_LOST, g_param_spec_uint64("packets-lost", "Packets lost",
       "RTP packets missing from the accepted senders' sequence numbers (RFC 3550 A.3, summed over SSRCs)", 0, G_MAXUINT64, 0, B2B_PARAM_RO));
+  g_object_class_install_property(oc, PROP_SOCKET, g_param_spec_object("socket", "Socket",
+      "The leg's UDP socket (shared with udpsrc / udpsink): ICE answers leave through it", G_TYPE_SOCKET, rw));
+  g_object_class_install_property(oc, PROP_ICE_UFRAG, g_param_spec_string("ice-ufrag", "ICE ufrag",
+      "Our a=ice-ufrag on this leg; with ice-pwd, turns ICE-lite on (empty = off: STUN counted as other)", NULL, rw));
+  g_object_class_install_property(oc, PROP_ICE_PWD, g_param_spec_string("ice-pwd", "ICE password",
+      "Our a=ice-pwd: the MESSAGE-INTEGRITY key of the peer's checks and of our answers", NULL, rw));
+  g_object_class_install_property(oc, PROP_ICE_REMOTE_UFRAG, g_param_spec_string("ice-remote-ufrag", "Peer's ICE ufrag",
+      "The peer's a=ice-ufrag: the second half of the USERNAME its checks must carry (empty = any)", NULL, rw));
+  g_object_class_install_property(oc, PROP_ICE_ADDRESSES, g_param_spec_string("ice-addresses", "ICE source addresses",
+      "Whitespace-separated IP addresses checks may come from (the peer's SDP candidates and c= address; remote-address is always one)", NULL, rw));
+  g_object_class_install_property(oc, PROP_NOMINATED_ADDRESS, g_param_spec_string("nominated-address", "Nominated address",
+      "Source address of the last answered check with USE-CANDIDATE (empty = none): the only address then accepted", NULL, B2B_PARAM_RO));
+  g_object_class_install_property(oc, PROP_NOMINATED_PORT, g_param_spec_int("nominated-port", "Nominated port",
+      "Source port of the nominated pair (0 = none)", 0, 65535, 0, B2B_PARAM_RO));
   GST_DEBUG_CATEGORY_INIT(b2b_ingress_debug, "b2bingress", 0, "B2BUA leg ingress");
 }
 
 static void b2b_ingress_init(B2bIngress *self) {
   self->latch = TRUE;
+  self->ice_addresses = g_ptr_array_new_with_free_func(g_object_unref);
   GstElement *el = GST_ELEMENT(self);
   self->sinkpad = b2b_add_pad(el, &sink_tpl, GST_DEBUG_FUNCPTR(b2b_ingress_chain), GST_DEBUG_FUNCPTR(b2b_ingress_sink_event), B2B_CAPS_DEFAULT);
   self->rtp_src = b2b_add_pad(el, &rtp_tpl, NULL, NULL, B2B_CAPS_FIXED);

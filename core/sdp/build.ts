@@ -3,7 +3,7 @@ import sdpTransform from 'sdp-transform';
 import { formatCrypto } from '../media/sdes.js';
 import type { LocalEndpoint, SrtpKey } from '../media/types.js';
 import type { EncryptionMode } from '../vocabulary/index.js';
-import type { SdpSession, StreamDescription } from './model.js';
+import type { IceCandidate, SdpSession, StreamDescription } from './model.js';
 
 export interface OutStream extends StreamDescription {
   readonly endpoint?: LocalEndpoint | undefined;
@@ -15,6 +15,8 @@ export interface OutStream extends StreamDescription {
   /** When the stream is not RTP (disabled text/application m-lines): the original proto and formats. */
   readonly proto?: string | undefined;
   readonly formats?: string | undefined;
+  /** ICE-lite on this leg: our credentials (written at session level) and this m-line's candidates. */
+  readonly ice?: { readonly ufrag: string; readonly pwd: string; readonly candidates: readonly IceCandidate[] } | undefined;
 }
 
 export interface SdpBuildInput extends SdpSession {
@@ -79,14 +81,23 @@ export function buildSdp(input: SdpBuildInput): string {
     }
     // RFC 6189 section 8: sdp-transform has no grammar for it, and writes unknown lines as they are.
     if (s.encryption === 'zrtp' && ep.zrtpHash) m.invalid = [{ value: `zrtp-hash:${ep.zrtpHash}` }];
+    if (s.ice) {
+      m.candidates = s.ice.candidates.map((c) => ({
+        foundation: c.foundation, component: c.component, transport: 'UDP', priority: c.priority, ip: c.ip, port: c.port, type: c.type,
+        ...(c.raddr !== undefined ? { raddr: c.raddr } : {}), ...(c.rport !== undefined ? { rport: c.rport } : {}),
+      }));
+    }
     return m;
   });
+  // RFC 8839: a=ice-lite is session level; ufrag / pwd are the same for every m-line of a leg, so session level too (as liblinphone writes them).
+  const ice = input.streams.find((s) => s.enabled && s.endpoint && s.ice)?.ice;
   const sdp: sdpTransform.SessionDescription = {
     version: 0,
     origin: { username: '-', sessionId: input.sessionId, sessionVersion: input.sessionVersion, netType: 'IN', ipVer: ipVersion(input.address), address: input.address },
     name: input.sessionName ?? 'b2bua-server',
     connection: { version: ipVersion(input.address), ip: input.address },
     timing: { start: 0, stop: 0 },
+    ...(ice ? { icelite: 'ice-lite' as const, iceUfrag: ice.ufrag, icePwd: ice.pwd } : {}),
     media,
   };
   return sdpTransform.write(sdp);

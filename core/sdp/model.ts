@@ -12,6 +12,29 @@ export interface Codec {
   readonly rtcpFb: readonly string[];
 }
 
+/** One a=candidate line (RFC 8839 section 5.1), UDP only (we never write others; others are ignored when parsed). */
+export interface IceCandidate {
+  readonly foundation: string;
+  /** 1 = RTP, 2 = RTCP. */
+  readonly component: number;
+  readonly priority: number;
+  readonly ip: string;
+  readonly port: number;
+  /** host, srflx, prflx, relay. */
+  readonly type: string;
+  readonly raddr?: string | undefined;
+  readonly rport?: number | undefined;
+}
+
+/** The ICE attributes of an m-line, session-level ones merged in (RFC 8839): present when it has ufrag and pwd. */
+export interface IceDescription {
+  readonly ufrag: string;
+  readonly pwd: string;
+  /** a=ice-lite (session level). */
+  readonly lite: boolean;
+  readonly candidates: readonly IceCandidate[];
+}
+
 /** What a parsed m-line (MediaLine) and one we build (OutStream) both say about a stream. */
 export interface StreamDescription {
   /** `audio`, `video`, or any other m= type (kept to preserve m-line order; never relayed). */
@@ -40,6 +63,8 @@ export interface MediaLine extends StreamDescription {
   readonly fingerprint?: string | undefined;
   readonly setup?: string | undefined;
   readonly zrtpHash?: string | undefined;
+  /** The peer's ICE attributes for this m-line; absent = no ICE. */
+  readonly ice?: IceDescription | undefined;
 }
 
 /** The session level a parsed SDP and one we build share: address, o= session id and version. */

@@ -3,7 +3,7 @@ import sdpTransform from 'sdp-transform';
 import { parseOrError } from '../errors/index.js';
 import { isSrtpSuite, parseCrypto, type CryptoLine } from '../media/sdes.js';
 import type { Direction, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
-import type { Codec, MediaLine, OfferSummary, ParsedSdp, SdpParseResult } from './model.js';
+import type { Codec, IceCandidate, IceDescription, MediaLine, OfferSummary, ParsedSdp, SdpParseResult } from './model.js';
 
 /** RFC 3551 static payload types. */
 const STATIC_PT: Readonly<Record<number, { name: string; rate: number; channels?: number }>> = {
@@ -63,6 +63,7 @@ function parseUnsafe(text: string): SdpParseResult {
     // RFC 2543-style hold (c=0.0.0.0): "do not send to me" (RFC 3264 §8.4).
     if (address === '0.0.0.0') direction = direction === 'sendrecv' ? 'sendonly' : direction === 'recvonly' ? 'inactive' : direction;
     const avpf = /AVPF$/i.test(proto);
+    const ice = iceOf(s, m);
     const encryption = encryptionOf(proto, crypto.length > 0, fingerprint !== undefined, zrtpHash !== undefined);
     media.push({
       index,
@@ -84,6 +85,7 @@ function parseUnsafe(text: string): SdpParseResult {
       fingerprint: fingerprint ? `${fingerprint.type} ${fingerprint.hash}` : undefined,
       setup: m.setup ?? (s as { setup?: string }).setup,
       zrtpHash,
+      ...(ice ? { ice } : {}),
     });
     // m.rtcp.address is only the RTCP address; the RTP address is the c= line.
     if (m.rtcp?.address) (media[media.length - 1] as { address: string }).address = address ?? m.rtcp.address;
@@ -95,6 +97,22 @@ function parseUnsafe(text: string): SdpParseResult {
     media,
   };
   return { ok: true, sdp: parsed };
+}
+
+/** ICE ufrag / pwd (media level wins over session level), a=ice-lite, the UDP candidates; undefined without credentials. */
+function iceOf(s: sdpTransform.SessionDescription, m: sdpTransform.MediaDescription): IceDescription | undefined {
+  const ufrag = m.iceUfrag ?? s.iceUfrag;
+  const pwd = m.icePwd ?? s.icePwd;
+  if (!ufrag || !pwd) return undefined;
+  const candidates: IceCandidate[] = [];
+  for (const c of m.candidates ?? []) {
+    if (String(c.transport).toUpperCase() !== 'UDP' || !Number.isInteger(c.port) || c.port <= 0 || c.port > 65535) continue;
+    candidates.push({
+      foundation: String(c.foundation), component: Number(c.component), priority: Number(c.priority), ip: String(c.ip), port: c.port, type: String(c.type),
+      ...(c.raddr !== undefined ? { raddr: String(c.raddr) } : {}), ...(c.rport !== undefined ? { rport: Number(c.rport) } : {}),
+    });
+  }
+  return { ufrag: String(ufrag), pwd: String(pwd), lite: s.icelite !== undefined, candidates };
 }
 
 function encryptionOf(proto: string, hasCrypto: boolean, hasFingerprint: boolean, hasZrtp: boolean): EncryptionMode {

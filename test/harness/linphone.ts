@@ -4,6 +4,7 @@
  * output patterns awaited with deadlines. Audio through `soundcard use files` + `play`/`record`.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePorts } from './ports.js';
@@ -31,6 +32,8 @@ export interface LinphoneOptions {
   /** Also listen for SIP on this TCP port (default: no TCP listener). */
   readonly sipTcpPort?: number;
   readonly maxSeconds?: number;
+  /** ICE (liblinphone 5.1: a NAT policy with protocols=ice and no STUN server: host candidates only); default off. */
+  readonly ice?: boolean;
 }
 
 /** linphonec's `media_encryption` values. */
@@ -76,11 +79,15 @@ function linphonerc(name: string, sipPort: number, rtpPort: number, o: LinphoneO
     ...(o.srtpSuites ? [`srtp_crypto_suites=${o.srtpSuites.join(', ')}`] : []),
     'inc_timeout=60',
     '[rtp]',
-    'bind_address=127.0.0.1', // also the c= address of its SDP
+    // also the c= address of its SDP. With ICE, liblinphone 5.1 announces the host's interface addresses as candidates
+    // (and c=) whatever this says and sends its checks from them (bound to 127.0.0.1 it never receives the answers), but
+    // its RTP from the socket's own address: so an ICE linphonec binds its RTP to the host's first non-loopback IPv4.
+    `bind_address=${o.ice ? iceHostAddress() : '127.0.0.1'}`,
     `audio_rtp_port=${rtpPort}`,
     `video_rtp_port=${rtpPort + 2}`,
     `text_rtp_port=${rtpPort + 4}`,
     'nortp_timeout=30',
+    ...(o.ice ? ['[net]', 'nat_policy_ref=b2bua-test-ice', '[nat_policy_0]', 'ref=b2bua-test-ice', 'protocols=ice'] : []),
     '[sound]',
     'echocancellation=0',
     '[video]',
@@ -91,6 +98,11 @@ function linphonerc(name: string, sipPort: number, rtpPort: number, o: LinphoneO
     ...codecs.flatMap(([mime, rate, ch, en], i) => [`[audio_codec_${i}]`, `mime=${mime}`, `rate=${rate}`, `channels=${ch}`, `enabled=${en}`]),
     '',
   ].join('\n');
+}
+
+/** The first non-internal IPv4 address of this host (an ICE linphonec's media address), or undefined. */
+export function iceHostAddress(): string | undefined {
+  return Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 }
 
 export async function startLinphone(o: LinphoneOptions): Promise<Linphone> {

@@ -81,7 +81,7 @@ class GstMediaEngine implements MediaEngine {
       else if (!this.certificate) unavailable['dtls-srtp'] = `no DTLS-SRTP certificate: ${this.certificateProblem ?? 'unknown'}`;
       if (!built.includes('zrtp')) unavailable.zrtp = 'the b2bzrtp element is missing from the native plugin (rebuild with "make -C core/native" with libbzrtp-dev installed)';
       const handshakes = (['dtls-srtp', 'zrtp'] as const).filter((m) => !(m in unavailable));
-      this.capabilities = { encryption: ['none', 'sdes', ...handshakes], srtpSuites: suites, unavailable: { ...REFUSED_SUITES, ...unavailable } };
+      this.capabilities = { encryption: ['none', 'sdes', ...handshakes], srtpSuites: suites, ice: true, unavailable: { ...REFUSED_SUITES, ...unavailable } };
       for (const [mode, why] of Object.entries(unavailable)) this.log.warn({ mode, why }, 'media encryption mode unavailable: calls needing it get 488');
       this.log.info({
         workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites, address: this.addresses,

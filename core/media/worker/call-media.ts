@@ -44,6 +44,8 @@ export class CallMedia {
   private readonly base = new Map<string, Counters>();
   private readonly propCache = new Map<string, unknown>();
   private readonly latched = new Map<string, number>();
+  /** ICE: the nominated remote address:port per ingress element, '' = none (for the log and the stats). */
+  private readonly nominations = new Map<string, string>();
   private readonly silence: Record<LegId, { since: number; flagged: boolean }> = {
     a: { since: 0, flagged: false },
     b: { since: 0, flagged: false },
@@ -126,9 +128,13 @@ export class CallMedia {
       const socks = this.sockets.get(`${leg}:${index}`)!;
       const n = elementNames(leg, index);
       pipeline.element(n.rtpSrc).set('socket', socks.rtp);
+      pipeline.element(n.rtpIngress).set('socket', socks.rtp); // ICE: STUN answers leave through the same socket
       pipeline.element(n.rtpSink).set('socket', socks.rtp);
       pipeline.element(n.rtcpSink).set('socket', rtcpMux ? socks.rtp : socks.rtcp);
-      if (!rtcpMux) pipeline.element(n.rtcpSrc).set('socket', socks.rtcp);
+      if (!rtcpMux) {
+        pipeline.element(n.rtcpSrc).set('socket', socks.rtcp);
+        pipeline.element(n.rtcpIngress).set('socket', socks.rtcp);
+      }
     }
     this.pipeline = pipeline;
     // Destinations before the first buffer: a handshake element may send at once, and a udpsink without its
@@ -167,6 +173,12 @@ export class CallMedia {
         this.setProp(n.rtcpIngress, 'remote-address', s.remote?.address ?? '');
         this.setProp(n.rtcpIngress, 'remote-port', s.remote?.rtcpPort ?? 0);
       }
+      for (const ingress of rtcpMux ? [n.rtpIngress] : [n.rtpIngress, n.rtcpIngress]) {
+        this.setProp(ingress, 'ice-addresses', s.ice?.remoteAddresses.join(' ') ?? '');
+        this.setProp(ingress, 'ice-remote-ufrag', s.ice?.remoteUfrag ?? '');
+        this.setProp(ingress, 'ice-pwd', s.ice?.localPwd ?? '');
+        this.setProp(ingress, 'ice-ufrag', s.ice?.localUfrag ?? '');
+      }
       const rtpKeys = this.keysOf(leg, s, 'rtp');
       const rtcpKeys = this.keysOf(leg, s, 'rtcp');
       this.setProp(n.rtpDecrypt, 'srtp-params', rtpKeys.recv);
@@ -174,13 +186,14 @@ export class CallMedia {
       this.setProp(n.rtpEncrypt, 'srtp-params', rtpKeys.send);
       this.setProp(n.rtcpEncrypt, 'srtp-params', rtcpKeys.send);
       if (s.remote) {
-        // Symmetric RTP: answer to the port the peer's packets come from once latched.
-        const rtpPort = this.latchedPort(n.rtpIngress) || s.remote.rtpPort;
-        const rtcpPort = rtcpMux ? rtpPort : this.latchedPort(n.rtcpIngress) || s.remote.rtcpPort;
-        this.setProp(n.rtpSink, 'host', s.remote.address);
-        this.setProp(n.rtpSink, 'port', rtpPort);
-        this.setProp(n.rtcpSink, 'host', s.remote.address);
-        this.setProp(n.rtcpSink, 'port', rtcpPort);
+        // ICE: the pair the peer nominated; else symmetric RTP: answer to the port the peer's packets come from once latched.
+        const rtpTo = (s.ice && this.nominated(leg, index, n.rtpIngress)) || { address: s.remote.address, port: this.latchedPort(n.rtpIngress) || s.remote.rtpPort };
+        const rtcpTo = rtcpMux ? rtpTo
+          : (s.ice && this.nominated(leg, index, n.rtcpIngress)) || { address: s.remote.address, port: this.latchedPort(n.rtcpIngress) || s.remote.rtcpPort };
+        this.setProp(n.rtpSink, 'host', rtpTo.address);
+        this.setProp(n.rtpSink, 'port', rtpTo.port);
+        this.setProp(n.rtcpSink, 'host', rtcpTo.address);
+        this.setProp(n.rtcpSink, 'port', rtcpTo.port);
       }
       this.setProp(n.rtpGate, 'drop', !(s.remote && sendsToPeer(s.direction)));
       this.setProp(n.rtcpGate, 'drop', !s.remote);
@@ -203,6 +216,19 @@ export class CallMedia {
       this.pipeline.element(n.rtpHandshake).set('connection-id', '');
       if (h.rtcpId) this.pipeline.element(n.rtcpHandshake).set('connection-id', '');
     }
+  }
+
+  /** The address:port the peer nominated through an ingress (ICE USE-CANDIDATE), logged when it changes. */
+  private nominated(leg: LegId, index: number, ingress: string): { address: string; port: number } | undefined {
+    const el = this.pipeline!.element(ingress);
+    const address = el.string('nominated-address');
+    const port = el.number('nominated-port');
+    const text = address && port ? `${address.includes(':') ? `[${address}]` : address}:${port}` : '';
+    if ((this.nominations.get(ingress) ?? '') !== text) {
+      this.nominations.set(ingress, text);
+      if (text) this.opts.log('info', 'ICE pair nominated', { session: this.opts.id, call: this.opts.callId, leg, stream: index, component: ingress === elementNames(leg, index).rtpIngress ? 'rtp' : 'rtcp', remote: text });
+    }
+    return text ? { address, port } : undefined;
   }
 
   /** Latched source port of an ingress; read from the element only until it latched (it resets on a new remote). */
@@ -232,6 +258,8 @@ export class CallMedia {
       srtpReplays: sum(decs, 'replays'),
       rejectedSource: sum(ins, 'rejected'),
       packetsLost: p.element(n.rtpIngress).number('packets-lost'),
+      iceChecksAnswered: sum(ins, 'stun-answered'),
+      iceChecksRefused: sum(ins, 'stun-refused'),
       lastPacketAt: Math.floor(p.element(n.rtpIngress).number('last-rtp-time') / 1000),
     };
   }
@@ -243,7 +271,8 @@ export class CallMedia {
         .map(([k, socks]) => {
           const index = Number(k.split(':')[1]);
           const security = this.handshakes.report(leg, this.stream(leg, index), this.held(leg, index));
-          return { index, kind: socks.kind, ...add(this.base.get(k) ?? zero(), this.live(leg, index)), ...(security ? { security } : {}) };
+          const nominated = this.nominations.get(elementNames(leg, index).rtpIngress);
+          return { index, kind: socks.kind, ...add(this.base.get(k) ?? zero(), this.live(leg, index)), ...(nominated ? { iceNominated: nominated } : {}), ...(security ? { security } : {}) };
         })
         .sort((x, y) => x.index - y.index);
     return { a: forLeg('a'), b: forLeg('b') };

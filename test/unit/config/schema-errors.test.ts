@@ -122,6 +122,8 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
   it('cross-key rules: nat-addresses needs ICE, session-expires minimum, admin on loopback only', () => {
     assert.match(problemsOf('enable-ice=false\nnat-addresses=192.0.2.1')[0]!, /nat-addresses: is only used with ICE/);
     assert.match(problemsOf('nat-addresses=not-an-ip')[0]!, /nat-addresses: "not-an-ip" is not an IP address/);
+    assert.match(problemsOf('nat-addresses=192.0.2.1 198.51.100.1 2001:db8::1')[0]!, /nat-addresses: has 2 IPv4 addresses \(192.0.2.1 198.51.100.1\): at most one IPv4 and one IPv6/);
+    assert.deepEqual(problemsOf('nat-addresses=192.0.2.1 2001:db8::1'), []);
     assert.match(problemsOf('session-expires=30')[0]!, /session-expires: 30 is below the RFC 4028 minimum/);
     assert.match(problemsOf('admin-address=0.0.0.0:8080')[0]!, /admin-address: .*must listen on loopback/);
     assert.deepEqual(problemsOf('admin-address=127.0.0.1:8080'), []);
