@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(
   libsrtp2-dev libbzrtp-dev libssl-dev libsqlite3-dev pkg-config build-essential python3 openssl
   # real SIP peers and wire tools for the end-to-end tests
   sip-tester linphone-cli baresip kamailio tshark sox jq procps iproute2
+  # real database servers for the sip-bridge SQL account loader tests (throwaway instances, test/harness/databases.ts)
+  postgresql mariadb-server
 )
 
 missing=()

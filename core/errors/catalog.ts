@@ -35,6 +35,15 @@ export const CATALOG = {
     status: 482,
   },
   B2BUA_SIP_CONNECT_TIMEOUT: { message: 'connect timeout', fix: 'a TCP/TLS peer did not accept the connection within 10 s: check it is up and reachable', status: 503 },
+  // ---- databases of applications (sip-bridge SQL account loader; logged by the plugin, with the code as a string)
+  B2BUA_DATABASE_FAILED: {
+    message: '{what} on {database} failed: {why}; {next}',
+    fix: 'a database an application reads (sip-bridge SQL account loader) is unreachable or refused a query: check it is up, the loader\'s connection and queries; the query is retried and accounts already loaded keep working',
+  },
+  B2BUA_DATABASE_ROW_INVALID: {
+    message: '{where}: {what}',
+    fix: 'a row of a sip-bridge SQL loader\'s query is not a usable account (NULL username or domain, non-text column, bad URI or protocol): it is skipped; fix the row or the query',
+  },
   // ---- calls: SDP and hooks
   B2BUA_SDP_MISSING: { message: 'an INVITE without SDP offer is not supported', fix: 'the caller sent an INVITE without SDP offer (late offer is not supported)', status: 488 },
   B2BUA_SDP_UNPARSABLE: { message: 'SDP: {why}', fix: 'an SDP body could not be parsed: fix the peer sending it', status: 400 },

@@ -1,6 +1,8 @@
 /**
  * Account pools at run time: each account is a line with `maxCallsPerLine` slots and, when the pool requires it,
- * a registration state. A slot is held for a call's whole life and released exactly once.
+ * a registration state. A slot is held for a call's whole life and released exactly once. A pool filled by an SQL
+ * loader changes at run time (add / reconfigure / remove, as Flexisip's AccountPool create / update / delete
+ * operations): a removed line keeps the slots of its calls in progress and is never chosen again.
  */
 import type { OutgoingRequest } from '../../core/plugin-api/index.js';
 import type { AccountSpec, PoolSpec } from './bridge-config.js';
@@ -19,15 +21,18 @@ export interface Slot {
 }
 
 export class Line {
-  readonly account: StaticAccount;
+  // Set by the constructor and reconfigure() only.
+  account!: StaticAccount;
   /** The account's identity, a bare SIP URI. */
-  readonly uri: string;
-  readonly alias: string | undefined;
-  readonly uriParts: UriParts;
-  readonly templateValues: TemplateValues;
+  uri!: string;
+  alias: string | undefined;
+  uriParts!: UriParts;
+  templateValues!: TemplateValues;
   /** Where its REGISTERs and INVITEs go, and the Request-URI of its REGISTERs (bridge-config.ts works them out). */
-  readonly outboundProxy: string;
-  readonly registrar: string;
+  outboundProxy!: string;
+  registrar!: string;
+  /** Removed from its pool (SQL loader): its calls in progress keep their slots, new calls never get it. */
+  removed = false;
   private busy = 0;
   registration: { state: RegistrationState; reason?: string | undefined } = { state: 'none' };
 
@@ -35,6 +40,15 @@ export class Line {
     spec: AccountSpec,
     readonly pool: PoolSpec,
   ) {
+    this.reconfigure(spec);
+  }
+
+  /**
+   * Takes a new description of the account (same URI or not). Returns whether what its REGISTERs use changed
+   * (credentials, registrar, outbound proxy, identity): then it has to register again.
+   */
+  reconfigure(spec: AccountSpec): boolean {
+    const before = this.uri === undefined ? undefined : JSON.stringify([this.uri, this.outboundProxy, this.registrar, this.credentials]);
     this.account = spec.account;
     this.uri = spec.uri;
     this.outboundProxy = spec.outboundProxy;
@@ -42,6 +56,7 @@ export class Line {
     this.alias = spec.account.alias || undefined;
     this.uriParts = parseSipAddress(spec.account.uri);
     this.templateValues = accountValues(spec.account.uri, this.alias);
+    return before !== JSON.stringify([this.uri, this.outboundProxy, this.registrar, this.credentials]);
   }
 
   get registrationRequired(): boolean {
@@ -68,7 +83,7 @@ export class Line {
   }
 
   isAvailable(): boolean {
-    return this.freeSlots > 0 && (!this.registrationRequired || this.registration.state === 'registered');
+    return !this.removed && this.freeSlots > 0 && (!this.registrationRequired || this.registration.state === 'registered');
   }
 
   takeSlot(): Slot {
@@ -86,11 +101,49 @@ export class Line {
 }
 
 export class AccountPool {
-  readonly lines: readonly Line[];
+  /** By URI, in the order the accounts were listed or loaded. */
+  private readonly byUri = new Map<string, Line>();
   private readonly views = new Map<Template, Map<string, Line>>();
 
   constructor(readonly spec: PoolSpec) {
-    this.lines = spec.accounts.map((a) => new Line(a, spec));
+    for (const a of spec.accounts) this.add(a);
+  }
+
+  get lines(): readonly Line[] {
+    return [...this.byUri.values()];
+  }
+
+  get(uri: string): Line | undefined {
+    return this.byUri.get(uri);
+  }
+
+  /** A new line, or undefined when the pool has this URI already (Flexisip's tryEmplace keeps the first, account-pool.cc:420). */
+  add(spec: AccountSpec): Line | undefined {
+    if (this.byUri.has(spec.uri)) return undefined;
+    const line = new Line(spec, this.spec);
+    this.byUri.set(spec.uri, line);
+    this.views.clear();
+    return line;
+  }
+
+  /** Reconfigures a line (see Line.reconfigure); false when its new URI is another line's (the update is refused). */
+  update(line: Line, spec: AccountSpec): { ok: boolean; reregister: boolean } {
+    if (spec.uri !== line.uri && this.byUri.has(spec.uri)) return { ok: false, reregister: false };
+    const oldUri = line.uri;
+    const reregister = line.reconfigure(spec);
+    if (oldUri !== line.uri) {
+      this.byUri.delete(oldUri);
+      this.byUri.set(line.uri, line);
+    }
+    this.views.clear();
+    return { ok: true, reregister };
+  }
+
+  remove(line: Line): void {
+    if (this.byUri.get(line.uri) !== line) return;
+    this.byUri.delete(line.uri);
+    line.removed = true;
+    this.views.clear();
   }
 
   get name(): string {

@@ -1,10 +1,11 @@
 /**
  * Turns the version 2 model into what routing needs (compiled regexes and templates) and performs the checks a
- * schema cannot: pool references, unique names, regexes, templates, URIs, unsupported loaders.
+ * schema cannot: pool references, unique names, regexes, templates, URIs, SQL loaders (backend, connection, queries,
+ * threadPoolSize).
  */
 import { didYouMean, jsonPath } from '../../core/plugin-api/index.js';
 import type { EncryptionMode } from '../../core/plugin-api/index.js';
-import type { AccountPoolConfig, StaticAccount, V2Root } from './config-types.js';
+import type { AccountPoolConfig, SqlLoader, StaticAccount, V2Root } from './config-types.js';
 import type { ProvidersFile } from './providers-file.js';
 import { PROVIDERS_KEY } from './providers-file.js';
 import { isSipUri, parseSipAddress, readProxyUri, uriForHost } from './sip-uri.js';
@@ -12,6 +13,10 @@ import type { Protocol } from './sip-uri.js';
 import { ACCOUNT_ADDRESSES, CALL_ADDRESSES, INVITE_ADDRESSES, compileTemplate } from './template.js';
 import type { Template } from './template.js';
 import { v1PoolName } from './v1-to-v2.js';
+import { DB_BACKENDS, readConnection } from './sql/connection.js';
+import type { DbBackend, DbConnection } from './sql/connection.js';
+import { prepareQuery } from './sql/query.js';
+import type { PreparedQuery } from './sql/query.js';
 
 /** MatchRegex is matched against the incoming Request-URI, whatever its `source` says (as Flexisip 2.5 does). */
 export type Trigger = { readonly kind: 'always' } | { readonly kind: 'regex'; readonly pattern: RegExp };
@@ -44,10 +49,24 @@ export interface AccountSpec {
   readonly registrar: string;
 }
 
+/** An SQL account loader, checked (Flexisip 2.5.2 configuration/v2/v2.hh:167-181, sql-account-loader.cc). */
+export interface SqlLoaderSpec {
+  readonly backend: DbBackend;
+  readonly connection: DbConnection;
+  readonly initQuery: PreparedQuery;
+  readonly updateQuery: PreparedQuery;
+  readonly threadPoolSize: number;
+}
+
 export interface PoolSpec {
   readonly name: string;
   readonly config: AccountPoolConfig;
+  /** The static accounts; an SQL pool starts empty and is filled by its loader. */
   readonly accounts: readonly AccountSpec[];
+  readonly sql?: SqlLoaderSpec;
+  /** The pool's outboundProxy and registrar, bare URIs (undefined when absent). */
+  readonly outboundProxy: string | undefined;
+  readonly registrar: string | undefined;
 }
 
 export interface BridgeConfig {
@@ -107,34 +126,29 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
 
   const pools = new Map<string, PoolSpec>();
   for (const [name, pool] of Object.entries(root.accountPools)) {
-    if (!Array.isArray(pool.loader)) {
-      report(at.pool(name, 'loader'), 'SQL account loader is not supported by this server yet (list the accounts in a static loader array)');
-      continue;
-    }
     const poolProxy = proxyField(pool.outboundProxy, at.pool(name, 'outboundProxy'));
     const poolRegistrar = proxyField(pool.registrar, at.pool(name, 'registrar'));
+    if (!Array.isArray(pool.loader)) {
+      const sql = compileSqlLoader(pool.loader, (field, what) => report(at.pool(name, `loader.${field}`), what), (field, what) => warn(at.pool(name, `loader.${field}`), what));
+      if (sql) pools.set(name, { name, config: pool, accounts: [], sql, outboundProxy: poolProxy, registrar: poolRegistrar });
+      continue;
+    }
     const seen = new Map<string, number>();
     const accounts: AccountSpec[] = [];
     pool.loader.forEach((account, j) => {
       const where = (field: string) => at.pool(name, `loader[${j}].${field}`);
-      const uri = parseSipAddress(account.uri).uri;
-      if (!isSipUri(account.uri)) report(where('uri'), `"${account.uri}" is not a SIP URI (write sip:user@domain)`);
-      const first = seen.get(uri);
-      if (first !== undefined) report(where('uri'), `"${account.uri}" is already account [${first}] of this pool (remove the duplicate)`);
-      else seen.set(uri, j);
-      checkUri(account.alias, where('alias'), report);
-      const protocol = account.protocol ?? 'udp';
-      const ownProxy = proxyField(account.outboundProxy, where('outboundProxy'), protocol);
-      const ownRegistrar = proxyField(account.registrar, where('registrar'), protocol);
-      // Flexisip's AccountPool::setOutboundProxyAndRegistrar (account-pool.cc:138-156): the account's proxy, else the
-      // pool's, else its URI's host with its protocol (makeUriFromParameter(""), account.hh:200); the registrar: the
-      // account's, else the pool's, else that outbound proxy.
-      const outboundProxy = ownProxy ?? poolProxy ?? defaultProxy(account.uri, protocol, (what) => warn(where('uri'), what));
-      accounts.push({ account, uri, outboundProxy, registrar: ownRegistrar ?? poolRegistrar ?? outboundProxy });
+      const spec = compileAccount(account, { outboundProxy: poolProxy, registrar: poolRegistrar }, {
+        report: (field, what) => report(where(field), what),
+        warn: (field, what) => warn(where(field), what),
+      }, (uri) => {
+        const first = seen.get(uri);
+        if (first !== undefined) report(where('uri'), `"${account.uri}" is already account [${first}] of this pool (remove the duplicate)`);
+        else seen.set(uri, j);
+      });
+      accounts.push(spec);
     });
-    pools.set(name, { name, config: pool, accounts });
+    pools.set(name, { name, config: pool, accounts, outboundProxy: poolProxy, registrar: poolRegistrar });
   }
-  const sqlPools = new Set(Object.entries(root.accountPools).filter(([, p]) => !Array.isArray(p.loader)).map(([n]) => n));
 
   const providers: CompiledProvider[] = [];
   const firstIndexOfName = new Map<string, number>();
@@ -197,7 +211,7 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
     }
     const inviteProxy = proxyField(p.outgoingInvite.outboundProxy, at.provider(i, 'outgoingInvite.outboundProxy'));
 
-    if (problems.length === before && trigger && accountToUse && to && from && !sqlPools.has(p.accountPool)) {
+    if (problems.length === before && trigger && accountToUse && to && from) {
       providers.push({
         name: p.name,
         poolName: p.accountPool,
@@ -215,6 +229,98 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
   return { config: { file: file.file, providers, pools, warnings }, problems };
 }
 
+export interface AccountProblems {
+  /** A refused field: the account is unusable. */
+  report(field: string, what: string): void;
+  warn(field: string, what: string): void;
+}
+
+/**
+ * An account (static, or read from a database row) with the addresses its requests use. Flexisip's
+ * AccountPool::setOutboundProxyAndRegistrar (account-pool.cc:138-156): the account's proxy, else the pool's, else its
+ * URI's host with its protocol (makeUriFromParameter(""), account.hh:200); the registrar: the account's, else the
+ * pool's, else that outbound proxy.
+ */
+export function compileAccount(
+  account: StaticAccount,
+  pool: { readonly outboundProxy: string | undefined; readonly registrar: string | undefined },
+  problems: AccountProblems,
+  /** Called after the URI is checked (the static loader reports duplicates there). */
+  checkUri?: (uri: string) => void,
+): AccountSpec {
+  const uri = parseSipAddress(account.uri).uri;
+  if (!isSipUri(account.uri)) problems.report('uri', `"${account.uri}" is not a SIP URI (write sip:user@domain)`);
+  checkUri?.(uri);
+  if (account.alias && !isSipUri(account.alias)) problems.report('alias', `"${account.alias}" is not a SIP URI (write e.g. sip:proxy.example.org;transport=tcp)`);
+  const protocol = account.protocol ?? 'udp';
+  const field = (value: string | undefined, name: string): string | undefined => {
+    if (!value) return undefined;
+    const read = readProxyUri(value, protocol);
+    if ('error' in read) {
+      problems.report(name, `"${value}" ${read.error} (write e.g. sip:proxy.example.org;transport=tcp, or host:port with the account's protocol)`);
+      return undefined;
+    }
+    return read.uri;
+  };
+  const ownProxy = field(account.outboundProxy, 'outboundProxy');
+  const ownRegistrar = field(account.registrar, 'registrar');
+  const outboundProxy = ownProxy ?? pool.outboundProxy ?? defaultProxy(account.uri, protocol, (what) => problems.warn('uri', what));
+  return { account, uri, outboundProxy, registrar: ownRegistrar ?? pool.registrar ?? outboundProxy };
+}
+
+/** Flexisip opens threadPoolSize sessions in a soci::connection_pool of 50 (sql-account-loader.hh:44, .cc:45-47): more fails at start. */
+export const MAX_THREAD_POOL_SIZE = 50;
+export const DEFAULT_THREAD_POOL_SIZE = 50;
+
+function compileSqlLoader(loader: SqlLoader, report: (field: string, what: string) => void, warn: (field: string, what: string) => void): SqlLoaderSpec | undefined {
+  const backend = loader.dbBackend as DbBackend;
+  if (!DB_BACKENDS.includes(backend)) {
+    report('dbBackend', `"${loader.dbBackend}" is not a database backend (use one of ${DB_BACKENDS.join(', ')})`);
+    return undefined;
+  }
+  const threadPoolSize = loader.threadPoolSize ?? DEFAULT_THREAD_POOL_SIZE;
+  let ok = true;
+  // sql-account-loader.cc:31-37 refuses <= 0 ("invalid thread pool size (N) set in SQL Account loader"); above 50,
+  // soci::connection_pool::at() throws at start-up (the pool has 50 slots, sql-account-loader.hh:44).
+  if (!Number.isInteger(threadPoolSize) || threadPoolSize <= 0 || threadPoolSize > MAX_THREAD_POOL_SIZE) {
+    report('threadPoolSize', `invalid thread pool size (${threadPoolSize}) set in SQL Account loader (write an integer from 1 to ${MAX_THREAD_POOL_SIZE}: Flexisip refuses 0 and below, and cannot open more than ${MAX_THREAD_POOL_SIZE} connections)`);
+    ok = false;
+  }
+  const connection = readConnection(backend, loader.connection);
+  if (!connection.ok) {
+    report('connection', `"${hidePassword(loader.connection)}": ${connection.error} (write the soci connection string of ${backend}, e.g. ${CONNECTION_EXAMPLES[backend]})`);
+    ok = false;
+  }
+  const initQuery = prepareQuery(loader.initQuery, backend);
+  if (!loader.initQuery.trim()) {
+    report('initQuery', 'is empty (write the SELECT that returns every account of the pool)');
+    ok = false;
+  }
+  if (initQuery.names.length > 0) {
+    report('initQuery', `uses :${initQuery.names[0]}, but no parameter is bound to the initial query (remove it)`);
+    ok = false;
+  }
+  const updateQuery = prepareQuery(loader.updateQuery, backend);
+  const unknown = updateQuery.names.find((n) => n !== 'identifier');
+  if (unknown !== undefined) {
+    report('updateQuery', `uses :${unknown}, but only :identifier is bound (Flexisip binds the identifier of an account update, sql-account-loader.cc:72)`);
+    ok = false;
+  } else if (updateQuery.names.length === 0) {
+    warn('updateQuery', 'has no :identifier parameter: an account update would read the same rows whatever account changed (write e.g. ... WHERE user_id = :identifier)');
+  }
+  return ok && connection.ok ? { backend, connection: connection.value, initQuery, updateQuery, threadPoolSize } : undefined;
+}
+
+const CONNECTION_EXAMPLES: Record<DbBackend, string> = {
+  sqlite3: '"/var/lib/flexisip/b2b/accounts.db" or "db=accounts.db timeout=5"',
+  postgresql: '"host=127.0.0.1 port=5432 dbname=flexisip user=flexisip password=secret"',
+  mysql: '"host=127.0.0.1 port=3306 db=flexisip user=flexisip password=secret"',
+};
+
+function hidePassword(connection: string): string {
+  return connection.replace(/\b(password|pass)(\s*=\s*)('[^']*'|"[^"]*"|\S+)/g, '$1$2***').replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
 /**
  * Where an account without any outbound proxy sends: its URI's host with its protocol. Flexisip writes the host only
  * (SipUri{uri}.getHost(), account.hh:200) and so drops a port the account URI has: we keep it, and say so.
@@ -225,10 +331,6 @@ function defaultProxy(accountUri: string, protocol: Protocol, warn: (what: strin
     warn(`no outboundProxy for "${accountUri}": its requests go to ${uriForHost(parts.hostport, protocol)}; Flexisip 2.5 would drop the port (${uriForHost(parts.host, protocol)}): set outboundProxy to be explicit`);
   }
   return uriForHost(parts.hostport, protocol);
-}
-
-function checkUri(value: string | undefined, where: string, report: (where: string, what: string) => void): void {
-  if (value && !isSipUri(value)) report(where, `"${value}" is not a SIP URI (write e.g. sip:proxy.example.org;transport=tcp)`);
 }
 
 /** Flexisip uses std::regex_match: the pattern must match the whole string. */

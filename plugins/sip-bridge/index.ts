@@ -1,23 +1,28 @@
 /**
  * sip-bridge: routes calls through external SIP provider accounts (trunking), Flexisip's providers JSON format.
  * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption), callEnded (release the line slot),
- * ready / shutdown (registrations). Admin command `SIP_BRIDGE INFO` (registered from apply()).
+ * ready / shutdown (registrations, SQL account loaders). Admin command `SIP_BRIDGE INFO` (registered from apply()).
  */
 import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../../core/plugin-api/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
-import type { AccountPool, Slot } from './accounts.js';
-import type { BridgeConfig, CompiledProvider } from './bridge-config.js';
+import type { AccountPool, Line, Slot } from './accounts.js';
+import type { AccountSpec, BridgeConfig, CompiledProvider } from './bridge-config.js';
 import { bridgeInfo } from './info.js';
 import type { SipBridgeInfo } from './info.js';
 import { loadBridgeConfig } from './load.js';
-import { Registrations } from './registration.js';
+import { Registrations, realTimers } from './registration.js';
 import type { Timers } from './registration.js';
 import { routeCall } from './routing.js';
 import { parseSipAddress } from './sip-uri.js';
+import { SqlAccountLoader } from './sql-loader.js';
+import type { AccountUpdate, PoolChanges } from './sql-loader.js';
+import { describeConnection } from './sql/connection.js';
+import { createDriver } from './sql/drivers.js';
 
 export type { SipBridgeInfo } from './info.js';
+export { accountUpdateFromPublish, type AccountUpdate } from './sql-loader.js';
 
 export interface SipBridgeOptions {
   readonly providers?: string;
@@ -40,7 +45,15 @@ export interface CallRoute {
 export interface SipBridge {
   readonly config: BridgeConfig;
   readonly pools: ReadonlyMap<string, AccountPool>;
+  /** The SQL account loaders, by pool name. */
+  readonly loaders: ReadonlyMap<string, SqlAccountLoader>;
   info(): SipBridgeInfo;
+  /**
+   * An account changed in the database (what Flexisip's Redis `flexisip/B2BUA/account` publish means): every SQL pool
+   * runs its updateQuery with :identifier = update.identifier and creates, updates or deletes update.uri. Resolves once
+   * every pool applied it (or gave up, logged).
+   */
+  accountUpdateNeeded(update: AccountUpdate): Promise<void>;
 }
 
 /** Test seams; the server uses the defaults. */
@@ -49,6 +62,8 @@ export interface SipBridgeRuntime {
   timers?: Timers;
   retryMs?: number;
   expiresSeconds?: number;
+  /** First retry delay of an SQL loader whose database is down. */
+  databaseRetryMs?: number;
 }
 
 export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime: SipBridgeRuntime = {}): Promise<SipBridge> {
@@ -79,6 +94,37 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
       },
     },
   );
+
+  // SQL pools: lines come and go; registrations follow (Flexisip's AccountPool create / update / delete operations).
+  const changes: PoolChanges = {
+    created: (_pool, lines) => registrations.add(lines.filter((l) => l.registrationRequired)),
+    updated: (pool, line: Line, spec: AccountSpec) => {
+      const oldIdentity = spec.uri !== line.uri ? registrations.unregisterRequestOf(line) : undefined;
+      const { ok, reregister } = pool.update(line, spec);
+      if (!ok) {
+        log.warn({ pool: pool.name, account: line.uri, newUri: spec.uri }, 'account update refused: its new URI is another account of the pool');
+        return;
+      }
+      if (oldIdentity) void host.sip.request(oldIdentity.request).catch((e: unknown) => log.warn({ account: oldIdentity.uri, err: e }, 'un-REGISTER of the old identity failed'));
+      if (reregister && line.registrationRequired) registrations.refresh(line);
+    },
+    deleted: (pool, line) => {
+      const unregister = registrations.unregisterRequestOf(line);
+      pool.remove(line);
+      void registrations.remove(line, unregister);
+    },
+  };
+  const loaders = new Map<string, SqlAccountLoader>();
+  const dataDirectory = host.server.dataDirectory;
+  for (const pool of pools.values()) {
+    const sql = pool.spec.sql;
+    if (!sql) continue;
+    const database = describeConnection(sql.connection, dataDirectory);
+    const driver = createDriver(sql.connection, sql.threadPoolSize, dataDirectory, (e) => log.warn({ pool: pool.name, database, err: e.message }, 'an idle database connection failed (it is replaced on the next query)'));
+    loaders.set(pool.name, new SqlAccountLoader(pool, sql, { driver, log, changes, database, timers: runtime.timers ?? realTimers, retryMs: runtime.databaseRetryMs }));
+  }
+  // The first loads start now; `ready` waits for their first attempt (bounded by the connect timeouts), then registers.
+  const firstLoads = Promise.all([...loaders.values()].map((l) => l.start()));
 
   host.hooks.legBTarget.tapPromise(PLUGIN_NAME, async (target, call) => {
     try {
@@ -143,13 +189,25 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   });
 
   let stopped = false;
-  host.hooks.ready.tapPromise(PLUGIN_NAME, async () => registrations.start());
+  host.hooks.ready.tapPromise(PLUGIN_NAME, async () => {
+    await firstLoads;
+    registrations.start();
+  });
   host.hooks.shutdown.tapPromise(PLUGIN_NAME, async () => {
     await registrations.stop();
+    await Promise.allSettled([...loaders.values()].map((l) => l.stop()));
     stopped = true;
   });
 
-  const bridge: SipBridge = { config, pools, info: () => bridgeInfo(config.providers, pools) };
+  const bridge: SipBridge = {
+    config,
+    pools,
+    loaders,
+    info: () => bridgeInfo(config.providers, pools),
+    accountUpdateNeeded: async (update) => {
+      await Promise.all([...loaders.values()].map((l) => l.accountUpdateNeeded(update)));
+    },
+  };
   // Flexisip's SIP_BRIDGE INFO; a stopped bridge has no providers any more.
   host.admin.register(INFO_COMMAND, (): SipBridgeInfo => (stopped ? { providers: [] } : bridge.info()));
   return bridge;

@@ -15,7 +15,7 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-const realTimers: Timers = {
+export const realTimers: Timers = {
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     t.unref();
@@ -56,6 +56,8 @@ export class Registrations {
   private readonly timers: Timers;
   private readonly pending = new Map<Line, unknown>();
   private readonly dialogs = new Map<Line, { callId: string; cseq: number }>();
+  private readonly lines: Set<Line>;
+  private started = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private readonly expires: number;
@@ -64,9 +66,10 @@ export class Registrations {
   private readonly requestTimeoutMs: number;
 
   constructor(
-    private readonly lines: readonly Line[],
+    lines: readonly Line[],
     private readonly opts: RegistrationOptions,
   ) {
+    this.lines = new Set(lines);
     this.timers = opts.timers ?? realTimers;
     this.expires = opts.expiresSeconds ?? DEFAULT_EXPIRES_SECONDS;
     this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
@@ -76,12 +79,51 @@ export class Registrations {
 
   /** Schedule every line's first REGISTER (index within its pool × the pool's throttling rate). */
   start(): void {
+    this.started = true;
+    this.scheduleFirst([...this.lines]);
+  }
+
+  private scheduleFirst(lines: readonly Line[]): void {
     const indexInPool = new Map<string, number>();
-    for (const line of this.lines) {
+    for (const line of lines) {
       const i = indexInPool.get(line.pool.name) ?? 0;
       indexInPool.set(line.pool.name, i + 1);
       this.schedule(line, i * (line.pool.config.registrationThrottlingRateMs ?? 0));
     }
+  }
+
+  /** Lines a loader added: registered once start() ran (spaced by their pool's throttling rate, as at start). */
+  add(lines: readonly Line[]): void {
+    const added = lines.filter((l) => !this.lines.has(l));
+    for (const line of added) this.lines.add(line);
+    if (this.started) this.scheduleFirst(added);
+  }
+
+  /** A line whose credentials or addresses changed registers again now (Flexisip: refreshRegister, account-pool.cc:315). */
+  refresh(line: Line): void {
+    if (!this.lines.has(line)) return this.add([line]);
+    if (this.started) this.schedule(line, 0);
+  }
+
+  /** A line removed from its pool: no more REGISTERs; un-REGISTERed if it was registered (linphone's removeAccount does). */
+  async remove(line: Line, registered: { uri: string; request: OutgoingRequest } | undefined = this.unregisterRequestOf(line)): Promise<void> {
+    if (!this.lines.delete(line)) return;
+    const handle = this.pending.get(line);
+    if (handle !== undefined) this.timers.clearTimeout(handle);
+    this.pending.delete(line);
+    if (!registered || this.stopped) return;
+    try {
+      const res = await this.requestWithTimeout(registered.request);
+      this.opts.log.debug({ account: registered.uri, status: res.status }, 'un-REGISTER of a removed account answered');
+    } catch (e) {
+      this.opts.log.warn({ account: registered.uri, err: e }, 'un-REGISTER of a removed account failed');
+    }
+    this.setState(line, 'unregistered');
+  }
+
+  /** Expires 0 for a registered line, built now (before the line is reconfigured or forgotten). */
+  unregisterRequestOf(line: Line): { uri: string; request: OutgoingRequest } | undefined {
+    return line.registration.state === 'registered' ? { uri: line.uri, request: this.registerRequest(line, 0) } : undefined;
   }
 
   /**
@@ -97,7 +139,7 @@ export class Registrations {
     this.stopped = true;
     for (const handle of this.pending.values()) this.timers.clearTimeout(handle);
     this.pending.clear();
-    const leaving = this.lines.filter((l) => l.pool.config.unregisterOnServerShutdown !== false && l.registration.state === 'registered');
+    const leaving = [...this.lines].filter((l) => l.pool.config.unregisterOnServerShutdown !== false && l.registration.state === 'registered');
     if (leaving.length === 0) return;
     const all = Promise.allSettled(
       leaving.map(async (line) => {
@@ -136,18 +178,18 @@ export class Registrations {
   }
 
   private async register(line: Line): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || !this.lines.has(line)) return;
     // A refresh keeps the line usable; only a first attempt or a retry shows "in progress".
     if (line.registration.state !== 'registered') this.setState(line, 'registering');
     let res: SipResponseView;
     try {
       res = await this.requestWithTimeout(this.registerRequest(line, this.expires));
     } catch (e) {
-      if (this.stopped) return;
+      if (this.stopped || !this.lines.has(line)) return;
       this.fail(line, errorReason(e));
       return;
     }
-    if (this.stopped) return;
+    if (this.stopped || !this.lines.has(line)) return;
     if (res.status >= 200 && res.status < 300) {
       const granted = grantedExpires(res, this.expires);
       this.setState(line, 'registered');

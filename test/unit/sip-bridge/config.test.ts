@@ -145,11 +145,9 @@ describe('sip-bridge configuration', () => {
     ]);
   });
 
-  it('reports the SQL loader as not supported yet', async () => {
+  it('accepts an SQL loader (its accounts come from the database at start-up)', async () => {
     const problems = (await validated({ providers: 'providers-sql.json' }, FIXTURES)).problems;
-    assert.deepEqual(problems, [
-      `providers: ${path.join(FIXTURES, 'providers-sql.json')}: accountPools.fromDb.loader: SQL account loader is not supported by this server yet (list the accounts in a static loader array)`,
-    ]);
+    assert.deepEqual(problems, []);
   });
 
   it('reports unknown template fields and missing } with the field and a hint', async () => {

@@ -162,8 +162,8 @@ describe('sip-bridge plugin (hooks)', () => {
 
 describe('sip-bridge plugin (contract)', () => {
   it('apply() refuses a configuration with problems', async () => {
-    const host = fakeHost<SipBridgeOptions>({ providers: 'providers-sql.json' }, FIXTURES);
-    await assert.rejects(Promise.resolve(plugin.apply(host)), /SQL account loader is not supported by this server yet/);
+    const host = fakeHost<SipBridgeOptions>({ providers: 'providers-sql-bad.json' }, FIXTURES);
+    await assert.rejects(Promise.resolve(plugin.apply(host)), /invalid thread pool size \(0\) set in SQL Account loader/);
   });
 
   it('declares name and host API', () => {
