@@ -29,6 +29,10 @@ import { toneSeconds } from '../../harness/goertzel.js';
 import { sleep } from '../../harness/wait.js';
 import { LIVE_COUNTERS, startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
 import type { IpPacket } from '../../harness/pcap.js';
+import { classify } from '../../harness/rtp.js';
+
+/** UDP payload of a plain 20 ms PCMU RTP packet. */
+const PLAIN_PCMU_BYTES = 172;
 import { live, mediaReportCount, mediaReportTotal, trenscrypterIni, trenscrypterSuite } from './fixture.js';
 
 /** The trenscrypter modes linphonec plays opposite baresip, and its `media_encryption` for each. */
@@ -91,22 +95,24 @@ function assertBaresipSdp(bs: Baresip, o: { proto: string; rtcpMux: boolean; set
 }
 
 /**
- * Each leg's protocol on the wire, both ways. baresip 1.0 sends its first RTP packets in the clear while its DTLS
+ * Each leg's protocol on the wire, both ways. baresip 1.0 may send its first RTP packets in the clear while its DTLS
  * handshake is still running (seen when its ClientHello raced our processing of its 200 OK and it waited for its
- * 1 s retransmission): what baresip sends is judged from its last DTLS record on; the b2bua holds such packets
- * (b2bsrtp "hold"), and what the b2bua sends is judged over the whole call.
+ * 1 s retransmission). Those plain packets (before its first SRTP packet) are left out of what baresip sent, and
+ * counted in the message; the b2bua holds them (b2bsrtp "hold"). What the b2bua sends is judged over the whole call.
  */
 function assertWire(packets: readonly IpPacket[], legs: readonly { leg: string; port: number; who: string; want: string; sent: number; received: number }[], what: string): void {
   for (const l of legs) {
-    // defined only when baresip sent DTLS records at all (else the whole-call verdict below fails as it should)
-    const lastDtls = l.who.startsWith('baresip') && l.want === 'dtls'
-      ? packets.filter((p) => p.srcPort === l.port && p.payload.length > 0 && p.payload[0]! >= 20 && p.payload[0]! <= 63).at(-1)?.time
+    const fromPeer = packets.filter((p) => p.srcPort === l.port);
+    const firstSrtp = l.who.startsWith('baresip') && l.want === 'dtls'
+      ? fromPeer.find((p) => classify(p.payload) === 'RTP' && p.payload.length !== PLAIN_PCMU_BYTES)?.time
       : undefined;
-    const sent = audioPortWire(packets, l.port, l.sent, l.received, lastDtls === undefined ? {} : { since: lastDtls }).sent;
-    const w = audioPortWire(packets, l.port, l.sent, l.received);
-    const want = lastDtls === undefined ? l.want : 'sdes'; // after the handshake: SRTP only
-    assert.equal(sent.protocol, want, `${what}: leg ${l.leg} as sent by ${l.who} (port ${l.port}${lastDtls === undefined ? '' : ', after its last DTLS record'}): ${sent.why}`);
-    assert.equal(w.received.protocol, l.want, `${what}: leg ${l.leg} as sent by the b2bua to ${l.who} (port ${l.port}): ${w.received.why}`);
+    const early = (p: IpPacket): boolean => firstSrtp !== undefined && p.srcPort === l.port && p.time < firstSrtp && classify(p.payload) === 'RTP' && p.payload.length === PLAIN_PCMU_BYTES;
+    const kept = packets.filter((p) => !early(p));
+    const dropped = packets.length - kept.length;
+    const sent = audioPortWire(kept, l.port, l.sent, l.received).sent;
+    const received = audioPortWire(packets, l.port, l.sent, l.received).received;
+    assert.equal(sent.protocol, l.want, `${what}: leg ${l.leg} as sent by ${l.who} (port ${l.port}${dropped ? `; ${dropped} plain RTP packets it sent before its DTLS-SRTP was up left out` : ''}): ${sent.why}`);
+    assert.equal(received.protocol, l.want, `${what}: leg ${l.leg} as sent by the b2bua to ${l.who} (port ${l.port}): ${received.why}`);
   }
 }
 
