@@ -8,7 +8,8 @@ import net from 'node:net';
 
 let next = 20000 + Math.floor(Math.random() * 8000) * 2;
 
-async function udpFree(port: number): Promise<boolean> {
+/** Whether `port` can be bound on 127.0.0.1 (UDP / TCP). */
+export async function udpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
     s.once('error', () => resolve(false));
@@ -16,7 +17,7 @@ async function udpFree(port: number): Promise<boolean> {
   });
 }
 
-async function tcpFree(port: number): Promise<boolean> {
+export async function tcpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once('error', () => resolve(false));

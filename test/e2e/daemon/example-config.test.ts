@@ -13,15 +13,14 @@
  *   npx tsc -p . && npx mocha --timeout 180000 test/e2e/daemon/example-config.test.ts
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createRunDir, tail } from '../../harness/run-dir.js';
 import { startLinphone, type Linphone, type LinphoneEncryption } from '../../harness/linphone.js';
 import { encryptedCall, mediaPorts, portWire, WIRE_OF } from '../../harness/encrypted-call.js';
 import { startCapture, portsFilter } from '../../harness/capture.js';
+import { tcpFree, udpFree } from '../../harness/ports.js';
 import { writeToneFiles } from '../../harness/tones.js';
 import { requireTools } from '../../harness/tools.js';
 import { REPO_ROOT, LIVE_COUNTERS, type Counters } from '../../harness/b2bua.js';
@@ -33,22 +32,6 @@ const EXAMPLE = 'flexisip.conf.example';
 const PORTS = { sip: 6067, proxy: 5060, admin: 6068 } as const;
 const TONE = { caller: 440, callee: 880 } as const;
 const CALL_SECONDS = 3;
-
-async function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-async function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
 /** Throws, naming who holds it (ss -p), when one of the example's fixed ports is taken. */
 async function requireFreePorts(ports: readonly { port: number; proto: 'udp' | 'tcp'; what: string }[]): Promise<void> {

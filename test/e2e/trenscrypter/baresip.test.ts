@@ -27,13 +27,13 @@ import { requireTools } from '../../harness/tools.js';
 import { readWav } from '../../harness/wav.js';
 import { toneSeconds } from '../../harness/goertzel.js';
 import { sleep } from '../../harness/wait.js';
-import { LIVE_COUNTERS, startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
+import { LIVE_COUNTERS, type B2buaDaemon } from '../../harness/b2bua.js';
 import type { IpPacket } from '../../harness/pcap.js';
 import { classify } from '../../harness/rtp.js';
 
 /** UDP payload of a plain 20 ms PCMU RTP packet. */
 const PLAIN_PCMU_BYTES = 172;
-import { live, mediaReportCount, mediaReportTotal, trenscrypterIni, trenscrypterSuite } from './fixture.js';
+import { startFlexisipKeysDaemon, mediaReportCount, mediaReportTotal, trenscrypterSuite } from './fixture.js';
 
 /** The trenscrypter modes linphonec plays opposite baresip, and its `media_encryption` for each. */
 type LpMode = 'zrtp' | 'sdes';
@@ -42,19 +42,6 @@ const LINPHONE_OF: Readonly<Record<LpMode, LinphoneEncryption>> = { zrtp: 'zrtp'
 const CALL_SECONDS = 4;
 const SETTLE_MS = 12000;
 const TONE = { alice: 440, bob: 880 } as const;
-
-async function startDaemon(runDir: string, calleePort: number, enc: readonly string[]): Promise<B2buaDaemon> {
-  live.runDir = runDir;
-  const b2bua = await startB2bua({
-    runDir,
-    outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
-    // Only Flexisip's keys (and the harness's admin-address): no media-engine, the default engine transcodes every mode.
-    settings: { 'media-engine': undefined, 'shutdown-grace-period': undefined },
-    extraIni: `[global]\nlog-level=debug\n\n${trenscrypterIni({ enc })}`,
-  });
-  live.b2bua = b2bua;
-  return b2bua;
-}
 
 const heard = (file: string | undefined, frequency: number, who: string): number => {
   assert.ok(file, `${who}: no recording`);
@@ -129,7 +116,7 @@ describe('trenscrypter with baresip DTLS-SRTP: baresip <-> b2bua (default engine
       const runDir = createRunDir(`baresip-dtls-${b}`);
       const tones = { alice: writeToneFiles(path.join(runDir, 'tones'), TONE.alice, 30), bob: writeToneFiles(path.join(runDir, 'tones'), TONE.bob, 30) };
       const bob = await startLinphone({ name: 'bob', runDir, mediaEncryption: LINPHONE_OF[b], autoAnswer: true, maxSeconds: 120 });
-      const b2bua = await startDaemon(runDir, bob.sipPort, [b, 'sip:bob@.*']);
+      const b2bua = await startFlexisipKeysDaemon(runDir, bob.sipPort, [b, 'sip:bob@.*']);
       const alice = await startBaresip({ name: 'alice', runDir, sourceWav: tones.alice.wav, mediaEncryption: 'dtls_srtp', rtcpMux });
       const cap = await startCapture(path.join(runDir, 'media.pcap'), portsFilter([...mediaPorts(bob), ...Array.from({ length: alice.rtpPortMax - alice.rtpPortMin + 1 }, (_, i) => alice.rtpPortMin + i)]), 120);
       const bobRec = path.join(runDir, 'bob.rec.wav');
@@ -176,7 +163,7 @@ describe('trenscrypter with baresip DTLS-SRTP: baresip <-> b2bua (default engine
       const runDir = createRunDir(`baresip-${a}-dtls`);
       const tones = { alice: writeToneFiles(path.join(runDir, 'tones'), TONE.alice, 30), bob: writeToneFiles(path.join(runDir, 'tones'), TONE.bob, 30) };
       const bob = await startBaresip({ name: 'bob', runDir, sourceWav: tones.bob.wav, mediaEncryption: 'dtls_srtp', autoAnswer: true });
-      const b2bua = await startDaemon(runDir, bob.sipPort, ['dtls-srtp', 'sip:bob@.*']);
+      const b2bua = await startFlexisipKeysDaemon(runDir, bob.sipPort, ['dtls-srtp', 'sip:bob@.*']);
       const alice = await startLinphone({ name: 'alice', runDir, mediaEncryption: LINPHONE_OF[a], maxSeconds: 120 });
       const cap = await startCapture(path.join(runDir, 'media.pcap'), portsFilter([...mediaPorts(alice), ...Array.from({ length: bob.rtpPortMax - bob.rtpPortMin + 1 }, (_, i) => bob.rtpPortMin + i)]), 120);
       const aliceRec = path.join(runDir, 'alice.rec.wav');

@@ -101,3 +101,19 @@ export function mediaReportTotal(b2bua: B2buaDaemon, stat: 'srtpAuthFailures' | 
 export function mediaReportCount(b2bua: B2buaDaemon): number {
   return b2bua.logLines().filter((l) => l['msg'] === 'media report').length;
 }
+
+/**
+ * The daemon as a Flexisip user runs it: only Flexisip's keys (and the harness's admin-address, which /counters is
+ * read from), so the default engine transcodes every mode; leg B goes to `calleePort`, routed by `enc`.
+ */
+export async function startFlexisipKeysDaemon(runDir: string, calleePort: number, enc: readonly string[]): Promise<B2buaDaemon> {
+  live.runDir = runDir;
+  const b2bua = await startB2bua({
+    runDir,
+    outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
+    settings: { 'media-engine': undefined, 'shutdown-grace-period': undefined },
+    extraIni: `[global]\nlog-level=debug\n\n${trenscrypterIni({ enc })}`,
+  });
+  live.b2bua = b2bua;
+  return b2bua;
+}

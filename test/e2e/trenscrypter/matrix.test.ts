@@ -20,9 +20,9 @@ import { encryptedCall, mediaPorts, portWire, WIRE_OF, type CallResult } from '.
 import { startCapture, portsFilter } from '../../harness/capture.js';
 import { writeToneFiles, type ToneFiles } from '../../harness/tones.js';
 import { requireTools } from '../../harness/tools.js';
-import { LIVE_COUNTERS, startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
+import { LIVE_COUNTERS, type B2buaDaemon } from '../../harness/b2bua.js';
 import type { IpPacket } from '../../harness/pcap.js';
-import { live, trenscrypterIni, trenscrypterSuite } from './fixture.js';
+import { startFlexisipKeysDaemon, trenscrypterSuite } from './fixture.js';
 
 type Mode = 'none' | 'sdes' | 'dtls-srtp' | 'zrtp';
 const MODES: readonly Mode[] = ['none', 'sdes', 'dtls-srtp', 'zrtp'];
@@ -74,26 +74,12 @@ interface Party {
   readonly tone: ToneFiles;
 }
 
-async function startDaemon(runDir: string, calleePort: number, enc: readonly string[]): Promise<B2buaDaemon> {
-  live.runDir = runDir;
-  const b2bua = await startB2bua({
-    runDir,
-    outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
-    // Flexisip keys only (+ admin-address, which the harness reads /counters from): no media-engine key of ours
-    // Only Flexisip's keys (and the harness's admin-address): no media-engine, the default engine transcodes every mode.
-    settings: { 'media-engine': undefined, 'shutdown-grace-period': undefined },
-    extraIni: `[global]\nlog-level=debug\n\n${trenscrypterIni({ enc })}`,
-  });
-  live.b2bua = b2bua;
-  return b2bua;
-}
-
 /** alice (leg A mode) and bob (leg B mode) around a daemon routing bob's calls by `enc`; capture of their media ports. */
 async function setUp(name: string, a: Mode, b: Mode, o: { enc?: readonly string[]; video?: boolean } = {}) {
   const runDir = createRunDir(`matrix-${name}`);
   const tones = { alice: writeToneFiles(path.join(runDir, 'tones'), TONE.alice), bob: writeToneFiles(path.join(runDir, 'tones'), TONE.bob) };
   const bobLp = await startLinphone({ name: 'bob', runDir, mediaEncryption: LINPHONE_OF[b], autoAnswer: true, video: o.video, maxSeconds: 120 });
-  const b2bua = await startDaemon(runDir, bobLp.sipPort, o.enc ?? [b, 'sip:bob@.*']);
+  const b2bua = await startFlexisipKeysDaemon(runDir, bobLp.sipPort, o.enc ?? [b, 'sip:bob@.*']);
   const aliceLp = await startLinphone({ name: 'alice', runDir, mediaEncryption: LINPHONE_OF[a], video: o.video, maxSeconds: 120 });
   const cap = await startCapture(path.join(runDir, 'media.pcap'), portsFilter(mediaPorts(aliceLp, bobLp)), 120);
   const alice: Party = { lp: aliceLp, mode: a, tone: tones.alice };
