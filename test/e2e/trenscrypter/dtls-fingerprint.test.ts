@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -150,6 +151,43 @@ describe('trenscrypter: DTLS-SRTP peer certificate checked against its SDP finge
     const calls = await (await fetch(`http://${b2bua.adminAddress}/calls`)).json() as { media: { a: { security?: { dtls?: { peerFingerprint?: string } } }[] } }[];
     assert.equal(calls[0]?.media.a[0]?.security?.dtls?.peerFingerprint?.toLowerCase(), second.fingerprint.toLowerCase(), 'the new association authenticated the new certificate');
     assert.equal((await b2bua.counters()).dtlsFailures, 0);
+    await dialog.bye();
+    await b2bua.waitForCounters(LIVE_COUNTERS, 12000);
+    await b2bua.stop();
+  });
+
+  it('as the DTLS client (the peer answers setup:passive, openssl s_server): the association comes up and no packet goes to a default address', async () => {
+    // Before the fix, a rebuilt pipeline played before its udpsinks had their destinations: the first ClientHello went
+    // to udpsink's default 127.0.0.1:5004. Listen there (when free) and require silence.
+    const trap = dgram.createSocket('udp4');
+    const trapped: Buffer[] = [];
+    const listening = await new Promise<boolean>((resolve) => {
+      trap.once('error', () => resolve(false));
+      trap.bind(5004, '127.0.0.1', () => resolve(true));
+    });
+    trap.on('message', (m) => trapped.push(m));
+    live.closers.push(() => trap.close());
+    const { b2bua, caller, target } = await setUp({ name: 'dtls-client', callee: plain, policy: { enc: ['none', 'sip:bob@.*'] } });
+    const dir = path.dirname(b2bua.logFile);
+    const cert = makeCert(dir, 'server');
+    const [port] = await freePorts(1);
+    const server = spawn('openssl', ['s_server', '-dtls1_2', '-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-accept', `127.0.0.1:${port}`,
+      '-cert', cert.cert, '-key', cert.key, '-verify', '1', '-no_ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    server.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    live.closers.push(() => {
+      server.kill('SIGKILL');
+      writeFileSync(path.join(dir, 'openssl-server.log'), out);
+    });
+    await sleep(300); // s_server bound
+    const offer = dtlsOffer(port!, cert.fingerprint).replace('a=setup:active', 'a=setup:passive');
+    const dialog = await caller.invite(target('bob'), offer);
+    assert.match(dialog.remoteSdp, /^a=setup:active/m, 'we answered setup:active to a passive offerer (we are the DTLS client)');
+    await b2bua.waitUntilCounters('DTLS connected', () => logged(b2bua.logLines(), 'DTLS-SRTP connected').length > 0, 10000)
+      .catch(() => assert.fail(`no "DTLS-SRTP connected" in the log; openssl s_server said: ${out.slice(-600)}`));
+    await sleep(500);
+    if (listening) assert.equal(trapped.length, 0, `${trapped.length} packets reached 127.0.0.1:5004`);
     await dialog.bye();
     await b2bua.waitForCounters(LIVE_COUNTERS, 12000);
     await b2bua.stop();
