@@ -88,6 +88,8 @@ describe('trenscrypter: DTLS-SRTP peer certificate checked against its SDP finge
       } else {
         await dialog.waitEnded(10000);
         assert.equal(dialog.endedBy, 'remote', 'the b2bua ended the call');
+        // the log file is written asynchronously: the BYE may come before the line is on disk
+        await b2bua.waitUntilCounters('handshake failure logged', () => logged(b2bua.logLines(), 'media handshake failed').length > 0, 5000).catch(() => undefined);
         const failed = logged(b2bua.logLines(), 'media handshake failed');
         assert.equal(failed.length, 1, 'one handshake failure logged');
         assert.match(String(failed[0]!['reason']), new RegExp(`does not match.*${announced.fingerprint.split(' ')[1]!.slice(0, 11)}`, 'i'), 'the reason names the fingerprint');
