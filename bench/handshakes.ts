@@ -15,7 +15,7 @@
  */
 import dgram from 'node:dgram';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfigText } from '../core/config/load.js';
@@ -26,6 +26,7 @@ import { generateSrtpKey } from '../core/media/sdes.js';
 import type { LocalEndpoint, MediaEngine, MediaSession, SessionStats, SrtpKey, StreamParams } from '../core/media/types.js';
 import type { LegId } from '../core/vocabulary/index.js';
 import { GstPeer, initPeers, type PeerMode } from './gst-peer.js';
+import { mediaWorkers, type WorkerProc } from './worker-procs.js';
 
 const MODES: readonly PeerMode[] = ['sdes', 'dtls-srtp', 'zrtp'];
 const ROWS = (process.env['BENCH_ROWS'] ?? 'sdes>sdes,dtls-srtp>dtls-srtp,zrtp>zrtp,sdes>zrtp,dtls-srtp>zrtp').split(',').map((r) => {
@@ -50,31 +51,7 @@ const IDLE_SECONDS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round1 = (x: number) => Number(x.toFixed(1));
 
-interface Proc { pid: number; ticks: number; rssKb: number; threads: number }
-
-/** The engine's media workers: children of this process running worker/main (not tsx's esbuild). */
-function workers(): Proc[] {
-  const out: Proc[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) !== process.pid) continue;
-      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('worker/main')) continue;
-      const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      out.push({
-        pid: Number(d), ticks: Number(f[11]) + Number(f[12]),
-        rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0), threads: Number(/Threads:\s+(\d+)/.exec(status)?.[1] ?? 0),
-      });
-    } catch {
-      /* went away */
-    }
-  }
-  return out;
-}
-
-const ticksBetween = (before: Proc[], after: Proc[]): number =>
+const ticksBetween = (before: WorkerProc[], after: WorkerProc[]): number =>
   after.reduce((t, p) => t + p.ticks - (before.find((q) => q.pid === p.pid)?.ticks ?? p.ticks), 0);
 
 /** Every thread of `pid` onto `cpu` (threads made later inherit it). */
@@ -196,7 +173,7 @@ async function round(engine: MediaEngine, n: number, row: { a: PeerMode; b: Peer
       }
     }, PEER_POLL_MS);
     try {
-      const before = workers();
+      const before = mediaWorkers();
       const start = performance.now();
       const deadline = start + SETUP_TIMEOUT_MS;
       await Promise.all(calls.map((c) => setUp(engine, c, row.a, row.b, env).catch((e: Error) => {
@@ -204,17 +181,17 @@ async function round(engine: MediaEngine, n: number, row: { a: PeerMode; b: Peer
       })));
       while (performance.now() < deadline && calls.some((c) => !established(c) && !c.failed && !c.peerA.error && !c.peerB.error)) await sleep(5);
       const setupWindowMs = performance.now() - start;
-      const setupTicks = ticksBetween(before, workers());
+      const setupTicks = ticksBetween(before, mediaWorkers());
       const result: StepResult = { calls, setupTicks, setupWindowMs };
       if (steady) {
         await sleep(500); // past the set-up burst
         const counted = (): number => calls.reduce((t, c) => t + c.ab.count + c.ba.count, 0);
-        const w0 = workers();
+        const w0 = mediaWorkers();
         const own0 = process.cpuUsage();
         const p0 = counted();
         const t0 = performance.now();
         await sleep(SECONDS * 1000);
-        const w1 = workers();
+        const w1 = mediaWorkers();
         const seconds = (performance.now() - t0) / 1000;
         const own = process.cpuUsage(own0);
         const ticks = ticksBetween(w0, w1);
@@ -259,12 +236,12 @@ async function step(row: { a: PeerMode; b: PeerMode }, n: number, env: Setup, da
     for (const mode of [row.a, row.b]) {
       if (!engine.capabilities.encryption.includes(mode)) return { row: `${row.a}>${row.b}`, calls: n, skipped: `engine cannot do ${mode}: ${engine.capabilities.unavailable?.[mode] ?? '?'}` };
     }
-    const procs = workers();
+    const procs = mediaWorkers();
     const pinned = PIN && procs.every((p) => pin(p.pid, 0));
     await sleep(300);
-    const idle0 = workers();
+    const idle0 = mediaWorkers();
     await sleep(IDLE_SECONDS * 1000);
-    const idleTicksPerSecond = ticksBetween(idle0, workers()) / IDLE_SECONDS;
+    const idleTicksPerSecond = ticksBetween(idle0, mediaWorkers()) / IDLE_SECONDS;
     const rounds = Math.ceil(SETUP_CALLS / n);
     const all: Call[] = [];
     let setupTicks = 0;

@@ -11,7 +11,6 @@
  * the measured window; 1 packet in 25 is decrypted at the far end to check the transcoding).
  */
 import dgram from 'node:dgram';
-import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { parseConfigText } from '../core/config/load.js';
 import { createGstEngine } from '../core/media/gst/index.js';
@@ -19,6 +18,7 @@ import { silentLogger } from '../core/log/index.js';
 import { generateSrtpKey } from '../core/media/sdes.js';
 import type { MediaSession, SrtpKey, StreamParams } from '../core/media/types.js';
 import { SrtpContext } from '../test/e2e/media/srtp-peer.js';
+import { mediaWorkers } from './worker-procs.js';
 
 const LEVELS = (process.env['BENCH_LEVELS'] ?? '50,100,200').split(',').map(Number);
 const SECONDS = Math.min(Number(process.env['BENCH_SECONDS'] ?? 5), 60);
@@ -27,31 +27,6 @@ const PPS = 50;
 const SUITE_A = 'AES_CM_128_HMAC_SHA1_80' as const;
 const SUITE_B = 'AES_CM_128_HMAC_SHA1_32' as const;
 const CLK_TCK = 100;
-
-interface Proc { pid: number; ticks: number; rssKb: number; threads: number }
-
-function children(): Proc[] {
-  const out: Proc[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) !== process.pid) continue;
-      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('worker/main')) continue; // not tsx's esbuild
-      const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      out.push({
-        pid: Number(d),
-        ticks: Number(f[11]) + Number(f[12]),
-        rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
-        threads: Number(/Threads:\s+(\d+)/.exec(status)?.[1] ?? 0),
-      });
-    } catch {
-      /* process went away */
-    }
-  }
-  return out;
-}
 
 function rtpPacket(seq: number, ssrc: number): Buffer {
   const b = Buffer.alloc(172, 0xd5);
@@ -117,7 +92,7 @@ async function level(n: number): Promise<Record<string, unknown>> {
       }
       sides.push(a, b);
     }
-    const before = children();
+    const before = mediaWorkers();
     const t0 = process.hrtime.bigint();
     const start = Date.now();
     for (let k = 0; k < packets; k++) {
@@ -128,7 +103,7 @@ async function level(n: number): Promise<Record<string, unknown>> {
     }
     await new Promise((r) => setTimeout(r, 300));
     const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
-    const after = children();
+    const after = mediaWorkers();
     const cpuTicks = after.reduce((t, p) => t + p.ticks - (before.find((q) => q.pid === p.pid)?.ticks ?? p.ticks), 0);
     const sent = sides.length * packets;
     const delivered = sides.reduce((t, s) => t + s.received, 0);
