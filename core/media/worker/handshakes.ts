@@ -40,6 +40,10 @@ interface Connection {
   readonly id: string;
   readonly holder: Element;
   reported: boolean;
+  /** We set the holder's `active` (it may send). */
+  active: boolean;
+  /** Read once the handshake gave them: a connection's keys never change (a new handshake is a new connection). */
+  keys?: HandshakeKeys;
 }
 
 interface DtlsConnection extends Connection {
@@ -84,7 +88,7 @@ export class Handshakes {
       holder.set('ssrc', ssrc);
       const id = `${this.sessionId}_${leg}_zrtp`;
       holder.set('connection-id', id);
-      ch = { id, holder, ssrc, peerHelloHash: '', reported: false };
+      ch = { id, holder, ssrc, peerHelloHash: '', reported: false, active: false };
       this.zrtp.set(key, ch);
     }
     return ch;
@@ -101,7 +105,7 @@ export class Handshakes {
         ch.holder.set('peer-hello-hash', hash);
         ch.peerHelloHash = hash;
       }
-      if (mayStart) ch.holder.set('active', true);
+      if (mayStart) this.activate(ch);
       return { element: 'b2bzrtp', rtpId: ch.id, ssrc: ch.ssrc };
     }
     if (s.encryption === 'dtls-srtp' && s.dtls) {
@@ -124,20 +128,29 @@ export class Handshakes {
       holder.set('remote-fingerprint', remoteFingerprint);
       const id = `${this.sessionId}_${key}_${++this.generation}`;
       holder.set('connection-id', id);
-      c = { id, holder, role, remoteFingerprint, reported: false };
+      c = { id, holder, role, remoteFingerprint, reported: false, active: false };
       this.dtls.set(key, c);
     }
-    if (mayStart) c.holder.set('active', true);
+    if (mayStart) this.activate(c);
     return c;
+  }
+
+  private activate(c: Connection): void {
+    if (c.active) return;
+    c.holder.set('active', true);
+    c.active = true;
   }
 
   /** The b2bsrtp parameters once the handshake gave keys (and, for DTLS, the fingerprint matched). */
   keys(leg: LegId, s: StreamParams, component: Component): HandshakeKeys | undefined {
     const c = this.connectionOf(leg, s, component);
-    if (!c || !connected(c.holder.string('state'))) return undefined;
+    if (!c) return undefined;
+    if (c.keys) return c.keys;
+    if (!connected(c.holder.string('state'))) return undefined;
     const send = c.holder.string('srtp-send');
     const recv = c.holder.string('srtp-recv');
-    return send && recv ? { send, recv } : undefined;
+    if (send && recv) c.keys = { send, recv };
+    return c.keys;
   }
 
   private connectionOf(leg: LegId, s: StreamParams, component: Component): DtlsConnection | ZrtpChannel | undefined {
@@ -148,7 +161,7 @@ export class Handshakes {
 
   /** True while a handshake of this call has neither succeeded nor failed (the worker polls faster then). */
   get pending(): boolean {
-    return [...this.dtls.values(), ...this.zrtp.values()].some((c) => !c.reported && c.holder.boolean('active'));
+    return [...this.dtls.values(), ...this.zrtp.values()].some((c) => !c.reported && c.active);
   }
 
   /** Handshakes that finished or failed since the last call. */
