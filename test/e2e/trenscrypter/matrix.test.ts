@@ -160,6 +160,37 @@ describe('trenscrypter encryption matrix: linphonec -> b2bua (default engine) ->
     });
   }
 
+  // the fallback for an SDES and a ZRTP caller
+  for (const mode of ['sdes', 'zrtp'] as const) {
+    it(`no rule matches bob (a rule for carol only): a ${mode} caller gets a ${mode} leg B${mode === 'zrtp' ? ', SAS per leg' : ''}`, async () => {
+      const what = `${mode} caller, no rule matched`;
+      const s = await setUp(`${mode}-nomatch`, mode, mode, { enc: ['none', 'sip:carol@.*'] });
+      const r = await s.call();
+      const packets = await s.stop();
+      assertAudio(r, what);
+      assertWire(packets, s.alice, s.bob, { what });
+      const [report] = await finish(s.b2bua, 1, what);
+      assertReport(report!, r, s.alice, s.bob, { what });
+    });
+  }
+
+  it('zrtp -> zrtp twice between the same parties: the second call is a ZRTP cache hit on both legs', async () => {
+    const s = await setUp('zrtp-cache', 'zrtp', 'zrtp');
+    const windows: { since: number; until: number }[] = [];
+    const results: CallResult[] = [];
+    for (const nth of [1, 2]) {
+      const since = Date.now() / 1000;
+      results.push(await s.call(nth));
+      windows.push({ since, until: Date.now() / 1000 });
+      assertAudio(results[nth - 1]!, `call ${nth}`);
+    }
+    const packets = await s.stop();
+    for (const [i, w] of windows.entries()) assertWire(packets, s.alice, s.bob, { ...w, what: `call ${i + 1}` });
+    const reports = await finish(s.b2bua, 2, 'zrtp cache');
+    assertReport(reports[0]!, results[0]!, s.alice, s.bob, { what: 'call 1 (fresh caches)', cacheHit: false });
+    assertReport(reports[1]!, results[1]!, s.alice, s.bob, { what: 'call 2 (same parties)', cacheHit: true });
+  });
+
   // every mode with video, and one transcoded pair (video keys and handshakes differ per leg)
   const VIDEO_PAIRS: readonly (readonly [Mode, Mode])[] = [['none', 'none'], ['sdes', 'sdes'], ['dtls-srtp', 'dtls-srtp'], ['zrtp', 'zrtp'], ['zrtp', 'dtls-srtp']];
   for (const [a, b] of VIDEO_PAIRS) {
