@@ -10,11 +10,17 @@ export interface CliOptions {
   readonly action: Action;
   readonly configFile: string;
   readonly debug: boolean;
+  /** Flexisip's --daemon: detach, the parent exits once the daemon is ready (systemd Type=forking). */
+  readonly daemon: boolean;
+  /** Flexisip's --syslog: log lines go to the system log (/dev/log) instead of stdout. */
+  readonly syslog: boolean;
+  /** Flexisip's --pidfile / -p: the daemon's process id is written there while it runs. */
+  readonly pidFile: string | undefined;
 }
 
-const FLAGS = ['--config', '-c', '--server', '--debug', '--check-config', '--dump-default', '--help', '-h', '--version', '-v'];
+const FLAGS = ['--config', '-c', '--server', '--debug', '-d', '--daemon', '--syslog', '--pidfile', '-p', '--check-config', '--dump-default', '--help', '-h', '--version', '-v'];
 
-export const USAGE = `Usage: b2bua-server [--server b2bua] [-c|--config FILE] [--debug]
+export const USAGE = `Usage: b2bua-server [--server b2bua] [-c|--config FILE] [-d|--debug] [--daemon] [--syslog] [-p|--pidfile FILE]
        b2bua-server --check-config [-c FILE]    validate the configuration and the files it points to
        b2bua-server --dump-default              print a complete commented default configuration
        b2bua-server --help | --version
@@ -22,7 +28,12 @@ export const USAGE = `Usage: b2bua-server [--server b2bua] [-c|--config FILE] [-
 Options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG_FILE})
   --server b2bua      accepted for compatibility with Flexisip's command line (only b2bua is served)
-  --debug             debug log level (wins over [global] log-level)
+  -d, --debug         debug log level (wins over [global] log-level)
+  --daemon            detach from the terminal; the command returns once the server is ready (as Flexisip's
+                      systemd unit expects: Type=forking)
+  --syslog            log to the system log (/dev/log, ident flexisip-b2bua, facility daemon) instead of stdout
+  -p, --pidfile FILE  write the server's process id to FILE while it runs (b2bua-cli and flexisip_cli.py read
+                      /var/run/flexisip-b2bua.pid)
   --check-config      print OK or every problem found; exit status 0 when valid, 1 otherwise
   --dump-default      print the default configuration of [b2bua-server] and of the built-in applications
   -h, --help          this text
@@ -35,6 +46,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let action: Action = 'run';
   let configFile = DEFAULT_CONFIG_FILE;
   let debug = false;
+  let daemon = false;
+  let syslog = false;
+  let pidFile: string | undefined;
   const setAction = (a: Action): void => {
     if (action !== 'run' && action !== a) usage(`--${action} and --${a} cannot be combined`);
     action = a;
@@ -57,7 +71,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         if (server !== 'b2bua') usage(`--server ${server}: this program only serves "b2bua" (Flexisip's ${server} server is not part of it)`);
         break;
       }
-      case '--debug': debug = true; break;
+      case '--debug': case '-d': debug = true; break;
+      case '--daemon': daemon = true; break;
+      case '--syslog': syslog = true; break;
+      case '--pidfile': case '-p': pidFile = value(); break;
       case '--check-config': setAction('check-config'); break;
       case '--dump-default': setAction('dump-default'); break;
       case '--help': case '-h': setAction('help'); break;
@@ -68,7 +85,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       }
     }
   }
-  return { action, configFile, debug };
+  if (action !== 'run' && (daemon || syslog || pidFile !== undefined)) usage(`--${action} cannot be combined with --daemon, --syslog or --pidfile`);
+  return { action, configFile, debug, daemon, syslog, pidFile };
 }
 
 function usage(message: string): never {

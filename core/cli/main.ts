@@ -4,7 +4,9 @@
  */
 import { isB2buaError } from '../errors/index.js';
 import { HOST_API_VERSION } from '../plugin-api/index.js';
+import { detach, isDetachedChild, reportReady, reportStartFailure } from '../daemon/detach.js';
 import { runDaemon } from '../daemon/run.js';
+import { openSyslog, SYSLOG_SOCKET } from '../log/syslog.js';
 import { parseArgs, USAGE } from './args.js';
 import { checkConfig } from './check-config.js';
 import { dumpDefault } from './dump-default.js';
@@ -28,12 +30,25 @@ export async function main(argv: readonly string[]): Promise<number> {
         (result.ok ? process.stdout : process.stderr).write(`${[...result.lines, ...result.media].join('\n')}\n`);
         return result.ok ? 0 : 1;
       }
-      case 'run':
-        installCrashLogging();
-        return await runDaemon({ configFile: options.configFile, debug: options.debug });
+      case 'run': {
+        // With --syslog the detached server has no use for the terminal: every line (crash reports too) goes to syslog.
+        if (options.daemon && !isDetachedChild()) return await detach(process.argv[1] ?? '', argv, { quiet: options.syslog });
+        const syslog = options.syslog ? openSyslog(process.env['B2BUA_SYSLOG_SOCKET'] ?? SYSLOG_SOCKET) : undefined;
+        installCrashLogging(syslog?.stream ?? process.stderr);
+        try {
+          return await runDaemon({
+            configFile: options.configFile, debug: options.debug, onReady: reportReady,
+            ...(syslog ? { logDestination: syslog.stream } : {}),
+            ...(options.pidFile !== undefined ? { pidFile: options.pidFile } : {}),
+          });
+        } finally {
+          await syslog?.close();
+        }
+      }
     }
   } catch (e) {
     process.stderr.write(`${formatError(e)}\n`);
+    reportStartFailure(formatError(e));
     return isB2buaError(e, 'B2BUA_USAGE') ? 2 : 1;
   }
 }
@@ -51,10 +66,10 @@ export function formatError(e: unknown): string {
  * An uncaught exception or rejection is logged as a JSON line on stderr and the process keeps
  * serving: the calls in progress are worth more than a clean restart (systemd restarts only on exit).
  */
-function installCrashLogging(): void {
+function installCrashLogging(out: NodeJS.WritableStream): void {
   const report = (kind: string) => (e: unknown): void => {
     const err = e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
-    process.stderr.write(`${JSON.stringify({ level: 50, time: new Date().toISOString(), name: 'b2bua-server', code: 'B2BUA_INTERNAL', kind, err, msg: `${kind}: please report it with the log lines around it` })}\n`);
+    out.write(`${JSON.stringify({ level: 50, time: new Date().toISOString(), name: 'b2bua-server', code: 'B2BUA_INTERNAL', kind, err, msg: `${kind}: please report it with the log lines around it` })}\n`);
   };
   process.on('uncaughtException', report('uncaught exception'));
   process.on('unhandledRejection', report('unhandled rejection'));

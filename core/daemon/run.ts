@@ -8,11 +8,13 @@
  * SIGHUP: re-reads the file; applies `[global] log-level`; other changes are logged as needing a restart.
  * Uncaught exceptions are logged by core/cli/main.ts (the process keeps serving its calls).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createAdminServer, type AdminServer } from '../admin/index.js';
+import { cliSocketPath, createCliSocket, type CliSection, type CliSocket } from '../admin/cli-socket.js';
 import { createB2buaServer } from '../b2bua/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
-import { CONFIG_WARNING, configError, isTlsTransport, readConfig, type LoadedConfig } from '../config/load.js';
+import { B2BUA_SECTION, b2buaServerSchema, CONFIG_WARNING, configError, isTlsTransport, PLUGIN_SECTION_PREFIX, readConfig, type LoadedConfig } from '../config/load.js';
+import type { SectionSchema } from '../config/section.js';
 import { b2buaError, B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
@@ -27,6 +29,12 @@ export interface DaemonOptions {
   readonly debug: boolean;
   /** Where the JSON log lines go (default stdout); a test seam. */
   readonly logDestination?: NodeJS.WritableStream;
+  /** Folder of the command-line interface socket (Flexisip's /tmp); a test seam. */
+  readonly cliDirectory?: string;
+  /** --pidfile: written once ready, removed when stopped. */
+  readonly pidFile?: string;
+  /** Called once the server is ready (--daemon tells its parent). */
+  readonly onReady?: () => void;
 }
 
 const SHUTDOWN_HOOK_TIMEOUT_MS = 5000;
@@ -60,6 +68,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const media = await createMediaEngine(config.server, log);
   let server: B2buaServer | undefined;
   let admin: AdminServer | undefined;
+  let cli: CliSocket | undefined;
   try {
     server = createB2buaServer({
       config: config.server, hooks, log, media, version: VERSION,
@@ -76,8 +85,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await hooks.ready.promise({ version: VERSION, transports });
     const { adminAddress } = config.server;
     if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, adminCommands);
-    log.info({ transports, application: plugin.name, admin: admin?.url, pid: process.pid }, 'b2bua-server ready');
+    cli = await openCliSocket(options, config, plugin.name, plugin.configSchema, adminCommands, log);
+    log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
+    await cli?.close();
     await closeQuietly(log, server, media, admin);
     throw e;
   }
@@ -99,6 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await running.drain(DRAIN_TIMEOUT_MS).catch((e: unknown) => log.error({ err: e }, 'drain failed'));
       await withTimeout(hooks.shutdown.promise(), SHUTDOWN_HOOK_TIMEOUT_MS, 'shutdown hooks')
         .catch((e: unknown) => log.error({ err: e }, 'a plugin shutdown hook failed'));
+      await cli?.close();
       await closeQuietly(log, running, media, admin);
       log.info({ reason }, 'b2bua-server stopped');
       resolveStopped(0);
@@ -160,8 +172,44 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   process.on('SIGINT', onTerm);
   process.on('SIGHUP', () => daemon?.reload());
   daemon = await startDaemon(options);
+  if (options.pidFile !== undefined) writePidFile(options.pidFile, daemon);
+  options.onReady?.();
   if (stopRequested) void daemon.shutdown(stopRequested);
-  return daemon.stopped;
+  const status = await daemon.stopped;
+  if (options.pidFile !== undefined) rmSync(options.pidFile, { force: true });
+  return status;
+}
+
+/** Flexisip's --pidfile. A file that cannot be written stops the server: an init script would not find it. */
+function writePidFile(file: string, daemon: RunningDaemon): void {
+  try {
+    writeFileSync(file, `${process.pid}\n`);
+  } catch (e) {
+    void daemon.shutdown('pid file');
+    throw b2buaError('B2BUA_PIDFILE_FAILED', { file, why: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, { cause: e });
+  }
+}
+
+/**
+ * Flexisip's CLI socket (/tmp/flexisip-b2bua-<pid>) for flexisip_cli.py and b2bua-cli, showing [b2bua-server] and the
+ * application's section. Not fatal: a daemon that cannot create it still serves calls (the reason is logged).
+ */
+async function openCliSocket(
+  options: DaemonOptions, config: LoadedConfig, application: string, schema: SectionSchema, commands: PluginAdminCommands, log: Logger,
+): Promise<CliSocket | undefined> {
+  const valuesOf = (name: string): Map<string, string> =>
+    new Map([...(config.document.sections.get(name)?.entries ?? [])].map(([k, e]) => [k, e.value]));
+  const sections: CliSection[] = [
+    { name: B2BUA_SECTION, schema: b2buaServerSchema, values: valuesOf(B2BUA_SECTION) },
+    { name: `${PLUGIN_SECTION_PREFIX}${application}`, schema, values: valuesOf(`${PLUGIN_SECTION_PREFIX}${application}`) },
+  ];
+  const path = cliSocketPath(process.pid, options.cliDirectory);
+  try {
+    return await createCliSocket(path, sections, commands, log);
+  } catch (e) {
+    log.warn({ cli: path, err: (e as Error).message }, 'command-line interface socket not available (flexisip_cli.py and b2bua-cli will not reach this daemon)');
+    return undefined;
+  }
 }
 
 /** Flexisip creates data-directory when missing; so do we, with a clear error when we cannot. */

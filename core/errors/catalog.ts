@@ -26,6 +26,8 @@ export const CATALOG = {
   B2BUA_TRANSPORT_FAILED: { message: 'cannot {what} on {address} ({why}); change {setting}', fix: 'a SIP transport or the admin interface could not be opened: change the address or free the port' },
   B2BUA_TLS_CREDENTIALS_MISSING: { message: 'TLS transport needs a certificate and a private key', fix: 'set tls-certificate= and tls-private-key= for a TLS transport' },
   B2BUA_TIMEOUT: { message: '{what} did not finish within {ms} ms', fix: 'a shutdown step hung: see the log lines before it' },
+  B2BUA_SYSLOG_UNAVAILABLE: { message: '--syslog: {why}', fix: 'no syslog daemon takes our lines: start rsyslog or systemd-journald (socket /dev/log), or run without --syslog (logs on stdout)' },
+  B2BUA_PIDFILE_FAILED: { message: '--pidfile {file}: {why}', fix: 'the PID file cannot be written: give a path in a folder this user may write' },
   // ---- SIP routing
   B2BUA_SIP_UNROUTABLE: { message: 'cannot route to "{uri}": {why}', fix: 'a request target (Request-URI, route, outbound proxy) is not a usable SIP URI: fix the URI or the plugin producing it', status: 503 },
   B2BUA_SIP_NO_ANSWER: { message: 'no answer within {ms} ms', fix: 'a request we sent (e.g. sip-bridge REGISTER) got no final response: check the peer is up and reachable' },
