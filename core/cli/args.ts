@@ -85,7 +85,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       }
     }
   }
-  if (action !== 'run' && (daemon || syslog || pidFile !== undefined)) usage(`--${action} cannot be combined with --daemon, --syslog or --pidfile`);
+  const chosen = action as Action; // set through setAction(): the compiler cannot see it
+  if (chosen !== 'run' && (daemon || syslog || pidFile !== undefined)) usage(`--${chosen} cannot be combined with --daemon, --syslog or --pidfile`);
   return { action, configFile, debug, daemon, syslog, pidFile };
 }
 
