@@ -12,6 +12,7 @@ import { resolveTarget, type Target } from './resolve.js';
 import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
 import { openTransport, type HostPort, type Transport } from './transport.js';
+import { KEEPALIVE_PERIOD_MS, KeepAlives } from './keepalive.js';
 import { formatHost, type TransportProtocol } from './uri.js';
 
 export { ClientTransaction, ServerTransaction, type ResponseHandler };
@@ -47,8 +48,11 @@ export class SipStack implements TransactionHost {
 
   /** Certificate and key for TLS listeners (set before listen()). */
   tlsFiles: { cert: Buffer; key: Buffer } | undefined;
-  /** TCP keep-alive on stream connections (`enable-keepalive`). */
+  /** `enable-keepalive`: CRLF keep-alives to the peers we send requests to, TCP keep-alive probes on stream connections. */
   keepalive = true;
+  /** Period of the CRLF keep-alives (liblinphone's default); a test seam. */
+  keepalivePeriodMs = KEEPALIVE_PERIOD_MS;
+  private keepAlives: KeepAlives | undefined;
 
   constructor(readonly log: Logger, private readonly userAgent: string) {}
 
@@ -137,6 +141,7 @@ export class SipStack implements TransactionHost {
         const transport = await this.transportFor(target.protocol);
         this.prepareRequest(req, transport, branch);
         tx.start(transport, target);
+        this.noteKeepAlive(transport, target);
       } catch (e) {
         tx.fail(503, `Service Unavailable (${errorReason(e)})`);
       }
@@ -152,8 +157,18 @@ export class SipStack implements TransactionHost {
     this.clients.set(key, tx);
     this.prepareRequest(req, transport, branch);
     tx.start(transport, target);
+    this.noteKeepAlive(transport, target);
     return tx;
   }
+
+  private noteKeepAlive(transport: Transport, to: HostPort): void {
+    if (!this.keepalive || this.closed) return;
+    this.keepAlives ??= new KeepAlives(this.keepalivePeriodMs);
+    this.keepAlives.noteRequest(transport, to);
+  }
+
+  /** CRLF keep-alives sent so far (counters, tests). */
+  get keepAlivesSent(): number { return this.keepAlives?.pingsSent ?? 0; }
 
   /** ACK for a 2xx: no transaction, fresh branch. */
   async sendAck(ack: SipRequest, destination: string, flow?: Flow): Promise<void> {
@@ -252,6 +267,7 @@ export class SipStack implements TransactionHost {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.keepAlives?.stop();
     for (const tx of [...this.clients.values()]) tx.terminate();
     for (const tx of [...this.servers.values()]) tx.terminate();
     this.timers.cancelAll();
