@@ -34,7 +34,7 @@ class LegState {
   /** ICE-lite credentials of this leg (RFC 8445 section 5.3: ufrag >= 24 bits, pwd >= 128 bits of randomness; base64 without padding = ice-char, RFC 8839); kept for the whole call. */
   readonly ice = { ufrag: randomBytes(6).toString('base64'), pwd: randomBytes(18).toString('base64') };
 
-  constructor(readonly id: LegId, public encryption: EncryptionMode, public suites: readonly SrtpSuite[]) {}
+  constructor(readonly id: LegId, public encryption: EncryptionMode, public suites: readonly SrtpSuite[], readonly avpf?: boolean) {}
 
   stream(i: number): StreamState {
     let s = this.streams.get(i);
@@ -81,23 +81,27 @@ function isAv(kind: string): kind is MediaKind {
 }
 
 /** A port-0 m-line mirroring `m` (same kind and formats, so m-line positions stay aligned). */
-function refused(m: MediaLine, encryption: EncryptionMode): OutStream {
+function refused(m: MediaLine, encryption: EncryptionMode, forcedAvpf?: boolean): OutStream {
+  const avpf = forcedAvpf ?? m.avpf;
   return {
-    kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption, avpf: m.avpf,
-    proto: isAv(m.kind) ? protoFor(encryption, m.avpf) : m.proto, formats: m.formats,
+    kind: m.kind, enabled: false, codecs: m.codecs, direction: 'inactive', rtcpMux: false, encryption, avpf,
+    proto: isAv(m.kind) ? protoFor(encryption, avpf) : m.proto, formats: m.formats,
   };
 }
 
-/** One leg's media settings: its encryption mode and the SDES suites we offer or accept on it. */
+/** One leg's media settings: its encryption mode, the SDES suites we offer or accept on it, its RTP profile if forced. */
 export interface LegMedia {
   readonly encryption: EncryptionMode;
   readonly suites: readonly SrtpSuite[];
+  /** AVPF (true) or AVP (false) in the offers we send this leg; undefined = the profile the other leg offered. */
+  readonly avpf?: boolean | undefined;
 }
 
 /** What each leg asks for: leg A's offer, leg B's settings from the legBMedia hook. */
 interface WantedMedia {
   readonly encryption: EncryptionMode;
   readonly srtpSuites: readonly SrtpSuite[];
+  readonly avpf?: boolean | undefined;
 }
 
 export type MediaPlan = { readonly ok: true; readonly legs: Record<LegId, LegMedia> } | { readonly ok: false; readonly error: B2buaError };
@@ -107,7 +111,7 @@ export class MediaBridge {
 
   /** `ice`: ICE-lite on both legs (undefined = off: no ICE attribute, plain c=/m= behaviour). */
   constructor(readonly session: MediaSession, legA: LegMedia, legB: LegMedia, private readonly forced: ForcedCodecs, private readonly iceSettings?: IceSettings) {
-    this.legs = { a: new LegState('a', legA.encryption, legA.suites), b: new LegState('b', legB.encryption, legB.suites) };
+    this.legs = { a: new LegState('a', legA.encryption, legA.suites, legA.avpf), b: new LegState('b', legB.encryption, legB.suites, legB.avpf) };
   }
 
   /**
@@ -125,7 +129,7 @@ export class MediaBridge {
     if (legB.encryption === 'sdes' && suitesB.length === 0 && legB.srtpSuites.length > 0) {
       return { ok: false, error: b2buaError('B2BUA_SRTP_SUITES_UNAVAILABLE', { suites: legB.srtpSuites.join(', ') }) };
     }
-    return { ok: true, legs: { a: { encryption: legA.encryption, suites: usable(legA.srtpSuites) }, b: { encryption: legB.encryption, suites: suitesB } } };
+    return { ok: true, legs: { a: { encryption: legA.encryption, suites: usable(legA.srtpSuites) }, b: { encryption: legB.encryption, suites: suitesB, avpf: legB.avpf } } };
   }
 
   private async endpoint(leg: LegState, index: number, kind: MediaKind): Promise<LocalEndpoint> {
@@ -159,7 +163,7 @@ export class MediaBridge {
       const codecs = isAv(m.kind) ? restrictCodecs(m.codecs, m.kind, m.kind === 'audio' ? this.forced.audio : this.forced.video) : [];
       const enabled = isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
       if (!enabled) {
-        streams.push(refused(m, dst.encryption));
+        streams.push(refused(m, dst.encryption, dst.avpf));
         continue;
       }
       await this.endpoint(src, m.index, m.kind);
@@ -170,9 +174,12 @@ export class MediaBridge {
         st.offeredKeys ??= offerKeys(dst.suites.length > 0 ? dst.suites : ['AES_CM_128_HMAC_SHA1_80']);
         crypto = st.offeredKeys;
       }
+      const avpf = dst.avpf ?? m.avpf;
       streams.push({
-        kind: m.kind, enabled: true, endpoint: ep, codecs, direction: m.direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
-        encryption: dst.encryption, avpf: m.avpf, crypto, setup: dst.encryption === 'dtls-srtp' ? 'actpass' : undefined,
+        // a=rtcp-fb belongs to AVPF (RFC 4585): dropped when this leg is forced to AVP.
+        kind: m.kind, enabled: true, endpoint: ep, codecs: avpf ? codecs : codecs.map((c) => ({ ...c, rtcpFb: [] })),
+        direction: m.direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
+        encryption: dst.encryption, avpf, crypto, setup: dst.encryption === 'dtls-srtp' ? 'actpass' : undefined,
         ice: this.ourIce(dst, ep, true),
       });
     }

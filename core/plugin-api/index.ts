@@ -14,7 +14,7 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
  * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
  * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
  */
-export const HOST_API_VERSION = '1.2.0';
+export const HOST_API_VERSION = '1.3.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
@@ -80,6 +80,11 @@ export interface LegBTarget {
 export interface LegBMedia {
   encryption: EncryptionMode;
   srtpSuites: SrtpSuite[];
+  /**
+   * The RTP profile of leg B's streams (since host API 1.3.0): true = AVPF (RTP/AVPF, RTP/SAVPF, UDP/TLS/RTP/SAVPF, with
+   * leg A's a=rtcp-fb), false = AVP (a=rtcp-fb dropped), undefined = as leg A offered (sip-bridge's enableAvpf).
+   */
+  avpf?: boolean | undefined;
 }
 
 export interface CallAnswered {

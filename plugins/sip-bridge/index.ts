@@ -39,6 +39,8 @@ export interface CallRoute {
   readonly account: string;
   readonly slot: Slot;
   readonly mediaEncryption: CompiledProvider['mediaEncryption'];
+  /** The provider's outgoingInvite.enableAvpf (undefined: leg B keeps leg A's RTP profile). */
+  readonly enableAvpf: boolean | undefined;
 }
 
 /** A running bridge: its `info()` answers the admin command; returned for tests. */
@@ -161,6 +163,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
       account: decision.line.uri,
       slot: decision.line.takeSlot(),
       mediaEncryption: decision.provider.mediaEncryption,
+      enableAvpf: decision.provider.enableAvpf,
     };
     call.data.set(PLUGIN_NAME, route);
     log.info({ callId: call.id, provider: route.provider, account: route.account, to: decision.target.to }, 'call bridged');
@@ -172,11 +175,15 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     route?.slot.release();
   }
 
+  // Flexisip's InviteTweaker: mediaEncryption and enableAvpf override leg B's call parameters when the provider sets them.
   host.hooks.legBMedia.tapPromise(PLUGIN_NAME, async (media: LegBMedia, call) => {
-    const forced = (call.data.get(PLUGIN_NAME) as CallRoute | undefined)?.mediaEncryption;
-    if (!forced || forced === media.encryption) return media;
+    const route = call.data.get(PLUGIN_NAME) as CallRoute | undefined;
+    if (!route) return media;
+    const withAvpf = route.enableAvpf === undefined ? media : { ...media, avpf: route.enableAvpf };
+    const forced = route.mediaEncryption;
+    if (!forced || forced === media.encryption) return withAvpf;
     const srtpSuites = forced !== 'sdes' ? [] : media.srtpSuites.length > 0 ? media.srtpSuites : [...DEFAULT_SDES_SUITES];
-    return { encryption: forced, srtpSuites };
+    return { ...withAvpf, encryption: forced, srtpSuites };
   });
 
   host.hooks.callEnded.tap(PLUGIN_NAME, ({ call }) => {
@@ -215,7 +222,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.2.0', // host.admin (1.1.0), validate() returning warnings (1.2.0)
+  hostApi: '^1.3.0', // host.admin (1.1.0), validate() returning warnings (1.2.0), LegBMedia.avpf (1.3.0)
   configSchema: schema,
   async validate(options, { configDir }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);

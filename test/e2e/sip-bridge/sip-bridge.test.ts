@@ -113,6 +113,8 @@ describe('sip-bridge: calls through a fake ITSP with digest authentication', fun
       // outgoingInvite.from = {incoming.from.displayName} <{account.uri}> (the name renders quoted); the caller is "Alice" <sip:alice@...>
       assert.match(headerOf(leg, 'From') ?? '', new RegExp(`^"Alice" <${escape(ACCOUNT_URI)}>;tag=`), `From of leg B:\n${leg}`);
       assert.doesNotMatch(leg, /sip:alice@/, 'the caller\'s own address does not leak to the provider');
+      // outgoingInvite.enableAvpf = true: the caller offered RTP/AVP, leg B's offer is RTP/AVPF (Flexisip's InviteTweaker)
+      assert.match(leg, /^m=audio \d+ RTP\/AVPF /m, `leg B's profile:\n${leg}`);
 
       const atItsp = toneSecondsIn(packetsTo(packets, itsp.mediaPort), 440);
       const atCaller = toneSecondsIn(packetsTo(packets, callerMedia!), 880);

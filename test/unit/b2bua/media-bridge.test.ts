@@ -64,6 +64,31 @@ describe('MediaBridge offer/answer', () => {
     assert.deepEqual(a.remote, { address: '192.0.2.9', rtpPort: 7000, rtcpPort: 7001 });
   });
 
+  it('leg B forced to AVPF (sip-bridge enableAvpf true): RTP/AVPF or RTP/SAVPF with leg A\'s a=rtcp-fb; leg A answered in its own AVP', async () => {
+    const offerA = sdp('m=audio 7000 RTP/AVP 0\r\nm=video 7002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\n');
+    for (const [encryption, proto] of [['none', 'RTP/AVPF'], ['sdes', 'RTP/SAVPF'], ['dtls-srtp', 'UDP/TLS/RTP/SAVPF']] as const) {
+      const s = new RecordingSession();
+      const bridge = new MediaBridge(s, { encryption: 'none', suites: [] }, { encryption, suites: [], avpf: true }, { audio: '', video: '' });
+      const offerB = sdpTransform.parse(await bridge.forwardOffer('a', parsed(offerA)));
+      assert.deepEqual(offerB.media.map((m) => m.protocol), [proto, proto], encryption);
+      assert.deepEqual(offerB.media[1]!.rtcpFb?.map((f) => `${f.type} ${f.subtype ?? ''}`.trim()), ['nack pli']);
+      const keys = (encryption === 'sdes' ? `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${KEY}\r\n` : '') + (encryption === 'dtls-srtp' ? 'a=setup:active\r\na=fingerprint:sha-256 CC:00\r\n' : '');
+      const answerB = sdp(`m=audio 8000 ${proto} 0\r\n${keys}m=video 8002 ${proto} 96\r\na=rtpmap:96 VP8/90000\r\n${keys}`);
+      const answerA = sdpTransform.parse(await bridge.forwardAnswer('b', parsed(answerB)));
+      assert.deepEqual(answerA.media.map((m) => m.protocol), ['RTP/AVP', 'RTP/AVP'], 'leg A keeps the profile it offered');
+    }
+  });
+
+  it('leg B forced to AVP (enableAvpf false): an AVPF offer from leg A goes out as RTP/AVP without a=rtcp-fb', async () => {
+    const s = new RecordingSession();
+    const bridge = new MediaBridge(s, { encryption: 'none', suites: [] }, { encryption: 'none', suites: [], avpf: false }, { audio: '', video: '' });
+    const offerB = await bridge.forwardOffer('a', parsed(sdp('m=video 7002 RTP/AVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 ccm fir\r\n')));
+    assert.match(offerB, /m=video \d+ RTP\/AVP 96/);
+    assert.doesNotMatch(offerB, /a=rtcp-fb/);
+    const unforced = new MediaBridge(new RecordingSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' });
+    assert.match(await unforced.forwardOffer('a', parsed(sdp('m=video 7002 RTP/AVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\n'))), /m=video \d+ RTP\/AVPF 96[\s\S]*a=rtcp-fb:96 nack pli/, 'not forced: as leg A offered');
+  });
+
   it('SDES → none: leg A is answered with one a=crypto of an allowed suite, keys handed to the engine', async () => {
     const s = new RecordingSession();
     const offerA = sdp(`m=audio 7000 RTP/SAVP 0\r\na=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:${KEY}\r\na=crypto:6 AES_CM_128_HMAC_SHA1_80 inline:${KEY}\r\n`);

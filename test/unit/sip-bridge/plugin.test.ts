@@ -96,16 +96,18 @@ describe('sip-bridge plugin (hooks)', () => {
     await assert.rejects(host.hooks.legBTarget.promise(defaultTarget('sip:c@d', 'sip:a@b'), broken), (e: unknown) => e instanceof CallRejection && e.status === 488);
   });
 
-  it('forces the provider mediaEncryption on leg B (sdes gets default suites when leg A had none)', async () => {
+  it('forces the provider mediaEncryption and enableAvpf on leg B (sdes gets default suites when leg A had none)', async () => {
     await registerTrunk();
     const call = incomingCall('sip:bob@internal.example.org', 'sip:0612@internal.example.org', 'sip:0612@internal.example.org');
     await host.hooks.legBTarget.promise(defaultTarget('sip:0612@x', 'sip:bob@x'), call);
     assert.deepEqual(await host.hooks.legBMedia.promise({ encryption: 'none', srtpSuites: [] }, call), {
-      encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+      encryption: 'sdes', srtpSuites: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'], avpf: true,
     });
     const other = incomingCall('sip:x@y', 'sip:bob@x.org', 'sip:bob@x.org');
     await host.hooks.legBTarget.promise(defaultTarget('sip:bob@x.org', 'sip:x@y'), other);
-    assert.deepEqual(await host.hooks.legBMedia.promise({ encryption: 'zrtp', srtpSuites: [] }, other), { encryption: 'zrtp', srtpSuites: [] });
+    assert.deepEqual(await host.hooks.legBMedia.promise({ encryption: 'zrtp', srtpSuites: [] }, other), { encryption: 'zrtp', srtpSuites: [], avpf: false });
+    const unrouted = incomingCall('sip:x@y', 'sip:z@x.org', 'sip:z@x.org');
+    assert.deepEqual(await host.hooks.legBMedia.promise({ encryption: 'none', srtpSuites: [] }, unrouted), { encryption: 'none', srtpSuites: [] }, 'not routed: unchanged');
   });
 
   it('registers on ready, emits registrationChanged, un-registers on shutdown', async () => {
@@ -168,6 +170,6 @@ describe('sip-bridge plugin (contract)', () => {
 
   it('declares name and host API', () => {
     assert.equal(plugin.name, 'sip-bridge');
-    assert.equal(plugin.hostApi, '^1.2.0', 'host.admin needs host API 1.1.0, validate() returning warnings 1.2.0');
+    assert.equal(plugin.hostApi, '^1.3.0', 'host.admin needs host API 1.1.0, validate() returning warnings 1.2.0, LegBMedia.avpf 1.3.0');
   });
 });
