@@ -77,7 +77,7 @@ export type B2buaServerConfig = {
   readonly dataDirectory: string;
   /**
    * `one-connection-per-account` (default `false`): Open one socket per external account (sip-bridge), so a
-   * provider sees each account from its own port.
+   * provider sees each account from its own port. Only false is supported yet: true is refused at start-up.
    */
   readonly oneConnectionPerAccount: boolean;
   /**
