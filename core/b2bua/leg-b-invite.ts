@@ -17,6 +17,7 @@ import type { CallContext } from './call-context.js';
 import { asNameAddr } from './incoming.js';
 import { MARKER_HEADER, MARKER_VALUE } from './loop.js';
 import { sessionTimerOffer } from './session-timer.js';
+import { rewriteReplaces } from './transfer.js';
 
 /** What the call does with leg B's responses. */
 export interface LegBHandlers {
@@ -39,7 +40,7 @@ export interface LegBSetup {
   readonly inviteA: SipRequest;
 }
 
-type LegBContext = Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'config'>;
+type LegBContext = Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'config' | 'findByDialog'>;
 
 const MAX_RETRIES = 3;
 
@@ -59,8 +60,10 @@ function buildInvite(setup: LegBSetup, ctx: LegBContext): SipRequest {
   ctx.capabilities(req);
   req.remove('accept');
   sessionTimerOffer(req, ctx.config);
+  // An INVITE replacing one of our dialogs (attended transfer, RFC 3891) must name, towards leg B, the dialog leg B's
+  // side has with us: rewritten as Flexisip does (b2bua-server.cc:189-196); a dialog we do not know is passed as is.
   const replaces = inviteA.get('replaces');
-  if (replaces) req.set('replaces', replaces);
+  if (replaces) req.set('replaces', rewriteReplaces(replaces, ctx) ?? replaces);
   for (const [name, value] of Object.entries(target.headers)) req.set(name, value);
   // Flexisip's leg B marker (b2bua-server.cc:157-158), after the plugins' headers so that it is always ours.
   req.set(MARKER_HEADER, MARKER_VALUE);
