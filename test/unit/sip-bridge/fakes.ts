@@ -6,13 +6,13 @@ import { parseIni } from '../../../core/config/ini.js';
 import { configFileView, readValidation } from '../../../core/plugin-host/index.js';
 import plugin, { type SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import type {
-  IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
+  ConfigFileView, IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
 
 /** The plugin's validate() as the host reads it: problems (fatal) and warnings. */
-export async function validated(options: SipBridgeOptions, configDir: string): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
-  const read = readValidation(await plugin.validate!(options, { configDir, configFile: noConfigFile }));
+export async function validated(options: SipBridgeOptions, configDir: string, configFile: ConfigFileView = noConfigFile): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
+  const read = readValidation(await plugin.validate!(options, { configDir, configFile }));
   return typeof read === 'string' ? fail(`validate() ${read}`) : read;
 }
 
