@@ -8,11 +8,12 @@
  * update published meanwhile is retried and applied when the database is back.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Context } from 'mocha';
-import { startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
+import { REPO_ROOT, startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
 import { standardTones } from '../../harness/call-pair.js';
 import type { Tones } from '../../harness/call-scenarios.js';
 import { portsFilter, startCapture } from '../../harness/capture.js';
@@ -335,5 +336,76 @@ describe('sip-bridge: live account updates over Redis, accounts in PostgreSQL st
     });
     assert.deepEqual((await sipBridgeInfo(b2bua!)).map((a) => [a.address, a.status]), [[uri('line1'), 'OK'], [uri('line2'), 'OK']]);
     assert.ok(!b2bua!.logLines().some((l) => l['code'] === 'B2BUA_INTERNAL'), 'no uncaught error');
+  });
+});
+
+describe('sip-bridge: Redis unreachable at start-up; [module::Registrar] checked by --check-config', function () {
+  this.timeout(60000);
+  let redis: RedisServer | undefined;
+  let itsp: SippRun | undefined;
+  let b2bua: B2buaDaemon | undefined;
+  let runDir = '';
+  let sql: (statement: string) => void = () => assert.fail('no database');
+  let providers = '';
+
+  before(async function () {
+    requireTools(['sipp', 'ss']);
+    const missing = missingRedisBinaries();
+    if (missing) throw new Error(`missing test peer: ${missing}`);
+    runDir = createRunDir('sip-bridge-redis-down');
+    redis = await startRedis();
+    await redis.kill(); // its port is known, nothing listens on it
+    itsp = await startItsp(runDir, standardTones(runDir));
+    const file = path.join(runDir, 'accounts.db');
+    const Database = load('better-sqlite3') as typeof import('better-sqlite3');
+    const db = new Database(file);
+    sql = (statement) => { db.prepare(statement).run(); };
+    sql(usersTable('postgresql'));
+    sql(row('line1', itsp.port));
+    providers = providersFile(runDir, {
+      dbBackend: 'sqlite3', connection: `db=${file} timeout=2`, threadPoolSize: 1,
+      initQuery: 'SELECT * FROM users', updateQuery: 'SELECT * FROM users WHERE username = :identifier',
+    });
+  });
+  afterEach(function (this: Context) {
+    if (this.currentTest?.state === 'failed' && b2bua) console.log([`run dir: ${runDir}`, b2bua.logTail(40)].join('\n'));
+  });
+  after(async () => {
+    await stopAllStarted();
+    await redis?.destroy();
+  });
+
+  it('--check-config refuses a bad redis-server-port and warns about redis-use-slaves-as-backup, naming the section', () => {
+    const conf = path.join(runDir, 'check.conf');
+    const check = (registrar: string): { status: number | null; out: string } => {
+      fs.writeFileSync(conf, `[b2bua-server]\napplication=sip-bridge\n\n[b2bua-server::sip-bridge]\nproviders=${providers}\n\n[module::Registrar]\n${registrar}\n`);
+      const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/b2bua-server'), '--check-config', '-c', conf], { encoding: 'utf8', timeout: 30000 });
+      return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    const bad = check('redis-server-port=abc');
+    assert.equal(bad.status, 1, bad.out);
+    assert.match(bad.out, /\[b2bua-server::sip-bridge\] \[module::Registrar\] redis-server-port: "abc" is not a port \(write an integer from 1 to 65535/);
+    const slaves = check('redis-use-slaves-as-backup=true');
+    assert.equal(slaves.status, 0, slaves.out);
+    assert.match(slaves.out, /B2BUA_CONFIG_WARNING: .*redis-use-slaves-as-backup: "true": the sip-bridge account updates do not fail over to Redis replicas/);
+  });
+
+  it('the accounts load and REGISTER without Redis (warned once); Redis up: subscribed, reloaded, then PUBLISH works', async () => {
+    b2bua = await startB2bua({
+      runDir, outboundProxy: `sip:127.0.0.1:${itsp!.port};transport=udp`, settings: { application: 'sip-bridge' },
+      extraIni: `[b2bua-server::sip-bridge]\nproviders=${providers}\n\n${registrarSection(redis!, false)}`, maxSeconds: 60,
+    });
+    await waitForState(b2bua, uri('line1'), 'registered', 0, 15000);
+    await waitForLog(b2bua, 'B2BUA_REDIS_FAILED', (l) => l['code'] === 'B2BUA_REDIS_FAILED', 2, 10000);
+    const warned = b2bua.logLines().filter((l) => /Redis is unreachable at start-up; the SQL pools were loaded from the database anyway \(Flexisip loads none/.test(String(l['msg'])));
+    assert.equal(warned.length, 1, 'the difference from Flexisip is logged once');
+    sql(row('line2', itsp!.port)); // while Redis is down
+    await redis!.start();
+    await waitForLog(b2bua, 'subscribed', (l) => /subscribed to Redis/.test(String(l['msg'])), 1, 40000);
+    await waitForState(b2bua, uri('line2'), 'registered', 0, 10000);
+    sql('DELETE FROM users WHERE username = \'line2\'');
+    await redis!.publish(CHANNEL, publishOf('line2'));
+    await waitForState(b2bua, uri('line2'), 'unregistered', 0, 8000);
+    await b2bua.stop();
   });
 });
