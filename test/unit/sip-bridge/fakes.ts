@@ -8,6 +8,7 @@ import plugin, { type SipBridgeOptions } from '../../../plugins/sip-bridge/index
 import type {
   ConfigFileView, IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
 } from '../../../core/plugin-api/index.js';
+import type { PubSubConnector } from '../../../plugins/sip-bridge/redis/client.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
 
 /** The plugin's validate() as the host reads it: problems (fatal) and warnings. */
@@ -15,6 +16,9 @@ export async function validated(options: SipBridgeOptions, configDir: string, co
   const read = readValidation(await plugin.validate!(options, { configDir, configFile }));
   return typeof read === 'string' ? fail(`validate() ${read}`) : read;
 }
+
+/** The Redis of the account updates in tests that do not exercise them: never reachable, no network. */
+export const noRedis: PubSubConnector = () => Promise.reject(new Error('no Redis in this test'));
 
 /** A configuration file with no other section than the plugin's. */
 export const noConfigFile = configFileView(parseIni(''));

@@ -330,3 +330,90 @@ describe('sip-bridge validate(): [module::Registrar] only matters with an SQL po
     assert.deepEqual(staticOnly.problems, []);
   });
 });
+
+describe('sip-bridge plugin with Redis account updates (SQLite file, fake Redis)', function () {
+  this.timeout(10000);
+
+  async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('subscribe → every pool reloaded (a row added before is loaded); a message → updateQuery → account created; no SQL pool → no Redis', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { default: Database } = await import('better-sqlite3');
+    const { startSipBridge } = await import('../../../plugins/sip-bridge/index.js');
+    const { fakeHost } = await import('./fakes.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'b2bua-redis-plugin-'));
+    let shutdown: (() => Promise<void>) | undefined;
+    try {
+      const dbFile = path.join(dir, 'a.db');
+      const db = new Database(dbFile);
+      db.exec('CREATE TABLE users (username TEXT, domain TEXT, user_id TEXT, realm TEXT, secret TEXT, secret_type TEXT, alias_username TEXT, alias_domain TEXT)');
+      const insert = (u: string) => db.prepare('INSERT INTO users VALUES (?, \'itsp.example.net\', \'\', NULL, \'pw\', \'clrtxt\', \'\', \'\')').run(u);
+      insert('a');
+      const file = (loader: unknown) => {
+        const f = path.join(dir, `p${Math.random()}.json`);
+        writeFileSync(f, JSON.stringify({
+          schemaVersion: 2,
+          providers: [{ name: 'db', accountPool: 'p', triggerCondition: { strategy: 'Always' }, accountToUse: { strategy: 'Random' }, onAccountNotFound: 'decline', outgoingInvite: { to: '{incoming.to}' } }],
+          accountPools: { p: { registrationRequired: false, maxCallsPerLine: 1, loader } },
+        }));
+        return f;
+      };
+      const redis = new FakeRedis();
+      redis.outcomes = ['refused']; // down when `ready` starts it
+      const timers = new ManualTimers();
+      const registrar = configFileView(parseIni('[module::Registrar]\nredis-server-domain=redis.example.org\nredis-server-port=6380\nredis-auth-password=pw\n'));
+      const logged: Logged[] = [];
+      const host = { ...fakeHost({ providers: file({ dbBackend: 'sqlite3', connection: dbFile, initQuery: 'SELECT * FROM users', updateQuery: 'SELECT * FROM users WHERE username = :identifier', threadPoolSize: 1 }) }, dir), configFile: registrar, log: recordingLog(logged) };
+      let seen: RedisParameters | undefined;
+      const connector: PubSubConnector = (parameters, events, ms) => {
+        seen = parameters;
+        return redis.connector(parameters, events, ms);
+      };
+      const bridge = await startSipBridge(host, { timers, redisConnector: connector });
+      shutdown = () => host.hooks.shutdown.promise();
+      await host.hooks.ready.promise({ version: 'x', transports: [] });
+      const uris = () => bridge.pools.get('p')!.lines.map((l) => l.uri).sort();
+      assert.deepEqual(uris(), ['sip:a@itsp.example.net'], 'loaded without Redis');
+      assert.equal(bridge.redis?.state, 'disconnected');
+      assert.deepEqual(seen && { host: seen.host, port: seen.port, auth: seen.auth }, { host: 'redis.example.org', port: 6380, auth: { kind: 'legacy', password: 'pw' } });
+      insert('b'); // while Redis is down: nobody publishes it
+      await timers.advance(1000);
+      assert.equal(bridge.redis?.state, 'subscribed');
+      await waitFor(() => uris().length === 2);
+      insert('c');
+      redis.publish(JSON.stringify({ username: 'c', domain: 'itsp.example.net', identifier: 'c' }));
+      await waitFor(() => uris().length === 3);
+      db.prepare('DELETE FROM users WHERE username = \'a\'').run();
+      redis.publish(JSON.stringify({ username: 'a', domain: 'itsp.example.net', identifier: 'a' }));
+      await waitFor(() => uris().length === 2);
+      assert.deepEqual(uris(), ['sip:b@itsp.example.net', 'sip:c@itsp.example.net']);
+      // reloads never overlap: three asked at once = the one running and one more after it
+      const loads = () => logged.filter((l) => l.msg === 'sip-bridge accounts loaded from the database').length;
+      const before = loads();
+      await Promise.all([bridge.loaders.get('p')!.reload(), bridge.loaders.get('p')!.reload(), bridge.loaders.get('p')!.reload()]);
+      assert.equal(loads() - before, 2);
+      await host.hooks.shutdown.promise();
+      shutdown = undefined;
+      assert.equal(bridge.redis?.state, 'stopped');
+      db.close();
+
+      const connects = redis.connects;
+      const staticOnly = fakeHost({ providers: file([{ uri: 'sip:s@itsp.example.net', secretType: 'clrtxt', secret: 'x' }]) }, dir);
+      const noSql = await startSipBridge({ ...staticOnly, configFile: registrar }, { timers, redisConnector: connector });
+      await staticOnly.hooks.ready.promise({ version: 'x', transports: [] });
+      assert.equal(noSql.redis, undefined);
+      assert.equal(redis.connects, connects, 'no Redis client without an SQL pool');
+    } finally {
+      await shutdown?.(); // a failed assertion must not leave the SQLite worker threads running
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
