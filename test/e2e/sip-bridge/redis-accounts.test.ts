@@ -26,7 +26,7 @@ import { createRunDir, tail } from '../../harness/run-dir.js';
 import { received, startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { requireTools } from '../../harness/tools.js';
 import { readIfExists, sleep, StopWaiting, waitUntil } from '../../harness/wait.js';
-import { ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf } from './bridge-env.js';
+import { ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, sqlProvidersFile } from './bridge-env.js';
 
 const load = createRequire(import.meta.url);
 const CHANNEL = 'flexisip/B2BUA/account';
@@ -40,17 +40,22 @@ function row(user: string, port: number, secret = ITSP_PASSWORD, authAs = ITSP_U
   return `INSERT INTO users VALUES ('${user}', '${ITSP_REALM}', '${authAs}', NULL, '${secret}', 'clrtxt', '${user}-alias', 'example.org', '<sip:127.0.0.1:${port};transport=udp>', '127.0.0.1:${port}', 'UDP')`;
 }
 
-function providersFile(runDir: string, loader: object): string {
-  const file = path.join(runDir, 'providers.json');
-  fs.writeFileSync(file, JSON.stringify({
-    schemaVersion: 2,
-    providers: [{
-      name: 'ITSP', accountPool: 'itsp', triggerCondition: { strategy: 'MatchRegex', pattern: 'sip:\\+?[0-9]+@.*' }, accountToUse: { strategy: 'Random' },
-      onAccountNotFound: 'decline', outgoingInvite: { to: 'sip:{incoming.requestUri.user}@{account.uri.hostport}' },
-    }],
-    accountPools: { itsp: { registrationRequired: true, maxCallsPerLine: 1, loader } },
-  }, null, 2));
-  return file;
+/** Flexisip's queries over its tester's users table; `connection` names the database. */
+function sqlLoader(dbBackend: string, connection: string): object {
+  return { dbBackend, connection, threadPoolSize: 2, initQuery: 'SELECT * FROM users', updateQuery: 'SELECT * FROM users WHERE username = :identifier' };
+}
+
+/** The daemon, application=sip-bridge, its providers file and the [module::Registrar] of `redis`. */
+function startBridge(runDir: string, itsp: SippRun, providers: string, redis: RedisServer, acl: boolean, maxSeconds = 170): Promise<B2buaDaemon> {
+  return startB2bua({
+    runDir, outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`, settings: { application: 'sip-bridge' },
+    extraIni: `[b2bua-server::sip-bridge]\nproviders=${providers}\n\n${registrarSection(redis, acl)}`, maxSeconds,
+  });
+}
+
+/** What a failed test prints: the run folder, the daemon's last lines, the ITSP's errors, another peer's log. */
+function failureReport(runDir: string, b2bua: B2buaDaemon, itsp: SippRun | undefined, peerLog: string | undefined): string {
+  return [`run dir: ${runDir}`, b2bua.logTail(40), '--- itsp errors:', itsp ? tail(itsp.files.errors, 10) : '', `--- ${peerLog}`, peerLog ? tail(peerLog, 10) : ''].join('\n');
 }
 
 function registrarSection(redis: RedisServer, acl: boolean): string {
@@ -157,19 +162,10 @@ describe('sip-bridge: live account updates over Redis, accounts in a SQLite file
     sql = (statement) => { db.prepare(statement).run(); };
     sql(usersTable('postgresql'));
     sql(row('line1', itsp.port));
-    const providers = providersFile(runDir, {
-      dbBackend: 'sqlite3', connection: 'accounts.db', threadPoolSize: 2,
-      initQuery: 'SELECT * FROM users', updateQuery: 'SELECT * FROM users WHERE username = :identifier',
-    });
-    b2bua = await startB2bua({
-      runDir, outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`, settings: { application: 'sip-bridge' },
-      extraIni: `[b2bua-server::sip-bridge]\nproviders=${providers}\n\n${registrarSection(redis, true)}`, maxSeconds: 170,
-    });
+    b2bua = await startBridge(runDir, itsp, sqlProvidersFile(runDir, sqlLoader('sqlite3', 'accounts.db')), redis, true);
   });
   afterEach(function (this: Context) {
-    if (this.currentTest?.state === 'failed' && b2bua) {
-      console.log([`run dir: ${runDir}`, b2bua.logTail(40), '--- itsp errors:', itsp ? tail(itsp.files.errors, 10) : '', `--- ${redis?.logFile}`, redis ? tail(redis.logFile, 10) : ''].join('\n'));
-    }
+    if (this.currentTest?.state === 'failed' && b2bua) console.log(failureReport(runDir, b2bua, itsp, redis?.logFile));
   });
   after(async () => {
     await stopAllStarted();
@@ -301,19 +297,10 @@ describe('sip-bridge: live account updates over Redis, accounts in PostgreSQL st
     db = await startPostgres();
     itsp = await startItsp(runDir, tones);
     await db.sql([usersTable('postgresql'), row('line1', itsp.port)]);
-    const providers = providersFile(runDir, {
-      dbBackend: 'postgresql', connection: db.connection, threadPoolSize: 2,
-      initQuery: 'SELECT * FROM users', updateQuery: 'SELECT * FROM users WHERE username = :identifier',
-    });
-    b2bua = await startB2bua({
-      runDir, outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`, settings: { application: 'sip-bridge' },
-      extraIni: `[b2bua-server::sip-bridge]\nproviders=${providers}\n\n${registrarSection(redis, false)}`, maxSeconds: 170,
-    });
+    b2bua = await startBridge(runDir, itsp, sqlProvidersFile(runDir, sqlLoader('postgresql', db.connection)), redis, false);
   });
   afterEach(function (this: Context) {
-    if (this.currentTest?.state === 'failed' && b2bua) {
-      console.log([`run dir: ${runDir}`, b2bua.logTail(40), '--- itsp errors:', itsp ? tail(itsp.files.errors, 10) : '', `--- ${db?.logFile}`, db ? tail(db.logFile, 10) : ''].join('\n'));
-    }
+    if (this.currentTest?.state === 'failed' && b2bua) console.log(failureReport(runDir, b2bua, itsp, db?.logFile));
   });
   after(async () => {
     await stopAllStarted();
@@ -362,13 +349,10 @@ describe('sip-bridge: Redis unreachable at start-up; [module::Registrar] checked
     sql = (statement) => { db.prepare(statement).run(); };
     sql(usersTable('postgresql'));
     sql(row('line1', itsp.port));
-    providers = providersFile(runDir, {
-      dbBackend: 'sqlite3', connection: `db=${file} timeout=2`, threadPoolSize: 1,
-      initQuery: 'SELECT * FROM users', updateQuery: 'SELECT * FROM users WHERE username = :identifier',
-    });
+    providers = sqlProvidersFile(runDir, sqlLoader('sqlite3', `db=${file} timeout=2`));
   });
   afterEach(function (this: Context) {
-    if (this.currentTest?.state === 'failed' && b2bua) console.log([`run dir: ${runDir}`, b2bua.logTail(40)].join('\n'));
+    if (this.currentTest?.state === 'failed' && b2bua) console.log(failureReport(runDir, b2bua, itsp, undefined));
   });
   after(async () => {
     await stopAllStarted();
@@ -391,10 +375,7 @@ describe('sip-bridge: Redis unreachable at start-up; [module::Registrar] checked
   });
 
   it('the accounts load and REGISTER without Redis (warned once); Redis up: subscribed, reloaded, then PUBLISH works', async () => {
-    b2bua = await startB2bua({
-      runDir, outboundProxy: `sip:127.0.0.1:${itsp!.port};transport=udp`, settings: { application: 'sip-bridge' },
-      extraIni: `[b2bua-server::sip-bridge]\nproviders=${providers}\n\n${registrarSection(redis!, false)}`, maxSeconds: 60,
-    });
+    b2bua = await startBridge(runDir, itsp!, providers, redis!, false, 60);
     await waitForState(b2bua, uri('line1'), 'registered', 0, 15000);
     await waitForLog(b2bua, 'B2BUA_REDIS_FAILED', (l) => l['code'] === 'B2BUA_REDIS_FAILED', 2, 10000);
     const warned = b2bua.logLines().filter((l) => /Redis is unreachable at start-up; the SQL pools were loaded from the database anyway \(Flexisip loads none/.test(String(l['msg'])));

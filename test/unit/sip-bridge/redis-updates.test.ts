@@ -15,6 +15,7 @@ import {
   ACCOUNT_CHANNEL, MAX_MESSAGE_BYTES, REDIS_FAILED, REDIS_MESSAGE_INVALID, RedisAccountUpdates, type RedisUpdatesOptions,
 } from '../../../plugins/sip-bridge/redis-updates.js';
 import type { AccountUpdate } from '../../../plugins/sip-bridge/sql-loader.js';
+import { waitUntil } from '../../harness/wait.js';
 import { ManualTimers, settle, validated } from './fakes.js';
 
 interface Logged { level: string; fields: Record<string, unknown>; msg: string }
@@ -334,13 +335,7 @@ describe('sip-bridge validate(): [module::Registrar] only matters with an SQL po
 describe('sip-bridge plugin with Redis account updates (SQLite file, fake Redis)', function () {
   this.timeout(10000);
 
-  async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
+  const waitFor = (cond: () => boolean): Promise<true> => waitUntil('the pool to change', () => cond() || undefined, 5000, 10);
 
   it('subscribe → every pool reloaded (a row added before is loaded); a message → updateQuery → account created; no SQL pool → no Redis', async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
