@@ -14,6 +14,8 @@ DEBIAN_PACKAGES=(
   sip-tester linphone-cli baresip kamailio tshark sox jq procps iproute2
   # real database servers for the sip-bridge SQL account loader tests (throwaway instances, test/harness/databases.ts)
   postgresql mariadb-server
+  # a real Redis for the sip-bridge account updates tests (test/harness/redis.ts starts its own; the service Debian starts is not used)
+  redis-server
 )
 
 missing=()

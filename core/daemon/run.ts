@@ -21,7 +21,7 @@ import { createMediaEngine } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { createHooks } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
-import { applyPlugin, describeLocation, PluginAdminCommands, readApplication } from '../plugin-host/index.js';
+import { applyPlugin, configFileView, describeLocation, PluginAdminCommands, readApplication } from '../plugin-host/index.js';
 import { VERSION } from '../cli/version.js';
 
 export interface DaemonOptions {
@@ -80,6 +80,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
       log: log.child({ plugin: plugin.name }), sip: server.sip,
       media: { engine: media.name, ...media.capabilities, unavailable: media.capabilities.unavailable ?? {} }, admin: adminCommands,
+      configFile: configFileView(config.document),
     });
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });

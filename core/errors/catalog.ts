@@ -46,6 +46,15 @@ export const CATALOG = {
     message: '{where}: {what}',
     fix: 'a row of a sip-bridge SQL loader\'s query is not a usable account (NULL username or domain, non-text column, bad URI or protocol): it is skipped; fix the row or the query',
   },
+  // ---- message buses of applications (sip-bridge account updates over Redis; logged by the plugin)
+  B2BUA_REDIS_FAILED: {
+    message: '{what}: Redis {server}: {why}; {next}',
+    fix: 'the Redis server an application subscribes to (sip-bridge account updates, [module::Registrar] redis-server-*) is unreachable, refused the credentials or stopped answering: check it is up and the redis-* keys; it is reconnected and every SQL pool reloaded once subscribed, accounts already loaded keep working',
+  },
+  B2BUA_REDIS_MESSAGE_INVALID: {
+    message: 'a message published on {channel} is not an account update ({why}): ignored; {next}',
+    fix: 'something published on flexisip/B2BUA/account a message that is not {"username","domain","identifier"} (or over 64 KiB): it is ignored; fix the publisher',
+  },
   // ---- calls: SDP and hooks
   B2BUA_SDP_MISSING: { message: 'an INVITE without SDP offer is not supported', fix: 'the caller sent an INVITE without SDP offer (late offer is not supported)', status: 488 },
   B2BUA_SDP_UNPARSABLE: { message: 'SDP: {why}', fix: 'an SDP body could not be parsed: fix the peer sending it', status: 400 },

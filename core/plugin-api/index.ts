@@ -222,6 +222,18 @@ export interface PluginHost<Options = Readonly<Record<string, unknown>>> {
   readonly media: MediaCapabilities;
   /** Read-only admin commands of this plugin (since host API 1.1.0). */
   readonly admin: PluginAdminApi;
+  /** Every section of the configuration file, read-only, as written (since host API 1.3.0). */
+  readonly configFile: ConfigFileView;
+}
+
+/**
+ * The configuration file's sections as written (since host API 1.3.0), for a plugin that honours keys of another
+ * section of the same file (e.g. a server section it shares with another program). Values are raw INI strings (no
+ * schema, no defaults, no conversion): the plugin checks what it reads and reports problems naming that section.
+ */
+export interface ConfigFileView {
+  /** `[name]`'s keys → values, keys as written; undefined when the file has no such section. */
+  section(name: string): ReadonlyMap<string, string> | undefined;
 }
 
 /** The plugin's read-only admin commands, answered at `GET /plugin/<command>` when `[b2bua-server] admin-address` is set. */
@@ -257,6 +269,14 @@ export interface PluginValidation {
   readonly warnings?: readonly string[];
 }
 
+/** What validate() gets besides its options. */
+export interface PluginValidationContext {
+  /** Folder of the configuration file (relative paths in options resolve from here). */
+  readonly configDir: string;
+  /** The configuration file's other sections, as in PluginHost.configFile (since host API 1.3.0). */
+  readonly configFile: ConfigFileView;
+}
+
 /** validate()'s result: problems only (host API 1.0), or problems and warnings (since 1.2.0). */
 export type PluginValidationResult = readonly string[] | PluginValidation;
 
@@ -272,7 +292,7 @@ export interface B2buaPlugin<Options = Readonly<Record<string, unknown>>> {
    * `{ problems, warnings }` instead (declare `hostApi: '^1.2.0'`): see PluginValidation.
    * Used by `--check-config` as well as start-up.
    */
-  validate?(options: Options, ctx: { configDir: string }): PluginValidationResult | Promise<PluginValidationResult>;
+  validate?(options: Options, ctx: PluginValidationContext): PluginValidationResult | Promise<PluginValidationResult>;
   apply(host: PluginHost<Options>): void | Promise<void>;
   /**
    * Read-only admin queries by command name; each returns a JSON-serialisable value. Still served, after the

@@ -9,6 +9,7 @@ import { didYouMean } from '../text/did-you-mean.js';
 import { deepFreeze } from '../config/freeze.js';
 import { PLUGIN_SECTION_PREFIX, type LoadedConfig } from '../config/load.js';
 import { validateSection } from '../config/section.js';
+import { configFileView } from './config-file.js';
 import { findPlugin, listPlugins, type DiscoveryOptions, type PluginLocation } from './discover.js';
 import { describeLocation, importPlugin } from './load.js';
 
@@ -73,7 +74,7 @@ export async function readApplication(config: LoadedConfig, overrides: Partial<D
   if (result.problems.length === 0 && plugin.validate) {
     let read: ReturnType<typeof readValidation>;
     try {
-      read = readValidation(await plugin.validate(result.values, { configDir: config.configDir }));
+      read = readValidation(await plugin.validate(result.values, { configDir: config.configDir, configFile: configFileView(config.document) }));
     } catch (e) {
       read = `threw: ${(e as Error).message}`;
     }

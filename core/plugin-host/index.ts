@@ -4,3 +4,4 @@ export { importPlugin, describeLocation, satisfies } from './load.js';
 export { readApplication, readValidation, discoveryOptions, type Application, type ApplicationReading } from './application.js';
 export { applyPlugin } from './apply.js';
 export { PluginAdminCommands, type AdminCommand } from './admin-commands.js';
+export { configFileView } from './config-file.js';

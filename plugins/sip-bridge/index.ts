@@ -16,6 +16,9 @@ import { Registrations, realTimers } from './registration.js';
 import type { Timers } from './registration.js';
 import { routeCall } from './routing.js';
 import { parseSipAddress } from './sip-uri.js';
+import { ioredisConnector, type PubSubConnector } from './redis/client.js';
+import { readRedisParameters } from './redis/parameters.js';
+import { RedisAccountUpdates } from './redis-updates.js';
 import { SqlAccountLoader } from './sql-loader.js';
 import type { AccountUpdate, PoolChanges } from './sql-loader.js';
 import { describeConnection } from './sql/connection.js';
@@ -56,6 +59,8 @@ export interface SipBridge {
    * every pool applied it (or gave up, logged).
    */
   accountUpdateNeeded(update: AccountUpdate): Promise<void>;
+  /** Live account updates over Redis (redis-updates.ts); undefined when no pool has an SQL loader. */
+  readonly redis: RedisAccountUpdates | undefined;
 }
 
 /** Test seams; the server uses the defaults. */
@@ -66,6 +71,9 @@ export interface SipBridgeRuntime {
   expiresSeconds?: number;
   /** First retry delay of an SQL loader whose database is down. */
   databaseRetryMs?: number;
+  /** The Redis client of the account updates (default: ioredis) and its first reconnection delay. */
+  redisConnector?: PubSubConnector;
+  redisRetryMs?: number;
 }
 
 export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime: SipBridgeRuntime = {}): Promise<SipBridge> {
@@ -127,6 +135,16 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   }
   // The first loads start now; `ready` waits for their first attempt (bounded by the connect timeouts), then registers.
   const firstLoads = Promise.all([...loaders.values()].map((l) => l.start()));
+  // Live account updates: Redis of [module::Registrar], channel flexisip/B2BUA/account (redis-updates.ts); started in `ready`.
+  const redis = loaders.size === 0 ? undefined : (() => {
+    const read = readRedisParameters(host.configFile);
+    if (read.problems.length > 0) throw new PluginConfigError(read.problems);
+    return new RedisAccountUpdates({
+      parameters: read.parameters, connector: runtime.redisConnector ?? ioredisConnector, log, timers: runtime.timers ?? realTimers, retryMs: runtime.redisRetryMs,
+      reloadAll: async () => { await Promise.all([...loaders.values()].map((l) => l.reload())); },
+      apply: (update) => bridge.accountUpdateNeeded(update),
+    });
+  })();
 
   host.hooks.legBTarget.tapPromise(PLUGIN_NAME, async (target, call) => {
     try {
@@ -199,8 +217,10 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   host.hooks.ready.tapPromise(PLUGIN_NAME, async () => {
     await firstLoads;
     registrations.start();
+    redis?.start();
   });
   host.hooks.shutdown.tapPromise(PLUGIN_NAME, async () => {
+    await redis?.stop();
     await registrations.stop();
     await Promise.allSettled([...loaders.values()].map((l) => l.stop()));
     stopped = true;
@@ -210,6 +230,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     config,
     pools,
     loaders,
+    redis,
     info: () => bridgeInfo(config.providers, pools),
     accountUpdateNeeded: async (update) => {
       await Promise.all([...loaders.values()].map((l) => l.accountUpdateNeeded(update)));
@@ -224,10 +245,13 @@ export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
   hostApi: '^1.3.0', // host.admin (1.1.0), validate() returning warnings (1.2.0), LegBMedia.avpf (1.3.0)
   configSchema: schema,
-  async validate(options, { configDir }) {
+  async validate(options, { configDir, configFile }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);
     // Warnings (`providers: <file>: <JSON path>: …`): unknown keys ignored, MatchRegex `source` ignored, a quoted displayName, a port dropped...
-    return loaded.ok ? { problems: [], warnings: loaded.value.warnings } : { problems: loaded.problems, warnings: loaded.warnings ?? [] };
+    if (!loaded.ok) return { problems: loaded.problems, warnings: loaded.warnings ?? [] };
+    // SQL pools follow Redis account updates: [module::Registrar]'s redis-* keys are read, as Flexisip does, only then.
+    const redis = [...loaded.value.pools.values()].some((p) => p.sql) ? readRedisParameters(configFile) : { problems: [], warnings: [] };
+    return { problems: redis.problems, warnings: [...loaded.value.warnings, ...redis.warnings] };
   },
   async apply(host) {
     await startSipBridge(host);

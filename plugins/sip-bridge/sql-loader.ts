@@ -69,6 +69,8 @@ export const DEFAULT_UPDATE_ATTEMPTS = 5;
 export class SqlAccountLoader {
   private stopped = false;
   private retryTimer: unknown;
+  private loading: Promise<void> | undefined;
+  private loadAgain = false;
   private retryDelay: number;
   private loaded = false;
   private readonly updateGeneration = new Map<string, number>();
@@ -93,16 +95,38 @@ export class SqlAccountLoader {
 
   /** The first load; resolves after its first attempt (success or not), retries continue behind. */
   async start(): Promise<void> {
-    await this.loadAllOrRetry();
+    await this.reload();
   }
 
-  private async loadAllOrRetry(): Promise<void> {
-    if (this.stopped) return;
-    const ok = await this.loadAll();
-    if (ok || this.stopped) return;
-    const delay = this.retryDelay;
-    this.retryDelay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULT_LOAD_RETRY_MAX_MS);
-    this.retryTimer = this.opts.timers.setTimeout(() => void this.loadAllOrRetry(), delay);
+  /**
+   * initQuery again, e.g. once Redis is subscribed again (updates published meanwhile were missed). Resolves after
+   * the first attempt; while it fails it is retried as at start-up. One load at a time: a reload asked while one
+   * runs runs once more after it; one asked while a retry waits runs now.
+   */
+  reload(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.loading) {
+      this.loadAgain = true;
+      return this.loading;
+    }
+    if (this.retryTimer !== undefined) this.opts.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.loading = (async () => {
+      let ok: boolean;
+      do {
+        this.loadAgain = false;
+        ok = await this.loadAll();
+      } while (this.loadAgain && !this.stopped);
+      this.loading = undefined;
+      if (ok || this.stopped) return;
+      const delay = this.retryDelay;
+      this.retryDelay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULT_LOAD_RETRY_MAX_MS);
+      this.retryTimer = this.opts.timers.setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.reload();
+      }, delay);
+    })();
+    return this.loading;
   }
 
   /** initQuery → the pool's accounts. False (logged) when the query failed: the pool is left as it was. */

@@ -102,3 +102,20 @@ export function headerOf(message: string, name: string): string | undefined {
   const m = new RegExp(`^${name}\\s*:\\s*(.*)$`, 'im').exec(message);
   return m?.[1]?.trim();
 }
+
+/**
+ * A providers file whose one pool `itsp` (registrationRequired, maxCallsPerLine 1) reads its accounts with `loader`
+ * (an SQL loader object); provider ITSP takes the calls to numbers, the To templated on the account's host.
+ */
+export function sqlProvidersFile(runDir: string, loader: object): string {
+  const file = path.join(runDir, 'providers.json');
+  fs.writeFileSync(file, JSON.stringify({
+    schemaVersion: 2,
+    providers: [{
+      name: 'ITSP', accountPool: 'itsp', triggerCondition: { strategy: 'MatchRegex', pattern: 'sip:\\+?[0-9]+@.*' }, accountToUse: { strategy: 'Random' },
+      onAccountNotFound: 'decline', outgoingInvite: { to: 'sip:{incoming.requestUri.user}@{account.uri.hostport}' },
+    }],
+    accountPools: { itsp: { registrationRequired: true, maxCallsPerLine: 1, loader } },
+  }, null, 2));
+  return file;
+}

@@ -5,8 +5,6 @@
  * (scenarios/sip-bridge/uas_itsp.xml, verifyauth), then the database stops mid-run and the daemon keeps the account.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Context } from 'mocha';
 import { startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
 import { standardTones } from '../../harness/call-pair.js';
@@ -17,7 +15,7 @@ import { createRunDir, tail } from '../../harness/run-dir.js';
 import { received, startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { requireTools } from '../../harness/tools.js';
 import { readIfExists, sleep, waitUntil } from '../../harness/wait.js';
-import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, waitForRegistration } from './bridge-env.js';
+import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, sqlProvidersFile, waitForRegistration } from './bridge-env.js';
 
 const BACKENDS: { kind: DatabaseKind; start: () => Promise<DatabaseServer> }[] = [
   { kind: 'postgresql', start: () => startPostgres() },
@@ -58,24 +56,11 @@ for (const { kind, start } of BACKENDS) {
       ]);
       // down at start
       await db.stop();
-      const providers = path.join(runDir, 'providers.json');
-      fs.writeFileSync(providers, JSON.stringify({
-        schemaVersion: 2,
-        providers: [{
-          name: 'ITSP', accountPool: 'itsp', triggerCondition: { strategy: 'MatchRegex', pattern: 'sip:\\+?[0-9]+@.*' }, accountToUse: { strategy: 'Random' },
-          onAccountNotFound: 'decline', outgoingInvite: { to: 'sip:{incoming.requestUri.user}@{account.uri.hostport}' },
-        }],
-        accountPools: {
-          itsp: {
-            registrationRequired: true, maxCallsPerLine: 1,
-            loader: {
-              dbBackend: kind, connection: db.connection, threadPoolSize: 4,
-              initQuery: `SELECT * FROM users WHERE username = '${ITSP_USER}'`,
-              updateQuery: 'SELECT * FROM users WHERE user_id = :identifier',
-            },
-          },
-        },
-      }, null, 2));
+      const providers = sqlProvidersFile(runDir, {
+        dbBackend: kind, connection: db.connection, threadPoolSize: 4,
+        initQuery: `SELECT * FROM users WHERE username = '${ITSP_USER}'`,
+        updateQuery: 'SELECT * FROM users WHERE user_id = :identifier',
+      });
       b2bua = await startB2bua({
         runDir, outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`, settings: { application: 'sip-bridge' },
         extraIni: `[b2bua-server::sip-bridge]\nproviders=${providers}`, maxSeconds: 80,

@@ -8,7 +8,8 @@ import { isB2buaError } from '../../../core/errors/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createHooks, type CallRejection, type IncomingCall, type PluginSipApi } from '../../../core/plugin-api/index.js';
 import { HOST_API_VERSION } from '../../../core/plugin-api/index.js';
-import { applyPlugin, findPlugin, listPlugins, PluginAdminCommands, readApplication } from '../../../core/plugin-host/index.js';
+import { parseIni } from '../../../core/config/ini.js';
+import { applyPlugin, configFileView, findPlugin, listPlugins, PluginAdminCommands, readApplication } from '../../../core/plugin-host/index.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/third-party-plugin');
 
@@ -222,5 +223,5 @@ describe('plugin discovery and loading', () => {
 function hostFor(options: Readonly<Record<string, unknown>>, configDir: string) {
   const sip: PluginSipApi = { contact: 'sip:127.0.0.1:5999', request: () => Promise.reject(new Error('no SIP in this test')) };
   return { hooks: createHooks(), options, server: parseConfigText('', 'x.conf').config.server, configDir, log: silentLogger(), sip, media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} },
-    admin: new PluginAdminCommands({ name: 'test' }) } as const;
+    admin: new PluginAdminCommands({ name: 'test' }), configFile: configFileView(parseIni('')) } as const;
 }

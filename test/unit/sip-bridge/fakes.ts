@@ -2,18 +2,26 @@
 import { fail } from 'node:assert/strict';
 import { parseConfigText } from '../../../core/config/load.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
-import { readValidation } from '../../../core/plugin-host/index.js';
+import { parseIni } from '../../../core/config/ini.js';
+import { configFileView, readValidation } from '../../../core/plugin-host/index.js';
 import plugin, { type SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import type {
-  IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
+  ConfigFileView, IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
 } from '../../../core/plugin-api/index.js';
+import type { PubSubConnector } from '../../../plugins/sip-bridge/redis/client.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
 
 /** The plugin's validate() as the host reads it: problems (fatal) and warnings. */
-export async function validated(options: SipBridgeOptions, configDir: string): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
-  const read = readValidation(await plugin.validate!(options, { configDir }));
+export async function validated(options: SipBridgeOptions, configDir: string, configFile: ConfigFileView = noConfigFile): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
+  const read = readValidation(await plugin.validate!(options, { configDir, configFile }));
   return typeof read === 'string' ? fail(`validate() ${read}`) : read;
 }
+
+/** The Redis of the account updates in tests that do not exercise them: never reachable, no network. */
+export const noRedis: PubSubConnector = () => Promise.reject(new Error('no Redis in this test'));
+
+/** A configuration file with no other section than the plugin's. */
+export const noConfigFile = configFileView(parseIni(''));
 
 export class ManualTimers implements Timers {
   now = 0;
@@ -85,7 +93,7 @@ export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {},
 export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = new FakeSip()): PluginHost<O> & { readonly admin: FakeAdmin } {
   return {
     hooks: createHooks(), options, server: parseConfigText('', 'test.conf').config.server, configDir, log: silentLog, sip,
-    media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} }, admin: new FakeAdmin(),
+    media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} }, admin: new FakeAdmin(), configFile: noConfigFile,
   };
 }
 

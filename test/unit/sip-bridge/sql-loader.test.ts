@@ -14,7 +14,7 @@ import { startSipBridge, type SipBridge, type SipBridgeOptions } from '../../../
 import { accountUpdateFromPublish, DATABASE_FAILED, DATABASE_ROW_INVALID, sqliteLegacyStrings } from '../../../plugins/sip-bridge/sql-loader.js';
 import { describeConnection, readConnection } from '../../../plugins/sip-bridge/sql/connection.js';
 import { prepareQuery } from '../../../plugins/sip-bridge/sql/query.js';
-import { FakeSip, ManualTimers, fakeHost, response, validated } from './fakes.js';
+import { FakeSip, ManualTimers, fakeHost, noRedis, response, validated } from './fakes.js';
 
 interface Logged { level: string; fields: Record<string, unknown>; msg: string }
 function recordingLog(lines: Logged[]): Logger {
@@ -74,7 +74,7 @@ describe('sip-bridge SQL account loader (SQLite file)', function () {
     const file = providers(dir, { updateQuery: 'not tested here', ...loader }, o.pool);
     const host = fakeHost<SipBridgeOptions>({ providers: file }, dir, o.sip);
     const withLog = { ...host, log: recordingLog(logged), server: { ...host.server, dataDirectory: o.dataDirectory ?? host.server.dataDirectory } };
-    bridge = await startSipBridge(withLog, { timers: o.timers, databaseRetryMs: 1000 });
+    bridge = await startSipBridge(withLog, { timers: o.timers, databaseRetryMs: 1000, redisConnector: noRedis });
     stopBridge = () => withLog.hooks.shutdown.promise();
     await withLog.hooks.ready.promise({ transports: [] } as never);
     return bridge;

@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import Ajv from 'ajv';
 import plugin from '../../../plugins/trenscrypter/index.js';
 import { parseConfigText } from '../../../core/config/load.js';
+import { parseIni } from '../../../core/config/ini.js';
+import { configFileView } from '../../../core/plugin-host/index.js';
 import { PluginConfigError, createHooks } from '../../../core/plugin-api/index.js';
 import type { IncomingCall, LegBMedia, Logger, MediaCapabilities, PluginHost } from '../../../core/plugin-api/index.js';
 import type { TrenscrypterOptions } from '../../../plugins/trenscrypter/index.js';
@@ -22,6 +24,8 @@ const GST_LIKE: MediaCapabilities = {
   unavailable: { AES_192_CM_HMAC_SHA1_80: 'no AES-192 in this build' },
 };
 
+const noConfigFile = configFileView(parseIni(''));
+
 function hostWith(options: TrenscrypterOptions, media: MediaCapabilities = GST_LIKE): PluginHost<TrenscrypterOptions> {
   return {
     media,
@@ -29,6 +33,7 @@ function hostWith(options: TrenscrypterOptions, media: MediaCapabilities = GST_L
     options: Object.freeze(options),
     server: parseConfigText('', 'test.conf').config.server,
     configDir: '/nonexistent',
+    configFile: noConfigFile,
     log,
     sip: { request: () => Promise.reject(new Error('no SIP in this test')), contact: 'sip:127.0.0.1:5060' },
     admin: { register: () => assert.fail('trenscrypter has no admin command') },
@@ -69,10 +74,10 @@ describe('trenscrypter plugin', () => {
   });
 
   it('validate() returns the policy problems', async () => {
-    assert.deepEqual(await plugin.validate!({ 'outgoing-enc-regex': ['dtsl-srtp', '.*'] }, { configDir: '/' }), {
+    assert.deepEqual(await plugin.validate!({ 'outgoing-enc-regex': ['dtsl-srtp', '.*'] }, { configDir: '/', configFile: noConfigFile }), {
       problems: ['outgoing-enc-regex: unknown mode "dtsl-srtp" (did you mean "dtls-srtp"?)'], warnings: [],
     });
-    assert.deepEqual(await plugin.validate!({}, { configDir: '/' }), { problems: [], warnings: [] });
+    assert.deepEqual(await plugin.validate!({}, { configDir: '/', configFile: noConfigFile }), { problems: [], warnings: [] });
   });
 
   it('taps legBMedia and decides from leg A To URI (not the Request-URI)', async () => {
@@ -106,7 +111,7 @@ describe('trenscrypter plugin', () => {
 
   it('a trailing unpaired item: validate() accepts it with a warning naming the key and the item, apply() ignores it and logs nothing', async () => {
     const options = { 'outgoing-enc-regex': ['zrtp', 'sip:.*@secure.org', 'sdes'], 'outgoing-srtp-regex': ['AES_CM_128_HMAC_SHA1_32'] };
-    const validation = await plugin.validate!(options, { configDir: '/' });
+    const validation = await plugin.validate!(options, { configDir: '/', configFile: noConfigFile });
     assert.ok(!Array.isArray(validation) && 'problems' in validation);
     assert.deepEqual(validation.problems, []);
     const warnings = validation.warnings ?? [];
