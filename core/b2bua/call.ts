@@ -23,6 +23,14 @@ import { LegBInvite } from './leg-b-invite.js';
 import { MediaBridge } from './media-bridge.js';
 import { SessionTimer, sessionTimerAnswer } from './session-timer.js';
 
+/**
+ * What leg B is offered when leg A's INVITE has no SDP: audio in G.711 with telephone-event, the codecs every SIP
+ * endpoint has (we relay, we do not transcode: leg A is then offered only what leg B chose). A placeholder address:
+ * leg A's real address is in its ACK.
+ */
+const LATE_OFFER_TEMPLATE = 'v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n' +
+  'm=audio 9 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n';
+
 export class Call implements CallInDialog {
   readonly id: string;
   readonly log: Logger;
@@ -36,6 +44,8 @@ export class Call implements CallInDialog {
   dialogA: Dialog | undefined;
   private legB: LegBInvite | undefined;
   private offerA: ParsedSdp | undefined;
+  /** Leg A's INVITE had no SDP: our 200 carries the offer, its ACK the answer. */
+  private lateOffer = false;
   bridge: MediaBridge | undefined;
   target: LegBTarget | undefined;
   private readonly timers: TimerHandle[] = [];
@@ -97,10 +107,12 @@ export class Call implements CallInDialog {
     const { ctx } = this;
     this.txA.onCancel = () => this.onCancelA();
     this.ctx.register(this, 'a', this.inviteA.callId, this.tagA);
-    if (this.inviteA.contentType !== 'application/sdp' || this.inviteA.body.trim() === '') {
+    this.lateOffer = this.inviteA.body.trim() === '';
+    if (!this.lateOffer && this.inviteA.contentType !== 'application/sdp') {
       return this.rejectEarly(b2buaError('B2BUA_SDP_MISSING', {}), 'no-offer');
     }
-    const parsed = parseSdp(this.inviteA.body);
+    // Late offer (RFC 3261 13.2.1, an INVITE without SDP): leg B gets our offer, leg A gets it in the 200, answers in the ACK.
+    const parsed = parseSdp(this.lateOffer ? LATE_OFFER_TEMPLATE : this.inviteA.body);
     if (!parsed.ok) return this.rejectEarly(b2buaError('B2BUA_SDP_UNPARSABLE', { why: parsed.error.slice(0, 80) }), 'bad-sdp');
     this.offerA = parsed.sdp;
     const source = this.txA.source;
@@ -123,6 +135,7 @@ export class Call implements CallInDialog {
       this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec }, ice);
       session.onEvent((e) => this.onMediaEvent(e));
       if (this.ended) { await this.closeMedia(); return; }
+      if (this.lateOffer) this.bridge.legs.a.awaitingRemote = true;
       const sdpB = await this.bridge.forwardOffer('a', this.offerA);
       if (this.ended) return;
       this.sendInviteB(target, sdpB);
@@ -246,8 +259,28 @@ export class Call implements CallInDialog {
   // ------------------------------------------------------------ in-dialog requests
 
   onAck(leg: LegId, ack: SipRequest): void {
-    if (leg === 'a' && this.state === 'answered') this.state = 'confirmed';
+    if (leg === 'a' && this.state === 'answered') {
+      this.state = 'confirmed';
+      if (this.lateOffer) { void this.onLateAnswer(ack); return; }
+    }
     this.inDialog.offers.onAck(leg, ack);
+  }
+
+  /** The ACK of a late-offer call carries leg A's answer to the offer in our 200; without one the call cannot have media. */
+  private async onLateAnswer(ack: SipRequest): Promise<void> {
+    this.lateOffer = false;
+    const parsed = ack.contentType === 'application/sdp' && ack.body.trim() !== '' ? parseSdp(ack.body) : undefined;
+    if (!parsed?.ok) {
+      this.log.warn({ error: parsed && !parsed.ok ? parsed.error : 'no SDP in the ACK' }, 'late offer: leg A\'s ACK carries no usable answer; hanging up');
+      await this.end('bad-answer');
+      return;
+    }
+    try {
+      await this.bridge!.acceptAnswer('a', parsed.sdp);
+      this.log.info('late offer: leg A answered in its ACK');
+    } catch (e) {
+      await this.fail(e, 'bad-answer', 'late offer: leg A\'s answer could not be applied');
+    }
   }
 
   onRequest(leg: LegId, req: SipRequest, tx: ServerTransaction): void {

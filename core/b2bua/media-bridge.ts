@@ -34,6 +34,9 @@ class LegState {
   /** ICE-lite credentials of this leg (RFC 8445 section 5.3: ufrag >= 24 bits, pwd >= 128 bits of randomness; base64 without padding = ice-char, RFC 8839); kept for the whole call. */
   readonly ice = { ufrag: randomBytes(6).toString('base64'), pwd: randomBytes(18).toString('base64') };
 
+  /** Late offer: what we hold as this leg's SDP is a placeholder; the engine is configured once its answer (ACK) is in. */
+  awaitingRemote = false;
+
   constructor(readonly id: LegId, public encryption: EncryptionMode, public suites: readonly SrtpSuite[], readonly avpf?: boolean) {}
 
   stream(i: number): StreamState {
@@ -304,6 +307,7 @@ export class MediaBridge {
   /** The peer answered an offer we sent on our own (offerless re-INVITE / refresh). */
   async acceptAnswer(leg: LegId, answer: ParsedSdp): Promise<void> {
     this.legs[leg].remote = answer;
+    this.legs[leg].awaitingRemote = false;
     await this.configure(this.legs[leg]);
   }
 
@@ -328,7 +332,7 @@ export class MediaBridge {
   async configure(leg: LegState): Promise<void> {
     const local = leg.local;
     const remote = leg.remote;
-    if (!local) return;
+    if (!local || leg.awaitingRemote) return;
     const streams: StreamParams[] = [];
     for (const [i, ours] of local.entries()) {
       if (!isAv(ours.kind) || !leg.endpoints.has(i)) continue;

@@ -56,7 +56,7 @@ export const CATALOG = {
     fix: 'something published on flexisip/B2BUA/account a message that is not {"username","domain","identifier"} (or over 64 KiB): it is ignored; fix the publisher',
   },
   // ---- calls: SDP and hooks
-  B2BUA_SDP_MISSING: { message: 'an INVITE without SDP offer is not supported', fix: 'the caller sent an INVITE without SDP offer (late offer is not supported)', status: 488 },
+  B2BUA_SDP_MISSING: { message: 'the INVITE\'s body is not SDP', fix: 'the caller sent an INVITE whose body is not application/sdp (an INVITE without body, a late offer, is accepted)', status: 488 },
   B2BUA_SDP_UNPARSABLE: { message: 'SDP: {why}', fix: 'an SDP body could not be parsed: fix the peer sending it', status: 400 },
   B2BUA_SDP_INVALID: { message: '{why}', fix: 'an SDP offer or answer cannot be negotiated (no common codec, m-line mismatch, bad crypto line)', status: 488 },
   B2BUA_CALL_REJECTED: { message: 'call rejected: {status} {reason}', fix: 'a plugin hook refused the call (status and reason chosen by the plugin)' },

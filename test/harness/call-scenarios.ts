@@ -24,6 +24,11 @@ export const pairs = {
     caller: { scenario: 'uac_call.xml', pauseMs: 3000, keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
     callee: { scenario: 'uas_answer.xml', pauseMs: 500, keys: { rtp: rtp(t.callee) }, maxSeconds: T },
   }),
+  /** Late offer: the caller's INVITE has no SDP, it answers our offer (in the 200) in its ACK; 3 s of media both ways. */
+  lateOffer: (t: Tones): PairSpec => ({
+    caller: { scenario: 'uac_late_offer.xml', pauseMs: 3000, keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
+    callee: { scenario: 'uas_answer.xml', pauseMs: 500, keys: { rtp: rtp(t.callee) }, maxSeconds: T },
+  }),
   calleeBye: (t: Tones): PairSpec => ({
     caller: { scenario: 'uac_wait_bye.xml', keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
     callee: { scenario: 'uas_answer_hangup.xml', pauseMs: 2000, keys: { rtp: rtp(t.callee) }, maxSeconds: T },

@@ -25,6 +25,20 @@ describe('calls through the b2bua: basic', function () {
     await assertCleanAndStop(r.b2bua);
   });
 
+  it('late offer (INVITE without SDP): leg B gets G.711 offered, the caller gets the offer in the 200 and answers in its ACK; tones both ways', async () => {
+    const r = await callThrough('late-offer', pairs.lateOffer, { capture: true });
+    assertExitCodes(r);
+    const m = mediaAtPeers(r);
+    const info = `${r.report}\nflows:\n${m.flows}`;
+    const legB = received(r.callee.messages, /^INVITE /)[0] ?? '';
+    assert.match(legB, /^m=audio [1-9]\d* RTP\/AVP 0 8 101\r?$/m, `leg B is offered PCMU, PCMA, telephone-event\n${legB}`);
+    const ok = received(r.caller.messages, /^SIP\/2\.0 200/)[0] ?? '';
+    assert.match(ok, /^m=audio [1-9]\d* RTP\/AVP 0 101\r?$/m, `the 200 offers the caller what the callee chose\n${ok}`);
+    assert.ok(m.atCallee440 >= 2, `callee received ${m.atCallee440} s of the caller's 440 Hz\n${info}`);
+    assert.ok(m.atCaller880 >= 2, `caller received ${m.atCaller880} s of the callee's 880 Hz (sent once its ACK told us where)\n${info}`);
+    await assertCleanAndStop(r.b2bua);
+  });
+
   it('callee BYE ends the caller leg', async () => {
     const r = await callThrough('callee-bye', pairs.calleeBye);
     assertExitCodes(r);
