@@ -15,6 +15,7 @@ import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import type { ServerTransaction, SipStack } from '../sip/stack.js';
 import type { TimerHandle } from '../sip/timers.js';
+import { messageSummaryPriority } from './subscription-mwi.js';
 import { readExpires, readSubscriptionState, SubscriberLeg, type SubscriptionHost } from './subscription-uac.js';
 
 /** Bridged subscriptions alive at once (asking plugins, waiting for leg B, active); more get 503. */
@@ -41,15 +42,6 @@ export interface SubscriptionsOptions {
 }
 
 type Handler = (req: SipRequest, tx: ServerTransaction) => void;
-
-/** Message-summary (RFC 3842): urgent when a `…-Message: new/old (newUrgent/oldUrgent)` line has new urgent messages. */
-export function mwiPriority(body: string): 'urgent' | 'non-urgent' {
-  for (const line of body.split(/\r?\n/)) {
-    const m = /^\s*[\w-]+-Message\s*:\s*\d+\s*\/\s*\d+\s*\(\s*(\d+)\s*\/\s*\d+\s*\)/i.exec(line);
-    if (m && Number(m[1]) > 0) return 'urgent';
-  }
-  return 'non-urgent';
-}
 
 function eventPackage(value: string | undefined): string {
   return (value ?? '').split(';')[0]!.trim().toLowerCase();
@@ -320,7 +312,7 @@ class Bridged {
     const contentType = from.get('content-type');
     if (contentType) n.set('content-type', contentType);
     n.body = from.body;
-    if (this.event === 'message-summary') n.set('priority', mwiPriority(from.body));
+    if (this.event === 'message-summary') n.set('priority', messageSummaryPriority(from.body));
     const terminated = sub.state === 'terminated';
     if (!terminated && sub.expires !== undefined && sub.expires < this.expires) {
       this.expires = sub.expires;

@@ -384,6 +384,9 @@ export { parseNameAddr, formatNameAddr } from '../sip/headers.js';
 export { validateJson, type ValidateJsonOptions } from './validation.js';
 export { jsonPath } from '../config/schema-problems.js';
 
+/** Message-summary (RFC 3842) bodies: the Priority (`urgent` / `non-urgent`) of a body, as the host adds it to relayed MWI NOTIFYs (since 1.3.0). */
+export { messageSummaryPriority } from '../b2bua/subscription-mwi.js';
+
 /** Coded errors: an error's text without its `CODE: ` prefix (what a state or reason quotes), and B2BUA_SIP_NO_ANSWER for a request of the plugin's own. */
 export { errorReason } from '../errors/index.js';
 export function noAnswerError(ms: number): Error {

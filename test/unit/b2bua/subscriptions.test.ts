@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
-import { mwiPriority } from '../../../core/b2bua/subscriptions.js';
+import { messageSummaryPriority as mwiPriority } from '../../../core/b2bua/subscription-mwi.js';
 import { readExpires, readSubscriptionState } from '../../../core/b2bua/subscription-uac.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createHooks, rejectCall, type B2buaHooks, type IncomingSubscribe, type SubscribeTarget } from '../../../core/plugin-api/index.js';
