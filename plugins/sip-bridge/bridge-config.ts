@@ -273,6 +273,8 @@ export function compileAccount(
   };
   const ownProxy = field(account.outboundProxy, 'outboundProxy');
   const ownRegistrar = field(account.registrar, 'registrar');
+  // An account's own mwiServerUri (Flexisip account-pool.cc:171-177, refused at start-up when unparsable); mwi.ts reads it.
+  if (account.mwiServerUri && !isSipUri(account.mwiServerUri)) problems.report('mwiServerUri', `"${account.mwiServerUri}" is not a SIP URI (write e.g. sip:voicemail@itsp.example.net)`);
   const outboundProxy = ownProxy ?? pool.outboundProxy ?? defaultProxy(account.uri, protocol, (what) => problems.warn('uri', what));
   return { account, uri, outboundProxy, registrar: ownRegistrar ?? pool.registrar ?? outboundProxy };
 }

@@ -168,7 +168,8 @@ export class Mwi {
   }
 
   private subscribe(line: Line): void {
-    const server = line.pool.mwiServerUri;
+    // The account's own mwiServerUri, else its pool's (Flexisip account-pool.cc:79-84, 171-177).
+    const server = line.account.mwiServerUri ? parseSipAddress(line.account.mwiServerUri).uri : line.pool.mwiServerUri;
     if (!server || line.removed || this.subscriptions.has(line)) return;
     this.clearRetry(line);
     const { log } = this.o;

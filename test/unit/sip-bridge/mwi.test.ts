@@ -189,4 +189,24 @@ describe('sip-bridge MWI', () => {
     await mwi2.stop();
     assert.equal(sip.subscriptions[0]!.terminatedByPlugin, true, 'stop() un-SUBSCRIBEs');
   });
+
+  it('(b) an account\'s own mwiServerUri wins over the pool\'s; an unparsable one is refused at start-up', () => {
+    const json = flexisipProviders({ notify: true, mwiServer: true }) as { accountPools: { FlockOfJabirus: { loader: Record<string, string>[]; mwiServerUri?: string } } };
+    json.accountPools.FlockOfJabirus.loader[0]!['mwiServerUri'] = 'sip:voicemail@jabiru.example.org';
+    const config = configOf(json);
+    const sip = new FakeSip();
+    const pools = buildPools(config.pools);
+    const mwi = new Mwi({ providers: config.providers, pools, sip, log: silentLog, random: Math.random, timers: new ManualTimers() });
+    mwi.registrationChanged({ plugin: 'sip-bridge', account: ACCOUNT, state: 'registered' });
+    assert.equal(sip.subscriptions[0]?.options.uri, 'sip:voicemail@jabiru.example.org');
+
+    json.accountPools.FlockOfJabirus.loader[0]!['mwiServerUri'] = 'not a uri';
+    json.accountPools.FlockOfJabirus.mwiServerUri = 'also not';
+    const file = parseProvidersText(JSON.stringify(json), '/test.json');
+    assert.ok(file.ok);
+    const { problems } = compileBridgeConfig(file.value);
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems.join('\n'), /mwiServerUri: "also not" is neither a SIP URI/);
+    assert.match(problems.join('\n'), /loader\[0\]\.mwiServerUri: "not a uri" is not a SIP URI/);
+  });
 });
