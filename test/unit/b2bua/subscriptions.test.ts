@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
 import { messageSummaryPriority as mwiPriority } from '../../../core/b2bua/subscription-mwi.js';
 import { readExpires, readSubscriptionState } from '../../../core/b2bua/subscription-uac.js';
+import { Subscriptions } from '../../../core/b2bua/subscriptions.js';
+import { SipStack } from '../../../core/sip/stack.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createHooks, rejectCall, type B2buaHooks, type IncomingSubscribe, type SubscribeTarget } from '../../../core/plugin-api/index.js';
 import type { MediaEngine } from '../../../core/media/types.js';
@@ -238,6 +240,125 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
     const unsub = await b.expect(/^SUBSCRIBE [\s\S]*Expires: 0/);
     assert.match(header(unsub, 'To')!, /;tag=early/);
     b.send(reply(unsub, '200 OK'));
+    assert.equal(server.counters().subscriptions, 0);
+  });
+});
+
+describe('b2bua subscriptions: bounds', function () {
+  this.timeout(15000);
+
+  it('at most maxSubscriptions alive (503 beyond); each has an expiry timer: not refreshed, leg A is told terminated;reason=timeout and leg B un-SUBSCRIBEd', async () => {
+    const stack = new SipStack(silentLogger(), 'Test');
+    const transport = await stack.listen('udp', '127.0.0.1', 0);
+    const hooks = createHooks();
+    const peers: RawPeer[] = [];
+    try {
+      const notifier = await udpPeer(transport.local.port);
+      const a = await udpPeer(transport.local.port);
+      peers.push(notifier, a);
+      hooks.subscribeTarget.tapPromise('test', async () => ({
+        requestUri: 'sip:mwi@x', from: '<sip:line1@x>', to: '<sip:line1@x>', outboundProxy: `sip:127.0.0.1:${notifier.port}`, headers: {},
+      }));
+      const subs = new Subscriptions({ stack, hooks, log: silentLogger(), contact: () => `sip:b2bua@127.0.0.1:${transport.local.port}`, accepting: () => true, maxSubscriptions: 2 });
+      stack.onRequest = (req, tx) => { if (!req.toTag) subs.onSubscribe(req, tx); else if (!subs.inDialog(req, tx)) tx.send(tx.response(481)); };
+      const send = (expires: string): string => {
+        const callId = token();
+        a.send(request('SUBSCRIBE', 'sip:mwi@x', a, {
+          From: `<sip:alice@x>;tag=${token()}`, To: '<sip:mwi@x>', 'Call-ID': callId, CSeq: '1 SUBSCRIBE', Contact: `<sip:alice@127.0.0.1:${a.port}>`,
+          Event: 'message-summary', Expires: expires,
+        }));
+        return callId;
+      };
+      send('1');
+      send('1');
+      const third = send('1');
+      assert.match(await a.expect(new RegExp(`Call-ID: ${third}`)), /^SIP\/2\.0 503 /, 'the third is refused while two are alive');
+      assert.equal(subs.counters().subscriptions, 2);
+      for (let i = 0; i < 2; i++) notifier.send(reply(await notifier.expect(/^SUBSCRIBE /), '200 OK', { Expires: '1', Contact: `<sip:mwi@127.0.0.1:${notifier.port}>` }, `n${i}`));
+      await a.expect(/^SIP\/2\.0 200 /);
+      await a.expect(/^SIP\/2\.0 200 /);
+      assert.equal(stack.timers.count >= 2, true, 'an expiry timer each');
+      // not refreshed: 1 s + grace → NOTIFY terminated;reason=timeout to leg A, un-SUBSCRIBE to leg B
+      const n = await a.expect(/^NOTIFY [\s\S]*terminated;reason=timeout/, 5000);
+      a.send(reply(n, '200 OK'));
+      const unsub = await notifier.expect(/^SUBSCRIBE [\s\S]*Expires: 0/, 5000);
+      notifier.send(reply(unsub, '200 OK'));
+      a.send(reply(await a.expect(/^NOTIFY [\s\S]*terminated;reason=timeout/, 5000), '200 OK'));
+      notifier.send(reply(await notifier.expect(/^SUBSCRIBE [\s\S]*Expires: 0/, 5000), '200 OK'));
+      assert.equal(subs.counters().subscriptions, 0);
+      await subs.close();
+    } finally {
+      await Promise.all(peers.map((p) => p.close()));
+      await stack.close();
+    }
+  });
+});
+
+describe('b2bua subscriptions: a plugin\'s own subscription (host.sip.subscribe)', function () {
+  this.timeout(15000);
+  let server: B2buaServer;
+  let notifier: RawPeer;
+  beforeEach(async () => {
+    server = createB2buaServer({ config: testConfig(), hooks: createHooks(), log: silentLogger(), media: noMedia, version: '9.9.9' });
+    const { transports } = await server.start();
+    notifier = await udpPeer(Number(/:(\d+);/.exec(transports[0]!)![1]));
+  });
+  afterEach(async () => {
+    await notifier.close();
+    await server.close();
+  });
+
+  it('challenged and authenticated, NOTIFYs handed to the plugin, refreshed before expiry, terminate() un-SUBSCRIBEs', async () => {
+    const sub = server.sip.subscribe({
+      uri: 'sip:mwi@itsp.example.net', event: 'message-summary', from: '<sip:line1@itsp.example.net>', to: '<sip:line1@itsp.example.net>',
+      expires: 86400, headers: { accept: 'application/simple-message-summary' }, outboundProxy: `sip:127.0.0.1:${notifier.port};transport=udp`,
+      credentials: { username: 'line1', password: 'pw1' },
+    });
+    const notifies: string[] = [];
+    const ended: string[] = [];
+    sub.onNotify((n) => notifies.push(`${n.state} ${n.header('event')} ${n.body}`));
+    sub.onTerminated((why) => ended.push(why.reason));
+    const first = await notifier.expect(/^SUBSCRIBE /);
+    assert.equal(header(first, 'Expires'), '86400');
+    assert.equal(header(first, 'Accept'), 'application/simple-message-summary');
+    notifier.send(reply(first, '407 Proxy Authentication Required', { 'Proxy-Authenticate': 'Digest realm="itsp.example.net", nonce="n1", algorithm=MD5' }, 'c1'));
+    const second = await notifier.expect(/^SUBSCRIBE [\s\S]*Proxy-Authorization: Digest/);
+    // grants 4 s: refreshed half-way
+    notifier.send(reply(second, '200 OK', { Expires: '4', Contact: `<sip:mwi@127.0.0.1:${notifier.port}>` }, 'srv'));
+    const ourTag = /;tag=([^;\s]+)/.exec(header(second, 'From')!)![1]!;
+    notifier.send(request('NOTIFY', 'sip:b2bua@127.0.0.1', notifier, {
+      From: '<sip:line1@itsp.example.net>;tag=srv', To: `<sip:line1@itsp.example.net>;tag=${ourTag}`, 'Call-ID': header(second, 'Call-ID')!,
+      CSeq: '1 NOTIFY', Contact: `<sip:mwi@127.0.0.1:${notifier.port}>`, Event: 'message-summary', 'Subscription-State': 'active;expires=4',
+      'Content-Type': 'application/simple-message-summary',
+    }, MWI_BODY));
+    await notifier.expect(/^SIP\/2\.0 200 [\s\S]*CSeq: 1 NOTIFY/);
+    assert.deepEqual(notifies, [`active message-summary ${MWI_BODY}`]);
+    assert.equal(sub.state, 'active');
+    const refresh = await notifier.expect(/^SUBSCRIBE [\s\S]*;tag=srv/, 4000);
+    assert.match(refresh, new RegExp(`^SUBSCRIBE sip:mwi@127\\.0\\.0\\.1:${notifier.port} SIP/2\\.0`));
+    notifier.send(reply(refresh, '200 OK', { Expires: '4' }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(server.counters().subscriptions, 1);
+    const done = sub.terminate();
+    const unsub = await notifier.expect(/^SUBSCRIBE [\s\S]*Expires: 0/);
+    notifier.send(reply(unsub, '200 OK', { Expires: '0' }));
+    await done;
+    assert.deepEqual(ended, ['terminated by the plugin']);
+    assert.equal(sub.state, 'terminated');
+    assert.equal(server.counters().subscriptions, 0);
+  });
+
+  it('a refusal ends it with the status', async () => {
+    const sub = server.sip.subscribe({
+      uri: 'sip:mwi@itsp.example.net', event: 'message-summary', from: '<sip:line1@itsp.example.net>', expires: 600,
+      outboundProxy: `sip:127.0.0.1:${notifier.port};transport=udp`,
+    });
+    const ended = new Promise<{ reason: string; status?: number }>((resolve) => sub.onTerminated(resolve));
+    const s = await notifier.expect(/^SUBSCRIBE /);
+    assert.equal(header(s, 'To'), '<sip:mwi@itsp.example.net>', 'To defaults to the Request-URI');
+    notifier.send(reply(s, '489 Bad Event', {}, 'x'));
+    const why = await ended;
+    assert.equal(why.status, 489);
     assert.equal(server.counters().subscriptions, 0);
   });
 });
