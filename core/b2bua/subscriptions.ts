@@ -98,6 +98,10 @@ export class Subscriptions implements SubscriptionHost {
     // Flexisip: std::stoi(Expires) or deny NotAcceptable (b2bua-server.cc:459-466); a negative value is refused too.
     const expires = readExpires(req.get('expires'));
     if (expires === undefined || expires < 0) return refuse(488, 'Not Acceptable Here', `Expires "${req.get('expires') ?? ''}" is not a number of seconds`);
+    if (expires > MAX_EXPIRES) {
+      // Safer than Flexisip (which passes any value on): a subscription never outlives a day without a refresh.
+      this.log.warn({ callIdA: req.callId, expires, max: MAX_EXPIRES }, `SUBSCRIBE Expires ${expires} asks for more than a day: leg B is asked ${MAX_EXPIRES} s`);
+    }
     this.total++;
     const sub = new Bridged(this, `sub-${this.total}`, req, tx, toTag, event, Math.min(expires, MAX_EXPIRES));
     this.live.add(sub);
