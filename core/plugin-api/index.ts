@@ -162,20 +162,11 @@ export interface IncomingSubscribe {
 }
 
 /**
- * Where and as whom leg B's SUBSCRIBE goes. `hooks.subscribeTarget` starts from `undefined` (nobody takes it: the
- * host answers 488, as Flexisip's default application); a plugin returns a target, or throws with rejectCall(status, reason).
+ * Where and as whom leg B's SUBSCRIBE goes (the fields of a call's leg B, `credentials` answering challenges to the
+ * SUBSCRIBE and its refreshes). `hooks.subscribeTarget` starts from `undefined` (nobody takes it: the host answers 488,
+ * as Flexisip's default application); a plugin returns a target, or throws with rejectCall(status, reason).
  */
-export interface SubscribeTarget {
-  requestUri: string;
-  from: string;
-  to: string;
-  /** Where the SUBSCRIBE is sent (a SIP URI); undefined = resolve the Request-URI. */
-  outboundProxy: string | undefined;
-  /** Extra headers for leg B's SUBSCRIBE. */
-  headers: Record<string, string>;
-  /** Answer 401/407 challenges to leg B's SUBSCRIBE (and its refreshes) with these. */
-  credentials?: OutgoingRequest['credentials'];
-}
+export type SubscribeTarget = LegBTarget;
 
 // ---------------------------------------------------------------- hooks
 

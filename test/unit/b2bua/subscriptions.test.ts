@@ -11,16 +11,7 @@ import { Subscriptions } from '../../../core/b2bua/subscriptions.js';
 import { SipStack } from '../../../core/sip/stack.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createHooks, rejectCall, type B2buaHooks, type IncomingSubscribe, type SubscribeTarget } from '../../../core/plugin-api/index.js';
-import type { MediaEngine } from '../../../core/media/types.js';
-import { testConfig, token, udpPeer, type RawPeer } from './helpers.js';
-
-const noMedia: MediaEngine = {
-  name: 'none',
-  capabilities: { encryption: ['none'], srtpSuites: [] },
-  createSession: () => Promise.reject(new Error('no media in this test')),
-  counters: () => ({ sessions: 0, portsInUse: 0 }),
-  close: () => Promise.resolve(),
-};
+import { noMedia, testConfig, token, udpPeer, type RawPeer } from './helpers.js';
 
 const MWI_BODY = 'Messages-Waiting: yes\r\nMessage-Account: sip:line1@itsp.example.net\r\nVoice-Message: 4/8 (1/2)\r\n';
 

@@ -1,5 +1,5 @@
 /** Test doubles for the sip-bridge unit tests: a manual clock, a scripted host.sip, a host around createHooks(). */
-import { fail } from 'node:assert/strict';
+import { deepEqual, fail, ok } from 'node:assert/strict';
 import { parseConfigText } from '../../../core/config/load.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
 import { readValidation } from '../../../core/plugin-host/index.js';
@@ -9,11 +9,23 @@ import type {
   PluginSubscriptionState, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
+import { compileBridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
+import type { BridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
+import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
 
 /** The plugin's validate() as the host reads it: problems (fatal) and warnings. */
 export async function validated(options: SipBridgeOptions, configDir: string): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
   const read = readValidation(await plugin.validate!(options, { configDir }));
   return typeof read === 'string' ? fail(`validate() ${read}`) : read;
+}
+
+/** A providers file (its JSON value) compiled, asserting it has no problem. */
+export function configOf(json: unknown): BridgeConfig {
+  const file = parseProvidersText(JSON.stringify(json), '/test.json');
+  ok(file.ok, JSON.stringify(file));
+  const { config, problems } = compileBridgeConfig(file.value);
+  deepEqual(problems, []);
+  return config;
 }
 
 export class ManualTimers implements Timers {

@@ -7,11 +7,10 @@ import { strict as assert } from 'node:assert';
 import { CallRejection, type IncomingSubscribe, type SubscribeTarget } from '../../../core/plugin-api/index.js';
 import { buildPools } from '../../../plugins/sip-bridge/accounts.js';
 import type { AccountPool } from '../../../plugins/sip-bridge/accounts.js';
-import type { BridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
 import { compileBridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
 import { MWI_EXPIRES, Mwi, rewriteMessageSummary, routeNotify, routeSubscribe } from '../../../plugins/sip-bridge/mwi.js';
 import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
-import { FakeSip, ManualTimers, settle, silentLog } from './fakes.js';
+import { configOf, FakeSip, ManualTimers, settle, silentLog } from './fakes.js';
 
 const ACCOUNT = 'sip:subscriber@jabiru.example.org';
 const ALIAS = 'sip:subscriber@flexisip.example.org';
@@ -45,14 +44,6 @@ function flexisipProviders(o: { notify: boolean; mwiServer: boolean }): unknown 
       },
     },
   };
-}
-
-function configOf(json: unknown): BridgeConfig {
-  const file = parseProvidersText(JSON.stringify(json), '/test.json');
-  assert.ok(file.ok, JSON.stringify(file));
-  const { config, problems } = compileBridgeConfig(file.value);
-  assert.deepEqual(problems, []);
-  return config;
 }
 
 function registered(pools: Map<string, AccountPool>): Map<string, AccountPool> {
