@@ -92,6 +92,9 @@ export class Subscriptions implements SubscriptionHost {
     if (!this.o.accepting()) return refuse(503, 'Service Unavailable (shutting down)', 'the server is stopping');
     const max = this.o.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS;
     if (this.live.size >= max) return refuse(503, 'Service Unavailable (too many subscriptions)', `${max} subscriptions are alive`);
+    // Our own leg B SUBSCRIBE routed back to us (its Call-ID and From tag are a leg B dialog of ours): a loop.
+    if (this.routes.has(`${req.callId}|${req.fromTag ?? ''}`)) return refuse(482, 'Loop Detected', 'our own leg B SUBSCRIBE came back');
+    if (req.get('max-forwards')?.trim() === '0') return refuse(483, 'Too Many Hops', 'Max-Forwards: 0');
     const event = eventPackage(req.get('event'));
     if (!event) return refuse(489, 'Bad Event', 'no Event header');
     if (Buffer.byteLength(req.body) > MAX_BODY_BYTES) return refuse(413, 'Request Entity Too Large', `body larger than ${MAX_BODY_BYTES} bytes`);

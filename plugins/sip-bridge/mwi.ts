@@ -126,7 +126,8 @@ export interface MwiOptions {
 
 /** The MWI part of a running bridge: the subscribeTarget decision (a) and the accounts' own subscriptions (b). */
 export class Mwi {
-  private readonly subscriptions = new Map<Line, PluginSubscription>();
+  /** Each account's subscription, with the identity and server it was made with. */
+  private readonly subscriptions = new Map<Line, { readonly sub: PluginSubscription; readonly uri: string; readonly server: string }>();
   private readonly retries = new Map<Line, unknown>();
   private stopped = false;
 
@@ -170,6 +171,9 @@ export class Mwi {
   private subscribe(line: Line): void {
     // The account's own mwiServerUri, else its pool's (Flexisip account-pool.cc:79-84, 171-177).
     const server = line.account.mwiServerUri ? parseSipAddress(line.account.mwiServerUri).uri : line.pool.mwiServerUri;
+    const current = this.subscriptions.get(line);
+    // An account updated (SQL loader) to another identity or server subscribes again as what it is now.
+    if (current && (current.uri !== line.uri || current.server !== server)) this.unsubscribe(line);
     if (!server || line.removed || this.subscriptions.has(line)) return;
     this.clearRetry(line);
     const { log } = this.o;
@@ -177,9 +181,10 @@ export class Mwi {
       uri: server, event: MWI_EVENT, from: `<${line.uri}>`, to: `<${line.uri}>`, expires: MWI_EXPIRES,
       headers: { accept: MWI_CONTENT_TYPE }, outboundProxy: line.outboundProxy, credentials: line.credentials,
     });
-    this.subscriptions.set(line, sub);
+    this.subscriptions.set(line, { sub, uri: line.uri, server });
     log.info({ account: line.uri, mwiServer: server }, 'MWI: subscribing to the pool\'s mwiServerUri');
     sub.onNotify((n) => {
+      if (line.removed) { this.unsubscribe(line); return; } // deleted from its pool meanwhile
       try {
         this.forward(n);
       } catch (e) {
@@ -187,7 +192,7 @@ export class Mwi {
       }
     });
     sub.onTerminated((why) => {
-      if (this.subscriptions.get(line) !== sub) return;
+      if (this.subscriptions.get(line)?.sub !== sub) return;
       this.subscriptions.delete(line);
       log.info({ account: line.uri, mwiServer: server, ...why }, 'MWI: subscription ended');
       if (this.stopped || line.removed || line.registration.state !== 'registered') return;
@@ -200,10 +205,10 @@ export class Mwi {
 
   private unsubscribe(line: Line): void {
     this.clearRetry(line);
-    const sub = this.subscriptions.get(line);
-    if (!sub) return;
+    const current = this.subscriptions.get(line);
+    if (!current) return;
     this.subscriptions.delete(line);
-    void sub.terminate();
+    void current.sub.terminate();
   }
 
   private clearRetry(line: Line): void {
@@ -248,10 +253,6 @@ export class Mwi {
     for (const line of [...this.retries.keys()]) this.clearRetry(line);
     const subs = [...this.subscriptions.values()];
     this.subscriptions.clear();
-    await Promise.allSettled(subs.map((s) => s.terminate()));
-  }
-
-  info(): { account: string; state: string }[] {
-    return [...this.subscriptions].map(([line, sub]) => ({ account: line.uri, state: sub.state }));
+    await Promise.allSettled(subs.map((s) => s.sub.terminate()));
   }
 }

@@ -20,7 +20,8 @@ function header(msg: string, name: string): string | undefined {
 }
 
 function request(method: string, uri: string, peer: RawPeer, h: Record<string, string>, body = ''): string {
-  const lines = [`${method} ${uri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK${token()};rport`, 'Max-Forwards: 70'];
+  const lines = [`${method} ${uri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK${token()};rport`];
+  if (!('Max-Forwards' in h)) lines.push('Max-Forwards: 70');
   for (const [k, v] of Object.entries(h)) lines.push(`${k}: ${v}`);
   lines.push(`Content-Length: ${Buffer.byteLength(body)}`, '', body);
   return lines.join('\r\n');
@@ -209,6 +210,21 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
     assert.match(res, /^SIP\/2\.0 403 /);
     assert.doesNotMatch(res, /Authenticate/i, 'leg B\'s challenge is not passed on');
     assert.equal(server.counters().subscriptions, 0);
+  });
+
+  it('our own leg B SUBSCRIBE routed back to us is refused 482 (no loop); Max-Forwards: 0 gets 483', async () => {
+    target = toB;
+    const sub = subscribe();
+    const legB = await b.expect(/^SUBSCRIBE /);
+    // a proxy that routes it back: the same request, arriving with its own Via
+    b.send(legB.replace(/^Via: .*$/m, `Via: SIP/2.0/UDP 127.0.0.1:${b.port};branch=z9hG4bK${token()};rport`));
+    const looped = await b.expect(/^SIP\/2\.0 482 /);
+    assert.equal(header(looped, 'Call-ID'), header(legB, 'Call-ID'));
+    assert.equal(offered.length, 1, 'the plugin was asked once only');
+    b.send(reply(legB, '603 Decline', {}, 'z'));
+    assert.match(await a.expect(new RegExp(`Call-ID: ${sub.callId}`)), /^SIP\/2\.0 603 /);
+    const hops = subscribe({ 'Max-Forwards': '0' });
+    assert.match(await a.expect(new RegExp(`Call-ID: ${hops.callId}`)), /^SIP\/2\.0 483 /);
   });
 
   it('a NOTIFY that arrives before leg B\'s 200 is relayed once leg A is answered; leg A answering 481 ends both', async () => {
