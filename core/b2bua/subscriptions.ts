@@ -28,6 +28,8 @@ export const MAX_EXPIRES = 86400;
 const EXPIRY_GRACE_MS = 2000;
 /** After an un-SUBSCRIBE, the notifier's final NOTIFY is awaited this long. */
 const FINAL_NOTIFY_MS = 5000;
+/** NOTIFYs waiting for leg A's answer to the previous one, per subscription; older ones are dropped beyond. */
+export const MAX_QUEUED_NOTIFY = 8;
 /** A fetch (Expires: 0) or a closed leg keeps answering its NOTIFYs this long. */
 const LINGER_MS = 5000;
 
@@ -154,6 +156,10 @@ class Bridged {
   /** A NOTIFY of leg B received before leg A could be answered (the latest only). */
   private early: SipRequest | undefined;
   private readonly eventHeader: string;
+  /** NOTIFYs waiting for leg A (see notifyA), the one in progress, and how many were dropped. */
+  private readonly queueA: ((n: SipRequest) => void)[] = [];
+  private sendingA: Promise<void> | undefined;
+  private droppedA = 0;
 
   constructor(
     private readonly owner: Subscriptions,
@@ -310,33 +316,55 @@ class Bridged {
 
   /** Leg B's NOTIFY → leg A (Flexisip's onNotifyReceived): Event, Subscription-State, body, Priority for message-summary. */
   private relay(from: SipRequest): void {
-    const d = this.dialogA;
-    if (!d) return;
+    if (!this.dialogA) return;
     const sub = readSubscriptionState(from.get('subscription-state'));
-    const n = d.request('NOTIFY');
-    n.set('event', this.eventHeader);
-    n.set('subscription-state', from.get('subscription-state') ?? `active;expires=${this.expires}`);
-    const contentType = from.get('content-type');
-    if (contentType) n.set('content-type', contentType);
-    n.body = from.body;
-    if (this.event === 'message-summary') n.set('priority', messageSummaryPriority(from.body));
+    const state = from.get('subscription-state') ?? `active;expires=${this.expires}`;
     const terminated = sub.state === 'terminated';
     if (!terminated && sub.expires !== undefined && sub.expires < this.expires) {
       this.expires = sub.expires;
       this.armExpiry();
     }
     this.log.debug({ state: sub.state, bytes: Buffer.byteLength(from.body) }, 'NOTIFY relayed to leg A');
-    void this.sendA(n);
+    void this.notifyA((n) => {
+      n.set('subscription-state', state);
+      const contentType = from.get('content-type');
+      if (contentType) n.set('content-type', contentType);
+      n.body = from.body;
+      if (this.event === 'message-summary') n.set('priority', messageSummaryPriority(from.body));
+    });
     if (terminated) void this.end(`leg B terminated the subscription (${sub.reason ?? 'no reason'})`, {});
   }
 
-  private async sendA(req: SipRequest): Promise<void> {
+  /**
+   * A NOTIFY for leg A, sent in order, one transaction at a time; at most MAX_QUEUED_NOTIFY wait (a notifier flooding
+   * leg B cannot pile up transactions towards leg A): beyond, the oldest waiting one is dropped.
+   */
+  private notifyA(fill: (n: SipRequest) => void): Promise<void> {
+    if (this.queueA.length >= MAX_QUEUED_NOTIFY) {
+      this.queueA.shift();
+      if (this.droppedA++ === 0) this.log.warn({ max: MAX_QUEUED_NOTIFY }, 'leg B sends NOTIFYs faster than leg A answers them: the oldest waiting ones are dropped');
+    }
+    this.queueA.push(fill);
+    return (this.sendingA ??= this.drainA());
+  }
+
+  private async drainA(): Promise<void> {
     const d = this.dialogA!;
-    const res = await new Promise<SipResponse>((resolve) => {
-      this.owner.stack.request(req, d.destination(), (r) => { if (r.status >= 200) resolve(r); }, d.flow);
-    });
-    if (res.status === 481 || res.status === 408 || (res.status === 503 && this.state !== 'ended')) {
-      void this.end(`leg A answered the NOTIFY ${res.status}`, { unsubscribe: true });
+    try {
+      for (let fill = this.queueA.shift(); fill; fill = this.queueA.shift()) {
+        const n = d.request('NOTIFY');
+        n.set('event', this.eventHeader);
+        fill(n);
+        const res = await new Promise<SipResponse>((resolve) => {
+          this.owner.stack.request(n, d.destination(), (r) => { if (r.status >= 200) resolve(r); }, d.flow);
+        });
+        if (res.status === 481 || res.status === 408 || res.status === 503) {
+          this.queueA.length = 0; // leg A is gone
+          void this.end(`leg A answered the NOTIFY ${res.status}`, { unsubscribe: true });
+        }
+      }
+    } finally {
+      this.sendingA = undefined;
     }
   }
 
@@ -355,11 +383,9 @@ class Bridged {
     }
     this.log.info({ why, was }, 'subscription ended');
     const sends: Promise<unknown>[] = [];
-    if (o.notifyA !== undefined && this.dialogA) {
-      const n = this.dialogA.request('NOTIFY');
-      n.set('event', this.eventHeader);
-      n.set('subscription-state', o.notifyA ? `terminated;reason=${o.notifyA}` : 'terminated');
-      sends.push(this.sendA(n));
+    const { notifyA } = o;
+    if (notifyA !== undefined && this.dialogA) {
+      sends.push(this.notifyA((n) => n.set('subscription-state', notifyA ? `terminated;reason=${notifyA}` : 'terminated')));
     }
     const legB = this.legB;
     if (legB && was !== 'subscribing') {

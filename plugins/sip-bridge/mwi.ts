@@ -11,7 +11,7 @@
  *     `outgoingNotify.outboundProxy`. A provider without outgoingNotify forwards nothing (logged).
  */
 import { messageSummaryPriority, rejectCall } from '../../core/plugin-api/index.js';
-import type { IncomingNotifyView, IncomingSubscribe, Logger, PluginSipApi, PluginSubscription, RegistrationEvent, SubscribeTarget } from '../../core/plugin-api/index.js';
+import type { IncomingNotifyView, IncomingSubscribe, Logger, OutgoingRequest, PluginSipApi, PluginSubscription, RegistrationEvent, SubscribeTarget } from '../../core/plugin-api/index.js';
 import type { AccountPool, Line } from './accounts.js';
 import type { CompiledProvider } from './bridge-config.js';
 import { chooseLine } from './routing.js';
@@ -129,6 +129,8 @@ export class Mwi {
   /** Each account's subscription, with the identity and server it was made with. */
   private readonly subscriptions = new Map<Line, { readonly sub: PluginSubscription; readonly uri: string; readonly server: string }>();
   private readonly retries = new Map<Line, unknown>();
+  /** Aliases with a forwarded NOTIFY in flight → the latest one waiting (undefined: none). */
+  private readonly sending = new Map<string, OutgoingRequest | undefined>();
   private stopped = false;
 
   constructor(private readonly o: MwiOptions) {}
@@ -230,21 +232,38 @@ export class Mwi {
       return;
     }
     const { alias, outboundProxy } = decision;
-    const body = rewriteMessageSummary(n.body, alias);
-    const priority = messageSummaryPriority(n.body);
-    void this.o.sip.request({
+    const request: OutgoingRequest = {
       method: 'NOTIFY',
       uri: alias,
       headers: {
-        from: `<${alias}>`, to: `<${alias}>`, event: MWI_EVENT, 'subscription-state': 'terminated', 'content-type': MWI_CONTENT_TYPE, priority,
+        from: `<${alias}>`, to: `<${alias}>`, event: MWI_EVENT, 'subscription-state': 'terminated', 'content-type': MWI_CONTENT_TYPE,
+        priority: messageSummaryPriority(n.body),
       },
-      body,
+      body: rewriteMessageSummary(n.body, alias),
       outboundProxy,
-    }).then((res) => {
-      const fields = { account: decision.line.uri, alias, provider: decision.provider.name, outboundProxy, status: res.status };
-      if (res.status >= 300) log.warn(fields, 'MWI: forwarded NOTIFY refused');
-      else log.info(fields, 'MWI: NOTIFY forwarded to the alias');
-    }, (e: unknown) => log.warn({ alias, err: e }, 'MWI: forwarded NOTIFY not sent'));
+    };
+    // One NOTIFY in flight per alias; a summary is the whole state, so only the latest one waiting is kept.
+    if (this.sending.has(alias)) {
+      this.sending.set(alias, request);
+      return;
+    }
+    this.sending.set(alias, undefined);
+    void this.send(request, { account: decision.line.uri, alias, provider: decision.provider.name, outboundProxy });
+  }
+
+  private async send(request: OutgoingRequest, fields: Record<string, string>): Promise<void> {
+    try {
+      const res = await this.o.sip.request(request);
+      if (res.status >= 300) this.o.log.warn({ ...fields, status: res.status }, 'MWI: forwarded NOTIFY refused');
+      else this.o.log.info({ ...fields, status: res.status }, 'MWI: NOTIFY forwarded to the alias');
+    } catch (e) {
+      this.o.log.warn({ ...fields, err: e }, 'MWI: forwarded NOTIFY not sent');
+    }
+    const next = this.sending.get(request.uri);
+    if (next && !this.stopped) {
+      this.sending.set(request.uri, undefined);
+      await this.send(next, fields);
+    } else this.sending.delete(request.uri);
   }
 
   /** Shutdown: every account subscription un-SUBSCRIBEd. */

@@ -212,6 +212,36 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
     assert.equal(server.counters().subscriptions, 0);
   });
 
+  it('a NOTIFY flood from leg B: one NOTIFY at a time towards leg A, at most 8 waiting, the latest always delivered', async () => {
+    target = toB;
+    subscribe();
+    const s1 = await b.expect(/^SUBSCRIBE /);
+    b.send(reply(s1, '200 OK', { Expires: '600', Contact: `<sip:mwi@127.0.0.1:${b.port}>` }, 'fl'));
+    await a.expect(/^SIP\/2\.0 200 /);
+    const ourTagB = /;tag=([^;\s]+)/.exec(header(s1, 'From')!)![1]!;
+    for (let i = 1; i <= 20; i++) {
+      b.send(request('NOTIFY', 'sip:b2bua@127.0.0.1', b, {
+        From: '<sip:line1@itsp.example.net>;tag=fl', To: `<sip:line1@itsp.example.net>;tag=${ourTagB}`, 'Call-ID': header(s1, 'Call-ID')!,
+        CSeq: `${i} NOTIFY`, Contact: `<sip:mwi@127.0.0.1:${b.port}>`, Event: 'message-summary', 'Subscription-State': 'active;expires=600',
+        'Content-Type': 'application/simple-message-summary',
+      }, `Messages-Waiting: yes\r\nVoice-Message: ${i}/0 (0/0)\r\n`));
+    }
+    for (let i = 1; i <= 20; i++) await b.expect(new RegExp(`^SIP/2\\.0 200 [\\s\\S]*CSeq: ${i} NOTIFY`));
+    await new Promise((r) => setTimeout(r, 200));
+    const seen = (): Set<string> => new Set(a.received.filter((m) => m.startsWith('NOTIFY ')).map((m) => header(m, 'CSeq')!));
+    assert.equal(seen().size, 1, 'the next NOTIFY waits for leg A\'s answer to the previous one');
+    const bodies: string[] = [];
+    for (;;) {
+      const n = await a.expect(/^NOTIFY /).catch(() => undefined);
+      if (!n) break;
+      bodies.push(/Voice-Message: (\d+)/.exec(n)![1]!);
+      a.send(reply(n, '200 OK'));
+    }
+    const distinct = [...new Set(bodies)];
+    assert.ok(distinct.length <= 9, `at most 1 in flight + 8 waiting reach leg A, got ${distinct.join(',')}`);
+    assert.equal(distinct[distinct.length - 1], '20', 'the latest state is delivered');
+  });
+
   it('our own leg B SUBSCRIBE routed back to us is refused 482 (no loop); Max-Forwards: 0 gets 483', async () => {
     target = toB;
     const sub = subscribe();

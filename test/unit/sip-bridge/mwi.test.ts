@@ -10,7 +10,7 @@ import type { AccountPool } from '../../../plugins/sip-bridge/accounts.js';
 import { compileBridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
 import { MWI_EXPIRES, Mwi, rewriteMessageSummary, routeNotify, routeSubscribe } from '../../../plugins/sip-bridge/mwi.js';
 import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
-import { configOf, FakeSip, ManualTimers, settle, silentLog } from './fakes.js';
+import { configOf, FakeSip, ManualTimers, response, settle, silentLog } from './fakes.js';
 
 const ACCOUNT = 'sip:subscriber@jabiru.example.org';
 const ALIAS = 'sip:subscriber@flexisip.example.org';
@@ -199,5 +199,25 @@ describe('sip-bridge MWI', () => {
     assert.equal(problems.length, 2, problems.join('\n'));
     assert.match(problems.join('\n'), /mwiServerUri: "also not" is neither a SIP URI/);
     assert.match(problems.join('\n'), /loader\[0\]\.mwiServerUri: "not a uri" is not a SIP URI/);
+  });
+
+  it('(b) a NOTIFY flood: one forwarded NOTIFY in flight per alias, then only the latest', async () => {
+    const config = configOf(flexisipProviders({ notify: true, mwiServer: true }));
+    const sip = new FakeSip();
+    const answers: (() => void)[] = [];
+    sip.answer = () => new Promise((resolve) => answers.push(() => resolve(response(200, 'OK'))));
+    const mwi = new Mwi({ providers: config.providers, pools: buildPools(config.pools), sip, log: silentLog, random: Math.random, timers: new ManualTimers() });
+    mwi.registrationChanged({ plugin: 'sip-bridge', account: ACCOUNT, state: 'registered' });
+    for (let i = 1; i <= 50; i++) sip.subscriptions[0]!.notify({ body: `Messages-Waiting: yes\r\nVoice-Message: ${i}/0\r\n`, to: ACCOUNT, from: ACCOUNT });
+    await settle();
+    assert.equal(sip.sent.length, 1);
+    answers.shift()!();
+    await settle();
+    assert.equal(sip.sent.length, 2);
+    assert.match(sip.sent[1]!.body ?? '', /Voice-Message: 50\/0/, 'the latest summary');
+    answers.shift()!();
+    await settle();
+    assert.equal(sip.sent.length, 2, 'nothing else waiting');
+    await mwi.stop();
   });
 });
