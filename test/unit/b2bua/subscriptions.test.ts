@@ -242,6 +242,26 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
     assert.equal(distinct[distinct.length - 1], '20', 'the latest state is delivered');
   });
 
+  it('server shutdown: leg A told terminated;reason=noresource, leg B un-SUBSCRIBEd; new SUBSCRIBEs get 503', async () => {
+    target = toB;
+    subscribe();
+    const s1 = await b.expect(/^SUBSCRIBE /);
+    b.send(reply(s1, '200 OK', { Expires: '600', Contact: `<sip:mwi@127.0.0.1:${b.port}>` }, 'sd'));
+    await a.expect(/^SIP\/2\.0 200 /);
+    server.stopAccepting();
+    const late = subscribe();
+    assert.match(await a.expect(new RegExp(`Call-ID: ${late.callId}`)), /^SIP\/2\.0 503 /);
+    const closing = server.close();
+    const n = await a.expect(/^NOTIFY /);
+    assert.equal(header(n, 'Subscription-State'), 'terminated;reason=noresource');
+    a.send(reply(n, '200 OK'));
+    const unsub = await b.expect(/^SUBSCRIBE [\s\S]*Expires: 0/);
+    assert.match(header(unsub, 'To')!, /;tag=sd/);
+    b.send(reply(unsub, '200 OK'));
+    await closing;
+    assert.equal(server.counters().subscriptions, 0);
+  });
+
   it('our own leg B SUBSCRIBE routed back to us is refused 482 (no loop); Max-Forwards: 0 gets 483', async () => {
     target = toB;
     const sub = subscribe();
