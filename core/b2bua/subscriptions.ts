@@ -71,6 +71,8 @@ export class Subscriptions implements SubscriptionHost {
   contact(): string { return this.o.contact(); }
   route(key: string, handler: Handler): void { this.routes.set(key, handler); }
   unroute(key: string): void { this.routes.delete(key); }
+  /** Dialogs routed here (live legs and lingering ones): back to 0 once everything ended. */
+  get routedDialogs(): number { return this.routes.size; }
 
   counters(): { subscriptions: number; subscriptionsTotal: number } {
     return { subscriptions: this.live.size + this.own.size, subscriptionsTotal: this.total };
@@ -209,12 +211,16 @@ class Bridged {
       body: this.req.body !== '' ? { contentType: contentType ?? 'text/plain', text: this.req.body } : undefined,
     }, (r, t) => this.fromB(r, t));
     this.log.info({ requestUri: target.requestUri, from: target.from, to: target.to, outboundProxy: target.outboundProxy, callIdB: this.legB.callId }, 'leg B SUBSCRIBE');
-    const res = await this.legB.subscribe(this.expires);
+    const legB = this.legB;
+    const res = await legB.subscribe(this.expires);
     if (this.state !== 'subscribing') {
-      if (res.status < 300) void this.legB.subscribe(0).finally(() => this.legB?.close(LINGER_MS));
+      // Ended meanwhile (shutdown, internal error): an accepted leg B is un-SUBSCRIBEd.
+      if (res.status < 300) void legB.subscribe(0).finally(() => legB.close(LINGER_MS));
+      else legB.close();
       return;
     }
     if (res.status >= 300) {
+      legB.close();
       return this.end(`leg B answered ${res.status} ${res.reason}`, { status: relayedStatus(res) });
     }
     const granted = readExpires(res.get('expires'));

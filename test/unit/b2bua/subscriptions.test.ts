@@ -302,7 +302,7 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
 });
 
 describe('b2bua subscriptions: bounds', function () {
-  this.timeout(15000);
+  this.timeout(20000);
 
   it('at most maxSubscriptions alive (503 beyond); each has an expiry timer: not refreshed, leg A is told terminated;reason=timeout and leg B un-SUBSCRIBEd', async () => {
     const stack = new SipStack(silentLogger(), 'Test');
@@ -343,6 +343,12 @@ describe('b2bua subscriptions: bounds', function () {
       a.send(reply(await a.expect(/^NOTIFY [\s\S]*terminated;reason=timeout/, 5000), '200 OK'));
       notifier.send(reply(await notifier.expect(/^SUBSCRIBE [\s\S]*Expires: 0/, 5000), '200 OK'));
       assert.equal(subs.counters().subscriptions, 0);
+      // refused by leg B: nothing routed is left behind
+      const refused = send('600');
+      notifier.send(reply(await notifier.expect(/^SUBSCRIBE /), '404 Not Found', {}, 'nf'));
+      assert.match(await a.expect(new RegExp(`Call-ID: ${refused}`)), /^SIP\/2\.0 404 /);
+      await new Promise((r) => setTimeout(r, 5200)); // the ended legs stop answering their NOTIFYs after 5 s
+      assert.equal(subs.routedDialogs, 0, 'every dialog unrouted');
       await subs.close();
     } finally {
       await Promise.all(peers.map((p) => p.close()));
