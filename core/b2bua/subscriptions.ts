@@ -30,6 +30,8 @@ const EXPIRY_GRACE_MS = 2000;
 const FINAL_NOTIFY_MS = 5000;
 /** NOTIFYs waiting for leg A's answer to the previous one, per subscription; older ones are dropped beyond. */
 export const MAX_QUEUED_NOTIFY = 8;
+/** Refreshes of leg A closer than this to the previous one are answered here, not relayed to leg B. */
+export const MIN_REFRESH_INTERVAL_MS = 2000;
 /** A fetch (Expires: 0) or a closed leg keeps answering its NOTIFYs this long. */
 const LINGER_MS = 5000;
 
@@ -162,6 +164,10 @@ class Bridged {
   private readonly queueA: ((n: SipRequest) => void)[] = [];
   private sendingA: Promise<void> | undefined;
   private droppedA = 0;
+  /** When the granted time runs out; a refresh on its way to leg B; when the last one was relayed. */
+  private expiresAt = 0;
+  private refreshing = false;
+  private lastRefreshAt = 0;
 
   constructor(
     private readonly owner: Subscriptions,
@@ -244,6 +250,7 @@ class Bridged {
     this.timer?.cancel();
     // A fetch (Expires: 0) waits for the notifier's NOTIFY a little; others expire unless refreshed.
     const ms = this.expires === 0 ? LINGER_MS : this.expires * 1000 + EXPIRY_GRACE_MS;
+    this.expiresAt = Date.now() + this.expires * 1000;
     this.timer = this.owner.stack.timers.after(ms, () => {
       this.timer = undefined;
       void this.end(this.expires === 0 ? 'fetch done' : 'expired (not refreshed)', { unsubscribe: this.expires !== 0, notifyA: 'timeout' });
@@ -265,12 +272,23 @@ class Bridged {
     const raw = req.get('expires');
     const asked = raw === undefined ? this.expires : readExpires(raw);
     if (asked === undefined || asked < 0) { tx.send(tx.response(400, 'Bad Request (Expires)')); return; }
+    // A refresh while one is on its way to leg B, or right after one: answered here with the time left, so that a
+    // subscriber refreshing in a loop does not make us flood the notifier.
+    if (asked > 0 && (this.refreshing || Date.now() - this.lastRefreshAt < MIN_REFRESH_INTERVAL_MS)) {
+      const ok = tx.response(200);
+      ok.set('expires', String(Math.max(0, Math.round((this.expiresAt - Date.now()) / 1000))));
+      ok.set('contact', `<${this.owner.contact()}>`);
+      tx.send(ok);
+      return;
+    }
     void this.refresh(Math.min(asked, MAX_EXPIRES), tx);
   }
 
   private async refresh(expires: number, tx: ServerTransaction): Promise<void> {
     if (expires === 0) this.state = 'closing';
-    const res = await this.legB!.subscribe(expires);
+    this.refreshing = true;
+    this.lastRefreshAt = Date.now();
+    const res = await this.legB!.subscribe(expires).finally(() => { this.refreshing = false; });
     if (expires === 0) {
       // Leg A's un-SUBSCRIBE is accepted whatever leg B says (its final NOTIFY may even have ended us already).
       const ok = tx.response(200);

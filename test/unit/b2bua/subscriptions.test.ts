@@ -262,6 +262,30 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
     assert.equal(server.counters().subscriptions, 0);
   });
 
+  it('a refresh flood from leg A: one refresh relayed, the others answered here with the time left', async () => {
+    target = toB;
+    const sub = subscribe();
+    const s1 = await b.expect(/^SUBSCRIBE /);
+    b.send(reply(s1, '200 OK', { Expires: '600', Contact: `<sip:mwi@127.0.0.1:${b.port}>` }, 'rf'));
+    const okA = await a.expect(/^SIP\/2\.0 200 /);
+    const tagA = /;tag=([^;\s]+)/.exec(header(okA, 'To')!)![1]!;
+    for (let cseq = 2; cseq <= 11; cseq++) {
+      a.send(request('SUBSCRIBE', 'sip:b2bua@127.0.0.1', a, {
+        From: `<sip:alice@company.example.org>;tag=${sub.fromTag}`, To: `<sip:mwi@itsp.example.net>;tag=${tagA}`, 'Call-ID': sub.callId,
+        CSeq: `${cseq} SUBSCRIBE`, Event: 'message-summary', Expires: '600',
+      }));
+    }
+    const relayed = await b.expect(/^SUBSCRIBE [\s\S]*;tag=rf/);
+    for (let cseq = 3; cseq <= 11; cseq++) {
+      const local = await a.expect(new RegExp(`^SIP/2\\.0 200 [\\s\\S]*CSeq: ${cseq} SUBSCRIBE`));
+      assert.ok(Number(header(local, 'Expires')) > 590, `answered with the time left: ${header(local, 'Expires')}`);
+    }
+    b.send(reply(relayed, '200 OK', { Expires: '600' }));
+    await a.expect(/^SIP\/2\.0 200 [\s\S]*CSeq: 2 SUBSCRIBE/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(b.received.filter((m) => m.startsWith('SUBSCRIBE ')).length, 2, 'the initial SUBSCRIBE and one refresh reached the notifier');
+  });
+
   it('our own leg B SUBSCRIBE routed back to us is refused 482 (no loop); Max-Forwards: 0 gets 483', async () => {
     target = toB;
     const sub = subscribe();
