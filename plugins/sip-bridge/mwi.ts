@@ -154,12 +154,13 @@ export class Mwi {
     return decision.target;
   }
 
-  /** Accounts registered → subscribe to their pool's mwiServerUri; unregistered / failed → unsubscribe. */
+  /** Accounts registered → subscribe to their pool's mwiServerUri; unregistered / failed / removed → unsubscribe. */
   registrationChanged(event: RegistrationEvent): void {
     const line = this.lineOf(event.account);
     if (!line || this.stopped) return;
     if (event.state === 'registered') this.subscribe(line);
-    else if (event.state === 'unregistered' || event.state === 'failed') this.unsubscribe(line);
+    // unregistered, failed, and whatever else means the account is gone (a refresh in progress keeps it)
+    else if (event.state !== 'registering') this.unsubscribe(line);
   }
 
   private lineOf(uri: string): Line | undefined {
