@@ -15,9 +15,10 @@ import { errorResponse } from './error-response.js';
 import { boundUri, loadTls, parseListenUri } from './listen.js';
 import { loopVerdict } from './loop.js';
 import { createPluginSipApi } from './sip-api.js';
+import { Subscriptions } from './subscriptions.js';
 import type { B2buaServer, B2buaServerOptions, ServerCounters } from './types.js';
 
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE';
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, SUBSCRIBE';
 export const ACCEPT = 'application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag';
 export const SUPPORTED = 'timer, replaces';
 
@@ -39,6 +40,8 @@ export class B2buaServerImpl implements B2buaServer {
   /** `${Call-ID}|${our tag}` → call and leg, for in-dialog requests. */
   private readonly legs = new Map<string, { call: Call; leg: LegId }>();
   private readonly callContext: CallContext<Call>;
+  /** Bridged subscriptions (SUBSCRIBE / NOTIFY, core/b2bua/subscriptions.ts) and the plugins' own. */
+  private readonly subscriptions: Subscriptions;
   private idle: (() => void) | undefined;
 
   constructor(readonly options: B2buaServerOptions) {
@@ -46,7 +49,10 @@ export class B2buaServerImpl implements B2buaServer {
     this.userAgent = userAgentOf(options.config.userAgent, options.version);
     this.stack = new SipStack(this.log.child({ component: 'sip' }), this.userAgent);
     this.stack.keepalive = options.config.enableKeepalive !== false;
-    this.sip = createPluginSipApi(this.stack, () => this.contact());
+    this.subscriptions = new Subscriptions({
+      stack: this.stack, hooks: options.hooks, log: this.log, contact: () => this.contact(), accepting: () => this.accepting,
+    });
+    this.sip = createPluginSipApi(this.stack, () => this.contact(), (o) => this.subscriptions.subscribe(o));
     this.callContext = {
       stack: this.stack,
       hooks: options.hooks,
@@ -120,13 +126,18 @@ export class B2buaServerImpl implements B2buaServer {
         break;
       case 'CANCEL':
         return;
+      case 'SUBSCRIBE':
+        if (!req.toTag) { this.subscriptions.onSubscribe(req, tx); return; }
+        break;
       default:
         if (!req.toTag) {
-          tx.send(this.withCapabilities(tx.response(req.method === 'BYE' ? 481 : 405)));
+          // A NOTIFY outside any subscription of ours (RFC 6665 §4.1.3): 481.
+          tx.send(this.withCapabilities(tx.response(req.method === 'BYE' || req.method === 'NOTIFY' ? 481 : 405)));
           return;
         }
     }
     const found = this.legs.get(`${req.callId}|${req.toTag}`);
+    if (!found && this.subscriptions.inDialog(req, tx)) return;
     if (!found) { tx.send(tx.response(481)); return; }
     found.call.onRequest(found.leg, req, tx);
   }
@@ -215,7 +226,8 @@ export class B2buaServerImpl implements B2buaServer {
 
   async close(): Promise<void> {
     this.accepting = false;
-    const ends = [...this.live].map((call) => call.end('shutdown', [503, 'Service Unavailable (shutting down)']));
+    const ends: Promise<unknown>[] = [...this.live].map((call) => call.end('shutdown', [503, 'Service Unavailable (shutting down)']));
+    ends.push(this.subscriptions.close());
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled(ends), new Promise((r) => { timer = setTimeout(r, 1000); })]);
     clearTimeout(timer);
@@ -236,6 +248,7 @@ export class B2buaServerImpl implements B2buaServer {
       loopsDetected: this.loopsDetected,
       dtlsFailures: media.dtlsFailures ?? 0,
       zrtpFailures: media.zrtpFailures ?? 0,
+      ...this.subscriptions.counters(),
     };
   }
 

@@ -7,10 +7,11 @@ import type { SipStack } from '../sip/stack.js';
 
 const MAX_CHALLENGES = 2;
 
-export function createPluginSipApi(stack: SipStack, contact: () => string): PluginSipApi {
+export function createPluginSipApi(stack: SipStack, contact: () => string, subscribe: PluginSipApi['subscribe']): PluginSipApi {
   return {
     get contact() { return contact(); },
     request: (req) => sendWithAuth(stack, req, contact()),
+    subscribe,
   };
 }
 

@@ -38,6 +38,9 @@ export interface ServerCounters {
   readonly dtlsFailures: number;
   /** Calls ended because ZRTP failed (hello hash mismatch, handshake error or timeout). */
   readonly zrtpFailures: number;
+  /** Subscriptions alive (bridged SUBSCRIBEs and plugins' own, core/b2bua/subscriptions.ts) and created since start. */
+  readonly subscriptions: number;
+  readonly subscriptionsTotal: number;
 }
 
 export interface B2buaServer {

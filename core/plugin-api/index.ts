@@ -145,6 +145,34 @@ export function rejectCall(status: number, reason: string): never {
   throw new CallRejection(status, reason);
 }
 
+// ---------------------------------------------------------------- subscriptions (RFC 6665), since host API 1.3.0
+
+/** An out-of-dialog SUBSCRIBE received (leg A), offered to `hooks.subscribeTarget`. Immutable. */
+export interface IncomingSubscribe {
+  /** Server-wide subscription id (in every log line about it). */
+  readonly id: string;
+  /** The event package (Event header without its parameters), e.g. `message-summary`. */
+  readonly event: string;
+  readonly callId: string;
+  readonly requestUri: string;
+  readonly from: NameAddr;
+  /** The resource subscribed to (RFC 6665 §4.1.1). */
+  readonly to: NameAddr;
+  /** Expires asked by the subscriber, seconds. */
+  readonly expires: number;
+  /** First value of a header, case-insensitive name; undefined when absent. */
+  header(name: string): string | undefined;
+  readonly body: string;
+  readonly source: { readonly address: string; readonly port: number };
+}
+
+/**
+ * Where and as whom leg B's SUBSCRIBE goes (the fields of a call's leg B, `credentials` answering challenges to the
+ * SUBSCRIBE and its refreshes). `hooks.subscribeTarget` starts from `undefined` (nobody takes it: the host answers 488,
+ * as Flexisip's default application); a plugin returns a target, or throws with rejectCall(status, reason).
+ */
+export type SubscribeTarget = LegBTarget;
+
 // ---------------------------------------------------------------- hooks
 
 export interface B2buaHooks {
@@ -162,6 +190,12 @@ export interface B2buaHooks {
   readonly callEnded: SyncHook<[CallEnded]>;
   /** Registration state of an account changed (emitted by plugins that register, consumed by anyone). */
   readonly registrationChanged: SyncHook<[RegistrationEvent]>;
+  /**
+   * An out-of-dialog SUBSCRIBE (since 1.3.0): return where leg B's SUBSCRIBE goes, keep `undefined` to let it be
+   * answered 488, or throw CallRejection (rejectCall) to answer that status. The host then relays NOTIFYs, refreshes
+   * and un-SUBSCRIBE between the two dialogs.
+   */
+  readonly subscribeTarget: AsyncSeriesWaterfallHook<[SubscribeTarget | undefined, IncomingSubscribe]>;
   /** The server is stopping: un-REGISTER, flush. Bounded in time by the host. */
   readonly shutdown: AsyncSeriesHook<[]>;
 }
@@ -175,6 +209,7 @@ export function createHooks(): B2buaHooks {
     callAnswered: new AsyncSeriesHook(['answered']),
     callEnded: new SyncHook(['ended']),
     registrationChanged: new SyncHook(['event']),
+    subscribeTarget: new AsyncSeriesWaterfallHook(['target', 'subscribe']),
     shutdown: new AsyncSeriesHook([]),
   };
 }
@@ -200,9 +235,52 @@ export interface SipResponseView {
   readonly body: string;
 }
 
+/** A SUBSCRIBE a plugin sends (since 1.3.0), e.g. an account's message-summary subscription to its MWI server. */
+export interface OutgoingSubscribe {
+  /** Request-URI (the notifier). */
+  uri: string;
+  /** Event package, e.g. `message-summary`. */
+  event: string;
+  /** Our identity (a SIP URI or name-addr). */
+  from: string;
+  /** The resource; default: `uri`. */
+  to?: string;
+  /** Seconds asked; refreshed automatically before the granted expiry. */
+  expires: number;
+  headers?: Record<string, string>;
+  outboundProxy?: string;
+  credentials?: OutgoingRequest['credentials'];
+}
+
+/** A NOTIFY received in a plugin's subscription (answered 200 by the host). */
+export interface IncomingNotifyView {
+  readonly requestUri: string;
+  readonly from: NameAddr;
+  readonly to: NameAddr;
+  /** Subscription-State without parameters: `active`, `pending`, `terminated`. */
+  readonly state: string;
+  header(name: string): string | undefined;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+export type PluginSubscriptionState = 'pending' | 'active' | 'terminated';
+
+/** A live subscription of a plugin: NOTIFYs arrive in `onNotify`; `terminate()` un-SUBSCRIBEs (Expires: 0). */
+export interface PluginSubscription {
+  readonly state: PluginSubscriptionState;
+  /** Called for every NOTIFY of this subscription. */
+  onNotify(handler: (notify: IncomingNotifyView) => void): void;
+  /** Called once when it ends: refused (`status`), expired, terminated by the notifier, or by terminate(). */
+  onTerminated(handler: (why: { readonly reason: string; readonly status?: number }) => void): void;
+  terminate(): Promise<void>;
+}
+
 export interface PluginSipApi {
   /** Send a request outside any dialog; resolves with the final response (challenges answered). */
   request(req: OutgoingRequest): Promise<SipResponseView>;
+  /** Subscribe to an event (since 1.3.0): challenges answered, refreshed before expiry, NOTIFYs answered 200. */
+  subscribe(options: OutgoingSubscribe): PluginSubscription;
   /** The URI we listen on, usable as Contact host:port. */
   readonly contact: string;
 }
@@ -321,6 +399,9 @@ export { parseNameAddr, formatNameAddr } from '../sip/headers.js';
 /** JSON-schema validation of a plugin's own files with the host's messages; `jsonPath` names a place the same way. */
 export { validateJson, type ValidateJsonOptions } from './validation.js';
 export { jsonPath } from '../config/schema-problems.js';
+
+/** Message-summary (RFC 3842) bodies: the Priority (`urgent` / `non-urgent`) of a body, as the host adds it to relayed MWI NOTIFYs (since 1.3.0). */
+export { messageSummaryPriority } from '../b2bua/subscription-mwi.js';
 
 /** Coded errors: an error's text without its `CODE: ` prefix (what a state or reason quotes), and B2BUA_SIP_NO_ANSWER for a request of the plugin's own. */
 export { errorReason } from '../errors/index.js';

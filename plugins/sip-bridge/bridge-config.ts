@@ -35,6 +35,8 @@ export interface CompiledProvider {
   readonly outboundProxy: string | undefined;
   readonly enableAvpf: boolean | undefined;
   readonly mediaEncryption: EncryptionMode | undefined;
+  /** outgoingNotify.outboundProxy, a bare SIP URI: where MWI NOTIFYs for this provider's accounts are sent (mwi.ts). */
+  readonly notifyProxy?: string | undefined;
 }
 
 /** An account with the addresses its requests use, worked out once (the same values for --check-config and run time). */
@@ -67,6 +69,8 @@ export interface PoolSpec {
   /** The pool's outboundProxy and registrar, bare URIs (undefined when absent). */
   readonly outboundProxy: string | undefined;
   readonly registrar: string | undefined;
+  /** mwiServerUri, a bare SIP URI: each registered account SUBSCRIBEs message-summary to it (mwi.ts). */
+  readonly mwiServerUri?: string | undefined;
 }
 
 export interface BridgeConfig {
@@ -128,9 +132,11 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
   for (const [name, pool] of Object.entries(root.accountPools)) {
     const poolProxy = proxyField(pool.outboundProxy, at.pool(name, 'outboundProxy'));
     const poolRegistrar = proxyField(pool.registrar, at.pool(name, 'registrar'));
+    // Flexisip refuses an unparsable mwiServerUri at start-up (account-pool.cc:79-83).
+    const mwiServerUri = pool.mwiServerUri ? proxyField(pool.mwiServerUri, at.pool(name, 'mwiServerUri')) : undefined;
     if (!Array.isArray(pool.loader)) {
       const sql = compileSqlLoader(pool.loader, (field, what) => report(at.pool(name, `loader.${field}`), what), (field, what) => warn(at.pool(name, `loader.${field}`), what));
-      if (sql) pools.set(name, { name, config: pool, accounts: [], sql, outboundProxy: poolProxy, registrar: poolRegistrar });
+      if (sql) pools.set(name, { name, config: pool, accounts: [], sql, outboundProxy: poolProxy, registrar: poolRegistrar, mwiServerUri });
       continue;
     }
     const seen = new Map<string, number>();
@@ -147,7 +153,7 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
       });
       accounts.push(spec);
     });
-    pools.set(name, { name, config: pool, accounts, outboundProxy: poolProxy, registrar: poolRegistrar });
+    pools.set(name, { name, config: pool, accounts, outboundProxy: poolProxy, registrar: poolRegistrar, mwiServerUri });
   }
 
   const providers: CompiledProvider[] = [];
@@ -210,6 +216,8 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
       }
     }
     const inviteProxy = proxyField(p.outgoingInvite.outboundProxy, at.provider(i, 'outgoingInvite.outboundProxy'));
+    // Flexisip refuses an unparsable outgoingNotify.outboundProxy at start-up (notify-tweaker.cc:37-40).
+    const notifyProxy = proxyField(p.outgoingNotify?.outboundProxy, at.provider(i, 'outgoingNotify.outboundProxy'));
 
     if (problems.length === before && trigger && accountToUse && to && from) {
       providers.push({
@@ -223,6 +231,7 @@ export function compileBridgeConfig(file: ProvidersFile): { config: BridgeConfig
         outboundProxy: inviteProxy,
         enableAvpf: p.outgoingInvite.enableAvpf,
         mediaEncryption: p.outgoingInvite.mediaEncryption,
+        notifyProxy,
       });
     }
   });
@@ -264,6 +273,8 @@ export function compileAccount(
   };
   const ownProxy = field(account.outboundProxy, 'outboundProxy');
   const ownRegistrar = field(account.registrar, 'registrar');
+  // An account's own mwiServerUri (Flexisip account-pool.cc:171-177, refused at start-up when unparsable); mwi.ts reads it.
+  if (account.mwiServerUri && !isSipUri(account.mwiServerUri)) problems.report('mwiServerUri', `"${account.mwiServerUri}" is not a SIP URI (write e.g. sip:voicemail@itsp.example.net)`);
   const outboundProxy = ownProxy ?? pool.outboundProxy ?? defaultProxy(account.uri, protocol, (what) => problems.warn('uri', what));
   return { account, uri, outboundProxy, registrar: ownRegistrar ?? pool.registrar ?? outboundProxy };
 }

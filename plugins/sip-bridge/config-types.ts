@@ -32,6 +32,8 @@ export interface StaticAccount {
   outboundProxy?: string;
   registrar?: string;
   protocol?: 'udp' | 'tcp' | 'tls';
+  /** This account's message-waiting server (overrides the pool's mwiServerUri). */
+  mwiServerUri?: string;
 }
 
 export interface SqlLoader {

@@ -12,6 +12,7 @@ import type { AccountSpec, BridgeConfig, CompiledProvider } from './bridge-confi
 import { bridgeInfo } from './info.js';
 import type { SipBridgeInfo } from './info.js';
 import { loadBridgeConfig } from './load.js';
+import { Mwi } from './mwi.js';
 import { Registrations, realTimers } from './registration.js';
 import type { Timers } from './registration.js';
 import { routeCall } from './routing.js';
@@ -212,6 +213,12 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
       log.error({ callId: call.id, err: e }, 'releasing the line slot failed');
     }
   });
+
+  // MWI (mwi.ts): SUBSCRIBEs bridged as an account; a pool's mwiServerUri subscribed by its registered accounts.
+  const mwi = new Mwi({ providers: config.providers, pools, sip: host.sip, log, random, timers: runtime.timers ?? realTimers });
+  host.hooks.subscribeTarget.tapPromise(PLUGIN_NAME, async (target, sub) => mwi.subscribeTarget(target, sub));
+  host.hooks.registrationChanged.tap(PLUGIN_NAME, (event) => { if (event.plugin === PLUGIN_NAME) mwi.registrationChanged(event); });
+  host.hooks.shutdown.tapPromise(PLUGIN_NAME, () => mwi.stop());
 
   let stopped = false;
   host.hooks.ready.tapPromise(PLUGIN_NAME, async () => {

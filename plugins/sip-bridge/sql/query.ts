@@ -77,6 +77,7 @@ const REQUIRED: readonly (readonly string[])[] = [
 /** The columns Flexisip reads when they are there. */
 export const ACCOUNT_COLUMNS = [
   'username', 'domain', 'user_id', 'realm', 'secret', 'secret_type', 'alias_username', 'alias_domain', 'outbound_proxy', 'registrar', 'protocol',
+  'mwi_server_uri',
 ] as const;
 
 /** Missing required columns of a result row (the same for every row of a result), as `domain (or hostport)`. */
@@ -103,7 +104,7 @@ export function accountFromRow(row: Row): RowReading {
     return { error: `column ${name} is ${Buffer.isBuffer(v) ? 'binary' : typeof v}, not text (CAST it to a string type in the query, as Flexisip needs too)` };
   };
   const values: Record<string, string | null> = {};
-  for (const names of [...REQUIRED, ['outbound_proxy'], ['registrar'], ['protocol']]) {
+  for (const names of [...REQUIRED, ['outbound_proxy'], ['registrar'], ['protocol'], ['mwi_server_uri']]) {
     if (!names.some((n) => n in row)) continue;
     const v = text(names);
     if (v !== null && typeof v === 'object') return v;
@@ -134,5 +135,6 @@ export function accountFromRow(row: Row): RowReading {
   if (aliasUser && aliasDomain) account.alias = `sip:${aliasUser}@${aliasDomain}`;
   if (values['outbound_proxy']) account.outboundProxy = values['outbound_proxy'];
   if (values['registrar']) account.registrar = values['registrar'];
+  if (values['mwi_server_uri']) account.mwiServerUri = values['mwi_server_uri']; // Flexisip account.hh:294
   return { account, warnings };
 }

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { parseConfigText } from '../../../core/config/load.js';
 import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
+import type { MediaEngine } from '../../../core/media/types.js';
 
 /** The loader's defaults (an empty configuration file): what the server runs with when a key is not set. */
 const DEFAULTS = parseConfigText('', 'test.conf').config.server;
@@ -32,6 +33,15 @@ export function testConfig(overrides: Partial<B2buaServerConfig> = {}): B2buaSer
     ...overrides,
   });
 }
+
+/** For tests that make no calls: a media engine that must not be used. */
+export const noMedia: MediaEngine = {
+  name: 'none',
+  capabilities: { encryption: ['none'], srtpSuites: [] },
+  createSession: () => Promise.reject(new Error('no media in this test')),
+  counters: () => ({ sessions: 0, portsInUse: 0 }),
+  close: () => Promise.resolve(),
+};
 
 export function token(): string {
   return randomBytes(6).toString('hex');

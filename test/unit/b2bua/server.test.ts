@@ -5,21 +5,11 @@ import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.j
 import { isB2buaError } from '../../../core/errors/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
-import type { MediaEngine } from '../../../core/media/types.js';
 import { freePort } from '../../harness/ports.js';
-import { options, streamPeer, testConfig, udpPeer, type RawPeer } from './helpers.js';
+import { noMedia, options, streamPeer, testConfig, udpPeer, type RawPeer } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tlsFiles = { certificateFile: path.join(here, 'fixtures/cert.pem'), privateKeyFile: path.join(here, 'fixtures/key.pem') };
-
-/** No calls are made in these tests: a media engine that must not be used. */
-const noMedia: MediaEngine = {
-  name: 'none',
-  capabilities: { encryption: ['none'], srtpSuites: [] },
-  createSession: () => Promise.reject(new Error('no media in this test')),
-  counters: () => ({ sessions: 0, portsInUse: 0 }),
-  close: () => Promise.resolve(),
-};
 
 function server(transport: string, extra: Record<string, unknown> = {}): B2buaServer {
   return createB2buaServer({ config: testConfig({ transport, ...extra }), hooks: createHooks(), log: silentLogger(), media: noMedia, version: '9.9.9', tls: tlsFiles });

@@ -221,7 +221,9 @@ describe('plugin discovery and loading', () => {
 });
 
 function hostFor(options: Readonly<Record<string, unknown>>, configDir: string) {
-  const sip: PluginSipApi = { contact: 'sip:127.0.0.1:5999', request: () => Promise.reject(new Error('no SIP in this test')) };
+  const sip: PluginSipApi = {
+    contact: 'sip:127.0.0.1:5999', request: () => Promise.reject(new Error('no SIP in this test')), subscribe: () => { throw new Error('no SIP in this test'); },
+  };
   return { hooks: createHooks(), options, server: parseConfigText('', 'x.conf').config.server, configDir, log: silentLogger(), sip, media: { engine: 'relay', encryption: ['none'], srtpSuites: [], unavailable: {} },
     admin: new PluginAdminCommands({ name: 'test' }), configFile: configFileView(parseIni('')) } as const;
 }

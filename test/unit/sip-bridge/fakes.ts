@@ -1,15 +1,19 @@
 /** Test doubles for the sip-bridge unit tests: a manual clock, a scripted host.sip, a host around createHooks(). */
-import { fail } from 'node:assert/strict';
+import { deepEqual, fail, ok } from 'node:assert/strict';
 import { parseConfigText } from '../../../core/config/load.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
 import { parseIni } from '../../../core/config/ini.js';
 import { configFileView, readValidation } from '../../../core/plugin-host/index.js';
 import plugin, { type SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import type {
-  ConfigFileView, IncomingCall, Logger, OutgoingRequest, PluginAdminApi, PluginHost, PluginSipApi, SipResponseView,
+  ConfigFileView, IncomingCall, IncomingNotifyView, Logger, OutgoingRequest, OutgoingSubscribe, PluginAdminApi, PluginHost, PluginSipApi, PluginSubscription,
+  PluginSubscriptionState, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { PubSubConnector } from '../../../plugins/sip-bridge/redis/client.js';
 import type { Timers } from '../../../plugins/sip-bridge/registration.js';
+import { compileBridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
+import type { BridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
+import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
 
 /** The plugin's validate() as the host reads it: problems (fatal) and warnings. */
 export async function validated(options: SipBridgeOptions, configDir: string, configFile: ConfigFileView = noConfigFile): Promise<{ problems: readonly string[]; warnings: readonly string[] }> {
@@ -22,6 +26,15 @@ export const noRedis: PubSubConnector = () => Promise.reject(new Error('no Redis
 
 /** A configuration file with no other section than the plugin's. */
 export const noConfigFile = configFileView(parseIni(''));
+
+/** A providers file (its JSON value) compiled, asserting it has no problem. */
+export function configOf(json: unknown): BridgeConfig {
+  const file = parseProvidersText(JSON.stringify(json), '/test.json');
+  ok(file.ok, JSON.stringify(file));
+  const { config, problems } = compileBridgeConfig(file.value);
+  deepEqual(problems, []);
+  return config;
+}
 
 export class ManualTimers implements Timers {
   now = 0;
@@ -75,6 +88,43 @@ export class FakeSip implements PluginSipApi {
   async request(req: OutgoingRequest): Promise<SipResponseView> {
     this.sent.push(structuredClone(req));
     return this.answer(req);
+  }
+
+  /** Subscriptions asked (host.sip.subscribe), in order; tests drive them with notify() / end(). */
+  readonly subscriptions: FakeSubscription[] = [];
+
+  subscribe(options: OutgoingSubscribe): PluginSubscription {
+    const sub = new FakeSubscription(structuredClone(options));
+    this.subscriptions.push(sub);
+    return sub;
+  }
+}
+
+/** A subscription of FakeSip: `notify()` hands a NOTIFY to the plugin, `end()` terminates it from the notifier's side. */
+export class FakeSubscription implements PluginSubscription {
+  state: PluginSubscriptionState = 'active';
+  terminatedByPlugin = false;
+  private readonly notifyHandlers: ((n: IncomingNotifyView) => void)[] = [];
+  private readonly endHandlers: ((why: { readonly reason: string; readonly status?: number }) => void)[] = [];
+
+  constructor(readonly options: OutgoingSubscribe) {}
+  onNotify(handler: (n: IncomingNotifyView) => void): void { this.notifyHandlers.push(handler); }
+  onTerminated(handler: (why: { readonly reason: string; readonly status?: number }) => void): void { this.endHandlers.push(handler); }
+  async terminate(): Promise<void> { this.terminatedByPlugin = true; this.state = 'terminated'; }
+
+  notify(n: { body: string; headers?: Record<string, string>; to?: string; from?: string; requestUri?: string }): void {
+    const lower = Object.fromEntries(Object.entries(n.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    const view: IncomingNotifyView = {
+      requestUri: n.requestUri ?? 'sip:b2bua@127.0.0.1:5070', from: { uri: n.from ?? this.options.to ?? this.options.uri, params: { tag: 'n1' } },
+      to: { uri: n.to ?? this.options.from, params: { tag: 's1' } }, state: 'active', header: (name) => lower[name.toLowerCase()],
+      contentType: 'application/simple-message-summary', body: n.body,
+    };
+    for (const h of this.notifyHandlers) h(view);
+  }
+
+  end(reason: string, status?: number): void {
+    this.state = 'terminated';
+    for (const h of this.endHandlers) h(status === undefined ? { reason } : { reason, status });
   }
 }
 

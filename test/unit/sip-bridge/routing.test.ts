@@ -4,25 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { buildPools } from '../../../plugins/sip-bridge/accounts.js';
 import type { AccountPool } from '../../../plugins/sip-bridge/accounts.js';
 import type { BridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
-import { compileBridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
 import { loadBridgeConfig } from '../../../plugins/sip-bridge/load.js';
-import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
 import { routeCall } from '../../../plugins/sip-bridge/routing.js';
 import { parseSipAddress } from '../../../plugins/sip-bridge/sip-uri.js';
 import type { CallAddresses } from '../../../plugins/sip-bridge/template.js';
+import { configOf } from './fakes.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/sip-bridge');
 
 function call(from: string, to: string, requestUri = parseSipAddress(to).uri): CallAddresses {
   return { from: parseSipAddress(from), to: parseSipAddress(to), requestUri: parseSipAddress(requestUri) };
-}
-
-function configOf(json: unknown): BridgeConfig {
-  const file = parseProvidersText(JSON.stringify(json), '/test.json');
-  assert.ok(file.ok, JSON.stringify(file));
-  const { config, problems } = compileBridgeConfig(file.value);
-  assert.deepEqual(problems, []);
-  return config;
 }
 
 function registerAll(pools: Map<string, AccountPool>): void {

@@ -35,7 +35,7 @@ function hostWith(options: TrenscrypterOptions, media: MediaCapabilities = GST_L
     configDir: '/nonexistent',
     configFile: noConfigFile,
     log,
-    sip: { request: () => Promise.reject(new Error('no SIP in this test')), contact: 'sip:127.0.0.1:5060' },
+    sip: { request: () => Promise.reject(new Error('no SIP in this test')), contact: 'sip:127.0.0.1:5060', subscribe: () => assert.fail('trenscrypter subscribes to nothing') },
     admin: { register: () => assert.fail('trenscrypter has no admin command') },
   };
 }
