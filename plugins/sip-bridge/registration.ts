@@ -31,6 +31,10 @@ import { parseSipAddress } from './sip-uri.js';
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** A monotonic clock in ms, when there is one: the throttle checks its spacing with it. */
+  nowMs?(): number;
+  /** Run `fn` once pending I/O callbacks and microtasks are done (setImmediate), when there is such a thing. */
+  afterIo?(fn: () => void): void;
 }
 
 export const realTimers: Timers = {
@@ -40,6 +44,11 @@ export const realTimers: Timers = {
     return t;
   },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  // libuv measures a timer from the loop's cached time, which can be a little older than the send it follows
+  nowMs: () => performance.now(),
+  afterIo: (fn) => {
+    setImmediate(fn);
+  },
 };
 
 export interface RegistrationOptions {
@@ -134,6 +143,9 @@ class PoolQueue {
   private readonly order = new Set<Line>();
   private cooldown: unknown;
   private pumping = false;
+  private lastSentAt: number | undefined;
+  /** Waiting for afterIo to start the spacing. */
+  private stamping: object | undefined;
 
   constructor(
     private readonly rateMs: number,
@@ -155,10 +167,16 @@ class PoolQueue {
     this.order.clear();
     if (this.cooldown !== undefined) this.timers.clearTimeout(this.cooldown);
     this.cooldown = undefined;
+    this.stamping = undefined;
   }
 
   private pump(): void {
-    if (this.cooldown !== undefined || this.pumping) return;
+    if (this.cooldown !== undefined || this.stamping !== undefined || this.pumping) return;
+    const now = this.timers.nowMs?.();
+    if (this.rateMs > 0 && now !== undefined && this.lastSentAt !== undefined && now - this.lastSentAt < this.rateMs) {
+      // woken a little early (or pushed right after a send): wait for the rest of the spacing
+      return this.wait(Math.ceil(this.rateMs - (now - this.lastSentAt)));
+    }
     this.pumping = true;
     try {
       let sent = 0;
@@ -169,16 +187,41 @@ class PoolQueue {
         sent++;
         if (this.rateMs > 0 || sent >= UNTHROTTLED_BATCH) break;
       }
-      const wait = this.rateMs > 0 && sent > 0 ? this.rateMs : this.order.size > 0 ? 0 : undefined;
-      if (wait !== undefined) {
-        this.cooldown = this.timers.setTimeout(() => {
-          this.cooldown = undefined;
-          this.pump();
-        }, wait);
+      if (this.rateMs > 0 && sent > 0) {
+        this.spaceFromNow();
+      } else if (this.order.size > 0) {
+        this.wait(0); // unthrottled: the next batch on the next turn of the event loop
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * The spacing counts from when the REGISTER was handed to the socket: the host sends it a few microtasks after
+   * `request()` and a pause there (GC) would otherwise bring two REGISTERs closer on the wire. `afterIo` runs after
+   * those microtasks (setImmediate); without it (tests' clocks), from now.
+   */
+  private spaceFromNow(): void {
+    if (!this.timers.afterIo) {
+      this.lastSentAt = this.timers.nowMs?.();
+      return this.wait(this.rateMs);
+    }
+    const token = {};
+    this.stamping = token;
+    this.timers.afterIo(() => {
+      if (this.stamping !== token) return; // cleared (shutdown) meanwhile
+      this.stamping = undefined;
+      this.lastSentAt = this.timers.nowMs?.();
+      this.wait(this.rateMs);
+    });
+  }
+
+  private wait(ms: number): void {
+    this.cooldown = this.timers.setTimeout(() => {
+      this.cooldown = undefined;
+      this.pump();
+    }, ms);
   }
 }
 

@@ -20,13 +20,13 @@ const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
  * would), fires due timers in time order.
  */
 class Clock implements Timers {
-  now = 0;
+  time = 0;
   private nextId = 1;
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
 
   setTimeout(fn: () => void, ms: number): unknown {
     const id = this.nextId++;
-    this.timers.set(id, { at: this.now + Math.max(0, ms), fn });
+    this.timers.set(id, { at: this.time + Math.max(0, ms), fn });
     return id;
   }
 
@@ -34,12 +34,16 @@ class Clock implements Timers {
     this.timers.delete(handle as number);
   }
 
+  nowMs(): number {
+    return this.time;
+  }
+
   get pending(): number {
     return this.timers.size;
   }
 
   async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
+    const end = this.time + ms;
     for (;;) {
       await settle();
       let next: number | undefined;
@@ -48,10 +52,10 @@ class Clock implements Timers {
       if (next === undefined) break;
       const t = this.timers.get(next)!;
       this.timers.delete(next);
-      this.now = t.at;
+      this.time = t.at;
       t.fn();
     }
-    this.now = end;
+    this.time = end;
   }
 }
 
@@ -66,7 +70,7 @@ class TimedSip extends FakeSip {
     super();
   }
   override request(req: OutgoingRequest): ReturnType<FakeSip['request']> {
-    this.times.push(this.clock.now);
+    this.times.push(this.clock.time);
     return super.request(req);
   }
 }
