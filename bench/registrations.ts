@@ -24,8 +24,9 @@ import { compileBridgeConfig } from '../plugins/sip-bridge/bridge-config.js';
 import { parseProvidersText } from '../plugins/sip-bridge/providers-file.js';
 import { Registrations } from '../plugins/sip-bridge/registration.js';
 import { freePorts } from '../test/harness/ports.js';
-import { spawnManaged, stopAllStarted, type ManagedProcess } from '../test/harness/processes.js';
+import { spawnManaged, type ManagedProcess } from '../test/harness/processes.js';
 import { createRunDir } from '../test/harness/run-dir.js';
+import { runBench } from './run-bench.js';
 import { renderScenario, waitForListening } from '../test/harness/sipp.js';
 import { sleep } from '../test/harness/wait.js';
 
@@ -182,17 +183,4 @@ async function main(): Promise<void> {
   }
 }
 
-const guard = setTimeout(() => {
-  console.error('bench: overall time budget exceeded');
-  void stopAllStarted().finally(() => process.exit(2));
-}, ((THROTTLES.length + 1) * (RUN_BUDGET_S + 20) + 30) * 1000);
-guard.unref();
-main()
-  .catch((e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    clearTimeout(guard);
-    await stopAllStarted();
-  });
+runBench(main, ((THROTTLES.length + 1) * (RUN_BUDGET_S + 20) + 30) * 1000);
