@@ -69,6 +69,8 @@ export interface RegistrationOptions {
   readonly unregisterTimeoutMs?: number;
   /** A REGISTER without final answer after this long counts as failed. */
   readonly requestTimeoutMs?: number;
+  /** REGISTERs of one pool awaiting their answer, at most. */
+  readonly maxInFlight?: number;
 }
 
 export const DEFAULT_EXPIRES_SECONDS = 3600;
@@ -92,6 +94,12 @@ export const MAX_CONSECUTIVE_423 = 3;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** With no throttling, REGISTERs leave by batches of this many per event-loop turn. */
 const UNTHROTTLED_BATCH = 100;
+/**
+ * REGISTERs of one pool awaiting their answer, at most (the next ones wait in the queue). Without it, 10,000 lines
+ * at throttle 0 overflow the UDP socket buffers of both ends at once and most exchanges end in retransmissions and
+ * timeouts (bench/README.md); with a dead registrar it keeps the retries from piling up.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 200;
 
 /** When to refresh: uniform between 50 % and 90 % of the granted expiry, at least 1 s, at most expiry − 2 s when possible. */
 export function refreshDelayMs(grantedSeconds: number, random: () => number = Math.random): number {
@@ -146,12 +154,21 @@ class PoolQueue {
   private lastSentAt: number | undefined;
   /** Waiting for afterIo to start the spacing. */
   private stamping: object | undefined;
+  /** REGISTERs sent and not answered yet. */
+  private active = 0;
 
   constructor(
     private readonly rateMs: number,
     private readonly timers: Timers,
     private readonly send: (line: Line) => boolean,
+    private readonly maxInFlight: number,
   ) {}
+
+  /** A REGISTER this queue let out got its answer (or failed): room for the next one. */
+  answered(): void {
+    this.active = Math.max(0, this.active - 1);
+    if (this.order.size > 0) this.pump();
+  }
 
   get size(): number {
     return this.order.size;
@@ -165,13 +182,14 @@ class PoolQueue {
 
   clear(): void {
     this.order.clear();
+    this.active = 0;
     if (this.cooldown !== undefined) this.timers.clearTimeout(this.cooldown);
     this.cooldown = undefined;
     this.stamping = undefined;
   }
 
   private pump(): void {
-    if (this.cooldown !== undefined || this.stamping !== undefined || this.pumping) return;
+    if (this.cooldown !== undefined || this.stamping !== undefined || this.pumping || this.active >= this.maxInFlight) return;
     const now = this.timers.nowMs?.();
     if (this.rateMs > 0 && now !== undefined && this.lastSentAt !== undefined && now - this.lastSentAt < this.rateMs) {
       // woken a little early (or pushed right after a send): wait for the rest of the spacing
@@ -180,16 +198,17 @@ class PoolQueue {
     this.pumping = true;
     try {
       let sent = 0;
-      while (this.order.size > 0) {
+      while (this.order.size > 0 && this.active < this.maxInFlight) {
         const line = this.order.values().next().value as Line;
         this.order.delete(line);
         if (!this.send(line)) continue;
         sent++;
+        this.active++;
         if (this.rateMs > 0 || sent >= UNTHROTTLED_BATCH) break;
       }
       if (this.rateMs > 0 && sent > 0) {
         this.spaceFromNow();
-      } else if (this.order.size > 0) {
+      } else if (this.order.size > 0 && this.active < this.maxInFlight) {
         this.wait(0); // unthrottled: the next batch on the next turn of the event loop
       }
     } finally {
@@ -373,7 +392,7 @@ export class Registrations {
     let q = this.queues.get(name);
     if (!q) {
       const rate = line.pool.config.registrationThrottlingRateMs ?? 0;
-      q = new PoolQueue(Number.isFinite(rate) && rate > 0 ? rate : 0, this.timers, (l) => this.dispatch(l));
+      q = new PoolQueue(Number.isFinite(rate) && rate > 0 ? rate : 0, this.timers, (l) => this.dispatch(l), Math.max(1, this.opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
       this.queues.set(name, q);
     }
     return q;
@@ -426,13 +445,13 @@ export class Registrations {
     if (!rec) return false;
     const u = rec.unregisters.shift();
     if (u) {
-      void this.sendUnregister(line, u);
+      void this.sendUnregister(line, u).finally(() => this.queueOf(line).answered());
       if (rec.unregisters.length > 0 || rec.registerDue) this.queueOf(line).push(line); // back of the queue: fair
       return true;
     }
     if (!rec.registerDue || !this.lines.has(line)) return false;
     rec.registerDue = false;
-    void this.register(line, rec);
+    void this.register(line, rec).finally(() => this.queueOf(line).answered());
     return true;
   }
 

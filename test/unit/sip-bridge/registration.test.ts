@@ -387,6 +387,26 @@ describe('sip-bridge registrations (fake host.sip, manual clock)', () => {
     assert.ok(clock.pending <= 1000 + 1, `timers bounded too: ${clock.pending}`);
   });
 
+  it('at most maxInFlight REGISTERs of a pool await their answer; the next ones leave as answers come in', async () => {
+    const pool = poolOf(1000, 0);
+    regs = make(pool.lines, { maxInFlight: 200 });
+    const waiting: (() => void)[] = [];
+    sip.answer = () => new Promise((resolve) => { waiting.push(() => resolve(response(200, 'OK'))); });
+    regs.start();
+    await clock.advance(100);
+    assert.equal(sip.sent.length, 200, 'unthrottled, but windowed');
+    assert.equal(regs.queued(), 800);
+    for (const answer of waiting.splice(0, 50)) answer();
+    await clock.advance(1);
+    assert.equal(sip.sent.length, 250);
+    while (waiting.length > 0) {
+      for (const answer of waiting.splice(0)) answer();
+      await clock.advance(1);
+    }
+    assert.equal(sip.sent.length, 1000);
+    assert.equal(pool.lines.filter((l) => l.registration.state === 'registered').length, 1000);
+  });
+
   it('an update while a REGISTER is in flight REGISTERs again once it is answered (one at a time per line)', async () => {
     let answer!: () => void;
     sip.answer = () => new Promise((resolve) => { answer = () => resolve(response(200, 'OK')); });
