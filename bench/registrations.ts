@@ -178,7 +178,10 @@ async function main(): Promise<void> {
   if (REFERENCE) {
     const ref = await reference();
     const ours = rows.find((r) => r['throttleMs'] === 0);
-    if (ours) ref['oursOverSipp'] = Number((Number(ours['registersPerSecond']) / Number(ref['registersPerSecond'])).toFixed(2));
+    if (ours) {
+      const ratio = (field: string): number => Number((Number(ours[field]) / Number(ref['registersPerSecond'])).toFixed(3));
+      ref['oursOverSipp'] = { wallTime: ratio('registersPerSecond'), firstPass: ratio('firstPassPerSecond') };
+    }
     console.log(JSON.stringify(ref));
   }
 }
