@@ -9,7 +9,8 @@
  *   `registrationThrottlingRateMs` (0: no spacing). Flexisip throttles its account operations the same way
  *   (account-pool.cc, mAccountOpsQueue); we throttle the refreshes and retries too, so a registrar that came back
  *   after an outage does not get every line at once. The queue holds at most one entry per line (a line already
- *   queued is not queued twice) and is served first in, first out.
+ *   queued is not queued twice) and is served first in, first out. At most `maxInFlight` (200) of a pool's REGISTERs
+ *   await their answer at a time: at throttle 0 the next ones leave as answers come in (our safety, not Flexisip's).
  * - Refreshes happen at a uniformly random point between 50 % and 90 % of the granted expiry, drawn again for each
  *   refresh, so lines registered together do not refresh together (belle-sip has the same "refresh window",
  *   at 90 %–90 % by default).
