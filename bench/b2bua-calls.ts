@@ -17,7 +17,7 @@ import os from 'node:os';
 import { startB2bua } from '../test/harness/b2bua.js';
 import { runConcurrentCalls, percentile } from '../test/harness/call-load.js';
 import { createRunDir } from '../test/harness/run-dir.js';
-import { stopAllStarted } from '../test/harness/processes.js';
+import { runBench } from './run-bench.js';
 import { SipUa } from '../test/harness/sip-ua.js';
 import { plain, sdes, startAnswerer } from '../test/harness/srtp-call.js';
 import { sleep } from '../test/harness/wait.js';
@@ -119,16 +119,4 @@ async function main(): Promise<void> {
   }
 }
 
-const guard = setTimeout(() => {
-  console.error('bench: overall time budget exceeded');
-  void stopAllStarted().finally(() => process.exit(2));
-}, (LEVELS.length * ENGINES.length * (SECONDS + 60) + 60) * 1000);
-main()
-  .catch((e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    clearTimeout(guard);
-    await stopAllStarted();
-  });
+runBench(main, (LEVELS.length * ENGINES.length * (SECONDS + 60) + 60) * 1000);

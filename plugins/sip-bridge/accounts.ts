@@ -34,7 +34,8 @@ export class Line {
   /** Removed from its pool (SQL loader): its calls in progress keep their slots, new calls never get it. */
   removed = false;
   private busy = 0;
-  registration: { state: RegistrationState; reason?: string | undefined } = { state: 'none' };
+  /** `reason`: what failed, for logs and events ("403 Forbidden"); `status`: its SIP status (0: no answer, transport error). */
+  registration: { state: RegistrationState; reason?: string | undefined; status?: number | undefined } = { state: 'none' };
 
   constructor(
     spec: AccountSpec,

@@ -93,6 +93,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
       sip: host.sip,
       log,
       timers: runtime.timers,
+      random,
       retryMs: runtime.retryMs,
       expiresSeconds: runtime.expiresSeconds,
       onChange: (event) => {
@@ -116,7 +117,8 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
         log.warn({ pool: pool.name, account: line.uri, newUri: spec.uri }, 'account update refused: its new URI is another account of the pool');
         return;
       }
-      if (oldIdentity) void host.sip.request(oldIdentity.request).catch((e: unknown) => log.warn({ account: oldIdentity.uri, err: e }, 'un-REGISTER of the old identity failed'));
+      // through the pool's REGISTER queue (throttled), like every REGISTER of the pool
+      if (oldIdentity) void registrations.unregisterOldIdentity(line, oldIdentity);
       if (reregister && line.registrationRequired) registrations.refresh(line);
     },
     deleted: (pool, line) => {

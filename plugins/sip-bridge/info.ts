@@ -13,6 +13,50 @@ export interface SipBridgeInfo {
   readonly providers: readonly { readonly name: string; readonly accounts: readonly AccountInfo[] }[];
 }
 
+/**
+ * liblinphone's text for the reason of a failed REGISTER answered `status`, as Flexisip prints it after
+ * "Registration failed: " (linphone_reason_to_string(account->getError())). The chain, read in liblinphone:
+ * SIP status → SalReason (coreapi/bellesip_sal/sal_op_impl.c, _sal_reason_from_sip_code) → LinphoneReason
+ * (coreapi/misc.c, linphone_reason_from_sal) → text (coreapi/error_info.c, linphone_reason_to_string).
+ * Status 0 is "no answer, transport error" (belle-sip reports 503 "io error" → the same "IO error"); a transaction
+ * timeout is belle-sip's 408 → "Not answered".
+ */
+export function linphoneReasonText(status: number | undefined): string {
+  if (status === undefined) return 'Unknown error';
+  if (status >= 100 && status < 300) return 'No error';
+  return LINPHONE_REASON_TEXT[status] ?? 'Unknown error';
+}
+
+const LINPHONE_REASON_TEXT: Readonly<Record<number, string>> = {
+  0: 'IO error',
+  301: 'Moved permanently',
+  302: 'No error', // SalReasonRedirect → LinphoneReasonNone
+  401: 'Unauthorized',
+  403: 'Bad credentials', // SalReasonForbidden → LinphoneReasonBadCredentials
+  404: 'User not found',
+  407: 'Unauthorized',
+  408: 'Not answered', // SalReasonRequestTimeout → LinphoneReasonNotAnswered
+  410: 'Gone',
+  412: 'Conditional request failed',
+  415: 'Incompatible media capabilities', // LinphoneReasonUnsupportedContent is LinphoneReasonMedia
+  422: 'Session Interval Too Small',
+  480: 'Temporarily unavailable',
+  481: 'No match',
+  484: 'Address incomplete',
+  486: 'Busy',
+  487: 'No error',
+  488: 'Not acceptable here',
+  489: 'Bad event',
+  491: 'Temporarily unavailable', // SalReasonRequestPending
+  500: 'Unknown error', // SalReasonInternalError
+  501: 'Not implemented',
+  502: 'Bad gateway',
+  503: 'IO error', // SalReasonServiceUnavailable → LinphoneReasonIOError
+  504: 'Server timeout',
+  600: 'Do not disturb',
+  603: 'Call declined',
+};
+
 export function accountStatus(line: Line): string {
   if (!line.registrationRequired) return 'OK';
   switch (line.registration.state) {
@@ -23,7 +67,7 @@ export function accountStatus(line: Line): string {
     case 'registering':
       return 'Registration in progress';
     case 'failed':
-      return `Registration failed: ${line.registration.reason ?? 'unknown reason'}`;
+      return `Registration failed: ${linphoneReasonText(line.registration.status)}`;
     case 'unregistered':
       return 'Unregistered';
   }

@@ -179,3 +179,20 @@ describe('sip-bridge SIP address parsing', () => {
     });
   });
 });
+
+describe('sip-bridge Random account choice (statistics)', () => {
+  it('spreads 3,000 choices over 3 available lines within ±10 % of 1,000 each (Math.random; ±100 is about 4 standard deviations)', async () => {
+    const loaded = await loadBridgeConfig('providers-v2.json', FIXTURES);
+    assert.ok(loaded.ok);
+    const pools = buildPools(loaded.value.pools);
+    const shared = pools.get('shared')!;
+    const counts = new Map(shared.lines.map((l) => [l, 0]));
+    for (let i = 0; i < 3000; i++) {
+      const line = shared.pickAvailable(Math.random);
+      assert.ok(line, 'every line is available');
+      counts.set(line, counts.get(line)! + 1);
+    }
+    assert.equal(counts.size, 3);
+    for (const [line, n] of counts) assert.ok(Math.abs(n - 1000) <= 100, `${line.uri} chosen ${n} times out of 3000: ${JSON.stringify([...counts.values()])}`);
+  });
+});
