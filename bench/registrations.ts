@@ -74,7 +74,8 @@ async function run(throttleMs: number): Promise<Record<string, unknown>> {
   const registrar = await startRegistrar(runDir, 'registrar');
   const stack = new SipStack(quiet, 'bench-registrations');
   const transport = await stack.listen('udp', '127.0.0.1', 0);
-  const sip = createPluginSipApi(stack, () => `sip:127.0.0.1:${transport.local.port}`);
+  // Registrations only: no subscription is made here.
+  const sip = createPluginSipApi(stack, () => `sip:127.0.0.1:${transport.local.port}`, () => { throw new Error('no subscriptions in this benchmark'); });
   try {
     gc();
     const before = process.memoryUsage();
