@@ -19,11 +19,13 @@ const DIALOGS = {
   b: { callId: 'call-b', localTag: 'tb', remoteTag: 'rb' },
 } as const;
 
-function fakeDialog(leg: LegId) {
+interface FakeDialog { callId: string; localTag: string; remoteTag: string; remoteAddr: string; request(method: string): SipRequest }
+
+function fakeDialog(leg: LegId): FakeDialog {
   return { ...DIALOGS[leg], remoteAddr: REMOTE[leg], request: (method: string) => new SipRequest(method, `sip:${leg}@127.0.0.1`) };
 }
 
-function setUp(hooks: B2buaHooks = createHooks(), extra: { other?: { a: ReturnType<typeof fakeDialog>; b: ReturnType<typeof fakeDialog> } } = {}) {
+function setUp(hooks: B2buaHooks = createHooks(), extra: { other?: Record<LegId, FakeDialog> } = {}) {
   const sent: Sent[] = [];
   const logs: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
   const logger = (level: string) => (fields: Record<string, unknown>, msg: string) => logs.push({ level, fields, msg });
