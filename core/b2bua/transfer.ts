@@ -12,6 +12,7 @@ import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
 import { formatUri, parseUri, type SipUri } from '../sip/uri.js';
+import type { Dialog } from '../sip/dialog.js';
 import type { CallContext, CallInDialog } from './call-context.js';
 
 interface Transfer {
@@ -19,8 +20,11 @@ interface Transfer {
   finished: boolean;
 }
 
-/** `callid;to-tag=X;from-tag=Y` (our dialog with the transferor) → the same for our dialog with the target. */
-export function rewriteReplaces(value: string, ctx: Pick<CallContext, 'findByDialog'>): string | undefined {
+/**
+ * `callid;to-tag=X;from-tag=Y` (our dialog with the transferor) → the same for our dialog with the target, and that
+ * dialog (the transferee's new INVITE must reach its far end).
+ */
+export function rewriteReplaces(value: string, ctx: Pick<CallContext, 'findByDialog'>): { value: string; targetDialog: Dialog } | undefined {
   const parts = value.split(';');
   const callId = parts[0]!.trim();
   const param = (n: string): string | undefined => parts.slice(1).map((p) => p.trim().split('=')).find(([k]) => k!.toLowerCase() === n)?.[1];
@@ -32,7 +36,7 @@ export function rewriteReplaces(value: string, ctx: Pick<CallContext, 'findByDia
   const targetDialog = found.call.dialogOf(OTHER_LEG[found.leg]);
   if (!targetDialog) return undefined;
   const early = parts.slice(1).some((p) => p.trim().toLowerCase() === 'early-only');
-  return `${targetDialog.callId};to-tag=${targetDialog.remoteTag};from-tag=${targetDialog.localTag}${early ? ';early-only' : ''}`;
+  return { value: `${targetDialog.callId};to-tag=${targetDialog.remoteTag};from-tag=${targetDialog.localTag}${early ? ';early-only' : ''}`, targetDialog };
 }
 
 export class Transfers {
@@ -50,7 +54,7 @@ export class Transfers {
     if (!otherDialog) { tx.send(tx.response(481)); return; }
     if (this.current && !this.current.finished) { tx.send(tx.response(491)); return; }
     const replacesKey = Object.keys(target.headers).find((k) => k.toLowerCase() === 'replaces');
-    let replaces: string | undefined;
+    let replaces: ReturnType<typeof rewriteReplaces>;
     if (replacesKey) {
       replaces = rewriteReplaces(decodeURIComponent(target.headers[replacesKey]!), ctx);
       if (!replaces) { tx.send(tx.response(403, 'Forbidden (Replaces names no dialog of ours)')); return; }
@@ -62,11 +66,19 @@ export class Transfers {
     tx.send(accepted);
     this.sipfragNotify(leg, '100 Trying', false);
     const referredBy = req.get('referred-by');
-    const chosen = await this.chooseTarget(leg, referTo, target, referredBy);
+    let chosen = await this.chooseTarget(leg, referTo, target, referredBy);
     if (call.ended) { transfer.finished = true; return; }
+    // Attended, no hook changed it: the target as our dialog with it knows it, the address the transferee can reach
+    // (the transferor wrote it in its side's form). Flexisip takes the To of that leg (b2bua-server.cc onCallStateReferred);
+    // we take its far end, the same for a leg we called and the target itself for a leg it called us on.
+    if (replaces && !chosen.changed) {
+      const far = parseNameAddr(replaces.targetDialog.remoteAddr);
+      const farUri = far ? parseUri(far.uri) : undefined;
+      if (far && farUri) chosen = { uri: farUri, displayName: far.displayName, changed: false };
+    }
     // Replaces is core's: whatever the hooks returned, the received one goes back, rewritten to our dialog with the target.
     const headers: Record<string, string> = Object.fromEntries(Object.entries(chosen.uri.headers).filter(([k]) => k.toLowerCase() !== 'replaces'));
-    if (replaces !== undefined) headers['Replaces'] = encodeURIComponent(replaces);
+    if (replaces) headers['Replaces'] = encodeURIComponent(replaces.value);
     const out = otherDialog.request('REFER');
     out.set('refer-to', formatNameAddr({ displayName: chosen.displayName, uri: formatUri({ ...chosen.uri, headers }), params: referTo.params }));
     if (referredBy) out.set('referred-by', referredBy);
@@ -85,9 +97,9 @@ export class Transfers {
    * The transferTarget hook's Refer-To; the received one when no hook changes it, when a hook throws or returns a URI
    * that does not parse (logged: the transfer goes on as the transferor asked).
    */
-  private async chooseTarget(leg: LegId, referTo: NameAddr, target: SipUri, referredBy: string | undefined): Promise<{ uri: SipUri; displayName: string | undefined }> {
+  private async chooseTarget(leg: LegId, referTo: NameAddr, target: SipUri, referredBy: string | undefined): Promise<{ uri: SipUri; displayName: string | undefined; changed: boolean }> {
     const { call, ctx } = this;
-    const received = { uri: target, displayName: referTo.displayName };
+    const received = { uri: target, displayName: referTo.displayName, changed: false };
     const incoming = call.incoming;
     const dialog = call.dialogOf(leg);
     const legRemote = dialog ? parseNameAddr(dialog.remoteAddr) : undefined;
@@ -101,13 +113,13 @@ export class Transfers {
       call.log.error({ err: (e as Error)?.stack ?? String(e), referTo: bareUri(target) }, 'a transferTarget hook failed; the REFER goes on with its own Refer-To');
       return received;
     }
-    if (value.uri === referTo.uri) return { uri: target, displayName: value.displayName };
+    if (value.uri === referTo.uri) return { uri: target, displayName: value.displayName, changed: false };
     const uri = typeof value.uri === 'string' ? parseUri(value.uri) : undefined;
     if (!uri) {
       call.log.warn({ hookValue: String(value.uri).slice(0, 200), referTo: bareUri(target) }, 'a transferTarget hook returned a Refer-To that is not a SIP URI; the REFER goes on with its own');
       return received;
     }
-    return { uri, displayName: value.displayName };
+    return { uri, displayName: value.displayName, changed: true };
   }
 
   onNotify(leg: LegId, req: SipRequest, tx: ServerTransaction): void {

@@ -114,6 +114,25 @@ describe('core transfers: the transferTarget hook', () => {
     assert.equal(out?.referTo, '<sip:bob@internal.example.org?Replaces=consult-b%3Bto-tag%3Dcr%3Bfrom-tag%3Dcl>');
   });
 
+  it('attended, no hook changing it: the Refer-To is the target as our dialog with it knows it (the transferee can reach that)', async () => {
+    const other = {
+      a: { ...fakeDialog('a'), callId: 'consult-a' },
+      b: { ...fakeDialog('b'), callId: 'consult-b', localTag: 'cl', remoteTag: 'cr', remoteAddr: '"Target" <sip:+33699@trunk.example.net>' },
+    };
+    const { transfers, sent } = setUp(createHooks(), { other });
+    const r = refer('<sip:carol@internal.example.org?Replaces=consult-a%3Bto-tag%3Dta%3Bfrom-tag%3Dra>');
+    await transfers.onRefer('a', r.req, r.tx);
+    assert.equal(refersTo(sent)[0]?.referTo, '"Target" <sip:+33699@trunk.example.net?Replaces=consult-b%3Bto-tag%3Dcr%3Bfrom-tag%3Dcl>');
+  });
+
+  it('attended with Replaces naming no dialog of ours: 403, nothing sent', async () => {
+    const { transfers, sent } = setUp();
+    const r = refer('<sip:carol@internal.example.org?Replaces=unknown%3Bto-tag%3Dx%3Bfrom-tag%3Dy>');
+    await transfers.onRefer('a', r.req, r.tx);
+    assert.equal(r.answers[0]?.status, 403);
+    assert.equal(sent.length, 0);
+  });
+
   it('a hook that throws or returns something that is not a SIP URI: the REFER goes on with its own Refer-To, logged', async () => {
     for (const tap of [async () => { throw new Error('boom'); }, async () => ({ uri: 'http://evil.example.com/', displayName: undefined })]) {
       const hooks = createHooks();
