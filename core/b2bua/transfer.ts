@@ -20,11 +20,13 @@ interface Transfer {
   finished: boolean;
 }
 
-/**
- * `callid;to-tag=X;from-tag=Y` (our dialog with the transferor) → the same for our dialog with the target, and that
- * dialog (the transferee's new INVITE must reach its far end).
- */
-export function rewriteReplaces(value: string, ctx: Pick<CallContext, 'findByDialog'>): { value: string; targetDialog: Dialog } | undefined {
+/** `callid;to-tag=X;from-tag=Y` (our dialog with the transferor) → the same for our dialog with the target. */
+export function rewriteReplaces(value: string, ctx: Pick<CallContext, 'findByDialog'>): string | undefined {
+  return replacesTarget(value, ctx)?.value;
+}
+
+/** rewriteReplaces, with the dialog it names (a REFER's transferee must reach that dialog's far end). */
+export function replacesTarget(value: string, ctx: Pick<CallContext, 'findByDialog'>): { value: string; targetDialog: Dialog } | undefined {
   const parts = value.split(';');
   const callId = parts[0]!.trim();
   const param = (n: string): string | undefined => parts.slice(1).map((p) => p.trim().split('=')).find(([k]) => k!.toLowerCase() === n)?.[1];
@@ -54,9 +56,9 @@ export class Transfers {
     if (!otherDialog) { tx.send(tx.response(481)); return; }
     if (this.current && !this.current.finished) { tx.send(tx.response(491)); return; }
     const replacesKey = Object.keys(target.headers).find((k) => k.toLowerCase() === 'replaces');
-    let replaces: ReturnType<typeof rewriteReplaces>;
+    let replaces: ReturnType<typeof replacesTarget>;
     if (replacesKey) {
-      replaces = rewriteReplaces(decodeURIComponent(target.headers[replacesKey]!), ctx);
+      replaces = replacesTarget(decodeURIComponent(target.headers[replacesKey]!), ctx);
       if (!replaces) { tx.send(tx.response(403, 'Forbidden (Replaces names no dialog of ours)')); return; }
     }
     const transfer: Transfer = { transferor: leg, finished: false };

@@ -13,6 +13,7 @@ import type { AccountPool, Line } from './accounts.js';
 import type { CompiledProvider } from './bridge-config.js';
 import { parseSipAddress, renderedAddress } from './sip-uri.js';
 import type { UriParts } from './sip-uri.js';
+import { chooseLine } from './routing.js';
 import { callValues } from './template.js';
 
 /** The transfer fields: `to` = the Refer-To, `from` / `requestUri` = the referring leg's far end and Request-URI. */
@@ -34,15 +35,11 @@ export function transferTarget(
 ): TransferDecision {
   const values = callValues(fields);
   for (const provider of providers) {
-    if (provider.trigger.kind === 'regex' && !provider.trigger.pattern.test(fields.requestUri.uri)) continue;
-    const pool = pools.get(provider.poolName);
-    if (!pool) continue;
-    // Random: Flexisip picks a random available account for a transfer too ("not implemented for call transfers yet").
-    const line =
-      provider.accountToUse.kind === 'random'
-        ? pool.pickAvailable(random)
-        : pool.find(provider.accountToUse.by, provider.accountToUse.source.render(values));
-    if (!line) continue;
+    // Flexisip (sip-provider.cc onTransfer): no account → next provider, whatever onAccountNotFound says; availability
+    // is not asked. Random picks a random available account for a transfer too ("not implemented for call transfers yet").
+    const choice = chooseLine(provider, pools, values, fields.requestUri.uri, random, false);
+    if (choice.kind !== 'line') continue;
+    const { line } = choice;
     const text = provider.to.render({ ...values, ...line.templateValues });
     const address = renderedAddress(text);
     // Flexisip would hand liblinphone an address that does not parse (the transfer then fails); we keep the REFER's own.

@@ -24,6 +24,7 @@ import { createRunDir, tail } from '../../harness/run-dir.js';
 import { received, sipMessages, startSipp, waitForListening, type SippResult, type SippRun } from '../../harness/sipp.js';
 import { requireTools } from '../../harness/tools.js';
 import { StopWaiting, readIfExists, waitUntil } from '../../harness/wait.js';
+import { providerPair } from '../../harness/sip-bridge-providers.js';
 import { headerOf, registrationChanges } from './bridge-env.js';
 
 const USER = 'line1';
@@ -55,28 +56,7 @@ function providers(itspPort: number, internalPort: number, targetPort: number): 
   });
   return {
     schemaVersion: 2,
-    providers: [
-      {
-        name: 'Flexisip -> ITSP (Outbound)',
-        triggerCondition: { strategy: 'Always' },
-        accountToUse: { strategy: 'FindInPool', source: 'sip:{from.user}@{from.hostport}', by: 'alias' },
-        onAccountNotFound: 'nextProvider',
-        outgoingInvite: { to: 'sip:{incoming.to.user}@{account.uri.hostport}{incoming.to.uriParameters}', from: '{account.uri}' },
-        accountPool: 'lines',
-      },
-      {
-        name: 'ITSP -> Flexisip (Inbound)',
-        triggerCondition: { strategy: 'Always' },
-        accountToUse: { strategy: 'FindInPool', source: 'sip:{to.user}@{to.hostport}', by: 'uri' },
-        onAccountNotFound: 'nextProvider',
-        outgoingInvite: {
-          to: '{account.alias}',
-          from: 'sip:{incoming.from.user}@{account.alias.hostport}{incoming.from.uriParameters}',
-          outboundProxy: `<sip:127.0.0.1:${internalPort};transport=udp>`,
-        },
-        accountPool: 'lines',
-      },
-    ],
+    providers: providerPair({ internal: 'Flexisip', external: 'ITSP' }, 'lines', `<sip:127.0.0.1:${internalPort};transport=udp>`),
     accountPools: {
       lines: {
         outboundProxy: `<sip:127.0.0.1:${itspPort};transport=udp>`,

@@ -3,52 +3,28 @@
  * providers of Flexisip's call-transfer-tester.cc (an Outbound / Inbound pair over one pool of internal users' lines).
  */
 import { strict as assert } from 'node:assert';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TransferRequest } from '../../../core/plugin-api/index.js';
 import { buildPools } from '../../../plugins/sip-bridge/accounts.js';
 import type { AccountPool } from '../../../plugins/sip-bridge/accounts.js';
 import type { BridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
-import { compileBridgeConfig } from '../../../plugins/sip-bridge/bridge-config.js';
-import { parseProvidersText } from '../../../plugins/sip-bridge/providers-file.js';
-import { parseSipAddress } from '../../../plugins/sip-bridge/sip-uri.js';
-import { transferTarget } from '../../../plugins/sip-bridge/transfer.js';
 import { startSipBridge } from '../../../plugins/sip-bridge/index.js';
 import type { SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
-import type { TransferRequest } from '../../../core/plugin-api/index.js';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ManualTimers, fakeHost, incomingCall } from './fakes.js';
+import { parseSipAddress } from '../../../plugins/sip-bridge/sip-uri.js';
+import { transferTarget } from '../../../plugins/sip-bridge/transfer.js';
+import type { TransferAddresses } from '../../../plugins/sip-bridge/transfer.js';
+import { providerPair } from '../../harness/sip-bridge-providers.js';
+import { ManualTimers, configOf, fakeHost, incomingCall } from './fakes.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/sip-bridge');
-import type { TransferAddresses } from '../../../plugins/sip-bridge/transfer.js';
-
 const INTERNAL = 'flexisip.example.org';
 const EXTERNAL = 'jabiru.example.org';
 
 function providers(extra: object[] = []): unknown {
   return {
     schemaVersion: 2,
-    providers: [
-      ...extra,
-      {
-        name: 'Flexisip -> Jabiru (Outbound)',
-        triggerCondition: { strategy: 'Always' },
-        accountToUse: { strategy: 'FindInPool', source: 'sip:{from.user}@{from.hostport}', by: 'alias' },
-        onAccountNotFound: 'nextProvider',
-        outgoingInvite: { to: 'sip:{incoming.to.user}@{account.uri.hostport}{incoming.to.uriParameters}', from: '{account.uri}' },
-        accountPool: 'FlockOfJabirus',
-      },
-      {
-        name: 'Jabiru -> Flexisip (Inbound)',
-        triggerCondition: { strategy: 'Always' },
-        accountToUse: { strategy: 'FindInPool', source: 'sip:{to.user}@{to.hostport}', by: 'uri' },
-        onAccountNotFound: 'nextProvider',
-        outgoingInvite: {
-          to: '{account.alias}',
-          from: 'sip:{incoming.from.user}@{account.alias.hostport}{incoming.from.uriParameters}',
-          outboundProxy: '<sip:127.0.0.1:5060;transport=tcp>',
-        },
-        accountPool: 'FlockOfJabirus',
-      },
-    ],
+    providers: [...extra, ...providerPair({ internal: 'Flexisip', external: 'Jabiru' }, 'FlockOfJabirus', '<sip:127.0.0.1:5060;transport=tcp>')],
     accountPools: {
       FlockOfJabirus: {
         outboundProxy: '<sip:127.0.0.1:5070;transport=tcp>',
@@ -58,14 +34,6 @@ function providers(extra: object[] = []): unknown {
       },
     },
   };
-}
-
-function configOf(json: unknown): BridgeConfig {
-  const file = parseProvidersText(JSON.stringify(json), '/test.json');
-  assert.ok(file.ok, JSON.stringify(file));
-  const { config, problems } = compileBridgeConfig(file.value);
-  assert.deepEqual(problems, []);
-  return config;
 }
 
 function fields(referTo: string, remote: string, requestUri: string): TransferAddresses {
