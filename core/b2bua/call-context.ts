@@ -6,7 +6,7 @@
  */
 import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from '../media/types.js';
-import type { B2buaHooks } from '../plugin-api/index.js';
+import type { B2buaHooks, IncomingCall, LegBTarget } from '../plugin-api/index.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
@@ -24,6 +24,9 @@ export interface CallInDialog {
   readonly ended: boolean;
   readonly bridge: MediaBridge | undefined;
   readonly sessionTimers: Partial<Record<LegId, SessionTimer>>;
+  /** What the hooks saw of leg A, and leg B's target (for the transferTarget hook). */
+  readonly incoming: IncomingCall | undefined;
+  readonly target: LegBTarget | undefined;
   dialogOf(leg: LegId): Dialog | undefined;
   /** Send a request in a leg's dialog; resolves with the final response. */
   sendInDialog(leg: LegId, req: SipRequest): Promise<SipResponse>;

@@ -101,6 +101,31 @@ export interface CallEnded {
   readonly mediaReport?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Where the transferee of a REFER is sent (since 1.3.0): the Refer-To of the REFER we send to the other leg.
+ * The waterfall starts from the REFER's own Refer-To. Its Replaces header (attended transfer) is not the hooks' business:
+ * the host drops any Replaces the value carries and puts back the received one, rewritten to our dialog with the target.
+ */
+export interface TransferTarget {
+  /** A SIP URI, URI headers allowed (e.g. `sip:+33612@trunk.example.net`); one that does not parse keeps the REFER's own. */
+  uri: string;
+  displayName: string | undefined;
+}
+
+/** A REFER one leg of a call sent us (since 1.3.0); the host re-issues it to the other leg with the TransferTarget. */
+export interface TransferRequest {
+  readonly call: IncomingCall;
+  /** The leg the REFER came on (the transferor's side): `a` = the caller's side, `b` = leg B. */
+  readonly leg: 'a' | 'b';
+  /** That leg as we see it: the Request-URI of its INVITE, and the party at its far end (leg A: its From; leg B: its To). */
+  readonly legRequestUri: string;
+  readonly legRemote: NameAddr;
+  /** The Refer-To as received (URI headers, Replaces included, untouched). */
+  readonly referTo: NameAddr;
+  /** The REFER's Referred-By header, copied to the other leg's REFER whatever the hooks decide. */
+  readonly referredBy: string | undefined;
+}
+
 export interface ServerInfo {
   readonly version: string;
   readonly transports: readonly string[];
@@ -186,6 +211,8 @@ export interface B2buaHooks {
   readonly legBMedia: AsyncSeriesWaterfallHook<[LegBMedia, IncomingCall]>;
   /** Leg B answered 200 and leg A was answered. */
   readonly callAnswered: AsyncSeriesHook<[CallAnswered]>;
+  /** A leg REFERs (call transfer): decide the Refer-To the other leg gets (sip-bridge's provider rewriting; since 1.3.0). */
+  readonly transferTarget: AsyncSeriesWaterfallHook<[TransferTarget, TransferRequest]>;
   /** The call ended (any reason, exactly once per call that reached incomingCall). */
   readonly callEnded: SyncHook<[CallEnded]>;
   /** Registration state of an account changed (emitted by plugins that register, consumed by anyone). */
@@ -207,6 +234,7 @@ export function createHooks(): B2buaHooks {
     legBTarget: new AsyncSeriesWaterfallHook(['target', 'call']),
     legBMedia: new AsyncSeriesWaterfallHook(['media', 'call']),
     callAnswered: new AsyncSeriesHook(['answered']),
+    transferTarget: new AsyncSeriesWaterfallHook(['target', 'transfer']),
     callEnded: new SyncHook(['ended']),
     registrationChanged: new SyncHook(['event']),
     subscribeTarget: new AsyncSeriesWaterfallHook(['target', 'subscribe']),

@@ -1,6 +1,7 @@
 /**
  * sip-bridge: routes calls through external SIP provider accounts (trunking), Flexisip's providers JSON format.
- * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption), callEnded (release the line slot),
+ * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption), transferTarget (Refer-To in the other side's
+ * form), callEnded (release the line slot),
  * ready / shutdown (registrations, SQL account loaders). Admin command `SIP_BRIDGE INFO` (registered from apply()).
  */
 import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../../core/plugin-api/index.js';
@@ -16,6 +17,7 @@ import { Mwi } from './mwi.js';
 import { Registrations, realTimers } from './registration.js';
 import type { Timers } from './registration.js';
 import { routeCall } from './routing.js';
+import { transferTarget } from './transfer.js';
 import { parseSipAddress } from './sip-uri.js';
 import { ioredisConnector, type PubSubConnector } from './redis/client.js';
 import { readRedisParameters } from './redis/parameters.js';
@@ -205,6 +207,30 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     if (!forced || forced === media.encryption) return withAvpf;
     const srtpSuites = forced !== 'sdes' ? [] : media.srtpSuites.length > 0 ? media.srtpSuites : [...DEFAULT_SDES_SUITES];
     return { ...withAvpf, encryption: forced, srtpSuites };
+  });
+
+  // Transfers: the Refer-To in the other side's form (Flexisip's onTransfer); nothing found → as it is.
+  host.hooks.transferTarget.tapPromise(PLUGIN_NAME, async (target, transfer) => {
+    try {
+      const decision = transferTarget(config.providers, pools, {
+        to: parseSipAddress(target.uri, target.displayName ?? ''),
+        from: parseSipAddress(transfer.legRemote.uri, transfer.legRemote.displayName ?? ''),
+        requestUri: parseSipAddress(transfer.legRequestUri),
+      }, random);
+      if (decision.kind === 'keep') {
+        log.info({ callId: transfer.call.id, referTo: target.uri, leg: transfer.leg, why: decision.why }, 'transfer: Refer-To left as it is');
+        return target;
+      }
+      const randomAccount = decision.provider.accountToUse.kind === 'random'; // Flexisip warns too: "not implemented for call transfers yet"
+      log[randomAccount ? 'warn' : 'info'](
+        { callId: transfer.call.id, leg: transfer.leg, provider: decision.provider.name, account: decision.line.uri, referTo: target.uri, rewrittenTo: decision.uri },
+        randomAccount ? 'transfer: Refer-To rewritten with a random account (accountToUse Random; use FindInPool to choose it)' : 'transfer: Refer-To rewritten',
+      );
+      return { uri: decision.uri, displayName: decision.displayName ?? target.displayName };
+    } catch (e) {
+      log.error({ callId: transfer.call.id, err: e }, 'transfer rewriting failed; Refer-To left as it is');
+      return target;
+    }
   });
 
   host.hooks.callEnded.tap(PLUGIN_NAME, ({ call }) => {
