@@ -281,13 +281,35 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     await bob.none((m) => m instanceof SipRequest, 'INVITE to the callee');
   });
 
-  it('bad SDP gets 400 and an INVITE without SDP gets 488, and the server keeps serving', async () => {
+  it('bad SDP gets 400 and an INVITE whose body is not SDP gets 488, and the server keeps serving', async () => {
     await setup();
     alice.send(alice.invite('sip:bob@example.org', 'v=0\r\ngarbage\r\n'));
     await alice.response(400);
-    alice.send(alice.invite('sip:bob@example.org', undefined));
+    const notSdp = alice.invite('sip:bob@example.org', undefined, { 'content-type': 'text/plain' });
+    notSdp.body = 'hello';
+    alice.send(notSdp);
     await alice.response(488);
     await establish();
+  });
+
+  it('late offer: an INVITE without SDP is bridged; an ACK without the answer ends the call with BYE on both legs', async () => {
+    await setup();
+    const inviteA = alice.invite('sip:bob@example.org', undefined);
+    alice.send(inviteA);
+    const inviteB = await bob.request('INVITE');
+    assert.match(inviteB.body, /^m=audio \d+ RTP\/AVP 0 8 101/m, 'leg B gets our G.711 offer');
+    const okB = bob.answer(inviteB, 200, 'OK', { sdp: offerSdp(5000) });
+    bob.send(okB);
+    const okA = await alice.response(200);
+    assert.match(okA.body, /^m=audio [1-9]\d* RTP\/AVP 0/m, 'the 200 to leg A carries an offer');
+    await bob.request('ACK');
+    const dA = alice.uacDialog(inviteA, okA);
+    alice.send(alice.inDialog(dA, 'ACK'));
+    const [byeA, byeB] = await Promise.all([alice.request('BYE', 3000), bob.request('BYE', 3000)]);
+    alice.send(alice.answer(byeA, 200, 'OK'));
+    bob.send(bob.answer(byeB, 200, 'OK'));
+    await settled();
+    assert.deepEqual(ended.map((e) => e.reason), ['bad-answer']);
   });
 
   it('ringing timeout: leg A gets 408, leg B a CANCEL', async () => {
