@@ -9,7 +9,7 @@
 import { OTHER_LEG, type LegId, type NameAddr } from '../vocabulary/index.js';
 import type { TransferRequest, TransferTarget } from '../plugin-api/index.js';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
-import type { SipRequest } from '../sip/message.js';
+import { reasonPhrase, type SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
 import { formatUri, parseUri, type SipUri } from '../sip/uri.js';
 import type { Dialog } from '../sip/dialog.js';
@@ -129,11 +129,17 @@ export class Transfers {
     const transfer = this.current;
     const event = (req.get('event') ?? '').split(';')[0]!.trim().toLowerCase();
     if (!transfer || transfer.finished || leg === transfer.transferor || event !== 'refer') return;
-    const status = Number(/^SIP\/2\.0\s+(\d{3})/.exec(req.body.trim())?.[1] ?? 0);
+    const line = /^SIP\/2\.0\s+(\d{3})([^\r\n]*)/.exec(req.body.trim());
+    const status = Number(line?.[1] ?? 0);
     if (status >= 200 && status < 300) {
       transfer.finished = true;
       this.sipfragNotify(transfer.transferor, '200 OK', true);
-    } else if (status >= 300 || (status === 0 && /terminated/i.test(req.get('subscription-state') ?? ''))) {
+    } else if (status >= 300 && status < 700) {
+      // The transferee's own final status (603 Declined, 486 Busy Here...): Flexisip always writes 500 (its
+      // CallTransferListener "cannot yet distinguish"); a transferor sees a failure either way, ours also sees why.
+      transfer.finished = true;
+      this.sipfragNotify(transfer.transferor, `${status} ${sipfragReason(line?.[2] ?? '', status)}`, true);
+    } else if (status === 0 && /terminated/i.test(req.get('subscription-state') ?? '')) {
       transfer.finished = true;
       this.sipfragNotify(transfer.transferor, '500 Internal Server Error', true);
     }
@@ -149,6 +155,12 @@ export class Transfers {
     n.body = `SIP/2.0 ${status}\r\n`;
     void this.call.sendInDialog(leg, n);
   }
+}
+
+/** The reason phrase of a relayed sipfrag: the transferee's, if it is plain text, else the standard one. */
+function sipfragReason(reason: string, status: number): string {
+  const r = reason.trim();
+  return r !== '' && r.length <= 64 && /^[\x20-\x7e]+$/.test(r) ? r : reasonPhrase(status) || 'Failed';
 }
 
 /** A URI without its headers (a Replaces carries tags: not for logs). */

@@ -61,6 +61,11 @@ export const pairs = {
     caller: { scenario: 'uac_refer.xml', keys: { rtp: rtp(t.caller), to_user: 'bob', refer_to: 'sip:carol@127.0.0.1:5999' }, maxSeconds: T },
     callee: { scenario: 'uas_refer.xml', keys: { rtp: rtp(t.callee), refer_user: 'carol' }, maxSeconds: T },
   }),
+  /** Blind REFER that the transferee reports declined (sipfrag 603). */
+  blindReferDeclined: (t: Tones): PairSpec => ({
+    caller: { scenario: 'uac_refer.xml', keys: { rtp: rtp(t.caller), to_user: 'bob', refer_to: 'sip:carol@127.0.0.1:5999' }, maxSeconds: T },
+    callee: { scenario: 'uas_refer_declined.xml', keys: { rtp: rtp(t.callee), refer_user: 'carol' }, maxSeconds: T },
+  }),
   infoDtmf: (t: Tones): PairSpec => ({
     caller: { scenario: 'uac_info_dtmf.xml', keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
     callee: { scenario: 'uas_info_dtmf.xml', keys: { rtp: rtp(t.callee) }, maxSeconds: T },
