@@ -292,6 +292,34 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     await establish();
   });
 
+  it('forks of one INVITE (same Call-ID and From tag, other branch and Request-URI) are two calls, as Flexisip (reject_duplicated_calls=false)', async () => {
+    await setup();
+    const first = alice.invite('sip:bob@example.org', offerSdp(4000));
+    const second = alice.invite('sip:bob-mobile@example.org', offerSdp(4002));
+    second.set('call-id', first.callId);
+    second.set('from', first.get('from'));
+    assert.notEqual(second.branch, first.branch);
+    alice.send(first);
+    alice.send(second);
+    const legsB = [await bob.request('INVITE'), await bob.request('INVITE')];
+    assert.deepEqual(legsB.map((i) => i.uri).sort(), ['sip:bob-mobile@example.org', 'sip:bob@example.org']);
+    assert.equal(new Set([first.callId, ...legsB.map((i) => i.callId)]).size, 3, 'each fork has its own leg B Call-ID');
+    const okB = legsB.map((i) => bob.answer(i, 200, 'OK', { sdp: offerSdp(i.uri.includes('mobile') ? 5002 : 5000) }));
+    for (const ok of okB) bob.send(ok);
+    const okA = [await alice.response(200), await alice.response(200)];
+    assert.notEqual(okA[0]!.toTag, okA[1]!.toTag, 'two dialogs with leg A, told apart by our tag');
+    const dialogs = okA.map((ok) => alice.uacDialog(first, ok));
+    for (const d of dialogs) alice.send(alice.inDialog(d, 'ACK'));
+    await bob.request('ACK');
+    await bob.request('ACK');
+    for (const d of dialogs) alice.send(alice.inDialog(d, 'BYE', { seq: 2 }));
+    for (let i = 0; i < 2; i++) { const bye = await bob.request('BYE'); bob.send(bob.answer(bye, 200, 'OK')); }
+    await alice.response(200, 'BYE');
+    await alice.response(200, 'BYE');
+    await settled();
+    assert.deepEqual(ended.map((e) => e.reason), ['caller-bye', 'caller-bye']);
+  });
+
   it('late offer: an INVITE without SDP is bridged; an ACK without the answer ends the call with BYE on both legs', async () => {
     await setup();
     const inviteA = alice.invite('sip:bob@example.org', undefined);
