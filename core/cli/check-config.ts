@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_WARNING, readConfig } from '../config/load.js';
+import { withNatAddressesResolved } from '../config/nat-addresses.js';
 import type { LoadedConfig } from '../config/load.js';
 import { errorReason, type ErrorCode } from '../errors/index.js';
 import { silentLogger } from '../log/index.js';
@@ -24,7 +25,12 @@ export interface CheckResult {
 }
 
 export async function checkConfig(file: string): Promise<CheckResult> {
-  const { config, problems, warnings } = readConfig(file);
+  const reading = readConfig(file);
+  const { warnings } = reading;
+  // nat-addresses host names are resolved as at start-up (only when the file has no other problem: its values are sound).
+  const nat = reading.problems.length === 0 ? await withNatAddressesResolved(reading.config) : { config: reading.config, problems: [] };
+  const config = nat.config;
+  const problems = [...reading.problems, ...nat.problems];
   const app = await readApplication(config);
   const all = [...problems, ...app.problems];
   // The configuration's own warnings, then the application's (from its validate()).

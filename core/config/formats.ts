@@ -80,6 +80,7 @@ const userAgent: FormatCheck = (v) => {
 
 const ipAddress: FormatCheck = (v) => (net.isIP(v) ? undefined : `"${v}" is not an IP address`);
 const optionalIpAddress: FormatCheck = (v) => (v.trim() === '' ? undefined : ipAddress(v));
+const ipAddressOrHost: FormatCheck = (v) => (net.isIP(v) || HOSTNAME.test(v) ? undefined : `"${v}" is neither an IP address nor a host name`);
 
 export function parseHostPort(v: string): { host: string; port: number } | string {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\d{1,5})$/.exec(v.trim());
@@ -106,5 +107,6 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = {
   'user-agent': userAgent,
   'ip-address': ipAddress,
   'optional-ip-address': optionalIpAddress,
+  'ip-address-or-host': ipAddressOrHost,
   'loopback-host-port': loopbackHostPort,
 };

@@ -58,9 +58,10 @@ export type B2buaServerConfig = {
    */
   readonly enableIce: boolean;
   /**
-   * `nat-addresses` (default `[]`): Public IP addresses of this host, at most one IPv4 and one IPv6,
-   * whitespace-separated, announced as server-reflexive ICE candidates of the media ports (as liblinphone does for
-   * Flexisip; an address of the other family than media-address is not announced). Needs enable-ice.
+   * `nat-addresses` (default `[]`): Public host name or IP addresses of this host, whitespace-separated, announced
+   * as server-reflexive ICE candidates of the media ports (as liblinphone does for Flexisip; an address of the
+   * other family than media-address is not announced). A host name is resolved at start-up to its first address,
+   * as Flexisip does; in all, at most one IPv4 and one IPv6. Needs enable-ice.
    */
   readonly natAddresses: readonly string[];
   /**

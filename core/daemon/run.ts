@@ -15,6 +15,7 @@ import { createB2buaServer } from '../b2bua/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
 import { B2BUA_SECTION, b2buaServerSchema, CONFIG_WARNING, configError, isTlsTransport, PLUGIN_SECTION_PREFIX, readConfig, type LoadedConfig } from '../config/load.js';
 import type { SectionSchema } from '../config/section.js';
+import { withNatAddressesResolved } from '../config/nat-addresses.js';
 import { b2buaError, B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
@@ -51,7 +52,9 @@ export interface RunningDaemon {
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const reading = readConfig(options.configFile);
   if (reading.problems.length > 0) throw configError(options.configFile, reading.problems);
-  const config = reading.config;
+  const resolved = await withNatAddressesResolved(reading.config);
+  if (resolved.problems.length > 0) throw configError(options.configFile, resolved.problems);
+  const config = resolved.config;
 
   const log = createLogger({ level: levelFor(config, options.debug), ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const app = await readApplication(config);

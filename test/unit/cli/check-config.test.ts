@@ -40,6 +40,14 @@ describe('--check-config', () => {
     assert.equal(r.media[0], 'media: engine relay; encryption none');
   });
 
+  it('nat-addresses with a host name: resolved as at start-up (localhost, from /etc/hosts), two of one family refused', async () => {
+    const ok = await check('nat-name', '[b2bua-server]\nmedia-engine=relay\nnat-addresses=localhost\n');
+    assert.equal(ok.ok, true, ok.lines.join('\n'));
+    const twice = await check('nat-twice', '[b2bua-server]\nmedia-engine=relay\nnat-addresses=127.0.0.1 localhost\n');
+    assert.equal(twice.ok, false, twice.lines.join('\n'));
+    assert.match(twice.lines.join('\n'), /\[b2bua-server\] nat-addresses: "localhost" gives a second IPv4 address \(127\.0\.0\.1, after 127\.0\.0\.1\)/);
+  });
+
   const cases: [string, string, RegExp][] = [
     ['unknown key', '[b2bua-server]\nmax-call=3\n', /\[b2bua-server\] max-call: unknown key \(did you mean "max-calls"\?\)/],
     ['bad SIP URI', '[b2bua-server]\noutbound-proxy=127.0.0.1\n', /\[b2bua-server\] outbound-proxy: "127.0.0.1" is not a SIP URI/],

@@ -121,7 +121,8 @@ describe('[b2bua-server] schema: values, defaults and error messages', () => {
 
   it('cross-key rules: nat-addresses needs ICE, session-expires minimum, admin on loopback only', () => {
     assert.match(problemsOf('enable-ice=false\nnat-addresses=192.0.2.1')[0]!, /nat-addresses: is only used with ICE/);
-    assert.match(problemsOf('nat-addresses=not-an-ip')[0]!, /nat-addresses: "not-an-ip" is not an IP address/);
+    assert.match(problemsOf('nat-addresses=bad_host!')[0]!, /nat-addresses: "bad_host!" is neither an IP address nor a host name/);
+    assert.deepEqual(problemsOf('nat-addresses=b2bua.example.org'), [], 'a host name is resolved at start-up (core/config/nat-addresses.ts)');
     assert.match(problemsOf('nat-addresses=192.0.2.1 198.51.100.1 2001:db8::1')[0]!, /nat-addresses: has 2 IPv4 addresses \(192.0.2.1 198.51.100.1\): at most one IPv4 and one IPv6/);
     assert.deepEqual(problemsOf('nat-addresses=192.0.2.1 2001:db8::1'), []);
     assert.match(problemsOf('one-connection-per-account=true')[0]!, /one-connection-per-account: true is not supported yet: every external account uses the server's one SIP socket \(set false/);
