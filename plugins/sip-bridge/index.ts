@@ -1,8 +1,9 @@
 /**
  * sip-bridge: routes calls through external SIP provider accounts (trunking), Flexisip's providers JSON format.
- * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption), transferTarget (Refer-To in the other side's
- * form), callEnded (release the line slot),
- * ready / shutdown (registrations, SQL account loaders). Admin command `SIP_BRIDGE INFO` (registered from apply()).
+ * Hooks: legBTarget (route or 488), legBMedia (provider's mediaEncryption and enableAvpf), transferTarget (Refer-To in
+ * the other side's form), subscribeTarget and registrationChanged (MWI, mwi.ts), callEnded (release the line slot),
+ * ready / shutdown (registrations, SQL account loaders, Redis account updates). Admin command `SIP_BRIDGE INFO`
+ * (registered from apply(); also answered on Flexisip's CLI socket).
  */
 import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../../core/plugin-api/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
@@ -278,7 +279,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.3.0', // host.admin (1.1.0), validate() returning warnings (1.2.0), LegBMedia.avpf (1.3.0)
+  hostApi: '^1.3.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0)
   configSchema: schema,
   async validate(options, { configDir, configFile }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);
