@@ -19,6 +19,27 @@ interface StreamState {
   offeredKeys?: OfferedKey[];
   srtp?: { send: SrtpKey; recv: SrtpKey };
   dtlsRole?: 'client' | 'server';
+  /** This leg's last offer put the stream on hold (sendonly / inactive in a re-INVITE): answered as Flexisip answers it. */
+  holdOffered?: boolean;
+}
+
+function sendsDir(d: Direction): boolean { return d === 'sendrecv' || d === 'sendonly'; }
+function receivesDir(d: Direction): boolean { return d === 'sendrecv' || d === 'recvonly'; }
+/** What both directions allow. */
+function bothAllow(x: Direction, y: Direction): Direction {
+  const send = sendsDir(x) && sendsDir(y);
+  const recv = receivesDir(x) && receivesDir(y);
+  return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : 'inactive';
+}
+/** We hold this leg's stream: the last SDP we sent it only sends, or nothing. */
+function weHold(leg: LegState, index: number): boolean {
+  const d = leg.local?.[index]?.direction;
+  return d === 'sendonly' || d === 'inactive';
+}
+/** The leg holds us: its last SDP (offer or answer) only sends, or nothing. */
+function holdsUs(leg: LegState, index: number): boolean {
+  const d = leg.remote?.media[index]?.direction;
+  return d === 'sendonly' || d === 'inactive';
 }
 
 class LegState {
@@ -160,6 +181,7 @@ export class MediaBridge {
   async forwardOffer(from: LegId, offer: ParsedSdp): Promise<string> {
     const src = this.legs[from];
     const dst = this.legs[from === 'a' ? 'b' : 'a'];
+    const reoffer = src.remote !== undefined;
     src.remote = offer;
     const streams: OutStream[] = [];
     for (const m of offer.media) {
@@ -178,10 +200,16 @@ export class MediaBridge {
         crypto = st.offeredKeys;
       }
       const avpf = dst.avpf ?? m.avpf;
+      // Hold as Flexisip's B2BUA maps it (b2bua-server.cc onCallStatePausedByRemote): a leg that pauses (sendonly or
+      // inactive) puts the other leg on hold with sendonly, or with inactive when that leg holds us already ("on hold
+      // for me too"); the pausing leg is answered for itself (forwardAnswer).
+      const holding = reoffer && (m.direction === 'sendonly' || m.direction === 'inactive');
+      src.stream(m.index).holdOffered = holding;
+      const direction: Direction = holding ? (holdsUs(dst, m.index) ? 'inactive' : 'sendonly') : m.direction;
       streams.push({
         // a=rtcp-fb belongs to AVPF (RFC 4585): dropped when this leg is forced to AVP.
         kind: m.kind, enabled: true, endpoint: ep, codecs: avpf ? codecs : codecs.map((c) => ({ ...c, rtcpFb: [] })),
-        direction: m.direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
+        direction, rtcpMux: m.rtcpMux, ptime: m.ptime, maxptime: m.maxptime,
         encryption: dst.encryption, avpf, crypto, setup: dst.encryption === 'dtls-srtp' ? 'actpass' : undefined,
         ice: this.ourIce(dst, ep, true),
       });
@@ -228,7 +256,12 @@ export class MediaBridge {
         streams.push(refused(m, off.encryption));
         continue;
       }
-      streams.push(this.answerStream(off, m, codecs, a.direction));
+      // A pause is answered as liblinphone answers it for Flexisip: the mirror of the offer (sendonly → recvonly, inactive →
+      // inactive), less what we hold ourselves; the other leg's answer does not change it. Else the other leg's answer.
+      const direction = off.stream(m.index).holdOffered
+        ? bothAllow(mirrorDirection(m.direction), weHold(off, m.index) ? 'sendonly' : 'sendrecv')
+        : a.direction;
+      streams.push(this.answerStream(off, m, codecs, direction));
     }
     return this.finishAnswer(off, streams);
   }

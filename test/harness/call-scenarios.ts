@@ -49,6 +49,11 @@ export const pairs = {
     caller: { scenario: 'uac_hold_resume.xml', pauseMs: 1000, keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
     callee: { scenario: 'uas_hold_resume.xml', keys: { rtp: rtp(t.callee) }, maxSeconds: T },
   }),
+  /** Hold with a=inactive (Flexisip's pauseWithAudioInactive): the callee must still get a=sendonly. */
+  holdInactive: (t: Tones): PairSpec => ({
+    caller: { scenario: 'uac_hold_inactive.xml', pauseMs: 1000, keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
+    callee: { scenario: 'uas_hold_resume.xml', keys: { rtp: rtp(t.callee) }, maxSeconds: T },
+  }),
   bothHold: (t: Tones): PairSpec => ({
     caller: { scenario: 'uac_both_hold.xml', keys: { rtp: rtp(t.caller), to_user: 'bob' }, maxSeconds: T },
     callee: { scenario: 'uas_both_hold.xml', keys: { rtp: rtp(t.callee) }, maxSeconds: T },

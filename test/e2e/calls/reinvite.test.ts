@@ -24,6 +24,17 @@ describe('calls through the b2bua: re-INVITE', function () {
     await assertCleanAndStop(r.b2bua);
   });
 
+  it('hold with a=inactive (Flexisip tester pauseWithAudioInactive): the callee is held with a=sendonly (answers recvonly), the caller gets a=inactive', async () => {
+    const r = await callThrough('hold-inactive', pairs.holdInactive);
+    const atCallee = received(r.callee.messages, /^INVITE /).slice(1).map(dir);
+    const answers = received(r.caller.messages, /^SIP\/2.0 200/).filter((m) => /CSeq:\s*\d+ INVITE/i.test(m)).slice(1).map(dir);
+    const info = `callee received re-INVITE directions ${JSON.stringify(atCallee)}, caller received answers ${JSON.stringify(answers)}\n${r.report}`;
+    assert.deepEqual(atCallee, ['sendonly', 'sendrecv'], info);
+    assert.deepEqual(answers, ['inactive', 'sendrecv'], info);
+    assertExitCodes(r);
+    await assertCleanAndStop(r.b2bua);
+  });
+
   it('both-sides hold: inactive when both hold, each resume seen by the other side', async () => {
     const r = await callThrough('both-hold', pairs.bothHold);
     const atCallee = received(r.callee.messages, /^INVITE /).slice(1).map(dir);

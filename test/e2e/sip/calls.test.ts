@@ -410,8 +410,9 @@ describe('b2bua call flows (raw SIP, in-process)', function () {
     const c = await establish();
     bob.send(bob.inDialog(c.dB, 'UPDATE', { sdp: offerSdp(5000, { dir: 'inactive', version: 2 }) }));
     const update = await alice.request('UPDATE');
-    assert.match(update.body, /a=inactive/);
-    alice.send(alice.answer(update, 200, 'OK', { sdp: offerSdp(4000, { dir: 'inactive', version: 2 }) }));
+    // a pause with a=inactive puts the other leg on hold with a=sendonly, as Flexisip's B2BUA; the pauser gets inactive back
+    assert.match(update.body, /a=sendonly/);
+    alice.send(alice.answer(update, 200, 'OK', { sdp: offerSdp(4000, { dir: 'recvonly', version: 2 }) }));
     assert.match((await bob.response(200, 'UPDATE')).body, /a=inactive/);
     alice.send(alice.inDialog(c.dA, 'INFO', { body: 'Signal=5\r\nDuration=160\r\n', contentType: 'application/dtmf-relay' }));
     const info = await bob.request('INFO');

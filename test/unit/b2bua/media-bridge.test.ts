@@ -133,6 +133,51 @@ describe('MediaBridge offer/answer', () => {
     assert.match(answerA, /^o=- \d+ (\d+) /m);
   });
 
+  describe('hold mapped as Flexisip\'s B2BUA maps it (tester pauseWithAudioInactive, answerToPauseWithAudioInactive, paused on both sides)', () => {
+    async function established(): Promise<{ s: RecordingSession; bridge: MediaBridge }> {
+      const s = new RecordingSession();
+      const bridge = new MediaBridge(s, { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' });
+      await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\n')));
+      await bridge.forwardAnswer('b', parsed(sdp('m=audio 8000 RTP/AVP 0\r\n')));
+      return { s, bridge };
+    }
+    const dir = (text: string): string => /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(text)?.[1] ?? 'sendrecv';
+
+    it('a pause with a=inactive puts the other leg on hold with a=sendonly; the pauser is answered inactive', async () => {
+      const { bridge } = await established();
+      const toB = await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\na=inactive\r\n')));
+      assert.equal(dir(toB), 'sendonly');
+      const toA = await bridge.forwardAnswer('b', parsed(sdp('m=audio 8000 RTP/AVP 0\r\na=recvonly\r\n')));
+      assert.equal(dir(toA), 'inactive');
+    });
+
+    it('a pause with a=sendonly answered a=inactive by the pausee: the pauser is still answered recvonly (it stays sendonly)', async () => {
+      const { bridge, s } = await established();
+      assert.equal(dir(await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\na=sendonly\r\n')))), 'sendonly');
+      const toA = await bridge.forwardAnswer('b', parsed(sdp('m=audio 8000 RTP/AVP 0\r\na=inactive\r\n')));
+      assert.equal(dir(toA), 'recvonly');
+      assert.equal(s.configured.b.at(-1)!.streams[0]!.direction, 'inactive', 'nothing sent to the pausee, which said inactive');
+    });
+
+    it('paused on both sides: the second pauser\'s peer is held with inactive ("on hold for me too"), the second pauser answered inactive', async () => {
+      const { bridge } = await established();
+      await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\na=sendonly\r\n')));
+      await bridge.forwardAnswer('b', parsed(sdp('m=audio 8000 RTP/AVP 0\r\na=recvonly\r\n')));
+      const toA = await bridge.forwardOffer('b', parsed(sdp('m=audio 8000 RTP/AVP 0\r\na=sendonly\r\n')));
+      assert.equal(dir(toA), 'inactive');
+      const toB = await bridge.forwardAnswer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\na=inactive\r\n')));
+      assert.equal(dir(toB), 'inactive', 'we hold B already: its sendonly is answered inactive');
+      // resume from A: forwarded sendrecv; B, still holding, answers sendonly, which A gets
+      assert.equal(dir(await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\na=sendrecv\r\n')))), 'sendrecv');
+      assert.equal(dir(await bridge.forwardAnswer('b', parsed(sdp('m=audio 8000 RTP/AVP 0\r\na=sendonly\r\n')))), 'sendonly');
+    });
+
+    it('an initial offer with a=sendonly is forwarded as it is (a call started on hold)', async () => {
+      const bridge = new MediaBridge(new RecordingSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' });
+      assert.equal(dir(await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\na=inactive\r\n')))), 'inactive');
+    });
+  });
+
   it('refuses with 488 when the forced codec is not offered', async () => {
     const bridge = new MediaBridge(new RecordingSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: 'opus/48000', video: '' });
     await assert.rejects(bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\n'))), (e: unknown) => isB2buaError(e, 'B2BUA_SDP_INVALID') && e.status === 488 && /opus/.test(e.message));
