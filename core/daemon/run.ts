@@ -20,7 +20,7 @@ import { b2buaError, B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
 import type { MediaEngine } from '../media/types.js';
-import { createHooks } from '../plugin-api/index.js';
+import { createHooks, type ConfigFileView } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { applyPlugin, configFileView, describeLocation, PluginAdminCommands, readApplication } from '../plugin-host/index.js';
 import { VERSION } from '../cli/version.js';
@@ -79,17 +79,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ? { tls: { certificateFile: config.server.tlsCertificate, privateKeyFile: config.server.tlsPrivateKey } }
         : {}),
     });
+    const configFile = configFileView(config.document);
     await applyPlugin(plugin, {
       hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
       log: log.child({ plugin: plugin.name }), sip: server.sip,
       media: { engine: media.name, ...media.capabilities, unavailable: media.capabilities.unavailable ?? {} }, admin: adminCommands,
-      configFile: configFileView(config.document),
+      configFile,
     });
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
     const { adminAddress } = config.server;
     if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, adminCommands);
-    cli = await openCliSocket(options, config, plugin.name, plugin.configSchema, adminCommands, log);
+    cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
     await cli?.close();
@@ -199,10 +200,9 @@ function writePidFile(file: string, daemon: RunningDaemon): void {
  * application's section. Not fatal: a daemon that cannot create it still serves calls (the reason is logged).
  */
 async function openCliSocket(
-  options: DaemonOptions, config: LoadedConfig, application: string, schema: SectionSchema, commands: PluginAdminCommands, log: Logger,
+  options: DaemonOptions, configFile: ConfigFileView, application: string, schema: SectionSchema, commands: PluginAdminCommands, log: Logger,
 ): Promise<CliSocket | undefined> {
-  const valuesOf = (name: string): Map<string, string> =>
-    new Map([...(config.document.sections.get(name)?.entries ?? [])].map(([k, e]) => [k, e.value]));
+  const valuesOf = (name: string): ReadonlyMap<string, string> => configFile.section(name) ?? new Map();
   const sections: CliSection[] = [
     { name: B2BUA_SECTION, schema: b2buaServerSchema, values: valuesOf(B2BUA_SECTION) },
     { name: `${PLUGIN_SECTION_PREFIX}${application}`, schema, values: valuesOf(`${PLUGIN_SECTION_PREFIX}${application}`) },
