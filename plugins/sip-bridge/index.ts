@@ -19,7 +19,7 @@ import { Registrations, realTimers } from './registration.js';
 import type { Timers } from './registration.js';
 import { routeCall } from './routing.js';
 import { transferTarget } from './transfer.js';
-import { parseSipAddress } from './sip-uri.js';
+import { addressesOf } from './template.js';
 import { ioredisConnector, type PubSubConnector } from './redis/client.js';
 import { readRedisParameters } from './redis/parameters.js';
 import { RedisAccountUpdates } from './redis-updates.js';
@@ -170,11 +170,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     const decision = routeCall(
       config.providers,
       pools,
-      {
-        to: parseSipAddress(call.legA.to.uri, call.legA.to.displayName ?? ''),
-        from: parseSipAddress(call.legA.from.uri, call.legA.from.displayName ?? ''),
-        requestUri: parseSipAddress(call.legA.requestUri),
-      },
+      addressesOf(call.legA.to, call.legA.from, call.legA.requestUri),
       random,
     );
     if (decision.kind === 'reject') {
@@ -213,11 +209,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   // Transfers: the Refer-To in the other side's form (Flexisip's onTransfer); nothing found → as it is.
   host.hooks.transferTarget.tapPromise(PLUGIN_NAME, async (target, transfer) => {
     try {
-      const decision = transferTarget(config.providers, pools, {
-        to: parseSipAddress(target.uri, target.displayName ?? ''),
-        from: parseSipAddress(transfer.legRemote.uri, transfer.legRemote.displayName ?? ''),
-        requestUri: parseSipAddress(transfer.legRequestUri),
-      }, random);
+      const decision = transferTarget(config.providers, pools, addressesOf(target, transfer.legRemote, transfer.legRequestUri), random);
       if (decision.kind === 'keep') {
         log.info({ callId: transfer.call.id, referTo: target.uri, leg: transfer.leg, why: decision.why }, 'transfer: Refer-To left as it is');
         return target;

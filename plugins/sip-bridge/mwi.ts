@@ -16,7 +16,7 @@ import type { AccountPool, Line } from './accounts.js';
 import type { CompiledProvider } from './bridge-config.js';
 import { chooseLine } from './routing.js';
 import { parseSipAddress } from './sip-uri.js';
-import { callValues } from './template.js';
+import { addressesOf, callValues, type AddressText } from './template.js';
 
 export const MWI_EVENT = 'message-summary';
 export const MWI_CONTENT_TYPE = 'application/simple-message-summary';
@@ -26,17 +26,13 @@ export const MWI_EXPIRES = 86400;
 export const MWI_RETRY_MS = 60_000;
 
 export interface EventAddresses {
-  readonly to: { readonly uri: string; readonly displayName?: string | undefined };
-  readonly from: { readonly uri: string; readonly displayName?: string | undefined };
+  readonly to: AddressText;
+  readonly from: AddressText;
   readonly requestUri: string;
 }
 
 function eventValues(e: EventAddresses): ReturnType<typeof callValues> {
-  return callValues({
-    to: parseSipAddress(e.to.uri, e.to.displayName ?? ''),
-    from: parseSipAddress(e.from.uri, e.from.displayName ?? ''),
-    requestUri: parseSipAddress(e.requestUri),
-  });
+  return callValues(addressesOf(e.to, e.from, e.requestUri));
 }
 
 export type SubscribeDecision =

@@ -115,6 +115,21 @@ export interface CallAddresses {
   readonly requestUri: UriParts;
 }
 
+/** A name-addr as the host gives it (a call's To / From, a Refer-To, a SUBSCRIBE's To / From). */
+export interface AddressText {
+  readonly uri: string;
+  readonly displayName?: string | undefined;
+}
+
+/** The template fields of a call, a transfer or a subscription, from the host's addresses. */
+export function addressesOf(to: AddressText, from: AddressText, requestUri: string): CallAddresses {
+  return {
+    to: parseSipAddress(to.uri, to.displayName ?? ''),
+    from: parseSipAddress(from.uri, from.displayName ?? ''),
+    requestUri: parseSipAddress(requestUri),
+  };
+}
+
 export function callValues(call: CallAddresses): Record<string, UriParts> {
   return {
     to: call.to, from: call.from, requestUri: call.requestUri,
