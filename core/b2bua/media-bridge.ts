@@ -11,7 +11,7 @@ import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
 import type { IceCandidate, MediaLine, ParsedSdp } from '../sdp/model.js';
 import {
-  answerKeys, answerSetup, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
+  answerKeys, answerSetup, bothAllow, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
   roleFromAnswer, type OfferedKey,
 } from '../sdp/negotiate.js';
 
@@ -23,14 +23,6 @@ interface StreamState {
   holdOffered?: boolean;
 }
 
-function sendsDir(d: Direction): boolean { return d === 'sendrecv' || d === 'sendonly'; }
-function receivesDir(d: Direction): boolean { return d === 'sendrecv' || d === 'recvonly'; }
-/** What both directions allow. */
-function bothAllow(x: Direction, y: Direction): Direction {
-  const send = sendsDir(x) && sendsDir(y);
-  const recv = receivesDir(x) && receivesDir(y);
-  return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : 'inactive';
-}
 /** We hold this leg's stream: the last SDP we sent it only sends, or nothing. */
 function weHold(leg: LegState, index: number): boolean {
   const d = leg.local?.[index]?.direction;

@@ -50,6 +50,13 @@ export function mirrorDirection(d: Direction): Direction {
 function sends(d: Direction): boolean { return d === 'sendrecv' || d === 'sendonly'; }
 function receives(d: Direction): boolean { return d === 'sendrecv' || d === 'recvonly'; }
 
+/** What both directions allow (e.g. a mirrored offer less what we hold ourselves). */
+export function bothAllow(x: Direction, y: Direction): Direction {
+  const send = sends(x) && sends(y);
+  const recv = receives(x) && receives(y);
+  return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : 'inactive';
+}
+
 /** What we may do towards a peer once `ours` (in our SDP) met `theirs` (in the peer's SDP). */
 export function negotiatedDirection(ours: Direction, theirs: Direction): Direction {
   const send = sends(ours) && receives(theirs);
