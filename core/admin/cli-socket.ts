@@ -103,13 +103,9 @@ export async function createCliSocket(path: string, sections: readonly CliSectio
     socket.on('close', () => clients.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
-    let received = '';
-    let answered = false;
     // Flexisip's client sends the whole command in one write, then waits for the answer: the first chunk is the command.
-    socket.on('data', (chunk: Buffer) => {
-      if (answered) return;
-      answered = true;
-      received = chunk.subarray(0, MAX_COMMAND_BYTES).toString('utf8').replace(/\0.*$/s, '');
+    socket.once('data', (chunk: Buffer) => {
+      const received = chunk.subarray(0, MAX_COMMAND_BYTES).toString('utf8').replace(/\0.*$/s, '');
       log.info({ command: received.trim() }, 'command-line interface: command received');
       void answerCliCommand(received, sections, commands).then((answer) => socket.end(answer));
     });
