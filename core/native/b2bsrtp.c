@@ -360,7 +360,15 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     if (is_auth_error(err)) self->auth_failures++;
     else if (is_replay_error(err)) self->replays++;
     else self->errors++;
-    GST_DEBUG_OBJECT(self, "packet dropped: libsrtp status %d", (int)err);
+    if (gst_debug_category_get_threshold(GST_CAT_DEFAULT) >= GST_LEVEL_DEBUG && gst_buffer_map(out, &map, GST_MAP_READ)) {
+      const guint8 *h = map.data;
+      gboolean rtcp = map.size >= 12 && is_rtcp(h, map.size);
+      GST_DEBUG_OBJECT(self, "%s packet dropped: libsrtp status %d, %s ssrc %08x %s %u, %" G_GSIZE_FORMAT " bytes",
+                       self->mode == MODE_PROTECT ? "outgoing" : "incoming", (int)err, rtcp ? "RTCP" : "RTP",
+                       rtcp ? GST_READ_UINT32_BE(h + 4) : GST_READ_UINT32_BE(h + 8), rtcp ? "type" : "seq",
+                       rtcp ? (guint)h[1] : (guint)GST_READ_UINT16_BE(h + 2), map.size);
+      gst_buffer_unmap(out, &map);
+    }
     g_mutex_unlock(&self->lock);
     gst_buffer_unref(out);
     return GST_FLOW_OK;
