@@ -16,6 +16,8 @@ DEBIAN_PACKAGES=(
   postgresql mariadb-server
   # a real Redis for the sip-bridge account updates tests (test/harness/redis.ts starts its own; the service Debian starts is not used)
   redis-server
+  # promtool, to check the /metrics exposition format in the operations tests
+  prometheus
 )
 
 missing=()
