@@ -72,6 +72,14 @@ export interface StreamStats {
   readonly srtpReplays: number;
   /** Packets dropped because they came from an address latching does not allow. */
   readonly rejectedSource: number;
+  /** rejectedSource by reason (engines that do not split it omit them): not the SDP (or ICE nominated) address / no peer
+   * address yet; the SDP address but a port the latch does not allow. */
+  readonly rejectedWrongAddress?: number;
+  readonly rejectedWrongPort?: number;
+  /** SRTP: packets from a port not latched that failed authentication (never move the latch; also in srtpAuthFailures). */
+  readonly rejectedUnauthenticated?: number;
+  /** Times the latched source port moved (NAT rebinding, authenticated packet from a new port, SDP port back). */
+  readonly relatches?: number;
   /** RTP packets missing from the peer's sequence numbers (RFC 3550 A.3); engines that do not count it omit it. */
   readonly packetsLost?: number;
   /** ms since epoch of the last RTP packet received on this leg's stream, 0 if none. */

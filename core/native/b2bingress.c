@@ -2,9 +2,21 @@
  * b2bingress: the receive side of one socket of one call leg.
  *
  * - No RTP Bleed: a packet is accepted only from the peer's address given in its SDP
- *   (`remote-address`); with `latch=true` the first accepted packet fixes the source
- *   port (NAT), after which only that address:port is accepted. Until `remote-address`
- *   is set, nothing is accepted. Rejected packets are counted, never forwarded.
+ *   (`remote-address`); until it is set, nothing is accepted. `latch=false`: only the SDP port
+ *   (`remote-port`). `latch=true` (NAT): one source port is latched (`latched-port`), by this rule
+ *   (core/media/README.md, "Media latching"):
+ *   - `latch-authenticated=true` (SRTP): an RTP/RTCP packet from a port other than the latched one is
+ *     passed to the SRTP element with a B2bLatchMeta (b2bshared.h); only a packet that authenticates
+ *     there latches its port (b2b_ingress_latch_verdict), and it is counted only then. One that fails is
+ *     counted in `rejected-unauthenticated`. DTLS / ZRTP packets latch by the plain rule below until a
+ *     packet has authenticated (a NATed peer's handshake must be answered), never after.
+ *   - plain: the first packet from the SDP address latches its port; a packet from the SDP port
+ *     always takes the latch (the peer's own word beats whoever came first); another port takes it
+ *     only after RELATCH_PACKETS consecutive RTP/RTCP packets (none from the latched port in between)
+ *     carrying the SSRC last seen from the latched port (a NAT rebinding keeps the SSRC; a stranger
+ *     does not know it). Those packets are dropped.
+ *   Rejected packets are counted per reason (`rejected-wrong-address`, `rejected-wrong-port`; `rejected`
+ *   = both), never forwarded.
  * - Splits RTP (src pad) from RTCP (rtcp_src pad, RFC 5761 payload-type rule) so one
  *   socket can carry both (rtcp-mux), and demultiplexes the handshakes that share the media
  *   port (RFC 7983): DTLS records (first byte 20..63) to dtls_src, ZRTP packets (first byte
@@ -23,6 +35,7 @@
 #include <gst/net/gstnetaddressmeta.h>
 #include <string.h>
 #include "b2bstun.h"
+#include "b2bshared.h"
 
 GST_DEBUG_CATEGORY_STATIC(b2b_ingress_debug);
 #define GST_CAT_DEFAULT b2b_ingress_debug
@@ -35,7 +48,14 @@ struct _B2bIngress {
   gint remote_port;
   gboolean latch;
   gint latched_port; /* 0 = not latched yet */
+  gboolean latch_authenticated; /* property: the SRTP element's authentication moves the latch */
+  gboolean auth_latched;        /* the latch was set by an authenticated packet */
+  guint latched_ssrc;           /* last RTP/RTCP sender SSRC from the latched port (plain re-latch) */
+  gboolean latched_ssrc_known;
+  gint candidate_port;          /* plain re-latch: the new port and its consecutive packets */
+  guint candidate_count;
   guint64 packets_in, bytes_in, rtcp_packets_in, dtls_packets_in, zrtp_packets_in, rejected, other;
+  guint64 rejected_wrong_address, rejected_wrong_port, rejected_unauthenticated, relatches;
   gint64 last_rtp_time_us, last_rtcp_time_us;
   guint last_ssrc;
   /* Loss (RFC 3550 A.3) of the current SSRC's RTP sequence numbers; lost_before = earlier SSRCs' losses. */
@@ -56,7 +76,8 @@ enum {
   PROP_0, PROP_REMOTE_ADDRESS, PROP_REMOTE_PORT, PROP_LATCH, PROP_LATCHED_PORT, PROP_PACKETS_IN, PROP_BYTES_IN,
   PROP_RTCP_PACKETS_IN, PROP_DTLS_PACKETS_IN, PROP_ZRTP_PACKETS_IN, PROP_REJECTED, PROP_OTHER, PROP_LAST_RTP_TIME, PROP_LAST_RTCP_TIME, PROP_LAST_SSRC,
   PROP_PACKETS_LOST, PROP_SOCKET, PROP_ICE_UFRAG, PROP_ICE_PWD, PROP_ICE_REMOTE_UFRAG, PROP_ICE_ADDRESSES, PROP_NOMINATED_ADDRESS,
-  PROP_NOMINATED_PORT, PROP_STUN_ANSWERED, PROP_STUN_REFUSED, PROP_STUN_NOMINATIONS
+  PROP_NOMINATED_PORT, PROP_STUN_ANSWERED, PROP_STUN_REFUSED, PROP_STUN_NOMINATIONS, PROP_LATCH_AUTHENTICATED, PROP_REJECTED_WRONG_ADDRESS,
+  PROP_REJECTED_WRONG_PORT, PROP_REJECTED_UNAUTHENTICATED, PROP_RELATCHES
 };
 
 static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
@@ -71,7 +92,14 @@ static const B2bCounter counters[] = {
   B2B_COUNTER(B2bIngress, PROP_DTLS_PACKETS_IN, "dtls-packets-in", dtls_packets_in, "Accepted DTLS packets (first byte 20..63, RFC 7983)"),
   B2B_COUNTER(B2bIngress, PROP_ZRTP_PACKETS_IN, "zrtp-packets-in", zrtp_packets_in, "Accepted ZRTP packets (0x10, magic cookie 'ZRTP')"),
   B2B_COUNTER(B2bIngress, PROP_RTCP_PACKETS_IN, "rtcp-packets-in", rtcp_packets_in, "Accepted RTCP packets"),
-  B2B_COUNTER(B2bIngress, PROP_REJECTED, "rejected", rejected, "Packets dropped because of their source address"),
+  B2B_COUNTER(B2bIngress, PROP_REJECTED, "rejected", rejected, "Packets dropped because of their source address (rejected-wrong-address + rejected-wrong-port)"),
+  B2B_COUNTER(B2bIngress, PROP_REJECTED_WRONG_ADDRESS, "rejected-wrong-address", rejected_wrong_address,
+      "Packets dropped: not from remote-address (or the ICE nominated address), or no remote-address yet"),
+  B2B_COUNTER(B2bIngress, PROP_REJECTED_WRONG_PORT, "rejected-wrong-port", rejected_wrong_port,
+      "Packets dropped: from remote-address but a port latching does not allow"),
+  B2B_COUNTER(B2bIngress, PROP_REJECTED_UNAUTHENTICATED, "rejected-unauthenticated", rejected_unauthenticated,
+      "latch-authenticated: packets from an unlatched port that the SRTP element refused (also in its counters)"),
+  B2B_COUNTER(B2bIngress, PROP_RELATCHES, "relatches", relatches, "Times the latch moved from one port to another"),
   B2B_COUNTER(B2bIngress, PROP_OTHER, "other", other, "Accepted-source packets that are neither RTP, RTCP, DTLS nor ZRTP (e.g. STUN without ICE)"),
   B2B_COUNTER(B2bIngress, PROP_STUN_ANSWERED, "stun-answered", stun_answered, "ICE: STUN Binding requests answered with a success response"),
   B2B_COUNTER(B2bIngress, PROP_STUN_REFUSED, "stun-refused", stun_refused, "ICE: STUN messages dropped (unknown source, wrong USERNAME, MESSAGE-INTEGRITY or FINGERPRINT, malformed); indications and responses from a known source count as other"),
@@ -91,20 +119,68 @@ static PacketKind classify(const guint8 *d, gsize len) {
   return len >= 12 ? PKT_RTP : PKT_OTHER;
 }
 
-/* TRUE if the buffer's source address is allowed; latches the port on first match. Object lock held. */
-static gboolean source_allowed(B2bIngress *self, GstBuffer *buf) {
-  GstNetAddressMeta *meta = gst_buffer_get_net_address_meta(buf);
-  if (!meta || !G_IS_INET_SOCKET_ADDRESS(meta->addr)) return FALSE;
-  GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(meta->addr);
-  if (self->nominated_addr) { /* ICE chose the pair: only its remote address:port */
-    return g_inet_address_equal(g_inet_socket_address_get_address(isa), self->nominated_addr) && g_inet_socket_address_get_port(isa) == self->nominated_port;
+typedef enum { SRC_ACCEPT, SRC_CANDIDATE, SRC_WRONG_ADDRESS, SRC_WRONG_PORT } SourceVerdict;
+
+/* Plain re-latch: consecutive packets with the latched SSRC a new port must send to take the latch. */
+#define RELATCH_PACKETS 5
+
+/* Object lock held. */
+static void latch_reset(B2bIngress *self) {
+  self->latched_port = 0;
+  self->auth_latched = FALSE;
+  self->latched_ssrc_known = FALSE;
+  self->candidate_port = 0;
+  self->candidate_count = 0;
+}
+
+/* Object lock held. */
+static void latch_to(B2bIngress *self, gint port) {
+  if (self->latched_port != 0 && self->latched_port != port) {
+    self->relatches++;
+    GST_INFO_OBJECT(self, "latch moved from port %d to %d", self->latched_port, port);
   }
-  if (!self->allowed_addr) return FALSE;
-  if (!g_inet_address_equal(g_inet_socket_address_get_address(isa), self->allowed_addr)) return FALSE;
+  self->latched_port = port;
+  self->candidate_port = 0;
+  self->candidate_count = 0;
+}
+
+/* Whether a packet's source may pass (see top); may latch its port. `media` = RTP or RTCP. Object lock held. */
+static SourceVerdict source_check(B2bIngress *self, GstBuffer *buf, PacketKind kind, guint ssrc, guint16 *port_out) {
+  GstNetAddressMeta *meta = gst_buffer_get_net_address_meta(buf);
+  if (!meta || !G_IS_INET_SOCKET_ADDRESS(meta->addr)) return SRC_WRONG_ADDRESS;
+  GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(meta->addr);
+  GInetAddress *from = g_inet_socket_address_get_address(isa);
   gint port = g_inet_socket_address_get_port(isa);
-  if (!self->latch) return port == self->remote_port;
-  if (self->latched_port == 0) self->latched_port = port;
-  return port == self->latched_port;
+  *port_out = (guint16)port;
+  if (self->nominated_addr) { /* ICE chose the pair: only its remote address:port */
+    if (!g_inet_address_equal(from, self->nominated_addr)) return SRC_WRONG_ADDRESS;
+    return port == self->nominated_port ? SRC_ACCEPT : SRC_WRONG_PORT;
+  }
+  if (!self->allowed_addr || !g_inet_address_equal(from, self->allowed_addr)) return SRC_WRONG_ADDRESS;
+  if (!self->latch) return port == self->remote_port ? SRC_ACCEPT : SRC_WRONG_PORT;
+  gboolean media = kind == PKT_RTP || kind == PKT_RTCP;
+  if (port == self->latched_port) {
+    self->candidate_count = 0;
+    if (media) { self->latched_ssrc = ssrc; self->latched_ssrc_known = TRUE; }
+    return SRC_ACCEPT;
+  }
+  if (kind == PKT_OTHER) return self->latched_port == 0 ? SRC_ACCEPT : SRC_WRONG_PORT; /* dropped either way; never latches */
+  if (self->latch_authenticated && media) return SRC_CANDIDATE;
+  if (self->latch_authenticated && self->auth_latched) return SRC_WRONG_PORT;
+  if (self->latched_port == 0 || port == self->remote_port) {
+    latch_to(self, port);
+    if (media) { self->latched_ssrc = ssrc; self->latched_ssrc_known = TRUE; }
+    return SRC_ACCEPT;
+  }
+  if (media && self->latched_ssrc_known && ssrc == self->latched_ssrc) {
+    if (self->candidate_port == port) self->candidate_count++;
+    else { self->candidate_port = port; self->candidate_count = 1; }
+    if (self->candidate_count >= RELATCH_PACKETS) { latch_to(self, port); return SRC_ACCEPT; }
+  } else {
+    self->candidate_port = 0;
+    self->candidate_count = 0;
+  }
+  return SRC_WRONG_PORT;
 }
 
 /* Packets of the current SSRC missing from its sequence (never negative). Object lock held. */
@@ -138,6 +214,36 @@ static void seq_update(B2bIngress *self, guint ssrc, guint16 seq) {
     self->seq.received = 0;
   } /* else: duplicate or reordered, counted as received */
   self->seq.received++;
+}
+
+/* Counters of an accepted packet. Object lock held. */
+static void count_accepted(B2bIngress *self, PacketKind kind, guint ssrc, guint16 seq, gsize size) {
+  gint64 now = g_get_real_time();
+  switch (kind) {
+    case PKT_RTP: seq_update(self, ssrc, seq); self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; self->bytes_in += size; break;
+    case PKT_RTCP: self->rtcp_packets_in++; self->last_rtcp_time_us = now; self->bytes_in += size; break;
+    case PKT_DTLS: self->dtls_packets_in++; break;
+    case PKT_ZRTP: self->zrtp_packets_in++; break;
+    default: self->other++; break;
+  }
+}
+
+/* Declared in b2bshared.h: the SRTP element's verdict on a packet this ingress passed from an unlatched port. */
+void b2b_ingress_latch_verdict(const B2bLatchMeta *meta, gboolean authenticated) {
+  B2bIngress *self = B2B_INGRESS(meta->ingress);
+  GST_OBJECT_LOCK(self);
+  if (!authenticated) self->rejected_unauthenticated++;
+  else {
+    /* A verdict for a port the latch has since left (or a reset) still latches: the packet authenticated. */
+    if (self->latch && self->latch_authenticated && !self->nominated_addr) {
+      latch_to(self, meta->port);
+      self->auth_latched = TRUE;
+      self->latched_ssrc = meta->ssrc;
+      self->latched_ssrc_known = TRUE;
+    }
+    count_accepted(self, meta->rtcp ? PKT_RTCP : PKT_RTP, meta->ssrc, meta->seq, meta->size);
+  }
+  GST_OBJECT_UNLOCK(self);
 }
 
 /* TRUE if `addr` is one of ice-addresses (or remote-address). Object lock held. */
@@ -224,21 +330,23 @@ static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer
   gst_buffer_unmap(buf, &map);
 
   GST_OBJECT_LOCK(self);
-  gboolean allowed = source_allowed(self, buf);
-  if (!allowed) self->rejected++;
-  else if (kind == PKT_OTHER) self->other++;
-  else {
-    gint64 now = g_get_real_time();
-    switch (kind) {
-      case PKT_RTP: seq_update(self, ssrc, seq); self->packets_in++; self->last_rtp_time_us = now; self->last_ssrc = ssrc; self->bytes_in += size; break;
-      case PKT_RTCP: self->rtcp_packets_in++; self->last_rtcp_time_us = now; self->bytes_in += size; break;
-      case PKT_DTLS: self->dtls_packets_in++; break;
-      default: self->zrtp_packets_in++; break;
-    }
+  guint16 port = 0;
+  SourceVerdict verdict = source_check(self, buf, kind, ssrc, &port);
+  if (verdict == SRC_WRONG_ADDRESS || verdict == SRC_WRONG_PORT) {
+    self->rejected++;
+    if (verdict == SRC_WRONG_ADDRESS) self->rejected_wrong_address++;
+    else self->rejected_wrong_port++;
+  } else if (verdict == SRC_ACCEPT) {
+    count_accepted(self, kind, ssrc, seq, size);
   }
   GST_OBJECT_UNLOCK(self);
 
-  if (!allowed || kind == PKT_OTHER) { gst_buffer_unref(buf); return GST_FLOW_OK; }
+  if (verdict == SRC_WRONG_ADDRESS || verdict == SRC_WRONG_PORT || kind == PKT_OTHER) { gst_buffer_unref(buf); return GST_FLOW_OK; }
+  if (verdict == SRC_CANDIDATE) { /* counted when (if) it authenticates */
+    buf = gst_buffer_make_writable(buf);
+    B2bLatchMeta tag = { .ingress = GST_ELEMENT(self), .port = port, .rtcp = kind == PKT_RTCP, .ssrc = ssrc, .seq = seq, .size = (guint)size };
+    b2b_latch_meta_add(buf, &tag);
+  }
   GstPad *out = kind == PKT_RTP ? self->rtp_src : kind == PKT_RTCP ? self->rtcp_src : kind == PKT_DTLS ? self->dtls_src : self->zrtp_src;
   GstFlowReturn ret = gst_pad_push(out, buf);
   /* An unlinked/flushing branch must not stop the other one. */
@@ -279,16 +387,20 @@ static void b2b_ingress_set_property(GObject *object, guint id, const GValue *va
       const gchar *s = g_value_get_string(value);
       GInetAddress *addr = (s && *s) ? g_inet_address_new_from_string(s) : NULL;
       if (s && *s && !addr) GST_WARNING_OBJECT(self, "remote-address \"%s\" is not an IP address: accepting nothing", s);
-      if (!(addr && self->allowed_addr && g_inet_address_equal(addr, self->allowed_addr))) self->latched_port = 0;
+      if (!(addr && self->allowed_addr && g_inet_address_equal(addr, self->allowed_addr))) latch_reset(self);
       g_clear_object(&self->allowed_addr);
       self->allowed_addr = addr;
       break;
     }
     case PROP_REMOTE_PORT:
-      if (self->remote_port != g_value_get_int(value)) self->latched_port = 0;
+      if (self->remote_port != g_value_get_int(value)) latch_reset(self);
       self->remote_port = g_value_get_int(value);
       break;
-    case PROP_LATCH: self->latch = g_value_get_boolean(value); self->latched_port = 0; break;
+    case PROP_LATCH: self->latch = g_value_get_boolean(value); latch_reset(self); break;
+    case PROP_LATCH_AUTHENTICATED:
+      if (self->latch_authenticated != g_value_get_boolean(value)) self->auth_latched = FALSE;
+      self->latch_authenticated = g_value_get_boolean(value);
+      break;
     case PROP_SOCKET: {
       GSocket *sock = g_value_dup_object(value);
       if (self->socket) g_object_unref(self->socket);
@@ -334,6 +446,7 @@ static void b2b_ingress_get_property(GObject *object, guint id, GValue *value, G
       break;
     case PROP_REMOTE_PORT: g_value_set_int(value, self->remote_port); break;
     case PROP_LATCH: g_value_set_boolean(value, self->latch); break;
+    case PROP_LATCH_AUTHENTICATED: g_value_set_boolean(value, self->latch_authenticated); break;
     case PROP_LATCHED_PORT: g_value_set_int(value, self->latched_port); break;
     case PROP_LAST_RTP_TIME: g_value_set_int64(value, self->last_rtp_time_us); break;
     case PROP_LAST_RTCP_TIME: g_value_set_int64(value, self->last_rtcp_time_us); break;
@@ -375,9 +488,11 @@ static void b2b_ingress_class_init(B2bIngressClass *klass) {
   g_object_class_install_property(oc, PROP_REMOTE_PORT, g_param_spec_int("remote-port", "Remote port",
       "Port from the SDP; with latch=false only this port is accepted", 0, 65535, 0, rw));
   g_object_class_install_property(oc, PROP_LATCH, g_param_spec_boolean("latch", "Latch",
-      "Accept any source port of remote-address until the first packet, then only that one", TRUE, rw));
+      "Latch one source port of remote-address (NAT) by the rule of latch-authenticated; false = remote-port only", TRUE, rw));
+  g_object_class_install_property(oc, PROP_LATCH_AUTHENTICATED, g_param_spec_boolean("latch-authenticated", "Latch on authentication",
+      "SRTP: RTP/RTCP from an unlatched port goes to the SRTP element tagged, and only an authenticated one latches its port", FALSE, rw));
   g_object_class_install_property(oc, PROP_LATCHED_PORT, g_param_spec_int("latched-port", "Latched port",
-      "Source port latched from the first accepted packet (0 = none yet)", 0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+      "Source port latched (0 = none yet); where the worker sends to", 0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   b2b_install_counters(oc, counters, G_N_ELEMENTS(counters));
   g_object_class_install_property(oc, PROP_LAST_RTP_TIME, g_param_spec_int64("last-rtp-time", "Last RTP time",
       "Wall clock (us since epoch) of the last accepted RTP packet, 0 = none", 0, G_MAXINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));

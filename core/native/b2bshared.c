@@ -61,3 +61,54 @@ guint b2b_shared_count(const gchar *kind) {
   g_free(prefix);
   return n;
 }
+
+/* B2bLatchMeta: copied with the buffer (b2bsrtp makes it writable), the ingress reference with it. */
+GType b2b_latch_meta_api_get_type(void) {
+  static GType type = 0;
+  static const gchar *tags[] = {NULL};
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, gst_meta_api_type_register("B2bLatchMetaAPI", tags));
+  return type;
+}
+
+static gboolean latch_meta_init(GstMeta *meta, gpointer params, GstBuffer *buf) {
+  (void)params; (void)buf;
+  B2bLatchMeta *m = (B2bLatchMeta *)meta;
+  m->ingress = NULL;
+  m->port = 0;
+  return TRUE;
+}
+
+static void latch_meta_free(GstMeta *meta, GstBuffer *buf) {
+  (void)buf;
+  B2bLatchMeta *m = (B2bLatchMeta *)meta;
+  if (m->ingress) gst_object_unref(m->ingress);
+}
+
+static gboolean latch_meta_transform(GstBuffer *dest, GstMeta *meta, GstBuffer *buf, GQuark type, gpointer data) {
+  (void)buf; (void)data;
+  B2bLatchMeta *m = (B2bLatchMeta *)meta;
+  if (GST_META_TRANSFORM_IS_COPY(type) && m->ingress) b2b_latch_meta_add(dest, m);
+  return TRUE;
+}
+
+const GstMetaInfo *b2b_latch_meta_get_info(void) {
+  static const GstMetaInfo *info = NULL;
+  if (g_once_init_enter((GstMetaInfo **)&info)) {
+    const GstMetaInfo *i = gst_meta_register(b2b_latch_meta_api_get_type(), "B2bLatchMeta", sizeof(B2bLatchMeta),
+        latch_meta_init, latch_meta_free, latch_meta_transform);
+    g_once_init_leave((GstMetaInfo **)&info, (GstMetaInfo *)i);
+  }
+  return info;
+}
+
+/* A copy of `from`'s fields (meta header aside) on `buf`, with its own reference on the ingress. */
+void b2b_latch_meta_add(GstBuffer *buf, const B2bLatchMeta *from) {
+  B2bLatchMeta *m = (B2bLatchMeta *)gst_buffer_add_meta(buf, b2b_latch_meta_get_info(), NULL);
+  if (!m) return;
+  m->ingress = gst_object_ref(from->ingress);
+  m->port = from->port;
+  m->rtcp = from->rtcp;
+  m->ssrc = from->ssrc;
+  m->seq = from->seq;
+  m->size = from->size;
+}

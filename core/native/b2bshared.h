@@ -7,6 +7,7 @@
 #ifndef B2B_SHARED_H
 #define B2B_SHARED_H
 #include <glib.h>
+#include <gst/gst.h>
 
 G_BEGIN_DECLS
 typedef gpointer (*B2bSharedCreate)(const gchar *id, gpointer user_data);
@@ -18,5 +19,27 @@ gpointer b2b_shared_acquire(const gchar *kind, const gchar *id, B2bSharedCreate 
 void b2b_shared_release(const gchar *kind, const gchar *id);
 /* Connections alive in this process (tests, leak checks). */
 guint b2b_shared_count(const gchar *kind);
+
+/* Media latching by authentication (b2bingress `latch-authenticated`, see b2bingress.c): an RTP/RTCP packet
+ * from a source port the ingress has not latched carries this meta to the SRTP element, which gives the
+ * verdict once it has unprotected it (TRUE = authenticated: the ingress latches that port). The meta holds
+ * a reference on the ingress. */
+typedef struct {
+  GstMeta meta;
+  GstElement *ingress;
+  guint16 port;
+  /* What the ingress counts once the packet is authenticated (it did not count it yet). */
+  gboolean rtcp;
+  guint32 ssrc;
+  guint16 seq;
+  guint size;
+} B2bLatchMeta;
+
+GType b2b_latch_meta_api_get_type(void);
+const GstMetaInfo *b2b_latch_meta_get_info(void);
+void b2b_latch_meta_add(GstBuffer *buf, const B2bLatchMeta *from);
+#define b2b_latch_meta_get(buf) ((B2bLatchMeta *)gst_buffer_get_meta((buf), b2b_latch_meta_api_get_type()))
+/* Defined in b2bingress.c. */
+void b2b_ingress_latch_verdict(const B2bLatchMeta *meta, gboolean authenticated);
 G_END_DECLS
 #endif

@@ -45,8 +45,14 @@
  * key cannot pass again under the other. Setting the same key again (unprotect) keeps the
  * sessions as they are, overlap included: a fresh session for the same key would have an empty
  * replay database and let every packet pass twice. A `mode` change drops the fallback.
+ *
+ * Latching (b2bingress `latch-authenticated`): a packet carrying a B2bLatchMeta came from a port the
+ * ingress has not latched; once unprotected, the ingress gets the verdict (authenticated or not), so
+ * only a packet made with the peer's key moves the latch. Unkeyed ("" params), such a packet is dropped:
+ * nothing can vouch for it.
  */
 #include "b2bplugin.h"
+#include "b2bshared.h"
 #include <srtp2/srtp.h>
 #include <stdio.h>
 #include <string.h>
@@ -321,7 +327,14 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
   GstBuffer *out = NULL;
   GstMapInfo map;
   (void)pad;
+  B2bLatchMeta *tag = self->mode == MODE_UNPROTECT ? b2b_latch_meta_get(in) : NULL;
   g_mutex_lock(&self->lock);
+  if (!self->keyed && tag) {
+    g_mutex_unlock(&self->lock);
+    b2b_ingress_latch_verdict(tag, FALSE);
+    gst_buffer_unref(in);
+    return GST_FLOW_OK;
+  }
   if (!self->keyed) {
     self->packets++;
     self->bytes += gst_buffer_get_size(in);
@@ -354,6 +367,7 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
     len = (int)map.size;
     err = unprotect_packet(self, map.data, &len);
     gst_buffer_unmap(out, &map);
+    tag = b2b_latch_meta_get(out); /* the writable copy's */
   }
   if (err != srtp_err_status_ok) {
     /* A packet whose MKI names no key of ours cannot be authenticated either. */
@@ -370,12 +384,17 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
       gst_buffer_unmap(out, &map);
     }
     g_mutex_unlock(&self->lock);
+    if (tag) b2b_ingress_latch_verdict(tag, FALSE);
     gst_buffer_unref(out);
     return GST_FLOW_OK;
   }
   self->packets++;
   self->bytes += (guint64)len;
   g_mutex_unlock(&self->lock);
+  if (tag) {
+    b2b_ingress_latch_verdict(tag, TRUE);
+    gst_buffer_remove_meta(out, (GstMeta *)tag);
+  }
   gst_buffer_set_size(out, len);
   return gst_pad_push(self->srcpad, out);
 }

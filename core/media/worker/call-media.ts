@@ -43,7 +43,6 @@ export class CallMedia {
   private active: StreamShape[] = [];
   private readonly base = new Map<string, Counters>();
   private readonly propCache = new Map<string, unknown>();
-  private readonly latched = new Map<string, number>();
   /** ICE: the nominated remote address:port per ingress element, '' = none (for the log and the stats). */
   private readonly nominations = new Map<string, string>();
   private readonly silence: Record<LegId, { since: number; flagged: boolean }> = {
@@ -81,7 +80,6 @@ export class CallMedia {
       if (shape) this.handshakeShapes.set(`${leg}:${s.index}`, shape);
       else this.handshakeShapes.delete(`${leg}:${s.index}`);
     }
-    this.latched.clear();
     this.apply();
   }
 
@@ -119,7 +117,6 @@ export class CallMedia {
       this.pipeline = undefined;
     }
     this.propCache.clear();
-    this.latched.clear();
     this.shape = key;
     this.active = shapes.filter((s) => s.a || s.b);
     if (this.active.length === 0) return;
@@ -174,6 +171,8 @@ export class CallMedia {
         this.setProp(n.rtcpIngress, 'remote-port', s.remote?.rtcpPort ?? 0);
       }
       for (const ingress of rtcpMux ? [n.rtpIngress] : [n.rtpIngress, n.rtcpIngress]) {
+        // SRTP: only a packet that authenticates moves the latch (core/media/README.md, "Media latching").
+        this.setProp(ingress, 'latch-authenticated', s.encryption !== 'none');
         this.setProp(ingress, 'ice-addresses', s.ice?.remoteAddresses.join(' ') ?? '');
         this.setProp(ingress, 'ice-remote-ufrag', s.ice?.remoteUfrag ?? '');
         this.setProp(ingress, 'ice-pwd', s.ice?.localPwd ?? '');
@@ -231,13 +230,9 @@ export class CallMedia {
     return text ? { address, port } : undefined;
   }
 
-  /** Latched source port of an ingress; read from the element only until it latched (it resets on a new remote). */
+  /** Latched source port of an ingress (0 = none): read at every poll, the latch may move (re-latching). */
   private latchedPort(ingress: string): number {
-    const known = this.latched.get(ingress);
-    if (known) return known;
-    const port = this.pipeline!.element(ingress).number('latched-port');
-    if (port) this.latched.set(ingress, port);
-    return port;
+    return this.pipeline!.element(ingress).number('latched-port');
   }
 
   private live(leg: LegId, index: number): Counters {
@@ -257,6 +252,10 @@ export class CallMedia {
       srtpAuthFailures: sum(decs, 'auth-failures'),
       srtpReplays: sum(decs, 'replays'),
       rejectedSource: sum(ins, 'rejected'),
+      rejectedWrongAddress: sum(ins, 'rejected-wrong-address'),
+      rejectedWrongPort: sum(ins, 'rejected-wrong-port'),
+      rejectedUnauthenticated: sum(ins, 'rejected-unauthenticated'),
+      relatches: sum(ins, 'relatches'),
       packetsLost: p.element(n.rtpIngress).number('packets-lost'),
       iceChecksAnswered: sum(ins, 'stun-answered'),
       iceChecksRefused: sum(ins, 'stun-refused'),

@@ -5,7 +5,7 @@ export type Counters = { -readonly [K in keyof Omit<StreamStats, 'index' | 'kind
 
 export const zero = (): Counters => ({
   packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, srtpAuthFailures: 0, srtpReplays: 0, rejectedSource: 0, packetsLost: 0, lastPacketAt: 0,
-  iceChecksAnswered: 0, iceChecksRefused: 0,
+  iceChecksAnswered: 0, iceChecksRefused: 0, rejectedWrongAddress: 0, rejectedWrongPort: 0, rejectedUnauthenticated: 0, relatches: 0,
 });
 
 export function add(x: Counters, y: Counters): Counters {
@@ -15,5 +15,7 @@ export function add(x: Counters, y: Counters): Counters {
     srtpAuthFailures: x.srtpAuthFailures + y.srtpAuthFailures, srtpReplays: x.srtpReplays + y.srtpReplays,
     rejectedSource: x.rejectedSource + y.rejectedSource, packetsLost: x.packetsLost + y.packetsLost, lastPacketAt: Math.max(x.lastPacketAt, y.lastPacketAt),
     iceChecksAnswered: x.iceChecksAnswered + y.iceChecksAnswered, iceChecksRefused: x.iceChecksRefused + y.iceChecksRefused,
+    rejectedWrongAddress: x.rejectedWrongAddress + y.rejectedWrongAddress, rejectedWrongPort: x.rejectedWrongPort + y.rejectedWrongPort,
+    rejectedUnauthenticated: x.rejectedUnauthenticated + y.rejectedUnauthenticated, relatches: x.relatches + y.relatches,
   };
 }
