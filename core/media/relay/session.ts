@@ -7,6 +7,41 @@ import type { BoundPair, PortRangeBinder } from './sockets.js';
 
 interface Peer { address: string; port: number }
 
+/** Plain re-latch: consecutive packets with the latched SSRC a new port must send (core/media/README.md, "Media latching"). */
+export const RELATCH_PACKETS = 5;
+
+/** One socket's latch: the port, the SSRC last seen from it, a new port's consecutive packets. */
+export interface Latch { port: number; ssrc: number | undefined; candidatePort: number; candidateCount: number }
+
+export const newLatch = (): Latch => ({ port: 0, ssrc: undefined, candidatePort: 0, candidateCount: 0 });
+
+/**
+ * The plain-RTP rule (as b2bingress): the first packet latches its port, the SDP port always takes the latch back,
+ * another port only after RELATCH_PACKETS consecutive packets with the latched SSRC. 'relatched' = the latch moved.
+ */
+export function latchPacket(l: Latch, port: number, sdpPort: number, ssrc: number | undefined): 'accept' | 'relatched' | 'wrong-port' {
+  if (l.port === port) {
+    l.candidateCount = 0;
+    if (ssrc !== undefined) l.ssrc = ssrc;
+    return 'accept';
+  }
+  const moveTo = (): 'accept' | 'relatched' => {
+    const moved = l.port !== 0;
+    Object.assign(l, { port, candidatePort: 0, candidateCount: 0 });
+    if (ssrc !== undefined) l.ssrc = ssrc;
+    return moved ? 'relatched' : 'accept';
+  };
+  if (l.port === 0 || port === sdpPort) return moveTo();
+  if (ssrc !== undefined && ssrc === l.ssrc) {
+    if (l.candidatePort === port) l.candidateCount++;
+    else Object.assign(l, { candidatePort: port, candidateCount: 1 });
+    if (l.candidateCount >= RELATCH_PACKETS) return moveTo();
+  } else {
+    Object.assign(l, { candidatePort: 0, candidateCount: 0 });
+  }
+  return 'wrong-port';
+}
+
 interface Stream {
   readonly leg: LegId;
   readonly index: number;
@@ -14,10 +49,14 @@ interface Stream {
   readonly pair: BoundPair;
   readonly endpoint: LocalEndpoint;
   params: StreamParams | undefined;
-  /** First source seen from the SDP address (RTP and RTCP sockets). */
+  /** Latched source of the SDP address (RTP and RTCP sockets), by latchPacket(). */
   latchedRtp: Peer | undefined;
   latchedRtcp: Peer | undefined;
-  stats: { packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rejectedSource: number; lastPacketAt: number };
+  latch: { rtp: Latch; rtcp: Latch };
+  stats: {
+    packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rejectedSource: number; lastPacketAt: number;
+    rejectedWrongAddress: number; rejectedWrongPort: number; relatches: number;
+  };
 }
 
 function isRtcp(packet: Buffer): boolean {
@@ -70,8 +109,8 @@ export class RelaySession implements MediaSession {
       const stream: Stream = {
         leg, index, kind, pair,
         endpoint: { address: this.advertised, rtpPort: pair.rtpPort, rtcpPort: pair.rtcpPort },
-        params: undefined, latchedRtp: undefined, latchedRtcp: undefined,
-        stats: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rejectedSource: 0, lastPacketAt: 0 },
+        params: undefined, latchedRtp: undefined, latchedRtcp: undefined, latch: { rtp: newLatch(), rtcp: newLatch() },
+        stats: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rejectedSource: 0, lastPacketAt: 0, rejectedWrongAddress: 0, rejectedWrongPort: 0, relatches: 0 },
       };
       if (this.closed) { pair.rtp.close(); pair.rtcp.close(); throw b2buaError('B2BUA_MEDIA_SESSION_CLOSED', {}); }
       this.streams.set(key, stream);
@@ -95,6 +134,7 @@ export class RelaySession implements MediaSession {
       if (!sp.remote || !before || before.address !== sp.remote.address || before.rtpPort !== sp.remote.rtpPort) {
         s.latchedRtp = undefined;
         s.latchedRtcp = undefined;
+        s.latch = { rtp: newLatch(), rtcp: newLatch() };
       }
       s.params = sp;
     }
@@ -103,12 +143,13 @@ export class RelaySession implements MediaSession {
 
   private receive(s: Stream, packet: Buffer, from: dgram.RemoteInfo, onRtcpSocket: boolean): void {
     const remote = s.params?.remote;
-    if (!remote || !s.params?.enabled || from.address !== remote.address) { s.stats.rejectedSource++; return; }
-    const latchKey = onRtcpSocket ? 'latchedRtcp' : 'latchedRtp';
-    const latched = s[latchKey];
-    if (!latched) s[latchKey] = { address: from.address, port: from.port };
-    else if (latched.port !== from.port) { s.stats.rejectedSource++; return; }
+    if (!remote || !s.params?.enabled || from.address !== remote.address) { s.stats.rejectedSource++; s.stats.rejectedWrongAddress++; return; }
     const rtcp = onRtcpSocket || isRtcp(packet);
+    const ssrc = rtcp ? (packet.length >= 8 ? packet.readUInt32BE(4) : undefined) : packet.length >= 12 ? packet.readUInt32BE(8) : undefined;
+    const verdict = latchPacket(onRtcpSocket ? s.latch.rtcp : s.latch.rtp, from.port, onRtcpSocket ? remote.rtcpPort : remote.rtpPort, ssrc);
+    if (verdict === 'wrong-port') { s.stats.rejectedSource++; s.stats.rejectedWrongPort++; return; }
+    if (verdict === 'relatched') s.stats.relatches++;
+    s[onRtcpSocket ? 'latchedRtcp' : 'latchedRtp'] = { address: from.address, port: from.port };
     s.stats.packetsIn++;
     s.stats.bytesIn += packet.length;
     if (!rtcp) {
