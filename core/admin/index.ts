@@ -1,6 +1,8 @@
 /**
  * Admin interface (loopback HTTP, no authentication): GET /health, /counters, /calls as JSON.
  * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
+ * A request whose Host header names anything but this loopback address (DNS rebinding: a web page in a browser on
+ * this host naming its own domain that resolves to 127.0.0.1) gets 421 Misdirected Request.
  * The application's read-only admin commands (registered with `host.admin.register()`) answer at GET /plugin/<command>
  * (URL-encoded), e.g. /plugin/SIP_BRIDGE%20INFO, the counterpart of Flexisip's `flexisip_cli.py SIP_BRIDGE INFO`.
  */
@@ -43,6 +45,8 @@ export async function createAdminServer(
   };
   const pluginPath = (command: string): string => `/plugin/${encodeURIComponent(command)}`;
 
+  let allowedHosts: ReadonlySet<string> = new Set();
+
   const http1 = http.createServer((req, res) => {
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const command = rawPath.startsWith('/plugin/') ? safeDecode(rawPath.slice(8)) : undefined;
@@ -52,6 +56,9 @@ export async function createAdminServer(
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
     };
+    if (req.headers.host !== undefined && !allowedHosts.has(req.headers.host.toLowerCase())) {
+      return send(421, { error: `Host "${req.headers.host}" is not this admin interface; use ${[...allowedHosts][0]}` });
+    }
     if (!route) return send(404, { error: `no such resource ${path}; try ${[...Object.keys(routes), ...pluginCommands.names().map(pluginPath)].join(', ')}` });
     if (req.method !== 'GET') return send(405, { error: 'only GET' });
     Promise.resolve().then(route).then((body) => send(200, body), (e: unknown) => {
@@ -68,6 +75,7 @@ export async function createAdminServer(
   });
   const bound = http1.address() as AddressInfo;
   const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  allowedHosts = loopbackHostHeaders(bound);
   log.info({ admin: url }, 'admin interface listening');
 
   return {
@@ -78,6 +86,12 @@ export async function createAdminServer(
       http1.close(() => resolve());
     }),
   };
+}
+
+/** The Host header values that name this listener: its address and the loopback names, with its port. */
+function loopbackHostHeaders(bound: AddressInfo): ReadonlySet<string> {
+  const own = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return new Set([own, 'localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${bound.port}`));
 }
 
 function safeDecode(s: string): string {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../../harness/ports.js';
@@ -175,22 +177,35 @@ describe('daemon (bin/b2bua-server, real process on loopback)', function () {
     assert.equal(await daemon.exited(20000), 0);
   });
 
-  it('a bad configuration: exit 1, the problem on stderr, no stack trace', async () => {
+  it('a bad configuration: exit 78 (EX_CONFIG, not restarted by the unit), the problem on stderr, no stack trace', async () => {
     const [sipPort, adminPort] = await freePorts(2);
     const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'max-call': '3' })]);
-    assert.equal(await daemon.exited(20000), 1);
+    assert.equal(await daemon.exited(20000), 78);
     assert.match(daemon.stderr(), /B2BUA_CONFIG_INVALID: .*\[b2bua-server\] max-call: unknown key \(did you mean "max-calls"\?\)/);
     assert.doesNotMatch(daemon.stderr(), /\n\s+at /, 'no stack trace');
   });
 
-  it('--check-config: exit 0 and OK on the example, exit 1 naming the problem otherwise', async () => {
+  it('a SIP port in use: exit 1 (transient: the unit restarts it), not 78', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const squatter = net.createServer().listen(sipPort, '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!)]);
+      assert.equal(await daemon.exited(30000), 1, daemon.stderr());
+      assert.match(daemon.stderr(), /B2BUA_TRANSPORT_FAILED: .*EADDRINUSE/);
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it('--check-config: exit 0 and OK on the example, exit 78 naming the problem otherwise', async () => {
     const ok = run(['--check-config', '-c', path.join(REPO, 'flexisip.conf.example')]);
     assert.equal(await ok.exited(20000), 0);
     assert.match(ok.stdout(), /^OK: /);
     const bad = path.join(dir, 'bad.conf');
     writeFileSync(bad, '[b2bua-server]\napplication=nonexistent\naudio-port=9-1\n');
     const ko = run(['--check-config', '-c', bad]);
-    assert.equal(await ko.exited(20000), 1);
+    assert.equal(await ko.exited(20000), 78);
     assert.match(ko.stderr(), /application: unknown application "nonexistent"/);
     assert.match(ko.stderr(), /audio-port: "9-1": the range starts after it ends/);
   });
