@@ -1,5 +1,7 @@
 /**
- * Admin interface (loopback HTTP, no authentication): GET /health, /counters, /calls as JSON.
+ * Admin interface (loopback HTTP, no authentication): GET /health, /ready, /counters, /calls as JSON.
+ * /health and /ready answer 200 only when the SIP transports listen (the interface opens after them) and every media
+ * worker answers a ping within a second; else 503 with the sick workers named (and while stopping).
  * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
  * A request whose Host header names anything but this loopback address (DNS rebinding: a web page in a browser on
  * this host naming its own domain that resolves to 127.0.0.1) gets 421 Misdirected Request.
@@ -11,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { B2buaServer } from '../b2bua/types.js';
 import { parseHostPort } from '../config/formats.js';
 import { b2buaError } from '../errors/index.js';
+import type { MediaHealth } from '../media/types.js';
 import type { Logger } from '../vocabulary/index.js';
 
 /** The plugin's commands, looked up at each request (core/plugin-host/admin-commands.ts). */
@@ -20,6 +23,12 @@ export interface AdminCommandSource {
 }
 
 const NO_COMMANDS: AdminCommandSource = { get: () => undefined, names: () => [] };
+const NO_WORKERS = (): Promise<MediaHealth> => Promise.resolve({ ok: true, workers: [] });
+
+/** A route's answer with an HTTP status other than 200. */
+class Answer {
+  constructor(readonly status: number, readonly body: unknown) {}
+}
 
 export interface AdminServer {
   readonly url: string;
@@ -32,6 +41,7 @@ export async function createAdminServer(
   server: Pick<B2buaServer, 'counters' | 'callsWithMedia'>,
   log: Logger,
   pluginCommands: AdminCommandSource = NO_COMMANDS,
+  mediaHealth: () => Promise<MediaHealth> = NO_WORKERS,
 ): Promise<AdminServer> {
   const hp = parseHostPort(address);
   if (typeof hp === 'string') throw b2buaError('B2BUA_CONFIG_INVALID', { problem: `[b2bua-server] admin-address: ${hp}` });
@@ -39,7 +49,16 @@ export async function createAdminServer(
   let stopping = false;
 
   const routes: Record<string, () => unknown> = {
-    '/health': () => ({ status: stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) }),
+    '/health': async () => {
+      const media = await mediaHealth();
+      const status = stopping ? 'stopping' : media.ok ? 'ok' : 'degraded';
+      return new Answer(status === 'ok' ? 200 : 503, { status, uptimeSeconds: Math.round((Date.now() - started) / 1000), transports: 'listening', media });
+    },
+    '/ready': async () => {
+      const media = stopping ? undefined : await mediaHealth();
+      const reason = stopping ? 'stopping' : media?.ok ? undefined : 'a media worker does not answer';
+      return new Answer(reason ? 503 : 200, reason ? { ready: false, reason } : { ready: true });
+    },
     '/counters': () => server.counters(),
     '/calls': () => server.callsWithMedia(),
   };
@@ -61,7 +80,7 @@ export async function createAdminServer(
     }
     if (!route) return send(404, { error: `no such resource ${path}; try ${[...Object.keys(routes), ...pluginCommands.names().map(pluginPath)].join(', ')}` });
     if (req.method !== 'GET') return send(405, { error: 'only GET' });
-    Promise.resolve().then(route).then((body) => send(200, body), (e: unknown) => {
+    Promise.resolve().then(route).then((body) => (body instanceof Answer ? send(body.status, body.body) : send(200, body)), (e: unknown) => {
       log.error({ err: e, path }, 'admin request failed');
       send(500, { error: (e as Error).message });
     });

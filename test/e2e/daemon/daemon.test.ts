@@ -177,6 +177,47 @@ describe('daemon (bin/b2bua-server, real process on loopback)', function () {
     assert.equal(await daemon.exited(20000), 0);
   });
 
+  it('/health and /ready: 503 naming the worker while a media worker is stuck or dead, 200 again once it is replaced', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'media-workers': '2' })]);
+    await daemon.waitForLog(READY, 30000);
+    type Health = { status: string; media: { ok: boolean; workers: { index: number; pid: number; ok: boolean; problem?: string }[] } };
+    const get = async (p: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}${p}`, { signal: AbortSignal.timeout(3000) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const healthy = await get('/health');
+    assert.equal(healthy.status, 200, JSON.stringify(healthy.body));
+    const before = healthy.body as unknown as Health;
+    assert.equal(before.status, 'ok');
+    assert.equal(before.media.workers.length, 2);
+    assert.ok(before.media.workers.every((w) => w.ok && w.pid > 0));
+    assert.equal((await get('/ready')).status, 200);
+
+    const victim = before.media.workers[1]!;
+    // SIGSTOP: alive but not answering (a stuck worker), then SIGKILL: dead until the pool respawns it.
+    process.kill(victim.pid, 'SIGSTOP');
+    const stuck = await get('/health');
+    assert.equal(stuck.status, 503);
+    const stuckWorker = (stuck.body as unknown as Health).media.workers[1]!;
+    assert.equal(stuckWorker.ok, false);
+    assert.match(String(stuckWorker.problem), /no answer within 1000 ms/);
+    assert.equal((await get('/ready')).status, 503);
+    process.kill(victim.pid, 'SIGKILL');
+
+    let replaced: Health | undefined;
+    const deadline = Date.now() + 15000;
+    while (Date.now() < deadline) {
+      const h = await get('/health');
+      const body = h.body as unknown as Health;
+      if (h.status === 200 && body.media.workers[1]!.pid !== victim.pid) { replaced = body; break; }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(replaced, 'the worker is replaced and /health is ok again within 15 s');
+    assert.equal(replaced.status, 'ok');
+    assert.equal((await get('/ready')).status, 200);
+  });
+
   it('a bad configuration: exit 78 (EX_CONFIG, not restarted by the unit), the problem on stderr, no stack trace', async () => {
     const [sipPort, adminPort] = await freePorts(2);
     const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'max-call': '3' })]);
