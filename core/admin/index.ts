@@ -1,6 +1,10 @@
 /**
- * Admin interface (loopback HTTP, no authentication): GET /health, /counters, /calls as JSON.
+ * Admin interface (loopback HTTP, no authentication): GET /health, /ready, /counters, /calls as JSON.
+ * /health and /ready answer 200 only when the SIP transports listen (the interface opens after them) and every media
+ * worker answers a ping within a second; else 503 with the sick workers named (and while stopping).
  * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
+ * A request whose Host header names anything but this loopback address (DNS rebinding: a web page in a browser on
+ * this host naming its own domain that resolves to 127.0.0.1) gets 421 Misdirected Request.
  * The application's read-only admin commands (registered with `host.admin.register()`) answer at GET /plugin/<command>
  * (URL-encoded), e.g. /plugin/SIP_BRIDGE%20INFO, the counterpart of Flexisip's `flexisip_cli.py SIP_BRIDGE INFO`.
  */
@@ -9,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { B2buaServer } from '../b2bua/types.js';
 import { parseHostPort } from '../config/formats.js';
 import { b2buaError } from '../errors/index.js';
+import type { MediaHealth } from '../media/types.js';
 import type { Logger } from '../vocabulary/index.js';
 
 /** The plugin's commands, looked up at each request (core/plugin-host/admin-commands.ts). */
@@ -18,6 +23,12 @@ export interface AdminCommandSource {
 }
 
 const NO_COMMANDS: AdminCommandSource = { get: () => undefined, names: () => [] };
+const NO_WORKERS = (): Promise<MediaHealth> => Promise.resolve({ ok: true, workers: [] });
+
+/** A route's answer with an HTTP status other than 200. */
+class Answer {
+  constructor(readonly status: number, readonly body: unknown) {}
+}
 
 export interface AdminServer {
   readonly url: string;
@@ -30,6 +41,7 @@ export async function createAdminServer(
   server: Pick<B2buaServer, 'counters' | 'callsWithMedia'>,
   log: Logger,
   pluginCommands: AdminCommandSource = NO_COMMANDS,
+  mediaHealth: () => Promise<MediaHealth> = NO_WORKERS,
 ): Promise<AdminServer> {
   const hp = parseHostPort(address);
   if (typeof hp === 'string') throw b2buaError('B2BUA_CONFIG_INVALID', { problem: `[b2bua-server] admin-address: ${hp}` });
@@ -37,11 +49,22 @@ export async function createAdminServer(
   let stopping = false;
 
   const routes: Record<string, () => unknown> = {
-    '/health': () => ({ status: stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) }),
+    '/health': async () => {
+      const media = await mediaHealth();
+      const status = stopping ? 'stopping' : media.ok ? 'ok' : 'degraded';
+      return new Answer(status === 'ok' ? 200 : 503, { status, uptimeSeconds: Math.round((Date.now() - started) / 1000), transports: 'listening', media });
+    },
+    '/ready': async () => {
+      const media = stopping ? undefined : await mediaHealth();
+      const reason = stopping ? 'stopping' : media?.ok ? undefined : 'a media worker does not answer';
+      return new Answer(reason ? 503 : 200, reason ? { ready: false, reason } : { ready: true });
+    },
     '/counters': () => server.counters(),
     '/calls': () => server.callsWithMedia(),
   };
   const pluginPath = (command: string): string => `/plugin/${encodeURIComponent(command)}`;
+
+  let allowedHosts: ReadonlySet<string> = new Set();
 
   const http1 = http.createServer((req, res) => {
     const rawPath = (req.url ?? '/').split('?')[0]!;
@@ -52,9 +75,12 @@ export async function createAdminServer(
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
     };
+    if (req.headers.host !== undefined && !allowedHosts.has(req.headers.host.toLowerCase())) {
+      return send(421, { error: `Host "${req.headers.host}" is not this admin interface; use ${[...allowedHosts][0]}` });
+    }
     if (!route) return send(404, { error: `no such resource ${path}; try ${[...Object.keys(routes), ...pluginCommands.names().map(pluginPath)].join(', ')}` });
     if (req.method !== 'GET') return send(405, { error: 'only GET' });
-    Promise.resolve().then(route).then((body) => send(200, body), (e: unknown) => {
+    Promise.resolve().then(route).then((body) => (body instanceof Answer ? send(body.status, body.body) : send(200, body)), (e: unknown) => {
       log.error({ err: e, path }, 'admin request failed');
       send(500, { error: (e as Error).message });
     });
@@ -68,6 +94,7 @@ export async function createAdminServer(
   });
   const bound = http1.address() as AddressInfo;
   const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  allowedHosts = loopbackHostHeaders(bound);
   log.info({ admin: url }, 'admin interface listening');
 
   return {
@@ -78,6 +105,12 @@ export async function createAdminServer(
       http1.close(() => resolve());
     }),
   };
+}
+
+/** The Host header values that name this listener: its address and the loopback names, with its port. */
+function loopbackHostHeaders(bound: AddressInfo): ReadonlySet<string> {
+  const own = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return new Set([own, 'localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${bound.port}`));
 }
 
 function safeDecode(s: string): string {

@@ -1,8 +1,11 @@
 /**
  * Entry point of bin/b2bua-server. Exit status: 0 = fine (daemon stopped by SIGTERM, config OK),
- * 1 = configuration or start-up error (message on stderr), 2 = wrong command line.
+ * 78 = configuration problem, --check-config's too (EX_CONFIG: a service manager must not restart),
+ * 1 = transient start-up failure (port in use, media worker cannot start), 2 = wrong command line;
+ * the message is on stderr (core/cli/exit-status.ts).
  */
 import { isB2buaError } from '../errors/index.js';
+import { EXIT_CONFIG, EXIT_OK, exitStatusFor } from './exit-status.js';
 import { HOST_API_VERSION } from '../plugin-api/index.js';
 import { detach, isDetachedChild, reportReady, reportStartFailure } from '../daemon/detach.js';
 import { runDaemon } from '../daemon/run.js';
@@ -28,7 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'check-config': {
         const result = await checkConfig(options.configFile);
         (result.ok ? process.stdout : process.stderr).write(`${[...result.lines, ...result.media].join('\n')}\n`);
-        return result.ok ? 0 : 1;
+        return result.ok ? EXIT_OK : EXIT_CONFIG;
       }
       case 'run': {
         // With --syslog the detached server has no use for the terminal: every line (crash reports too) goes to syslog.
@@ -49,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`${formatError(e)}\n`);
     reportStartFailure(formatError(e));
-    return isB2buaError(e, 'B2BUA_USAGE') ? 2 : 1;
+    return exitStatusFor(e);
   }
 }
 

@@ -1,10 +1,11 @@
 /**
  * `--daemon` (Flexisip's, used by its systemd unit with Type=forking): the command starts the same command again as a
  * detached process (its own session, no terminal input), waits until that process says it is ready, prints its pid and
- * exits 0; if the server fails to start, exits 1. Without --syslog, standard output and error are inherited, so the log
+ * exits 0; if the server fails to start, exits 1 (78 when its configuration is wrong). Without --syslog, standard output and error are inherited, so the log
  * still reaches whatever the command's output goes to (the journal under systemd); with --syslog they are closed.
  */
 import { spawn } from 'node:child_process';
+import { EXIT_CONFIG } from '../cli/exit-status.js';
 
 /** Set in the detached process: it runs the server instead of detaching again. */
 export const DETACHED_ENV = 'B2BUA_DETACHED';
@@ -51,7 +52,7 @@ export function detach(entry: string, argv: readonly string[], { quiet }: { quie
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       process.stderr.write(`b2bua-server: the server exited while starting (${signal ?? `status ${code}`})\n`);
-      resolve(1);
+      resolve(code === EXIT_CONFIG ? EXIT_CONFIG : 1);
     });
     child.on('error', (e) => {
       clearTimeout(timer);

@@ -89,7 +89,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
     const { adminAddress } = config.server;
-    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, adminCommands);
+    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, adminCommands, media.health ? () => media.health!() : undefined);
     cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {

@@ -165,6 +165,12 @@ export interface MediaEngineCounters {
   readonly zrtpFailures?: number;
 }
 
+/** What /health reports of the media plane: every worker must answer. */
+export interface MediaHealth {
+  readonly ok: boolean;
+  readonly workers: readonly { readonly index: number; readonly pid: number | undefined; readonly ok: boolean; readonly problem?: string; readonly sessions?: number }[];
+}
+
 export interface MediaEngine {
   readonly name: string;
   /** Encryption modes and SDES suites this engine can do (others: 488 / start-up error). */
@@ -178,5 +184,7 @@ export interface MediaEngine {
   };
   createSession(options: MediaSessionOptions): Promise<MediaSession>;
   counters(): MediaEngineCounters;
+  /** Whether the engine can take calls (its workers answer); absent = always healthy (in-process engines). */
+  health?(): Promise<MediaHealth>;
   close(): Promise<void>;
 }

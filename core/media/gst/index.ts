@@ -12,7 +12,7 @@ import { SRTP_SUITES, type Logger, type SrtpSuite } from '../../vocabulary/index
 import type { B2buaServerConfig } from '../../config/server-config.js';
 import { mediaAddresses } from '../addresses.js';
 import { loadDtlsCertificate, type DtlsCertificate } from '../dtls-certificate.js';
-import type { MediaEngine, MediaEngineCounters, MediaSession, MediaSessionOptions } from '../types.js';
+import type { MediaEngine, MediaEngineCounters, MediaHealth, MediaSession, MediaSessionOptions } from '../types.js';
 import { PortPool } from './port-pool.js';
 import { GstMediaSession, toB2buaError } from './session.js';
 import { WorkerPool, type WorkerSlot } from './worker-pool.js';
@@ -32,6 +32,9 @@ function certificateOf(config: B2buaServerConfig): { certificate?: DtlsCertifica
     return { problem: errorReason(e) };
   }
 }
+
+/** A worker that does not answer a ping within this is reported sick by /health. */
+const HEALTH_PROBE_TIMEOUT_MS = 1000;
 
 export function workerCount(config: B2buaServerConfig): number {
   return config.mediaWorkers > 0 ? config.mediaWorkers : os.availableParallelism();
@@ -136,6 +139,10 @@ class GstMediaEngine implements MediaEngine {
 
   counters(): MediaEngineCounters {
     return { sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse, dtlsFailures: this.failures.dtls, zrtpFailures: this.failures.zrtp };
+  }
+
+  health(): Promise<MediaHealth> {
+    return this.workers.health(HEALTH_PROBE_TIMEOUT_MS);
   }
 
   /** Test hook: kill the worker holding `sessionId` (simulates a GStreamer crash). */

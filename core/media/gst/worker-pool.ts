@@ -3,7 +3,9 @@
  * that exits fails its sessions (the framework ends those calls with BYE on both legs) and
  * is respawned, with a growing delay if it keeps dying.
  */
+import { errorReason } from '../../errors/index.js';
 import type { Logger } from '../../vocabulary/index.js';
+import type { MediaHealth } from '../types.js';
 import { WorkerChannel } from '../worker/channel.js';
 import type { EventMessage, WorkerRequests, WorkerSecurity } from '../worker/protocol.js';
 
@@ -72,6 +74,25 @@ export class WorkerPool {
       if (!best || s.sessions.size < best.sessions.size) best = s;
     }
     return best;
+  }
+
+  /** Every worker asked to answer a ping within `timeoutMs`: one that is dead, respawning or stuck is not ok. */
+  async health(timeoutMs: number): Promise<MediaHealth> {
+    const workers = await Promise.all(this.slots.map(async (s) => {
+      const pid = s.channel.pid;
+      if (!s.channel.alive) return { index: s.index, pid, ok: false, problem: 'exited; being respawned' };
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); });
+      try {
+        const { sessions } = await Promise.race([s.ready.then(() => s.channel.request('ping', {})), late]);
+        return { index: s.index, pid, ok: true, sessions };
+      } catch (e) {
+        return { index: s.index, pid, ok: false, problem: errorReason(e) };
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
+    return { ok: workers.length > 0 && workers.every((w) => w.ok), workers };
   }
 
   async close(): Promise<void> {

@@ -66,6 +66,7 @@ const handlers: Handlers = {
     sessions.delete(sessionId);
     return s.close();
   },
+  ping: () => ({ sessions: sessions.size }),
   crash: () => {
     setImmediate(() => process.kill(process.pid, 'SIGKILL'));
     return null;

@@ -27,6 +27,8 @@ export interface WorkerRequests {
   configure: { params: { sessionId: string; leg: LegId; legParams: LegParams }; result: null };
   stats: { params: { sessionId: string }; result: SessionStats };
   close: { params: { sessionId: string }; result: SessionStats };
+  /** Liveness probe (/health): answered from the worker's event loop. */
+  ping: { params: Record<string, never>; result: { sessions: number } };
   /** Test hook: make the worker fail in a GStreamer-like way (exit abruptly). */
   crash: { params: Record<string, never>; result: null };
 }

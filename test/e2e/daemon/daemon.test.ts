@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../../harness/ports.js';
@@ -175,22 +177,76 @@ describe('daemon (bin/b2bua-server, real process on loopback)', function () {
     assert.equal(await daemon.exited(20000), 0);
   });
 
-  it('a bad configuration: exit 1, the problem on stderr, no stack trace', async () => {
+  it('/health and /ready: 503 naming the worker while a media worker is stuck or dead, 200 again once it is replaced', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'media-workers': '2' })]);
+    await daemon.waitForLog(READY, 30000);
+    type Health = { status: string; media: { ok: boolean; workers: { index: number; pid: number; ok: boolean; problem?: string }[] } };
+    const get = async (p: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}${p}`, { signal: AbortSignal.timeout(3000) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const healthy = await get('/health');
+    assert.equal(healthy.status, 200, JSON.stringify(healthy.body));
+    const before = healthy.body as unknown as Health;
+    assert.equal(before.status, 'ok');
+    assert.equal(before.media.workers.length, 2);
+    assert.ok(before.media.workers.every((w) => w.ok && w.pid > 0));
+    assert.equal((await get('/ready')).status, 200);
+
+    const victim = before.media.workers[1]!;
+    // SIGSTOP: alive but not answering (a stuck worker), then SIGKILL: dead until the pool respawns it.
+    process.kill(victim.pid, 'SIGSTOP');
+    const stuck = await get('/health');
+    assert.equal(stuck.status, 503);
+    const stuckWorker = (stuck.body as unknown as Health).media.workers[1]!;
+    assert.equal(stuckWorker.ok, false);
+    assert.match(String(stuckWorker.problem), /no answer within 1000 ms/);
+    assert.equal((await get('/ready')).status, 503);
+    process.kill(victim.pid, 'SIGKILL');
+
+    let replaced: Health | undefined;
+    const deadline = Date.now() + 15000;
+    while (Date.now() < deadline) {
+      const h = await get('/health');
+      const body = h.body as unknown as Health;
+      if (h.status === 200 && body.media.workers[1]!.pid !== victim.pid) { replaced = body; break; }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(replaced, 'the worker is replaced and /health is ok again within 15 s');
+    assert.equal(replaced.status, 'ok');
+    assert.equal((await get('/ready')).status, 200);
+  });
+
+  it('a bad configuration: exit 78 (EX_CONFIG, not restarted by the unit), the problem on stderr, no stack trace', async () => {
     const [sipPort, adminPort] = await freePorts(2);
     const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!, { 'max-call': '3' })]);
-    assert.equal(await daemon.exited(20000), 1);
+    assert.equal(await daemon.exited(20000), 78);
     assert.match(daemon.stderr(), /B2BUA_CONFIG_INVALID: .*\[b2bua-server\] max-call: unknown key \(did you mean "max-calls"\?\)/);
     assert.doesNotMatch(daemon.stderr(), /\n\s+at /, 'no stack trace');
   });
 
-  it('--check-config: exit 0 and OK on the example, exit 1 naming the problem otherwise', async () => {
+  it('a SIP port in use: exit 1 (transient: the unit restarts it), not 78', async () => {
+    const [sipPort, adminPort] = await freePorts(2);
+    const squatter = net.createServer().listen(sipPort, '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      const daemon = run(['-c', exampleConfig(dir, sipPort!, adminPort!)]);
+      assert.equal(await daemon.exited(30000), 1, daemon.stderr());
+      assert.match(daemon.stderr(), /B2BUA_TRANSPORT_FAILED: .*EADDRINUSE/);
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it('--check-config: exit 0 and OK on the example, exit 78 naming the problem otherwise', async () => {
     const ok = run(['--check-config', '-c', path.join(REPO, 'flexisip.conf.example')]);
     assert.equal(await ok.exited(20000), 0);
     assert.match(ok.stdout(), /^OK: /);
     const bad = path.join(dir, 'bad.conf');
     writeFileSync(bad, '[b2bua-server]\napplication=nonexistent\naudio-port=9-1\n');
     const ko = run(['--check-config', '-c', bad]);
-    assert.equal(await ko.exited(20000), 1);
+    assert.equal(await ko.exited(20000), 78);
     assert.match(ko.stderr(), /application: unknown application "nonexistent"/);
     assert.match(ko.stderr(), /audio-port: "9-1": the range starts after it ends/);
   });
