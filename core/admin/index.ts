@@ -1,5 +1,5 @@
 /**
- * Admin interface (loopback HTTP, no authentication): GET /health, /ready, /counters, /calls as JSON.
+ * Admin interface (loopback HTTP, no authentication): GET /health, /ready, /counters, /calls as JSON, /metrics (Prometheus).
  * /health and /ready answer 200 only when the SIP transports listen (the interface opens after them) and every media
  * worker answers a ping within a second; else 503 with the sick workers named (and while stopping).
  * Off unless `[b2bua-server] admin-address=host:port` is set; the schema only accepts loopback hosts.
@@ -14,6 +14,7 @@ import type { B2buaServer } from '../b2bua/types.js';
 import { parseHostPort } from '../config/formats.js';
 import { b2buaError } from '../errors/index.js';
 import type { MediaHealth } from '../media/types.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Logger } from '../vocabulary/index.js';
 
 /** The plugin's commands, looked up at each request (core/plugin-host/admin-commands.ts). */
@@ -27,7 +28,7 @@ const NO_WORKERS = (): Promise<MediaHealth> => Promise.resolve({ ok: true, worke
 
 /** A route's answer with an HTTP status other than 200. */
 class Answer {
-  constructor(readonly status: number, readonly body: unknown) {}
+  constructor(readonly status: number, readonly body: unknown, readonly contentType?: string) {}
 }
 
 export interface AdminServer {
@@ -42,6 +43,7 @@ export async function createAdminServer(
   log: Logger,
   pluginCommands: AdminCommandSource = NO_COMMANDS,
   mediaHealth: () => Promise<MediaHealth> = NO_WORKERS,
+  metrics?: Metrics,
 ): Promise<AdminServer> {
   const hp = parseHostPort(address);
   if (typeof hp === 'string') throw b2buaError('B2BUA_CONFIG_INVALID', { problem: `[b2bua-server] admin-address: ${hp}` });
@@ -60,6 +62,7 @@ export async function createAdminServer(
       return new Answer(reason ? 503 : 200, reason ? { ready: false, reason } : { ready: true });
     },
     '/counters': () => server.counters(),
+    ...(metrics ? { '/metrics': async () => new Answer(200, await metrics.render(), metrics.contentType) } : {}),
     '/calls': () => server.callsWithMedia(),
   };
   const pluginPath = (command: string): string => `/plugin/${encodeURIComponent(command)}`;
@@ -71,16 +74,16 @@ export async function createAdminServer(
     const command = rawPath.startsWith('/plugin/') ? safeDecode(rawPath.slice(8)) : undefined;
     const path = command === undefined ? rawPath : pluginPath(command);
     const route = command === undefined ? routes[path] : pluginCommands.get(command);
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(body));
+    const send = (status: number, body: unknown, contentType?: string): void => {
+      res.writeHead(status, { 'content-type': contentType ?? 'application/json', 'cache-control': 'no-store' });
+      res.end(contentType ? String(body) : JSON.stringify(body));
     };
     if (req.headers.host !== undefined && !allowedHosts.has(req.headers.host.toLowerCase())) {
       return send(421, { error: `Host "${req.headers.host}" is not this admin interface; use ${[...allowedHosts][0]}` });
     }
     if (!route) return send(404, { error: `no such resource ${path}; try ${[...Object.keys(routes), ...pluginCommands.names().map(pluginPath)].join(', ')}` });
     if (req.method !== 'GET') return send(405, { error: 'only GET' });
-    Promise.resolve().then(route).then((body) => (body instanceof Answer ? send(body.status, body.body) : send(200, body)), (e: unknown) => {
+    Promise.resolve().then(route).then((body) => (body instanceof Answer ? send(body.status, body.body, body.contentType) : send(200, body)), (e: unknown) => {
       log.error({ err: e, path }, 'admin request failed');
       send(500, { error: (e as Error).message });
     });

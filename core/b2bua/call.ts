@@ -36,6 +36,8 @@ export class Call implements CallInDialog {
   readonly log: Logger;
   readonly startedAt = Date.now();
   answeredAt = 0;
+  /** Why the call ended (set when it starts ending). */
+  endReason = '';
   state: CallState = 'routing';
   incoming: IncomingCall | undefined;
   readonly tagA = randomToken(8);
@@ -328,6 +330,7 @@ export class Call implements CallInDialog {
 
   private async teardown(reason: string, statusA?: [number, string]): Promise<void> {
     const reached = this.incoming !== undefined;
+    this.endReason = reason;
     this.state = 'ended';
     for (const t of this.timers.splice(0)) t.cancel();
     this.sessionTimers.a?.stop();

@@ -10,6 +10,7 @@ import { randomToken, type SipRequest, type SipResponse } from '../sip/message.j
 import { SipStack, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
 import { Call } from './call.js';
+import { callResult, type CallEnded } from './call-results.js';
 import type { CallContext } from './call-context.js';
 import { errorResponse } from './error-response.js';
 import { boundUri, loadTls, parseListenUri } from './listen.js';
@@ -34,6 +35,7 @@ export class B2buaServerImpl implements B2buaServer {
   private transport: Transport | undefined;
   private accepting = true;
   private callsTotal = 0;
+  private readonly callEndedListeners: ((ended: CallEnded) => void)[] = [];
   /** Our own leg B INVITEs that came back from the proxy, answered 482 (core/b2bua/loop.ts). */
   private loopsDetected = 0;
   private readonly live = new Set<Call>();
@@ -72,6 +74,8 @@ export class B2buaServerImpl implements B2buaServer {
       },
       ended: (call) => {
         this.live.delete(call);
+        const ended: CallEnded = { result: callResult(call.endReason, call.answeredAt > 0), setupMs: call.answeredAt ? call.answeredAt - call.startedAt : undefined };
+        for (const listener of this.callEndedListeners) listener(ended);
         if (this.live.size === 0) this.idle?.();
       },
     };
@@ -250,6 +254,10 @@ export class B2buaServerImpl implements B2buaServer {
       zrtpFailures: media.zrtpFailures ?? 0,
       ...this.subscriptions.counters(),
     };
+  }
+
+  onCallEnded(listener: (ended: CallEnded) => void): void {
+    this.callEndedListeners.push(listener);
   }
 
   calls(): readonly Record<string, unknown>[] {

@@ -6,6 +6,7 @@ import type { B2buaHooks, PluginSipApi } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from '../media/types.js';
+import type { CallEnded } from './call-results.js';
 
 export interface TlsFiles {
   readonly certificateFile: string;
@@ -53,6 +54,8 @@ export interface B2buaServer {
   /** Close transports and timers. */
   close(): Promise<void>;
   counters(): ServerCounters;
+  /** Called once per call at its end, with its result (for /metrics). */
+  onCallEnded(listener: (ended: CallEnded) => void): void;
   /** Calls in progress, for the admin interface. */
   calls(): readonly Record<string, unknown>[];
   /** calls() with each call's live media report (per leg and stream: packets, encryption, DTLS/ZRTP state): admin /calls. */

@@ -19,6 +19,7 @@ import { withNatAddressesResolved } from '../config/nat-addresses.js';
 import { b2buaError, B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
+import { createMetrics } from '../metrics/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { createHooks, type ConfigFileView } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
@@ -89,7 +90,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
     const { adminAddress } = config.server;
-    if (adminAddress !== '') admin = await createAdminServer(adminAddress, server, log, adminCommands, media.health ? () => media.health!() : undefined);
+    if (adminAddress !== '') {
+      const mediaHealth = media.health?.bind(media);
+      admin = await createAdminServer(adminAddress, server, log, adminCommands, mediaHealth, createMetrics(server, mediaHealth));
+    }
     cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
