@@ -112,8 +112,8 @@ export type B2buaServerConfig = {
   /** `media-workers` (default `0`): (extension) Number of media worker processes; 0 = one per CPU core. */
   readonly mediaWorkers: number;
   /**
-   * `admin-address` (default `""`): (extension) host:port of the HTTP admin interface (GET /health, /counters,
-   * /calls), loopback only; empty = off.
+   * `admin-address` (default `""`): (extension) host:port of the HTTP admin interface (GET /health, /ready,
+   * /metrics, /counters, /calls), loopback only; empty = off.
    */
   readonly adminAddress: string;
   /**
