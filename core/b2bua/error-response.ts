@@ -17,12 +17,12 @@ function warnAgent(contact: string): string {
 }
 
 /**
- * The headers a failure's final response carries besides status and reason: `Warning: 399` naming what is wrong
+ * The headers a failure's final response carries besides status and reason: `Warning: 399` (a quoted-string: `"` written `'`) naming what is wrong
  * with an SDP (488 / 400), `Retry-After` when the media ports are exhausted (503).
  */
 export function errorHeaders(e: unknown, contact: string): [string, string][] {
   if (isB2buaError(e, 'B2BUA_SDP_INVALID') || isB2buaError(e, 'B2BUA_SDP_UNPARSABLE')) {
-    const text = e.reason.replace(/[\\"]/g, '').replace(/[\r\n]+/g, ' ').slice(0, 200);
+    const text = e.reason.replace(/\\/g, '').replace(/"/g, "'").replace(/[\r\n]+/g, ' ').slice(0, 200);
     return [['warning', `399 ${warnAgent(contact)} "${text}"`]];
   }
   if (isB2buaError(e, 'B2BUA_MEDIA_PORTS_EXHAUSTED')) return [['retry-after', String(PORTS_EXHAUSTED_RETRY_AFTER_S)]];

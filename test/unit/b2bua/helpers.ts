@@ -23,7 +23,6 @@ export function testConfig(overrides: Partial<B2buaServerConfig> = {}): B2buaSer
     noRtpTimeout: 30,
     maxCallDuration: 0,
     maxCalls: 500,
-    maxMediaLines: 5,
     enableKeepalive: true,
     enableIce: false,
     natAddresses: [],
