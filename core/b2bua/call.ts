@@ -5,18 +5,19 @@
  * One module on purpose (~320 lines): these steps share the call's state (transactions, dialogs, timers, bridge) and
  * its order of events; leg B's INVITE, in-dialog requests, offers, transfers and media policy live in their own modules.
  */
-import { b2buaError, errorReason, type B2buaError } from '../errors/index.js';
+import { b2buaError, errorReason, isB2buaError, type B2buaError } from '../errors/index.js';
 import type { MediaEvent } from '../media/types.js';
 import type { LegId, Logger } from '../vocabulary/index.js';
 import type { IncomingCall, LegBMedia, LegBTarget } from '../plugin-api/index.js';
-import { parseSdp, summarizeOffer } from '../sdp/parse.js';
+import { summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
+import { readPeerSdp, type PeerSdp } from '../sdp/validate.js';
 import { Dialog } from '../sip/dialog.js';
 import { randomToken, reasonPhrase, type SipRequest, type SipResponse } from '../sip/message.js';
 import type { ServerTransaction, SipStack } from '../sip/stack.js';
 import type { TimerHandle } from '../sip/timers.js';
 import type { CallContext, CallInDialog, CallState } from './call-context.js';
-import { errorResponse, isCallRejection, mapFinalStatus } from './error-response.js';
+import { errorHeaders, errorResponse, isCallRejection, mapFinalStatus } from './error-response.js';
 import { InDialogRequests } from './in-dialog.js';
 import { buildIncomingCall, defaultLegBTarget } from './incoming.js';
 import { LegBInvite } from './leg-b-invite.js';
@@ -114,8 +115,8 @@ export class Call implements CallInDialog {
       return this.rejectEarly(b2buaError('B2BUA_SDP_MISSING', {}), 'no-offer');
     }
     // Late offer (RFC 3261 13.2.1, an INVITE without SDP): leg B gets our offer, leg A gets it in the 200, answers in the ACK.
-    const parsed = parseSdp(this.lateOffer ? LATE_OFFER_TEMPLATE : this.inviteA.body);
-    if (!parsed.ok) return this.rejectEarly(b2buaError('B2BUA_SDP_UNPARSABLE', { why: parsed.error.slice(0, 80) }), 'bad-sdp');
+    const parsed = this.peerSdp(this.lateOffer ? LATE_OFFER_TEMPLATE : this.inviteA.body);
+    if (!parsed.ok) return this.rejectEarly(parsed.error, 'bad-sdp');
     this.offerA = parsed.sdp;
     const source = this.txA.source;
     this.incoming = buildIncomingCall(this.id, this.inviteA, this.txA.transport.protocol, source, summarizeOffer(parsed.sdp));
@@ -158,8 +159,9 @@ export class Call implements CallInDialog {
     }
     const response = errorResponse(e);
     if (response) {
-      if (response[0] >= 500) this.log.error({ err: (e as Error).stack }, what);
-      await this.end(`rejected ${response[0]}`, response);
+      if (isB2buaError(e, 'B2BUA_MEDIA_PORTS_EXHAUSTED')) this.log.warn({ code: e.code, problem: e.reason }, 'media ports exhausted: call refused 503');
+      else if (response[0] >= 500) this.log.error({ err: (e as Error).stack }, what);
+      await this.end(`rejected ${response[0]}`, response, errorHeaders(e, this.ctx.contact()));
     } else {
       this.log.error({ err: (e as Error)?.stack ?? String(e) }, what);
       await this.end(reason, [500, 'Server Internal Error']);
@@ -169,10 +171,17 @@ export class Call implements CallInDialog {
   /** Refused before the call reached the hooks: no callEnded. */
   private rejectEarly(e: B2buaError, why: string): void {
     const [status, phrase] = errorResponse(e) ?? [500, 'Server Internal Error'];
-    this.log.info({ code: e.code, status, why }, 'INVITE refused');
-    this.txA.send(this.txA.response(status, phrase, this.tagA));
+    this.log.info({ code: e.code, status, why, problem: e.reason }, 'INVITE refused');
+    const res = this.txA.response(status, phrase, this.tagA);
+    for (const [name, value] of errorHeaders(e, this.ctx.contact())) res.set(name, value);
+    this.txA.send(res);
     this.state = 'ended';
     this.ctx.unregister(this);
+  }
+
+  /** A peer's SDP parsed and checked (core/sdp/validate.ts). */
+  private peerSdp(text: string): PeerSdp {
+    return readPeerSdp(text, { maxMediaLines: this.ctx.config.maxMediaLines });
   }
 
   private sendInviteB(target: LegBTarget, sdp: string): void {
@@ -194,13 +203,13 @@ export class Call implements CallInDialog {
     const out = this.txA.response(res.status === 183 || res.body ? res.status : 180, res.reason || reasonPhrase(res.status), this.tagA);
     out.set('contact', `<${this.ctx.contact()}>`);
     if (res.contentType === 'application/sdp' && res.body.trim() !== '' && this.bridge) {
-      const parsed = parseSdp(res.body);
+      const parsed = this.peerSdp(res.body);
       if (parsed.ok) {
         const sdpA = await this.bridge.forwardAnswer('b', parsed.sdp);
         if (this.ended || this.txA.final) return;
         out.set('content-type', 'application/sdp');
         out.body = sdpA;
-      } else this.log.warn({ error: parsed.error }, 'leg B early SDP ignored');
+      } else this.log.warn({ error: parsed.error.reason }, 'leg B early SDP ignored');
     }
     this.txA.send(out);
   }
@@ -213,11 +222,13 @@ export class Call implements CallInDialog {
 
   /** Leg B's dialog exists; leg B's media is configured before `ack`, as the callee may send RTP as soon as it has our ACK. */
   private async onAnsweredB(res: SipResponse, ack: () => void): Promise<void> {
-    const parsed = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
+    const parsed = res.contentType === 'application/sdp' ? this.peerSdp(res.body) : undefined;
     if (!parsed || !parsed.ok) {
       ack();
-      this.log.warn({ error: parsed && !parsed.ok ? parsed.error : 'no SDP in 2xx' }, 'leg B answered without a usable SDP');
-      await this.end('bad-answer', [488, 'Not Acceptable Here (callee answered without usable SDP)']);
+      const problem = parsed && !parsed.ok ? parsed.error.reason : 'no SDP in 2xx';
+      this.log.warn({ error: problem }, 'leg B answered without a usable SDP');
+      await this.end('bad-answer', [488, 'Not Acceptable Here (callee answered without usable SDP)'],
+        errorHeaders(b2buaError('B2BUA_SDP_INVALID', { why: `callee's answer: ${problem}` }), this.ctx.contact()));
       return;
     }
     let sdpA: string;
@@ -271,9 +282,9 @@ export class Call implements CallInDialog {
   /** The ACK of a late-offer call carries leg A's answer to the offer in our 200; without one the call cannot have media. */
   private async onLateAnswer(ack: SipRequest): Promise<void> {
     this.lateOffer = false;
-    const parsed = ack.contentType === 'application/sdp' && ack.body.trim() !== '' ? parseSdp(ack.body) : undefined;
+    const parsed = ack.contentType === 'application/sdp' && ack.body.trim() !== '' ? this.peerSdp(ack.body) : undefined;
     if (!parsed?.ok) {
-      this.log.warn({ error: parsed && !parsed.ok ? parsed.error : 'no SDP in the ACK' }, 'late offer: leg A\'s ACK carries no usable answer; hanging up');
+      this.log.warn({ error: parsed && !parsed.ok ? parsed.error.reason : 'no SDP in the ACK' }, 'late offer: leg A\'s ACK carries no usable answer; hanging up');
       await this.end('bad-answer');
       return;
     }
@@ -322,13 +333,13 @@ export class Call implements CallInDialog {
    * The one way a call ends: leg A answered with `statusA` if still unanswered (else BYE), leg B
    * CANCELled if still unanswered (else BYE), timers stopped, media closed, callEnded emitted once.
    */
-  end(reason: string, statusA?: [number, string]): Promise<void> {
+  end(reason: string, statusA?: [number, string], headersA: readonly [string, string][] = []): Promise<void> {
     if (this.endedPromise) return this.endedPromise;
-    this.endedPromise = this.teardown(reason, statusA);
+    this.endedPromise = this.teardown(reason, statusA, headersA);
     return this.endedPromise;
   }
 
-  private async teardown(reason: string, statusA?: [number, string]): Promise<void> {
+  private async teardown(reason: string, statusA: [number, string] | undefined, headersA: readonly [string, string][]): Promise<void> {
     const reached = this.incoming !== undefined;
     this.endReason = reason;
     this.state = 'ended';
@@ -337,7 +348,9 @@ export class Call implements CallInDialog {
     this.sessionTimers.b?.stop();
     if (!this.txA.final) {
       const [status, phrase] = statusA ?? [500, 'Server Internal Error'];
-      this.txA.send(this.txA.response(status, phrase, this.tagA));
+      const res = this.txA.response(status, phrase, this.tagA);
+      for (const [name, value] of headersA) res.set(name, value);
+      this.txA.send(res);
     } else if (this.dialogA && !this.inDialog.byeFrom.a) {
       this.ctx.stack.request(this.dialogA.request('BYE'), this.dialogA.destination(), () => undefined, this.dialogA.flow);
     }

@@ -17,7 +17,7 @@ export class InDialogRequests {
   /** The legs that sent BYE (not sent one at teardown). */
   readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
 
-  constructor(private readonly call: CallInDialog, ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'findByDialog' | 'hooks'>) {
+  constructor(private readonly call: CallInDialog, ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'findByDialog' | 'hooks' | 'config'>) {
     this.offers = new OfferExchange(call, ctx);
     this.transfers = new Transfers(call, ctx);
   }

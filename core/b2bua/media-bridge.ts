@@ -229,6 +229,10 @@ export class MediaBridge {
     }
     for (const m of answer.media) {
       const st = ans.stream(m.index);
+      // An SDES / DTLS-SRTP offer answered in another profile would run in clear (ZRTP may do without a=zrtp-hash).
+      if ((ans.encryption === 'sdes' || ans.encryption === 'dtls-srtp') && m.enabled && isAv(m.kind) && m.encryption !== ans.encryption) {
+        throw b2buaError('B2BUA_SDP_INVALID', { why: `m-line ${m.index}: ${ans.encryption} offered, answered ${m.proto} (${m.encryption})` });
+      }
       if (ans.encryption === 'sdes' && m.enabled && st.offeredKeys) {
         const k = keysFromAnswer(st.offeredKeys, m);
         if (!k.ok) throw b2buaError('B2BUA_SDP_INVALID', { why: k.error });

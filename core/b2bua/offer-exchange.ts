@@ -6,11 +6,11 @@
 import { randomInt } from 'node:crypto';
 import { OTHER_LEG, type LegId } from '../vocabulary/index.js';
 import { parseSdp } from '../sdp/parse.js';
-import { b2buaError } from '../errors/index.js';
+import { readPeerSdp, type PeerSdp } from '../sdp/validate.js';
 import { reasonPhrase, type SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
 import type { CallContext, CallInDialog } from './call-context.js';
-import { errorResponse } from './error-response.js';
+import { errorHeaders, errorResponse } from './error-response.js';
 
 export class OfferExchange {
   /** An exchange in progress (forwarded re-INVITE/UPDATE, or our own refresh). */
@@ -18,7 +18,19 @@ export class OfferExchange {
   /** Offerless re-INVITE from a leg: its ACK carries the answer. */
   private awaitingAckAnswer: LegId | undefined;
 
-  constructor(private readonly call: CallInDialog, private readonly ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities'>) {}
+  constructor(private readonly call: CallInDialog, private readonly ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'config'>) {}
+
+  /** An offer or answer from a peer, parsed and checked (core/sdp/validate.ts); unparsable is 488 here, as in Flexisip. */
+  private peerSdp(text: string): PeerSdp {
+    return readPeerSdp(text, { maxMediaLines: this.ctx.config.maxMediaLines }, 488);
+  }
+
+  /** A refusal for an SDP problem: its status and reason, and a Warning naming the problem. */
+  private refuse(tx: ServerTransaction, e: unknown): void {
+    const res = tx.response(...errorResponse(e)!);
+    for (const [name, value] of errorHeaders(e, this.ctx.contact())) res.set(name, value);
+    tx.send(res);
+  }
 
   onAck(leg: LegId, ack: SipRequest): void {
     const bridge = this.call.bridge;
@@ -57,9 +69,10 @@ export class OfferExchange {
       answer(200, bridge.currentSdp(leg));
       return;
     }
-    const parsed = parseSdp(req.body);
+    const parsed = this.peerSdp(req.body);
     if (!parsed.ok) {
-      tx.send(tx.response(...errorResponse(b2buaError('B2BUA_SDP_UNPARSABLE', { why: parsed.error.slice(0, 80) }, { status: 488 }))!));
+      this.call.log.info({ leg, method: req.method, problem: parsed.error.reason }, 'offer refused');
+      this.refuse(tx, parsed.error);
       return;
     }
     const other = OTHER_LEG[leg];
@@ -87,12 +100,15 @@ export class OfferExchange {
         tx.send(tx.response(res.status === 491 ? 491 : res.status, res.reason));
         return;
       }
-      const ans = res.contentType === 'application/sdp' ? parseSdp(res.body) : undefined;
-      if (!ans?.ok) { answer(488); return; }
+      const ans = res.contentType === 'application/sdp' ? this.peerSdp(res.body) : undefined;
+      if (!ans?.ok) {
+        if (ans) { this.call.log.warn({ leg: other, problem: ans.error.reason }, 'forwarded offer answered with an unusable SDP'); this.refuse(tx, ans.error); } else answer(488);
+        return;
+      }
       answer(200, await bridge.forwardAnswer(other, ans.sdp));
     } catch (e) {
       const response = errorResponse(e);
-      if (response) tx.send(tx.response(...response));
+      if (response) this.refuse(tx, e);
       else {
         this.call.log.error({ err: (e as Error).stack }, 're-INVITE handling failed');
         tx.send(tx.response(500));

@@ -48,6 +48,12 @@ export type B2buaServerConfig = {
   readonly maxCallDuration: number;
   /** `max-calls` (default `500`): Maximum number of calls in progress; further INVITEs get 486 Busy Here (> 0). */
   readonly maxCalls: number;
+  /**
+   * `max-media-lines` (default `5`): (extension) Most m-lines an SDP offer or answer may have; more is answered
+   * 488 Not Acceptable Here before leg B is called, as each enabled m-line takes two RTP/RTCP port pairs (one per
+   * leg). liblinphone offers at most audio + video + text (3); 5 leaves room for other clients' extra streams.
+   */
+  readonly maxMediaLines: number;
   /** `enable-keepalive` (default `true`): Send SIP keep-alives on connection-oriented transports and through NATs. */
   readonly enableKeepalive: boolean;
   /**

@@ -73,7 +73,8 @@ export const CATALOG = {
   B2BUA_MEDIA_SESSION_CLOSED: { message: 'media session closed', fix: 'a stream was requested on a closed media session (the call ended meanwhile)', status: 500 },
   B2BUA_MEDIA_BIND_FAILED: { message: 'cannot bind UDP sockets on {address}', fix: 'the relay cannot bind media sockets: check the media bind address', status: 500 },
   B2BUA_MEDIA_PORTS_EXHAUSTED: {
-    message: 'no free RTP/RTCP port pair in {min}-{max} on {address} (widen audio-port / video-port)', fix: 'all media ports are in use: widen audio-port / video-port', status: 500,
+    message: 'no free RTP/RTCP port pair in {key}={min}-{max} on {address} (widen {key} in [b2bua-server]: each call takes two pairs per stream)',
+    fix: 'all media ports of a range are in use: the call is answered 503 with Retry-After; widen audio-port / video-port', status: 503,
   },
   // ---- media workers (reported by the parent under their category, with the session as context)
   B2BUA_MEDIA_WORKER_LOST: { message: 'media worker {pid} {what}', fix: 'a media worker exited or crashed: see the media worker errors before it', category: 'B2BUA_MEDIA_FAILED' },

@@ -60,6 +60,13 @@ export function parseCrypto(attr: { id: number | string; suite: string; config: 
     else return { ok: false, error: `bad crypto lifetime "${m[2]}"` };
   }
   if (m[3] !== undefined) mki = { value: Number(m[3]), length: Number(m[4]) };
+  const mkiProblem = mki && badMki(m[3] ?? m[2]!.split(':')[0]!, mki.length);
+  if (mkiProblem) return { ok: false, error: mkiProblem };
+  if (lifetime !== undefined && !lifetimeInRange(lifetime)) return { ok: false, error: `crypto lifetime "${lifetime}" is not 1..2^48 packets (RFC 3711 section 9.2)` };
+  // Buffer.from() skips what is not base64; a key that does not survive a round trip is not base64 (padding may be left out).
+  if (Buffer.from(keySalt, 'base64').toString('base64').replace(/=+$/, '') !== keySalt.replace(/=+$/, '')) {
+    return { ok: false, error: `crypto key "${keySalt.slice(0, 64)}" is not base64` };
+  }
   if (isSrtpSuite(attr.suite)) {
     const expected = SRTP_KEY_SALT_BYTES[attr.suite];
     const got = Buffer.from(keySalt, 'base64').length;
@@ -69,6 +76,21 @@ export function parseCrypto(attr: { id: number | string; suite: string; config: 
     ok: true,
     line: { tag, suite: attr.suite, keySalt, ...(lifetime ? { lifetime } : {}), ...(mki ? { mki } : {}), ...(attr.sessionConfig ? { sessionParams: attr.sessionConfig } : {}) },
   };
+}
+
+/** RFC 4568 section 6.1: MKI length 1..128 bytes, and the value must fit in it (we also keep it a safe JS integer). */
+function badMki(value: string, length: number): string | undefined {
+  if (!Number.isInteger(length) || length < 1 || length > 128) return `crypto MKI length ${length} is not 1..128 bytes`;
+  if (value.length > 15 || !Number.isSafeInteger(Number(value))) return `crypto MKI value ${value.slice(0, 24)} is too large`;
+  if (BigInt(value) >= 2n ** (8n * BigInt(length))) return `crypto MKI value ${value} does not fit in ${length} bytes`;
+  return undefined;
+}
+
+/** SRTP master key lifetime: at most 2^48 packets (RFC 3711 section 9.2), at least one. */
+function lifetimeInRange(lifetime: string): boolean {
+  const power = /^2\^(\d+)$/.exec(lifetime);
+  if (power) return Number(power[1]) <= 48;
+  return lifetime.length <= 15 && Number(lifetime) >= 1 && Number(lifetime) <= 2 ** 48;
 }
 
 /** sdp-transform `crypto` entry for one of our keys (no lifetime, no MKI). */

@@ -11,7 +11,7 @@ export class PortPool {
   private readonly first: number;
   private readonly step: number;
 
-  constructor(private readonly range: PortRange) {
+  constructor(readonly range: PortRange) {
     // Even RTP ports (RFC 3550 habit) unless the range is a single port.
     this.step = range.max > range.min ? 2 : 1;
     this.first = this.step === 2 && range.min % 2 === 1 ? range.min + 1 : range.min;

@@ -79,7 +79,8 @@ export class GstMediaSession implements MediaSession {
         throw toB2buaError(e, where);
       }
     }
-    throw b2buaError('B2BUA_MEDIA_FAILED', { problem: `${where}: no free ${kind} port pair in the configured ${kind}-port range (widen ${kind}-port in [b2bua-server])` });
+    const { min, max } = pool.range;
+    throw b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { key: `${kind}-port`, min, max, address: this.deps.bindAddress });
   }
 
   async configure(leg: LegId, params: LegParams): Promise<void> {

@@ -13,8 +13,8 @@ import { PortRangeBinder } from './sockets.js';
 export async function createRelayEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine> {
   const addresses = mediaAddresses(config);
   const binders = {
-    audio: new PortRangeBinder(config.audioPort, addresses.bind),
-    video: new PortRangeBinder(config.videoPort, addresses.bind),
+    audio: new PortRangeBinder(config.audioPort, addresses.bind, 'audio-port'),
+    video: new PortRangeBinder(config.videoPort, addresses.bind, 'video-port'),
   };
   const sessions = new Set<RelaySession>();
   let nextId = 1;

@@ -23,7 +23,8 @@ function bind(address: string, port: number): Promise<dgram.Socket | undefined> 
 export class PortRangeBinder {
   private cursor: number;
 
-  constructor(private readonly range: PortRange, private readonly address: string) {
+  /** `key`: the [b2bua-server] key the range comes from (audio-port, video-port), named when it is exhausted. */
+  constructor(private readonly range: PortRange, private readonly address: string, private readonly key = 'audio-port') {
     this.cursor = range.min + (range.min % 2);
   }
 
@@ -45,6 +46,6 @@ export class PortRangeBinder {
       if (!rtcp) { rtp.close(); continue; }
       return { rtp, rtcp, rtpPort: port, rtcpPort: port + 1 };
     }
-    throw b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { min: this.range.min, max: this.range.max, address: this.address });
+    throw b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { key: this.key, min: this.range.min, max: this.range.max, address: this.address });
   }
 }

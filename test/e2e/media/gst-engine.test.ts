@@ -19,7 +19,7 @@ type GstEngine = MediaEngine & { crashWorkerOf(sessionId: string): Promise<void>
 function config(extra: Partial<Record<string, unknown>> = {}): B2buaServerConfig {
   return {
     application: 'test', transport: 'sip:127.0.0.1:5060;transport=udp', outboundProxy: '', userAgent: 'test',
-    audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, noRtpTimeout: 30, maxCallDuration: 0, maxCalls: 0,
+    audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, noRtpTimeout: 30, maxCallDuration: 0, maxCalls: 0, maxMediaLines: 5,
     enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
     oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
     mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800, ...extra,
@@ -433,7 +433,7 @@ describe('gstreamer media engine port ranges', function () {
     assert.deepEqual(ports, [p0!, p0! + 1, p0! + 2, p0! + 3]);
     assert.deepEqual(await s1.allocate('a', 0, 'audio'), e1, 'allocate is idempotent');
     const s2 = await engine.createSession({ callId: 'r2', noRtpTimeoutMs: 0 });
-    await assert.rejects(s2.allocate('a', 0, 'audio'), /B2BUA_MEDIA_FAILED: .*no free audio port pair/);
+    await assert.rejects(s2.allocate('a', 0, 'audio'), /B2BUA_MEDIA_PORTS_EXHAUSTED: no free RTP\/RTCP port pair in audio-port=/);
     await s1.close();
     const e3 = await s2.allocate('a', 0, 'audio');
     assert.ok(e3.rtpPort >= p0! && e3.rtpPort <= p0! + 2);
