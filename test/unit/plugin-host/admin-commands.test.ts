@@ -36,7 +36,7 @@ describe('plugin admin commands (host.admin.register)', () => {
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { providers: [] });
       const missing = (await (await get('/plugin/NOPE')).json()) as { error: string };
-      assert.match(missing.error, /^no such resource \/plugin\/NOPE; try \/health, \/counters, \/calls, \/plugin\/SIP_BRIDGE%20INFO$/);
+      assert.match(missing.error, /^no such resource \/plugin\/NOPE; try \/health, \/ready, \/counters, \/calls, \/plugin\/SIP_BRIDGE%20INFO$/);
     } finally {
       await admin.close();
     }
