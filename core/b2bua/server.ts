@@ -51,6 +51,10 @@ export class B2buaServerImpl implements B2buaServer {
     this.userAgent = userAgentOf(options.config.userAgent, options.version);
     this.stack = new SipStack(this.log.child({ component: 'sip' }), this.userAgent);
     this.stack.keepalive = options.config.enableKeepalive !== false;
+    this.stack.streamLimits = {
+      maxConnections: options.config.maxConnections, maxConnectionsPerAddress: options.config.maxConnectionsPerAddress,
+      headerTimeoutMs: (options.config.sipHeaderTimeout ?? 0) * 1000,
+    };
     this.subscriptions = new Subscriptions({
       stack: this.stack, hooks: options.hooks, log: this.log, contact: () => this.contact(), accepting: () => this.accepting,
     });

@@ -57,6 +57,23 @@ export type B2buaServerConfig = {
   /** `enable-keepalive` (default `true`): Send SIP keep-alives on connection-oriented transports and through NATs. */
   readonly enableKeepalive: boolean;
   /**
+   * `max-connections` (default `4096`): (extension) Maximum open TCP/TLS connections per SIP listener; further
+   * connections are closed unread (counted in the transport stats, one warn line per 10 s).
+   */
+  readonly maxConnections: number;
+  /**
+   * `max-connections-per-address` (default `64`): (extension) Maximum open TCP/TLS connections from one source IP
+   * address per SIP listener; further connections from it are closed unread. Raise it when many clients share one
+   * address (NAT, a proxy in front).
+   */
+  readonly maxConnectionsPerAddress: number;
+  /**
+   * `sip-header-timeout` (default `10`): (extension) Seconds within which the headers of a SIP message on a
+   * TCP/TLS connection must be complete after its first byte; a slower connection is closed (slowloris bound). The
+   * header section is capped at 16 KB and the body at 64 KB: a connection exceeding them is closed.
+   */
+  readonly sipHeaderTimeout: number;
+  /**
    * `enable-ice` (default `true`): ICE on both legs (ICE-lite, RFC 8445: we answer the peer's connectivity checks
    * on the media ports, the pair it nominates becomes the media address): our offers carry a=ice-lite, ice-ufrag,
    * ice-pwd and candidates; our answers only when the peer offered ICE; a peer without ICE gets plain c=/m=

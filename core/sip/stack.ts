@@ -11,7 +11,7 @@ import { makeResponse, newBranch, parseMessage, type SipRequest, SipResponse } f
 import { resolveTarget, type Target } from './resolve.js';
 import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
-import { openTransport, type HostPort, type Transport } from './transport.js';
+import { openTransport, type HostPort, type StreamLimits, type Transport } from './transport.js';
 import { KEEPALIVE_PERIOD_MS, KeepAlives } from './keepalive.js';
 import { formatHost, type TransportProtocol } from './uri.js';
 
@@ -50,6 +50,8 @@ export class SipStack implements TransactionHost {
   tlsFiles: { cert: Buffer; key: Buffer } | undefined;
   /** `enable-keepalive`: CRLF keep-alives to the peers we send requests to, TCP keep-alive probes on stream connections. */
   keepalive = true;
+  /** `max-connections`, `max-connections-per-address`, `sip-header-timeout` of stream listeners. */
+  streamLimits: Partial<StreamLimits> = {};
   /** Period of the CRLF keep-alives (liblinphone's default); a test seam. */
   keepalivePeriodMs = KEEPALIVE_PERIOD_MS;
   private keepAlives: KeepAlives | undefined;
@@ -57,7 +59,7 @@ export class SipStack implements TransactionHost {
   constructor(readonly log: Logger, private readonly userAgent: string) {}
 
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
-    const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
+    const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, limits: this.streamLimits, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
     const t = await openTransport(options, (data, source, transport) => this.receive(data, source, transport));
     this.transports.push(t);
     return t;

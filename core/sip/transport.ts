@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import type { TransportProtocol } from './uri.js';
+import { StreamFramer, type FramerError } from './stream-framer.js';
 
 export interface HostPort {
   readonly address: string;
@@ -25,7 +26,11 @@ export interface Transport {
   connections(): number;
   /** A stream connection with this peer is open (always false for UDP). */
   connected(to: HostPort): boolean;
+  /** Connections refused or closed by the resource bounds (zeros for UDP). */
+  stats(): StreamStats;
 }
+
+const noStats = (): StreamStats => ({ refusedTotal: 0, refusedPerAddress: 0, headerTimeout: 0, headerTooLarge: 0, bodyTooLarge: 0 });
 
 export type MessageSink = (data: Buffer, source: HostPort, transport: Transport) => void;
 
@@ -36,10 +41,40 @@ export interface TransportOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** `enable-keepalive`: TCP keep-alive probes on stream connections. */
   readonly keepalive?: boolean;
+  /** Resource bounds of stream connections; defaults in DEFAULT_STREAM_LIMITS. */
+  readonly limits?: Partial<StreamLimits>;
   readonly log: Logger;
 }
 
-const MAX_MESSAGE_BYTES = 256 * 1024;
+export interface StreamLimits {
+  /** `max-connections`: open TCP/TLS connections of this listener; further accepts are closed unread. */
+  readonly maxConnections: number;
+  /** `max-connections-per-address`: open connections from one source IP address. */
+  readonly maxConnectionsPerAddress: number;
+  /** `sip-header-timeout` (ms): a message's headers must complete this long after its first byte. */
+  readonly headerTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  maxConnections: 4096,
+  maxConnectionsPerAddress: 64,
+  headerTimeoutMs: 10_000,
+  maxHeaderBytes: 16 * 1024,
+  maxBodyBytes: 64 * 1024,
+};
+
+/** Connections refused or closed by the bounds, by reason. */
+export interface StreamStats {
+  refusedTotal: number;
+  refusedPerAddress: number;
+  headerTimeout: number;
+  headerTooLarge: number;
+  bodyTooLarge: number;
+}
+
+const WARN_INTERVAL_MS = 10_000;
 const STREAM_IDLE_MS = 5 * 60_000;
 const KEEPALIVE_MS = 30_000;
 
@@ -67,6 +102,7 @@ async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Tr
     close: () => new Promise((resolve) => { try { socket.close(() => resolve()); } catch { resolve(); } }),
     connections: () => 0,
     connected: () => false,
+    stats: noStats,
   };
   socket.on('message', (msg, rinfo) => {
     if (msg.length <= 4 && msg.toString('latin1').trim() === '') return; // CRLF keep-alive
@@ -83,6 +119,39 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
   const conns = new Map<string, net.Socket>();
   const isTls = options.protocol === 'tls';
   if (isTls && !options.tls) throw b2buaError('B2BUA_TLS_CREDENTIALS_MISSING', {});
+  const limits: StreamLimits = { ...DEFAULT_STREAM_LIMITS };
+  for (const [k, v] of Object.entries(options.limits ?? {})) if (typeof v === 'number' && v > 0) Object.assign(limits, { [k]: v });
+  const stats = noStats();
+  const warn = rateLimitedWarn(options.log);
+  let open = 0;
+  const perAddress = new Map<string, number>();
+
+  // Counted and refused on the raw TCP socket, before any read or TLS handshake.
+  const accept = (raw: net.Socket): boolean => {
+    const address = normalizeAddress(raw.remoteAddress ?? '');
+    const fromAddress = perAddress.get(address) ?? 0;
+    const reason = open >= limits.maxConnections ? 'refusedTotal'
+      : fromAddress >= limits.maxConnectionsPerAddress ? 'refusedPerAddress' : undefined;
+    if (reason) {
+      stats[reason]++;
+      raw.destroy();
+      warn(reason, { address, open, fromAddress }, reason === 'refusedTotal'
+        ? `SIP ${options.protocol.toUpperCase()}: max-connections (${limits.maxConnections}) reached, connection refused`
+        : `SIP ${options.protocol.toUpperCase()}: max-connections-per-address (${limits.maxConnectionsPerAddress}) reached, connection refused`);
+      return false;
+    }
+    track(raw, address);
+    return true;
+  };
+  const track = (raw: net.Socket, address: string): void => {
+    open++;
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    raw.once('close', () => {
+      open--;
+      const n = (perAddress.get(address) ?? 1) - 1;
+      if (n > 0) perAddress.set(address, n); else perAddress.delete(address);
+    });
+  };
 
   const adopt = (socket: net.Socket, remote: HostPort): void => {
     const k = key(remote);
@@ -90,34 +159,37 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
     socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
     if (options.keepalive) socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('error', (e) => options.log.debug({ err: e.message, remote }, 'SIP connection error'));
-    socket.on('close', () => { if (conns.get(k) === socket) conns.delete(k); });
-    let buf: Buffer = Buffer.alloc(0);
+    const framer = new StreamFramer(limits);
+    let headerTimer: NodeJS.Timeout | undefined;
+    const stopHeaderTimer = (): void => { if (headerTimer) { clearTimeout(headerTimer); headerTimer = undefined; } };
+    socket.on('close', () => { stopHeaderTimer(); if (conns.get(k) === socket) conns.delete(k); });
+    const close = (reason: FramerError | 'header-timeout'): void => {
+      const counter = reason === 'header-timeout' ? 'headerTimeout' : reason === 'header-too-large' ? 'headerTooLarge' : 'bodyTooLarge';
+      stats[counter]++;
+      warn(counter, { remote, buffered: framer.buffered }, `SIP ${options.protocol.toUpperCase()}: ${reason === 'header-timeout'
+        ? `headers not complete within ${limits.headerTimeoutMs} ms`
+        : reason === 'header-too-large' ? `header section over ${limits.maxHeaderBytes} bytes` : `body over ${limits.maxBodyBytes} bytes`}, closing the connection`);
+      stopHeaderTimer();
+      socket.destroy();
+    };
     socket.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      for (;;) {
-        // RFC 5626 keep-alive ping: answer the double CRLF with a single CRLF.
-        if (buf.length >= 4 && buf.subarray(0, 4).toString('latin1') === '\r\n\r\n') { socket.write('\r\n'); buf = buf.subarray(4); continue; }
-        while (buf.length > 0 && (buf[0] === 0x0d || buf[0] === 0x0a)) buf = buf.subarray(1);
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (buf.length > MAX_MESSAGE_BYTES) { options.log.warn({ remote }, 'SIP stream: header section too large, closing'); socket.destroy(); }
-          return;
-        }
-        const head = buf.subarray(0, end).toString('latin1');
-        const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
-        const length = m ? Number(m[1]) : 0;
-        if (length > MAX_MESSAGE_BYTES) { options.log.warn({ remote }, 'SIP stream: body too large, closing'); socket.destroy(); return; }
-        if (buf.length < end + 4 + length) return;
-        const message = buf.subarray(0, end + 4 + length);
-        buf = buf.subarray(end + 4 + length);
-        sink(Buffer.from(message), remote, transport);
-      }
+      const out = framer.push(chunk);
+      for (let i = 0; i < out.pings; i++) socket.write('\r\n');
+      for (const m of out.messages) sink(m, remote, transport);
+      if (out.error) { close(out.error); return; }
+      // The clock runs from the first byte of a message to its complete headers (slowloris bound).
+      if (out.messages.length > 0) stopHeaderTimer();
+      if (framer.partial && !framer.headerComplete) {
+        headerTimer ??= setTimeout(() => { headerTimer = undefined; if (framer.partial && !framer.headerComplete) close('header-timeout'); }, limits.headerTimeoutMs);
+      } else stopHeaderTimer();
     });
   };
 
   const server = isTls
     ? tls.createServer({ cert: options.tls!.cert, key: options.tls!.key }, (s) => adopt(s, remoteOf(s)))
-    : net.createServer((s) => adopt(s, remoteOf(s)));
+    : net.createServer();
+  if (isTls) server.on('connection', accept);
+  else server.on('connection', (s: net.Socket) => { if (accept(s)) adopt(s, remoteOf(s)); });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.address, () => { server.off('error', reject); resolve(); });
@@ -137,6 +209,7 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
     s.once(isTls ? 'secureConnect' : 'connect', () => {
       s.off('error', onError);
       s.off('timeout', onTimeout);
+      track(s, normalizeAddress(to.address));
       adopt(s, to);
       resolve(s);
     });
@@ -161,8 +234,21 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
     }),
     connections: () => conns.size,
     connected: (to) => conns.has(key(to)),
+    stats: () => ({ ...stats }),
   };
   return transport;
+}
+
+/** One warn line per reason per WARN_INTERVAL_MS, with the count of the lines left out. */
+function rateLimitedWarn(log: Logger): (reason: string, fields: Record<string, unknown>, msg: string) => void {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return (reason, fields, msg) => {
+    const now = Date.now();
+    const l = last.get(reason);
+    if (l && now - l.at < WARN_INTERVAL_MS) { l.suppressed++; return; }
+    log.warn({ ...fields, ...(l?.suppressed ? { suppressed: l.suppressed } : {}) }, msg);
+    last.set(reason, { at: now, suppressed: 0 });
+  };
 }
 
 function remoteOf(s: net.Socket): HostPort {
