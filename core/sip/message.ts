@@ -225,7 +225,7 @@ function checkMandatory(m: SipMessage): string[] {
 function requestUriProblems(uri: string): string[] {
   if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/.test(uri)) return [`bad Request-URI "${uri.slice(0, 60)}"`];
   // Headers are not allowed in a SIP Request-URI (RFC 3261 §19.1.1 table).
-  if (/^sips?:/i.test(uri) && uri.includes('?')) return [`headers in the Request-URI "${uri.slice(0, 60)}"`];
+  if (/^sips?:/i.test(uri) && uri.slice(uri.lastIndexOf('@') + 1).includes('?')) return [`headers in the Request-URI "${uri.slice(0, 60)}"`];
   return [];
 }
 
