@@ -7,7 +7,7 @@ import type { PluginSipApi } from '../plugin-api/index.js';
 import type { Logger, LegId } from '../vocabulary/index.js';
 import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
-import { SipStack, type ServerTransaction } from '../sip/stack.js';
+import { SipStack, type Flow, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
 import { Call } from './call.js';
 import { callResult, type CallEnded } from './call-results.js';
@@ -22,6 +22,13 @@ import type { B2buaServer, B2buaServerOptions, ServerCounters } from './types.js
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, SUBSCRIBE';
 export const ACCEPT = 'application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag';
 export const SUPPORTED = 'timer, replaces';
+
+/** Methods defined by RFC 3261 and its extensions: one we know but do not take here is 405, any other 501 (RFC 3261 §8.2.1, §21.5.2). */
+const KNOWN_METHODS = new Set([...ALLOW.split(', '), 'REGISTER', 'PRACK', 'PUBLISH']);
+
+export function methodRefusal(method: string): 405 | 501 {
+  return KNOWN_METHODS.has(method) ? 405 : 501;
+}
 
 export function userAgentOf(template: string, version: string): string {
   return (template || 'Flexisip-B2BUA/{version}').replace(/\{version\}/g, version);
@@ -38,6 +45,8 @@ export class B2buaServerImpl implements B2buaServer {
   private readonly callEndedListeners: ((ended: CallEnded) => void)[] = [];
   /** Our own leg B INVITEs that came back from the proxy, answered 482 (core/b2bua/loop.ts). */
   private loopsDetected = 0;
+  /** 2xx to INVITE matching no transaction nor leg of ours (onStray2xx). */
+  private strayResponsesDropped = 0;
   private readonly live = new Set<Call>();
   /** `${Call-ID}|${our tag}` → call and leg, for in-dialog requests. */
   private readonly legs = new Map<string, { call: Call; leg: LegId }>();
@@ -119,7 +128,7 @@ export class B2buaServerImpl implements B2buaServer {
     }
     this.stack.onRequest = (req, tx) => this.onRequest(req, tx);
     this.stack.onAck = (ack) => this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)?.call.onAck(this.legs.get(`${ack.callId}|${ack.toTag ?? ''}`)!.leg, ack);
-    this.stack.onStrayInvite2xx = (res) => this.onStray2xx(res);
+    this.stack.onStrayInvite2xx = (res, flow) => this.onStray2xx(res, flow);
     this.log.info({ transports: uris, userAgent: this.userAgent }, 'SIP transports listening');
     return { transports: uris };
   }
@@ -140,7 +149,7 @@ export class B2buaServerImpl implements B2buaServer {
       default:
         if (!req.toTag) {
           // A NOTIFY outside any subscription of ours (RFC 6665 §4.1.3): 481.
-          tx.send(this.withCapabilities(tx.response(req.method === 'BYE' || req.method === 'NOTIFY' ? 481 : 405)));
+          tx.send(this.withCapabilities(tx.response(req.method === 'BYE' || req.method === 'NOTIFY' ? 481 : methodRefusal(req.method))));
           return;
         }
     }
@@ -195,17 +204,26 @@ export class B2buaServerImpl implements B2buaServer {
     return true;
   }
 
-  /** A 2xx whose INVITE transaction is gone: re-ACK our dialog, or ACK + BYE an unknown one. */
-  private onStray2xx(res: SipResponse): void {
+  /**
+   * A 2xx whose INVITE transaction is gone: re-ACK our dialog; a late fork of one of our leg B INVITEs
+   * (our Call-ID and From tag, another To tag) gets ACK + BYE once, back to where it came from; anything
+   * else is dropped and counted: an unsolicited 2xx must not make us send to (or resolve) its Contact.
+   */
+  private onStray2xx(res: SipResponse, flow: Flow): void {
     const found = this.legs.get(`${res.callId}|${res.fromTag ?? ''}`);
     const d = found?.call.dialogOf(found.leg);
     if (d && d.remoteTag === (res.toTag ?? '')) {
       void this.stack.sendAck(d.ack(res.cseq.seq), d.destination());
       return;
     }
+    if (found?.leg !== 'b' || !res.toTag) {
+      this.strayResponsesDropped++;
+      this.log.info({ source: flow.remote, callId: res.callId }, 'unsolicited 2xx to INVITE (no call of ours) dropped');
+      return;
+    }
     const dialog = Dialog.fromStray2xx(res, `<${this.contact()}>`);
-    void this.stack.sendAck(dialog.ack(res.cseq.seq), dialog.destination());
-    this.stack.request(dialog.request('BYE'), dialog.destination(), () => undefined);
+    this.stack.sendOnce(dialog.ack(res.cseq.seq), flow);
+    this.stack.sendOnce(dialog.request('BYE'), flow);
   }
 
   withCapabilities<T extends { set(name: string, value: string): unknown }>(res: T): T {
@@ -254,6 +272,7 @@ export class B2buaServerImpl implements B2buaServer {
       mediaPorts: media.portsInUse,
       callsTotal: this.callsTotal,
       loopsDetected: this.loopsDetected,
+      strayResponsesDropped: this.strayResponsesDropped,
       dtlsFailures: media.dtlsFailures ?? 0,
       zrtpFailures: media.zrtpFailures ?? 0,
       ...this.subscriptions.counters(),

@@ -35,6 +35,8 @@ export interface ServerCounters {
   readonly callsTotal: number;
   /** Our own leg B INVITEs the proxy sent back to us, answered 482 Loop Detected (core/b2bua/loop.ts). */
   readonly loopsDetected: number;
+  /** 2xx responses to INVITE matching no transaction nor call leg of ours, dropped (no ACK, no BYE, no DNS). */
+  readonly strayResponsesDropped: number;
   /** Calls ended because a DTLS-SRTP handshake failed or a peer certificate did not match its SDP fingerprint. */
   readonly dtlsFailures: number;
   /** Calls ended because ZRTP failed (hello hash mismatch, handshake error or timeout). */

@@ -7,6 +7,8 @@ import { formatHost, formatParams, parseParamList, splitOutsideQuotes } from './
 
 export type { NameAddr };
 
+const DISPLAY_TOKENS = /^[A-Za-z0-9\-.!%*_+`'~]+(?:\s+[A-Za-z0-9\-.!%*_+`'~]+)*$/;
+
 export function parseNameAddr(text: string): NameAddr | undefined {
   let s = text.trim();
   let displayName: string | undefined;
@@ -32,15 +34,19 @@ export function parseNameAddr(text: string): NameAddr | undefined {
     if (gt < 0) return undefined;
     if (displayName === undefined) {
       const token = s.slice(0, lt).trim();
+      // An unquoted display name is *(token LWS) (RFC 3261 §25.1): "Bell, Alexander" must be quoted.
+      if (token !== '' && !DISPLAY_TOKENS.test(token)) return undefined;
       if (token !== '') displayName = token;
     }
-    uri = s.slice(lt + 1, gt).trim();
+    uri = s.slice(lt + 1, gt);
     rest = s.slice(gt + 1);
   } else {
     // addr-spec: every `;param` belongs to the header, not the URI (RFC 3261 §20.10).
     const semi = s.indexOf(';');
     uri = (semi >= 0 ? s.slice(0, semi) : s).trim();
     rest = semi >= 0 ? s.slice(semi) : '';
+    // A URI with headers (`?`) must be enclosed in <> (RFC 3261 §20).
+    if (uri.includes('?')) return undefined;
   }
   if (uri === '' || /\s/.test(uri)) return undefined;
   rest = rest.trim();
@@ -78,7 +84,7 @@ export interface Via {
   readonly params: Readonly<Record<string, string | null>>;
 }
 
-const VIA_RE = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z]+)\s+(\[[0-9A-Fa-f:.]+\]|[^\s;:[\]]+)(?:\s*:\s*(\d{1,5}))?\s*(;.*)?$/s;
+const VIA_RE = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+(\[[0-9A-Fa-f:.]+\]|[^\s;:[\]]+)(?:\s*:\s*(\d{1,5}))?\s*(;.*)?$/s;
 
 export function parseVia(text: string): Via | undefined {
   const m = VIA_RE.exec(text.trim());
@@ -108,10 +114,24 @@ export interface CSeq {
   readonly method: string;
 }
 
+/** RFC 3261 token (methods, header names, Via transports); `%` is not an escape there. */
+export const TOKEN = "[A-Za-z0-9\\-.!%*_+`'~]+";
+const TOKEN_RE = new RegExp(`^${TOKEN}$`);
+
+export function isToken(s: string): boolean {
+  return TOKEN_RE.test(s);
+}
+
+/** CSeq max (RFC 3261 §8.1.1.5: a 32-bit unsigned integer). */
+export const CSEQ_MAX = 2 ** 32 - 1;
+
+const CSEQ_RE = new RegExp(`^\\s*(\\d+)\\s+(${TOKEN})\\s*$`);
+
+/** Methods are case-sensitive (RFC 3261 §7.1): the method is kept as written. */
 export function parseCSeq(text: string): CSeq | undefined {
-  const m = /^\s*(\d{1,10})\s+([A-Za-z]+)\s*$/.exec(text);
+  const m = CSEQ_RE.exec(text);
   if (!m) return undefined;
-  const seq = Number(m[1]);
-  if (seq > 2 ** 31 - 1) return undefined;
-  return { seq, method: m[2]!.toUpperCase() };
+  const digits = m[1]!.replace(/^0+(?=\d)/, '');
+  if (digits.length > 10 || Number(digits) > CSEQ_MAX) return undefined;
+  return { seq: Number(digits), method: m[2]! };
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseOrError } from '../errors/index.js';
-import { parseCSeq, parseNameAddr, parseViaList, type CSeq, type NameAddr, type Via } from './headers.js';
+import { isToken, parseCSeq, parseNameAddr, parseViaList, type CSeq, type NameAddr, type Via } from './headers.js';
 import { splitOutsideQuotes } from './uri.js';
 
 const COMPACT: Readonly<Record<string, string>> = {
@@ -129,7 +129,7 @@ export class SipResponse extends SipMessage {
 export type ParseResult =
   | { readonly ok: true; readonly message: SipRequest | SipResponse }
   /** `request` is set when the input was a request with enough headers to answer 400. */
-  | { readonly ok: false; readonly error: string; readonly request?: SipRequest };
+  | { readonly ok: false; readonly error: string; readonly status?: number; readonly request?: SipRequest };
 
 const MAX_HEADER_BYTES = 64 * 1024;
 
@@ -153,22 +153,28 @@ function parseUnsafe(data: Buffer): ParseResult {
   const lines = head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
   const first = lines[0] ?? '';
   let message: SipRequest | SipResponse;
-  const rs = /^SIP\/2\.0\s+(\d{3})(?:\s+(.*))?$/.exec(first);
-  const rq = /^([A-Za-z][\w\-.!%*+`'~]*)\s+(\S+)\s+SIP\/2\.0$/.exec(first);
+  const problems: string[] = [];
+  let status = 400;
+  // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (the reason may be empty).
+  const rs = /^SIP\/2\.0 (\d{3})(?: (.*))?$/.exec(first);
+  // Request-Line = Method SP Request-URI SP SIP-Version: single spaces, nothing after the version.
+  const rq = /^(\S+) (.*) SIP\/(\d+\.\d+)(\s*)$/.exec(first);
   if (rs) {
-    const status = Number(rs[1]);
-    if (status < 100 || status > 699) return { ok: false, error: `bad status code ${status}` };
-    message = new SipResponse(status, (rs[2] ?? '').trim());
-  } else if (rq) {
-    message = new SipRequest(rq[1]!.toUpperCase(), rq[2]!);
+    const code = Number(rs[1]);
+    if (code < 100 || code > 699) return { ok: false, error: `bad status code ${code}` };
+    message = new SipResponse(code, (rs[2] ?? '').trim());
+  } else if (rq && isToken(rq[1]!)) {
+    message = new SipRequest(rq[1]!, rq[2]!);
+    if (rq[3] !== '2.0') { problems.push(`SIP version ${rq[3]} not supported`); status = 505; }
+    if (rq[4] !== '') problems.push('whitespace after the SIP version');
+    problems.push(...requestUriProblems(rq[2]!));
   } else {
     return { ok: false, error: `bad start line "${first.slice(0, 80)}"` };
   }
-  const problems: string[] = [];
   for (const line of lines.slice(1)) {
     if (line === '') continue;
     const colon = line.indexOf(':');
-    if (colon <= 0 || !/^[\w\-.!%*+`'~]+$/.test(line.slice(0, colon).trim())) {
+    if (colon <= 0 || !isToken(line.slice(0, colon).trim())) {
       problems.push(`bad header line "${line.slice(0, 60)}"`);
       continue;
     }
@@ -188,9 +194,9 @@ function parseUnsafe(data: Buffer): ParseResult {
   message.body = body.toString('utf8');
   problems.push(...checkMandatory(message));
   if (problems.length > 0) {
-    const canAnswer = message instanceof SipRequest && message.method !== 'ACK' && parseViaList(message.getAll('via').join(',')) !== undefined
-      && message.has('via') && message.has('call-id') && parseCSeq(message.get('cseq') ?? '') !== undefined;
-    return { ok: false, error: problems.join('; '), ...(canAnswer ? { request: message as SipRequest } : {}) };
+    // The answer goes to the packet's source, not to the Via: the fields are copied, never interpreted.
+    const canAnswer = message instanceof SipRequest && message.method !== 'ACK' && message.has('via') && message.has('call-id') && message.has('cseq');
+    return { ok: false, error: problems.join('; '), status, ...(canAnswer ? { request: message as SipRequest } : {}) };
   }
   return { ok: true, message };
 }
@@ -206,9 +212,21 @@ function checkMandatory(m: SipMessage): string[] {
   if (!parseNameAddr(m.get('to') ?? '')) out.push('missing or malformed To');
   if (m instanceof SipRequest) {
     if (cseq && cseq.method !== m.method) out.push(`CSeq method ${cseq.method} does not match ${m.method}`);
-    if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/.test(m.uri)) out.push(`bad Request-URI "${m.uri.slice(0, 60)}"`);
+    for (const contact of m.getAll('contact')) {
+      if (contact !== '*' && !parseNameAddr(contact)) out.push(`malformed Contact "${contact.slice(0, 60)}"`);
+    }
+    const date = m.get('date');
+    // SIP-date is RFC 1123 and always GMT (RFC 3261 §20.17).
+    if (date !== undefined && !/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(date)) out.push(`bad Date "${date.slice(0, 60)}"`);
   }
   return out;
+}
+
+function requestUriProblems(uri: string): string[] {
+  if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/.test(uri)) return [`bad Request-URI "${uri.slice(0, 60)}"`];
+  // Headers are not allowed in a SIP Request-URI (RFC 3261 §19.1.1 table).
+  if (/^sips?:/i.test(uri) && uri.slice(uri.lastIndexOf('@') + 1).includes('?')) return [`headers in the Request-URI "${uri.slice(0, 60)}"`];
+  return [];
 }
 
 /** A response to `req` copying Via, From, To (with `toTag` added if given), Call-ID, CSeq. */
@@ -240,7 +258,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   420: 'Bad Extension', 422: 'Session Interval Too Small', 480: 'Temporarily Unavailable', 481: 'Call/Transaction Does Not Exist',
   482: 'Loop Detected', 483: 'Too Many Hops', 486: 'Busy Here', 487: 'Request Terminated', 488: 'Not Acceptable Here',
   489: 'Bad Event', 491: 'Request Pending', 500: 'Server Internal Error', 501: 'Not Implemented', 503: 'Service Unavailable',
-  504: 'Server Time-out', 513: 'Message Too Large', 603: 'Decline',
+  504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large', 603: 'Decline',
 };
 
 export function reasonPhrase(status: number): string {

@@ -7,7 +7,7 @@
 import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { formatVia } from './headers.js';
-import { makeResponse, newBranch, parseMessage, type SipRequest, SipResponse } from './message.js';
+import { makeResponse, newBranch, parseMessage, reasonPhrase, type SipRequest, SipResponse } from './message.js';
 import { resolveTarget, type Target } from './resolve.js';
 import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
@@ -42,8 +42,11 @@ export class SipStack implements TransactionHost {
   onRequest: RequestHandler = (req, tx) => { if (req.method !== 'ACK') tx.send(tx.response(501)); };
   /** ACK for a 2xx (no transaction of its own). */
   onAck: (ack: SipRequest, source: HostPort) => void = () => undefined;
-  /** A 2xx to an INVITE whose transaction is gone (retransmission, late fork): the TU re-ACKs or BYEs. */
-  onStrayInvite2xx: (res: SipResponse) => void = () => undefined;
+  /**
+   * A 2xx to an INVITE whose transaction is gone (retransmission, late fork), with the flow it came on:
+   * the TU re-ACKs or BYEs its own legs, and drops anything else (never a packet to a Contact it names).
+   */
+  onStrayInvite2xx: (res: SipResponse, flow: Flow) => void = () => undefined;
   private closed = false;
 
   /** Certificate and key for TLS listeners (set before listen()). */
@@ -206,7 +209,8 @@ export class SipStack implements TransactionHost {
     if (!parsed.ok) {
       this.log.warn({ source, protocol: transport.protocol, error: parsed.error }, 'malformed SIP message');
       if (parsed.request) {
-        const res = makeResponse(parsed.request, 400, `Bad Request (${parsed.error.slice(0, 100).replace(/[\r\n]/g, ' ')})`);
+        const status = parsed.status ?? 400;
+        const res = makeResponse(parsed.request, status, `${reasonPhrase(status)} (${parsed.error.slice(0, 100).replace(/[\r\n]/g, ' ')})`);
         this.decorateResponse(res);
         void transport.send(source, res.toBuffer()).catch(() => undefined);
       }
@@ -214,18 +218,26 @@ export class SipStack implements TransactionHost {
     }
     const msg = parsed.message;
     try {
-      if (msg instanceof SipResponse) this.receiveResponse(msg);
+      if (msg instanceof SipResponse) this.receiveResponse(msg, { transport, remote: source });
       else this.receiveRequest(msg, source, transport);
     } catch (e) {
       this.log.error({ err: (e as Error).stack }, 'error while handling a SIP message');
     }
   }
 
-  private receiveResponse(res: SipResponse): void {
+  private receiveResponse(res: SipResponse, flow: Flow): void {
     const key = `${res.branch}|${res.cseq.method}`;
     const tx = this.clients.get(key);
     if (tx) tx.receive(res);
-    else if (res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300) this.onStrayInvite2xx(res);
+    else if (res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300) this.onStrayInvite2xx(res, flow);
+    else this.log.debug({ source: flow.remote, status: res.status, callId: res.callId }, 'response matching no transaction dropped');
+  }
+
+  /** One request sent once on a flow, no transaction, no resolution (ACK + BYE of a late fork's 2xx). */
+  sendOnce(req: SipRequest, flow: Flow): void {
+    req.remove('via');
+    this.prepareRequest(req, flow.transport, newBranch());
+    void flow.transport.send(flow.remote, req.toBuffer()).catch(() => undefined);
   }
 
   private receiveRequest(req: SipRequest, source: HostPort, transport: Transport): void {
