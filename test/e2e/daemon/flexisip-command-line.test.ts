@@ -86,11 +86,11 @@ describe('daemon: Flexisip\'s systemd command line (--daemon --syslog --pidfile)
     assert.equal(fs.existsSync(`/tmp/flexisip-b2bua-${serverPid}`), false);
   });
 
-  it('a configuration error in --daemon --syslog mode: the command exits 1 and prints the reason (sent by the detached server)', async () => {
+  it('a configuration error in --daemon --syslog mode: the command exits 78 (EX_CONFIG) and prints the reason (sent by the detached server)', async () => {
     const bad = path.join(dir, 'bad.conf');
     fs.writeFileSync(bad, '[b2bua-server]\napplication=trenscrypter\nmax-calls=many\n');
     await assert.rejects(run(process.execPath, [BIN, '--daemon', '--syslog', '-c', bad], { env: env(), timeout: 30000 }),
-      (e: { code?: number; stderr?: string }) => e.code === 1 && /B2BUA_CONFIG_INVALID|max-calls/.test(e.stderr ?? '') && /exited while starting/.test(e.stderr ?? ''));
+      (e: { code?: number; stderr?: string }) => e.code === 78 && /B2BUA_CONFIG_INVALID|max-calls/.test(e.stderr ?? '') && /exited while starting/.test(e.stderr ?? ''));
   });
 
   it('--syslog without a syslog socket is refused at start-up (B2BUA_SYSLOG_UNAVAILABLE), exit 1', async () => {
