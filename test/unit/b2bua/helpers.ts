@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { parseConfigText } from '../../../core/config/load.js';
 import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
+import type { B2buaServer } from '../../../core/b2bua/types.js';
 import type { MediaEngine } from '../../../core/media/types.js';
 
 /** The loader's defaults (an empty configuration file): what the server runs with when a key is not set. */
@@ -42,6 +43,17 @@ export const noMedia: MediaEngine = {
   counters: () => ({ sessions: 0, portsInUse: 0 }),
   close: () => Promise.resolve(),
 };
+
+/** Servers and peers a suite's tests open (push them here), closed after each test; call inside describe(). */
+export function closedAfterEach(): { open: B2buaServer[]; peers: RawPeer[] } {
+  const open: B2buaServer[] = [];
+  const peers: RawPeer[] = [];
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return { open, peers };
+}
 
 export function token(): string {
   return randomBytes(6).toString('hex');

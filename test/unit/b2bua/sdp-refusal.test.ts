@@ -3,13 +3,13 @@
  * Warning naming the problem, no hook runs, no media session is opened; exhausted media ports get 503 + Retry-After.
  */
 import assert from 'node:assert/strict';
-import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
+import { createB2buaServer } from '../../../core/b2bua/index.js';
 import { errorHeaders, PORTS_EXHAUSTED_RETRY_AFTER_S } from '../../../core/b2bua/error-response.js';
 import { b2buaError } from '../../../core/errors/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import type { MediaEngine, MediaSession } from '../../../core/media/types.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
-import { testConfig, token, udpPeer, type RawPeer } from './helpers.js';
+import { closedAfterEach, testConfig, token, udpPeer, type RawPeer } from './helpers.js';
 
 const KEY30 = Buffer.alloc(30, 7).toString('base64');
 
@@ -58,12 +58,7 @@ function countingMedia(allocateError?: Error): MediaEngine & { sessions: number 
 
 describe('b2bua: leg A SDP checked before leg B, port exhaustion', function () {
   this.timeout(10000);
-  const open: B2buaServer[] = [];
-  const peers: RawPeer[] = [];
-  afterEach(async () => {
-    await Promise.all(peers.splice(0).map((p) => p.close()));
-    await Promise.all(open.splice(0).map((s) => s.close()));
-  });
+  const { open, peers } = closedAfterEach();
 
   async function setUp(media: MediaEngine, outboundPort = 9): Promise<{ peer: RawPeer; hooksRun: string[] }> {
     const hooks = createHooks();

@@ -6,7 +6,7 @@ import { isB2buaError } from '../../../core/errors/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
 import { freePort } from '../../harness/ports.js';
-import { noMedia, options, streamPeer, testConfig, udpPeer, type RawPeer } from './helpers.js';
+import { closedAfterEach, noMedia, options, streamPeer, testConfig, udpPeer } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tlsFiles = { certificateFile: path.join(here, 'fixtures/cert.pem'), privateKeyFile: path.join(here, 'fixtures/key.pem') };
@@ -17,12 +17,7 @@ function server(transport: string, extra: Record<string, unknown> = {}): B2buaSe
 
 describe('b2bua server: transports and OPTIONS', function () {
   this.timeout(10000);
-  const open: B2buaServer[] = [];
-  const peers: RawPeer[] = [];
-  afterEach(async () => {
-    await Promise.all(peers.splice(0).map((p) => p.close()));
-    await Promise.all(open.splice(0).map((s) => s.close()));
-  });
+  const { open, peers } = closedAfterEach();
 
   for (const [label, uri, proto] of [
     ['UDP', 'sip:127.0.0.1:0;transport=udp', 'UDP'],
