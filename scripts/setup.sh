@@ -10,6 +10,8 @@ DEBIAN_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libgirepository1.0-dev libcairo2-dev gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   libsrtp2-dev libbzrtp-dev libssl-dev libsqlite3-dev pkg-config build-essential python3 openssl
+  # sd_notify for systemd Type=notify (the sd-notify npm package links libsystemd)
+  libsystemd-dev
   # real SIP peers and wire tools for the end-to-end tests
   sip-tester linphone-cli baresip kamailio tshark sox jq procps iproute2
   # real database servers for the sip-bridge SQL account loader tests (throwaway instances, test/harness/databases.ts)
