@@ -9,23 +9,13 @@ import { createGstEngine } from '../../../core/media/gst/index.js';
 import { generateSrtpKey } from '../../../core/media/sdes.js';
 import type { LegParams, MediaEngine, MediaEvent, MediaSession, SrtpKey, StreamParams } from '../../../core/media/types.js';
 import { silentLogger } from '../../../core/log/index.js';
-import type { B2buaServerConfig, SrtpSuite } from '../../../core/plugin-api/index.js';
+import type { SrtpSuite } from '../../../core/plugin-api/index.js';
 import { freePorts } from '../../harness/ports.js';
 import { sleep, waitUntil } from '../../harness/wait.js';
 import { TestEndpoint } from './endpoint.js';
+import { engineConfig, useGstEngine } from './engine-fixture.js';
 
 type GstEngine = MediaEngine & { crashWorkerOf(sessionId: string): Promise<void> };
-
-function config(extra: Partial<Record<string, unknown>> = {}): B2buaServerConfig {
-  return {
-    application: 'test', transport: 'sip:127.0.0.1:5060;transport=udp', outboundProxy: '', userAgent: 'test',
-    audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, noRtpTimeout: 30, maxCallDuration: 0, maxCalls: 0, maxMediaLines: 5,
-    enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
-    oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
-    mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
-    maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10, ...extra,
-  };
-}
 
 function stream(ep: TestEndpoint, o: { mux?: boolean; srtp?: { send: SrtpKey; recv: SrtpKey }; direction?: StreamParams['direction']; rtcpPort?: number } = {}): StreamParams {
   return {
@@ -50,18 +40,7 @@ interface Call {
 
 describe('gstreamer media engine (real workers, real pipelines, loopback)', function () {
   this.timeout(30_000);
-  let engine: GstEngine;
-  const endpoints: TestEndpoint[] = [];
-  const sessions: MediaSession[] = [];
-
-  before(async () => {
-    engine = await createGstEngine(config(), silentLogger());
-  });
-  after(async () => {
-    for (const e of endpoints) e.close();
-    await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
-    await engine?.close();
-  });
+  const fx = useGstEngine<GstEngine>();
 
   /** A call whose leg A peer sends SRTP under `suite` (only its send key is known to it) and leg B is plain. */
   async function callWithSrtpSenderOnA(suite: SrtpSuite): Promise<Call> {
@@ -74,23 +53,21 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
   }
 
   async function call(noRtpTimeoutMs = 0): Promise<Call> {
-    const session = await engine.createSession({ callId: `t-${randomBytes(3).toString('hex')}`, noRtpTimeoutMs });
-    sessions.push(session);
+    const session = await fx.session({ callId: `t-${randomBytes(3).toString('hex')}`, noRtpTimeoutMs });
     const events: MediaEvent[] = [];
     session.onEvent((e) => events.push(e));
-    const a = await TestEndpoint.open();
-    const b = await TestEndpoint.open();
-    endpoints.push(a, b);
+    const a = await fx.open();
+    const b = await fx.open();
     const ea = await session.allocate('a', 0, 'audio');
     const eb = await session.allocate('b', 0, 'audio');
     return { session, a, b, portA: ea.rtpPort, portB: eb.rtpPort, rtcpPortB: eb.rtcpPort, events };
   }
 
   it('reports its capabilities from the build (every mode; SDES suites libsrtp can do here)', () => {
-    assert.deepEqual([...engine.capabilities.encryption], ['none', 'sdes', 'dtls-srtp', 'zrtp']);
-    assert.ok(engine.capabilities.srtpSuites.includes('AES_CM_128_HMAC_SHA1_80'));
-    assert.ok(engine.capabilities.srtpSuites.includes('AEAD_AES_128_GCM'));
-    assert.ok(!engine.capabilities.srtpSuites.includes('AES_192_CM_HMAC_SHA1_80'), 'AES-192 is refused (see README)');
+    assert.deepEqual([...fx.engine.capabilities.encryption], ['none', 'sdes', 'dtls-srtp', 'zrtp']);
+    assert.ok(fx.engine.capabilities.srtpSuites.includes('AES_CM_128_HMAC_SHA1_80'));
+    assert.ok(fx.engine.capabilities.srtpSuites.includes('AEAD_AES_128_GCM'));
+    assert.ok(!fx.engine.capabilities.srtpSuites.includes('AES_192_CM_HMAC_SHA1_80'), 'AES-192 is refused (see README)');
   });
 
   it('counts RTP packets lost from the peer\'s sequence numbers, per SSRC, across an SSRC change (RFC 3550 A.3)', async () => {
@@ -144,8 +121,7 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
       c.b.keys(legB && { suite: y as SrtpSuite, keySalt: legB.recv.keySalt }, legB && { suite: y as SrtpSuite, keySalt: legB.send.keySalt });
       await c.session.configure('a', legOf(stream(c.a, legA ? { srtp: legA } : {})));
       // Leg B without rtcp-mux: RTCP to/from its own port pair.
-      const bRtcp = await TestEndpoint.open();
-      endpoints.push(bRtcp);
+      const bRtcp = await fx.open();
       bRtcp.keys(legB && { suite: y as SrtpSuite, keySalt: legB.recv.keySalt }, legB && { suite: y as SrtpSuite, keySalt: legB.send.keySalt });
       await c.session.configure('b', legOf(stream(c.b, { mux: false, rtcpPort: bRtcp.port, ...(legB ? { srtp: legB } : {}) })));
       await c.a.sendTone({ to: c.portA, count: 50, ssrc: 0xa1 });
@@ -189,9 +165,8 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
 
   it('bridges an audio and a video stream of one call in one pipeline, each on its own sockets', async () => {
     const c = await call();
-    const va = await TestEndpoint.open();
-    const vb = await TestEndpoint.open();
-    endpoints.push(va, vb);
+    const va = await fx.open();
+    const vb = await fx.open();
     const eva = await c.session.allocate('a', 1, 'video');
     const evb = await c.session.allocate('b', 1, 'video');
     assert.notEqual(eva.rtpPort, c.portA);
@@ -317,9 +292,8 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     await c.session.configure('a', legOf(stream(c.a)));
     await c.session.configure('b', legOf(stream(c.b)));
     // Before anything else, a stranger on another loopback address and one on another port.
-    const strangerAddr = await TestEndpoint.open('127.0.0.2');
-    const strangerPort = await TestEndpoint.open('127.0.0.1');
-    endpoints.push(strangerAddr, strangerPort);
+    const strangerAddr = await fx.open('127.0.0.2');
+    const strangerPort = await fx.open('127.0.0.1');
     await strangerAddr.sendTone({ to: c.portA, count: 5, ssrc: 0xbad1 });
     await c.a.sendTone({ to: c.portA, count: 10, ssrc: 0x600d });
     await sleep(100);
@@ -395,18 +369,18 @@ describe('gstreamer media engine (real workers, real pipelines, loopback)', func
     await c.session.configure('b', legOf(stream(c.b)));
     await c.a.sendTone({ to: c.portA, count: 5, ssrc: 9 });
     await waitUntil('relayed', () => (c.b.count() === 5 ? true : undefined), 3000);
-    const before = engine.counters();
+    const before = fx.engine.counters();
     const final = await c.session.close();
     assert.equal(final.a[0]!.packetsIn, 5);
-    assert.equal(engine.counters().sessions, before.sessions - 1);
-    assert.equal(engine.counters().portsInUse, before.portsInUse - 4);
+    assert.equal(fx.engine.counters().sessions, before.sessions - 1);
+    assert.equal(fx.engine.counters().portsInUse, before.portsInUse - 4);
     assert.deepEqual(await c.session.close(), final, 'close is idempotent');
   });
 
   it('a dead worker fails its sessions (the call ends) and is respawned; new sessions work', async () => {
     const c = await call();
     await c.session.configure('a', legOf(stream(c.a)));
-    await engine.crashWorkerOf(c.session.id);
+    await fx.engine.crashWorkerOf(c.session.id);
     const failed = await waitUntil('failed event', () => c.events.find((e) => e.type === 'failed'), 5000);
     assert.match((failed as { reason: string }).reason, /media worker died/);
     await assert.rejects(c.session.configure('b', legOf(stream(c.b))), /B2BUA_MEDIA_FAILED/);
@@ -426,7 +400,7 @@ describe('gstreamer media engine port ranges', function () {
 
   it('allocates RTP/RTCP pairs inside audio-port and says so when the range is exhausted', async () => {
     const [p0] = await freePorts(4);
-    engine = await createGstEngine(config({ audioPort: { min: p0!, max: p0! + 3 } }), silentLogger());
+    engine = await createGstEngine(engineConfig({ audioPort: { min: p0!, max: p0! + 3 } }), silentLogger());
     const s1 = await engine.createSession({ callId: 'r1', noRtpTimeoutMs: 0 });
     const e1 = await s1.allocate('a', 0, 'audio');
     const e2 = await s1.allocate('b', 0, 'audio');

@@ -5,28 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createGstEngine } from '../../../core/media/gst/index.js';
 import { generateSrtpKey } from '../../../core/media/sdes.js';
-import type { MediaEngine, MediaSession, SrtpKey, StreamParams, StreamStats } from '../../../core/media/types.js';
-import { silentLogger } from '../../../core/log/index.js';
-import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
+import type { MediaSession, SrtpKey, StreamParams, StreamStats } from '../../../core/media/types.js';
 import { sleep, waitUntil } from '../../harness/wait.js';
 import { TestEndpoint } from './endpoint.js';
+import { useGstEngine } from './engine-fixture.js';
 
 const SUITE = 'AES_CM_128_HMAC_SHA1_80';
 /** Two worker polls (B2BUA_MEDIA_POLL_MS, 200 ms): the udpsink follows the latch at the next poll. */
 const POLLS = 450;
-
-function config(): B2buaServerConfig {
-  return {
-    application: 'test', transport: 'sip:127.0.0.1:5060;transport=udp', outboundProxy: '', userAgent: 'test',
-    audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, noRtpTimeout: 30, maxCallDuration: 0, maxCalls: 0,
-    maxMediaLines: 5, maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10,
-    enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
-    oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
-    mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
-  };
-}
 
 function stream(rtpPort: number, o: { mux?: boolean; rtcpPort?: number; srtp?: { send: SrtpKey; recv: SrtpKey } } = {}): StreamParams {
   return {
@@ -51,27 +38,11 @@ function rtpHeader(ssrc: number, seq: number, size = 172): Buffer {
 
 describe('media latching cannot be stolen (gstreamer engine, loopback)', function () {
   this.timeout(30_000);
-  let engine: MediaEngine;
-  const endpoints: TestEndpoint[] = [];
-  const sessions: MediaSession[] = [];
-  const open = async () => {
-    const ep = await TestEndpoint.open('127.0.0.1');
-    endpoints.push(ep);
-    return ep;
-  };
-
-  before(async () => {
-    engine = await createGstEngine(config(), silentLogger());
-  });
-  after(async () => {
-    for (const e of endpoints) e.close();
-    await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
-    await engine?.close();
-  });
+  const fx = useGstEngine();
+  const open = () => fx.open('127.0.0.1');
 
   async function session() {
-    const s = await engine.createSession({ callId: `latch-${randomBytes(3).toString('hex')}`, noRtpTimeoutMs: 0 });
-    sessions.push(s);
+    const s = await fx.session({ callId: `latch-${randomBytes(3).toString('hex')}`, noRtpTimeoutMs: 0 });
     const ea = await s.allocate('a', 0, 'audio');
     const eb = await s.allocate('b', 0, 'audio');
     return { s, ea, eb };
