@@ -3,9 +3,12 @@
  * detached process (its own session, no terminal input), waits until that process says it is ready, prints its pid and
  * exits 0; if the server fails to start, exits 1 (78 when its configuration is wrong). Without --syslog, standard output and error are inherited, so the log
  * still reaches whatever the command's output goes to (the journal under systemd); with --syslog they are closed.
+ * Under systemd Type=notify (NOTIFY_SOCKET set), the command sends READY=1 with MAINPID=<server pid> itself, as the
+ * process systemd watches, then exits; the server's later messages (WATCHDOG=1, STOPPING=1) come from the new main pid.
  */
 import { spawn } from 'node:child_process';
 import { EXIT_CONFIG } from '../cli/exit-status.js';
+import { createSystemdNotifier } from './systemd.js';
 
 /** Set in the detached process: it runs the server instead of detaching again. */
 export const DETACHED_ENV = 'B2BUA_DETACHED';
@@ -33,7 +36,7 @@ export function detach(entry: string, argv: readonly string[], { quiet }: { quie
   const child = spawn(process.execPath, [...process.execArgv, entry, ...argv], {
     detached: true,
     stdio: ['ignore', output, output, 'ipc'],
-    env: { ...process.env, [DETACHED_ENV]: '1' },
+    env: detachedEnv(),
   });
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
@@ -44,6 +47,7 @@ export function detach(entry: string, argv: readonly string[], { quiet }: { quie
       if (typeof m?.error === 'string') process.stderr.write(`${m.error}\n`);
       if (!m?.ready) return;
       clearTimeout(timer);
+      if (child.pid !== undefined) createSystemdNotifier({ log: stderrLog }).readyFor(child.pid, 'ready: 0 calls');
       process.stdout.write(`b2bua-server: running in the background, pid ${child.pid}\n`);
       child.unref();
       child.disconnect?.();
@@ -61,3 +65,15 @@ export function detach(entry: string, argv: readonly string[], { quiet }: { quie
     });
   });
 }
+
+/** The server's environment: WATCHDOG_PID names this command, not the server (which then reads WATCHDOG_USEC alone). */
+function detachedEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, [DETACHED_ENV]: '1' };
+  if (env['WATCHDOG_PID'] === String(process.pid)) delete env['WATCHDOG_PID'];
+  return env;
+}
+
+const stderrLog = {
+  warn: (fields: object, message: string): void => { process.stderr.write(`b2bua-server: ${message} ${JSON.stringify(fields)}\n`); },
+  debug: (): void => {},
+};

@@ -25,6 +25,8 @@ import { createHooks, type ConfigFileView } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { applyPlugin, configFileView, describeLocation, PluginAdminCommands, readApplication } from '../plugin-host/index.js';
 import { VERSION } from '../cli/version.js';
+import { isDetachedChild } from './detach.js';
+import { createSystemdNotifier, mediaWatchdogCheck } from './systemd.js';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -103,6 +105,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   const running = server;
+  // READY=1 once /health would answer 200: transports listen, the admin interface is up, the workers answered.
+  const systemd = createSystemdNotifier({ log, readySentByParent: isDetachedChild() });
+  systemd.ready(() => `ready: ${running.counters().calls} calls`);
+  systemd.startWatchdog(mediaWatchdogCheck(media.health?.bind(media)));
   let stopping: Promise<number> | undefined;
   let resolveStopped!: (code: number) => void;
   const stopped = new Promise<number>((resolve) => { resolveStopped = resolve; });
@@ -112,14 +118,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       admin?.setStopping();
       log.info({ reason, calls: running.counters().calls }, 'stopping: new calls refused');
       running.stopAccepting();
+      systemd.stopping(`stopping: waiting for ${running.counters().calls} calls`);
       const graceMs = config.server.shutdownGracePeriod * 1000;
       await waitForCalls(running, graceMs);
       const left = running.counters().calls;
       if (left > 0) log.info({ calls: left }, 'grace period over: hanging up the remaining calls');
+      if (left > 0) systemd.status(`stopping: hanging up ${left} calls`);
       await running.drain(DRAIN_TIMEOUT_MS).catch((e: unknown) => log.error({ err: e }, 'drain failed'));
       await withTimeout(hooks.shutdown.promise(), SHUTDOWN_HOOK_TIMEOUT_MS, 'shutdown hooks')
         .catch((e: unknown) => log.error({ err: e }, 'a plugin shutdown hook failed'));
       await cli?.close();
+      systemd.close();
       await closeQuietly(log, running, media, admin);
       log.info({ reason }, 'b2bua-server stopped');
       resolveStopped(0);

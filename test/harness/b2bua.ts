@@ -34,6 +34,8 @@ export interface B2buaOptions {
   /** Extra INI text appended as is (other sections). */
   readonly extraIni?: string;
   readonly readyTimeoutMs?: number;
+  /** Extra environment variables of the daemon (e.g. NOTIFY_SOCKET). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly maxSeconds?: number;
 }
 
@@ -140,6 +142,7 @@ export async function startB2bua(o: B2buaOptions): Promise<B2buaDaemon> {
   const logFile = path.join(o.runDir, 'b2bua.log');
   const proc = spawnManaged('b2bua-server', process.execPath, [DAEMON, '--config', configFile], {
     cwd: REPO_ROOT,
+    env: { ...process.env, ...o.env },
     stdoutFile: logFile,
     maxMs: (o.maxSeconds ?? 240) * 1000,
   });
