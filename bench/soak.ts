@@ -39,13 +39,14 @@ const DRAIN_MS = 25_000;
 
 interface Outcome {
   callIdA: string | undefined;
+  setupMs?: number;
   answered: boolean;
   failed: string | undefined;
   sent: number;
   received: number;
 }
 
-interface Kill { atS: number; index: number; pid: number }
+interface Kill { atS: number; pid: number }
 
 const fdCount = (pid: number): number => {
   try {
@@ -75,11 +76,23 @@ const rssKb = (pid: number): number => {
   }
 };
 
-async function workerPids(b2bua: B2buaDaemon): Promise<{ index: number; pid: number; ok: boolean }[]> {
-  const res = await fetch(`http://${b2bua.adminAddress}/health`, { signal: AbortSignal.timeout(3000) });
-  const body = (await res.json()) as { media?: { workers?: { index: number; pid: number; ok: boolean }[] } };
-  return body.media?.workers ?? [];
+/** The media workers of the daemon, from /proc (a stuck worker does not answer /health): children running worker/main. */
+function workerPids(daemonPid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== daemonPid) continue;
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('worker/main')) out.push(Number(d));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out.sort((a, b) => a - b);
 }
+
+const pct = (sorted: number[], p: number): number => (sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!.toFixed(1)) : NaN);
 
 /** One call: INVITE, hold (media both ways), BYE; what the far side got of what each side sent. */
 async function oneCall(caller: SipUa, answerer: Answerer, target: string): Promise<Outcome> {
@@ -91,7 +104,7 @@ async function oneCall(caller: SipUa, answerer: Answerer, target: string): Promi
     const callIdA = e instanceof SipError ? header(e.response, 'call-id') : undefined;
     return { callIdA, answered: false, failed: `INVITE: ${(e as Error).message.split('\n')[0]}`, sent: 0, received: 0 };
   }
-  const out: Outcome = { callIdA: call.dialog.callId, answered: true, failed: undefined, sent: 0, received: 0 };
+  const out: Outcome = { callIdA: call.dialog.callId, setupMs: call.setupMs, answered: true, failed: undefined, sent: 0, received: 0 };
   const until = Date.now() + HOLD_S * 1000 + 300; // + packets in flight through the b2bua
   while (Date.now() < until && !call.dialog.ended) await sleep(100);
   call.media.stop();
@@ -151,9 +164,10 @@ async function main(): Promise<number> {
     const target = `sip:bob@${b2bua.address}`;
     const warmup = await Promise.all(Array.from({ length: WORKERS }, () => oneCall(caller, answerer, target)));
     await b2bua.waitUntilCounters('warm-up calls drained', (c) => c.calls === 0 && c.mediaSessions === 0, 10_000).catch(() => undefined);
-    const workers0 = await workerPids(b2bua);
-    const fdsStart = { main: fdCount(main), workers: workers0.map((w) => fdCount(w.pid)) };
-    const fdKindsStart = { main: fdKinds(main), workers: workers0.map((w) => fdKinds(w.pid)) };
+    const workers0 = workerPids(main);
+    const fdsStart = { main: fdCount(main), workers: workers0.map(fdCount) };
+    const fdKindsStart = { main: fdKinds(main), workers: workers0.map(fdKinds) };
+    const cpu0 = process.cpuUsage();
     const rssSamples: { atS: number; main: number; workers: number[] }[] = [];
     const kills: Kill[] = [];
     const outcomes: Promise<Outcome>[] = [];
@@ -168,19 +182,18 @@ async function main(): Promise<number> {
         const el = Date.now() - loadT0;
         if (el >= nextKill) {
           nextKill += KILL_EVERY_S * 1000;
-          const ws = await workerPids(b2bua).catch(() => []);
-          const victim = ws.filter((w) => w.ok)[kills.length % WORKERS] ?? ws.find((w) => w.ok);
+          const ws = workerPids(main);
+          const victim = ws[kills.length % ws.length];
           if (victim) {
             try {
-              process.kill(victim.pid, 'SIGKILL');
-              kills.push({ atS: Number((el / 1000).toFixed(1)), index: victim.index, pid: victim.pid });
+              process.kill(victim, 'SIGKILL');
+              kills.push({ atS: Number((el / 1000).toFixed(1)), pid: victim });
             } catch { /* gone already */ }
           }
         }
         if (el >= nextSample) {
           nextSample += 10_000;
-          const ws = await workerPids(b2bua).catch(() => []);
-          rssSamples.push({ atS: Number((el / 1000).toFixed(1)), main: rssKb(main), workers: ws.map((w) => rssKb(w.pid)) });
+          rssSamples.push({ atS: Number((el / 1000).toFixed(1)), main: rssKb(main), workers: workerPids(main).map(rssKb) });
           const c = await b2bua.counters().catch(() => undefined);
           if (c) maxLive = Math.max(maxLive, c.calls);
         }
@@ -188,7 +201,8 @@ async function main(): Promise<number> {
       }
       outcomes.push(oneCall(caller, answerer, target));
     }
-    const atLoadEnd = { atS: since(), main: rssKb(main), workers: (await workerPids(b2bua).catch(() => [])).map((w) => rssKb(w.pid)) };
+    const atLoadEnd = { atS: since(), main: rssKb(main), workers: workerPids(main).map(rssKb) };
+    const cpuUsed = process.cpuUsage(cpu0);
     const results = await Promise.all(outcomes);
     let drained: Counters | undefined;
     try {
@@ -197,10 +211,10 @@ async function main(): Promise<number> {
       drained = await b2bua.counters().catch(() => undefined);
     }
     await sleep(1000);
-    const workersEnd = await workerPids(b2bua).catch(() => []);
-    const fdsEnd = { main: fdCount(main), workers: workersEnd.map((w) => fdCount(w.pid)) };
-    const fdKindsEnd = { main: fdKinds(main), workers: workersEnd.map((w) => fdKinds(w.pid)) };
-    const rssDrained = { main: rssKb(main), workers: workersEnd.map((w) => rssKb(w.pid)) };
+    const workersEnd = workerPids(main);
+    const fdsEnd = { main: fdCount(main), workers: workersEnd.map(fdCount) };
+    const fdKindsEnd = { main: fdKinds(main), workers: workersEnd.map(fdKinds) };
+    const rssDrained = { main: rssKb(main), workers: workersEnd.map(rssKb) };
     const { callIds, deadPids } = workerDeathsInLog(b2bua);
 
     const failed = results.filter((r) => r.failed);
@@ -237,6 +251,11 @@ async function main(): Promise<number> {
       calls_failed_otherwise: otherFailures.length,
       failure_reasons_otherwise: reasons,
       max_live_calls: maxLive,
+      setup_ms: (() => {
+        const v = results.flatMap((r) => (r.setupMs === undefined ? [] : [r.setupMs])).sort((a, b) => a - b);
+        return { p50: pct(v, 50), p95: pct(v, 95), max: pct(v, 100) };
+      })(),
+      generator_cpu_pct_of_one_core: Number((((cpuUsed.user + cpuUsed.system) / 1e4) / (LOAD_MS / 1000)).toFixed(1)),
       kills,
       worker_deaths_in_log: deadPids.length,
       unexpected_worker_deaths: deadPids.filter((p) => !kills.some((k) => k.pid === p)).length,
