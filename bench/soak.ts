@@ -139,7 +139,7 @@ function workerDeathsInLog(b2bua: B2buaDaemon): { callIds: Set<string>; deadPids
   const deadPids: number[] = [];
   for (const line of b2bua.logLines()) {
     if (line['msg'] === 'media worker died; its calls end; respawning') deadPids.push(Number(line['pid']));
-    if (typeof line['callIdA'] === 'string' && /media worker (died|exited)|worker.{0,40}(died|exited|gone)/i.test(JSON.stringify(line))) callIds.add(line['callIdA']);
+    if (typeof line['callIdA'] === 'string' && /media worker (died|exited)|media worker \d+ killed by SIG|worker.{0,40}(died|exited|gone)/i.test(JSON.stringify(line))) callIds.add(line['callIdA']);
   }
   return { callIds, deadPids };
 }
@@ -270,6 +270,11 @@ async function main(): Promise<number> {
         warmup_at_s: warm.atS,
         start_kb: warm.main, end_kb: atLoadEnd.main, drift_pct: driftPct(warm.main, atLoadEnd.main),
         after_drain_kb: rssDrained.main,
+        // a leak grows linearly; heap sizing and JIT do not: the drift over the second half of the load alone
+        second_half_drift_pct: (() => {
+          const mid = rssSamples.find((x) => x.atS * 1000 >= LOAD_MS / 2) ?? warm;
+          return driftPct(mid.main, atLoadEnd.main);
+        })(),
         workers: { start_kb: warm.workers, end_kb: atLoadEnd.workers, after_drain_kb: rssDrained.workers, note: 'a killed worker is replaced by a fresh one: informative only' },
         samples: rssSamples.map((s) => [s.atS, s.main]),
       },
