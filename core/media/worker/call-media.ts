@@ -113,7 +113,7 @@ export class CallMedia {
         this.base.set(k, add(this.base.get(k) ?? zero(), this.live(leg, index)));
       }
       this.detachHandshakes();
-      this.pipeline.stop();
+      this.pipeline.dispose();
       this.pipeline = undefined;
     }
     this.propCache.clear();
@@ -357,7 +357,7 @@ export class CallMedia {
     this.closed = true;
     this.detachHandshakes();
     this.handshakes.close();
-    this.pipeline?.stop();
+    this.pipeline?.dispose();
     this.pipeline = undefined;
     for (const s of this.sockets.values()) {
       s.rtp.close();

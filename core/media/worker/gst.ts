@@ -100,6 +100,9 @@ export class Element {
 
 export class Pipeline {
   private readonly bus: any;
+  /** Every element wrapped so far, once each (see dispose()). */
+  private readonly wrapped = new Map<string, any>();
+  private disposed = false;
   private constructor(private readonly pipeline: any) {
     this.bus = pipeline.getBus();
   }
@@ -109,9 +112,30 @@ export class Pipeline {
   }
 
   element(name: string): Element {
-    const el = this.pipeline.getByName(name);
-    if (!el) throw b2buaError('B2BUA_MEDIA_WORKER_FAILED', { why: `pipeline has no element "${name}"` });
+    if (this.disposed) throw b2buaError('B2BUA_MEDIA_WORKER_FAILED', { why: `element "${name}" of a disposed pipeline` });
+    let el = this.wrapped.get(name);
+    if (!el) {
+      el = this.pipeline.getByName(name);
+      if (!el) throw b2buaError('B2BUA_MEDIA_WORKER_FAILED', { why: `pipeline has no element "${name}"` });
+      this.wrapped.set(name, el);
+    }
     return new Element(el);
+  }
+
+  /**
+   * Stop, then release the pipeline, its bus and every element wrapped: node-gtk's wrappers of these GstObjects
+   * are never collected (their reference is never dropped), so without this every pipeline kept its bus's poll
+   * FDs and its elements for the life of the worker (bench/soak.ts: ~10 FDs per call). node-gtk's weak reference
+   * clears each wrapper once its object is finalized; the wrappers are not used after this.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.stop();
+    this.disposed = true;
+    for (const el of this.wrapped.values()) el.unref();
+    this.wrapped.clear();
+    this.bus.unref();
+    this.pipeline.unref();
   }
 
   play(): void {
