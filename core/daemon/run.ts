@@ -83,6 +83,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ? { tls: { certificateFile: config.server.tlsCertificate, privateKeyFile: config.server.tlsPrivateKey } }
         : {}),
     });
+    // before start(): /metrics counts the SIP messages from the first one (sip-bridge REGISTERs at ready)
+    const metrics = config.server.adminAddress === '' ? undefined : createMetrics(server, {
+      mediaHealth: media.health?.bind(media), mediaCounters: () => media.counters(), media: mediaTotals, sip: server.stack, plugin: pluginGauges,
+    });
     const configFile = configFileView(config.document);
     await applyPlugin(plugin, {
       hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
@@ -95,9 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const { adminAddress } = config.server;
     if (adminAddress !== '') {
       const mediaHealth = media.health?.bind(media);
-      admin = await createAdminServer(adminAddress, server, log, adminCommands, mediaHealth, createMetrics(server, {
-        mediaHealth, mediaCounters: () => media.counters(), media: mediaTotals, sip: server.stack, plugin: pluginGauges,
-      }));
+      admin = await createAdminServer(adminAddress, server, log, adminCommands, mediaHealth, metrics);
     }
     cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');

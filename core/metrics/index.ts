@@ -93,17 +93,23 @@ export function createMetrics(source: MetricsSource, inputs: MetricsInputs = {})
       collect() { this.reset(); this.inc(read().workerRestarts ?? 0); },
     });
   }
-  for (const g of inputs.plugin?.list() ?? []) {
-    new Gauge({
-      name: g.fullName, help: g.help, labelNames: g.labelNames, registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of g.samples()) this.set(s.labels, s.value);
-      },
-    });
-  }
+  // Plugins register their gauges in apply(), after /metrics exists (it must see the first SIP messages): added at scrape.
+  const pluginGauges = new Set<string>();
+  const addPluginGauges = (): void => {
+    for (const g of inputs.plugin?.list() ?? []) {
+      if (pluginGauges.has(g.fullName)) continue;
+      pluginGauges.add(g.fullName);
+      new Gauge({
+        name: g.fullName, help: g.help, labelNames: g.labelNames, registers: [registry],
+        collect() {
+          this.reset();
+          for (const s of g.samples()) this.set(s.labels, s.value);
+        },
+      });
+    }
+  };
 
-  return { contentType: registry.contentType, render: () => registry.metrics() };
+  return { contentType: registry.contentType, render: () => { addPluginGauges(); return registry.metrics(); } };
 }
 
 function sipMetrics(registry: Registry, sip: NonNullable<MetricsInputs['sip']>): void {

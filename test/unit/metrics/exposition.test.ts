@@ -58,6 +58,8 @@ describe('/metrics exposition', () => {
     assert.equal(lines(text, 'b2bua_plugin_sip_bridge_many{').length, MAX_LABEL_SETS);
     assert.deepEqual(lines(text, 'b2bua_plugin_sip_bridge_broken'), []);
     assert.deepEqual(lines(text, 'b2bua_plugin_sip_bridge_plain'), ['b2bua_plugin_sip_bridge_plain 7']);
+    plugin.gauge({ name: 'late', help: 'Registered after /metrics was created (apply() runs after it).', collect: () => 4 });
+    assert.deepEqual(lines(await m.render(), 'b2bua_plugin_sip_bridge_late'), ['b2bua_plugin_sip_bridge_late 4']);
     state = 'failed';
     text = await m.render();
     assert.deepEqual(lines(text, 'b2bua_plugin_sip_bridge_registrations{'), ['b2bua_plugin_sip_bridge_registrations{state="failed"} 2'], 'read at each scrape');
