@@ -6,6 +6,7 @@ import type { B2buaHooks, PluginSipApi } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from '../media/types.js';
+import type { SipStack } from '../sip/stack.js';
 import type { CallEnded } from './call-results.js';
 
 export interface TlsFiles {
@@ -64,4 +65,6 @@ export interface B2buaServer {
   callsWithMedia(): Promise<readonly Record<string, unknown>[]>;
   /** SIP services handed to plugins (PluginHost.sip). */
   readonly sip: PluginSipApi;
+  /** The SIP stack itself, for /metrics (its wire hook and retransmission counts). */
+  readonly stack: SipStack;
 }

@@ -19,7 +19,7 @@ import { withNatAddressesResolved } from '../config/nat-addresses.js';
 import { b2buaError, B2buaError } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
-import { createMetrics } from '../metrics/index.js';
+import { createMetrics, MediaTotals, PluginGauges } from '../metrics/index.js';
 import type { MediaEngine } from '../media/types.js';
 import { createHooks, type ConfigFileView } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
@@ -72,6 +72,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const hooks = createHooks();
   const adminCommands = new PluginAdminCommands(plugin);
   const media = await createMediaEngine(config.server, log);
+  const mediaTotals = new MediaTotals();
+  mediaTotals.track(media);
+  const pluginGauges = new PluginGauges(plugin.name);
   let server: B2buaServer | undefined;
   let admin: AdminServer | undefined;
   let cli: CliSocket | undefined;
@@ -82,19 +85,23 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ? { tls: { certificateFile: config.server.tlsCertificate, privateKeyFile: config.server.tlsPrivateKey } }
         : {}),
     });
+    // before start(): /metrics counts the SIP messages from the first one (sip-bridge REGISTERs at ready)
+    const metrics = config.server.adminAddress === '' ? undefined : createMetrics(server, {
+      mediaHealth: media.health?.bind(media), mediaCounters: () => media.counters(), media: mediaTotals, sip: server.stack, plugin: pluginGauges,
+    });
     const configFile = configFileView(config.document);
     await applyPlugin(plugin, {
       hooks, options: pluginOptions, server: config.server, configDir: config.configDir,
       log: log.child({ plugin: plugin.name }), sip: server.sip,
       media: { engine: media.name, ...media.capabilities, unavailable: media.capabilities.unavailable ?? {} }, admin: adminCommands,
-      configFile,
+      configFile, metrics: pluginGauges,
     });
     const { transports } = await server.start();
     await hooks.ready.promise({ version: VERSION, transports });
     const { adminAddress } = config.server;
     if (adminAddress !== '') {
       const mediaHealth = media.health?.bind(media);
-      admin = await createAdminServer(adminAddress, server, log, adminCommands, mediaHealth, createMetrics(server, mediaHealth));
+      admin = await createAdminServer(adminAddress, server, log, adminCommands, mediaHealth, metrics);
     }
     cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');

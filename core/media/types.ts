@@ -143,6 +143,8 @@ export interface MediaSessionOptions {
 
 export interface MediaSession {
   readonly id: string;
+  /** The media worker (index) holding the session; absent for in-process engines. */
+  readonly worker?: number;
   /**
    * Reserve (idempotent per leg+index) the local endpoint of one stream; `encryption` is the leg's mode, so that
    * the endpoint carries what the SDP must announce for it (DTLS fingerprint, ZRTP hello hash).
@@ -163,6 +165,8 @@ export interface MediaEngineCounters {
   readonly dtlsFailures?: number;
   /** Calls ended because ZRTP failed (hello hash mismatch, handshake error or timeout). */
   readonly zrtpFailures?: number;
+  /** Media worker processes respawned after dying (engines with workers). */
+  readonly workerRestarts?: number;
 }
 
 /** What /health reports of the media plane: every worker must answer. */

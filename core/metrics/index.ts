@@ -6,11 +6,32 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CallEnded } from '../b2bua/call-results.js';
 import type { ServerCounters } from '../b2bua/types.js';
-import type { MediaHealth } from '../media/types.js';
+import type { MediaEngineCounters, MediaHealth } from '../media/types.js';
+import type { TransportProtocol } from '../sip/uri.js';
+import type { MediaTotals } from './media-totals.js';
+import type { PluginGauges } from './plugin-gauges.js';
+import { classifySipBytes } from './sip-traffic.js';
+
+export { MediaTotals } from './media-totals.js';
+export { PluginGauges } from './plugin-gauges.js';
 
 export interface MetricsSource {
   counters(): ServerCounters;
   onCallEnded(listener: (ended: CallEnded) => void): void;
+}
+
+/** What /metrics reads besides the server's counters; each part is optional. */
+export interface MetricsInputs {
+  readonly mediaHealth?: (() => Promise<MediaHealth>) | undefined;
+  readonly mediaCounters?: () => MediaEngineCounters;
+  /** Sessions observed by MediaTotals.track(engine). */
+  readonly media?: MediaTotals;
+  /** The SIP stack: its wire hook is taken (set here) and its retransmission counts read. */
+  readonly sip?: {
+    onWire: ((direction: 'in' | 'out', protocol: TransportProtocol, data: Buffer) => void) | undefined;
+    readonly retransmissions: { readonly in: number; readonly out: number };
+  };
+  readonly plugin?: PluginGauges;
 }
 
 export interface Metrics {
@@ -22,7 +43,8 @@ const PREFIX = 'b2bua_';
 /** Call set-up (INVITE in → 200 OK out) buckets, seconds: a ringing phone takes seconds, an automaton milliseconds. */
 const SETUP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-export function createMetrics(source: MetricsSource, mediaHealth?: () => Promise<MediaHealth>): Metrics {
+export function createMetrics(source: MetricsSource, inputs: MetricsInputs = {}): Metrics {
+  const { mediaHealth } = inputs;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry }); // process CPU / memory / fds, nodejs_eventloop_lag_seconds
   // Gauges that prom-client names *_total, which promtool (rightly) refuses: not exported.
@@ -37,7 +59,7 @@ export function createMetrics(source: MetricsSource, mediaHealth?: () => Promise
   gauge('calls_in_progress', 'Calls in progress.', (c) => c.calls);
   gauge('sip_dialogs', 'SIP dialogs of calls in progress (both legs).', (c) => c.dialogs);
   gauge('sip_transactions', 'SIP transactions in progress.', (c) => c.transactions);
-  gauge('media_sessions', 'Media sessions in progress.', (c) => c.mediaSessions);
+  if (!inputs.media) gauge('media_sessions', 'Media sessions in progress.', (c) => c.mediaSessions);
   gauge('media_ports_in_use', 'Media ports allocated.', (c) => c.mediaPorts);
   gauge('subscriptions', 'SIP subscriptions alive.', (c) => c.subscriptions);
   total('calls_total', 'Calls received (INVITEs that created a call).', (c) => c.callsTotal);
@@ -62,5 +84,91 @@ export function createMetrics(source: MetricsSource, mediaHealth?: () => Promise
     });
   }
 
-  return { contentType: registry.contentType, render: () => registry.metrics() };
+  if (inputs.sip) sipMetrics(registry, inputs.sip);
+  if (inputs.media) mediaMetrics(registry, inputs.media);
+  if (inputs.mediaCounters) {
+    const read = inputs.mediaCounters;
+    new Counter({
+      name: `${PREFIX}media_worker_restarts_total`, help: 'Media worker processes respawned after dying.', registers: [registry],
+      collect() { this.reset(); this.inc(read().workerRestarts ?? 0); },
+    });
+  }
+  // Plugins register their gauges in apply(), after /metrics exists (it must see the first SIP messages): added at scrape.
+  const pluginGauges = new Set<string>();
+  const addPluginGauges = (): void => {
+    for (const g of inputs.plugin?.list() ?? []) {
+      if (pluginGauges.has(g.fullName)) continue;
+      pluginGauges.add(g.fullName);
+      new Gauge({
+        name: g.fullName, help: g.help, labelNames: g.labelNames, registers: [registry],
+        collect() {
+          this.reset();
+          for (const s of g.samples()) this.set(s.labels, s.value);
+        },
+      });
+    }
+  };
+
+  return { contentType: registry.contentType, render: () => { addPluginGauges(); return registry.metrics(); } };
+}
+
+function sipMetrics(registry: Registry, sip: NonNullable<MetricsInputs['sip']>): void {
+  const requests = new Counter({
+    name: `${PREFIX}sip_requests_total`, help: 'SIP requests received (in) and sent (out), retransmissions included.',
+    labelNames: ['method', 'transport', 'direction'], registers: [registry],
+  });
+  const responses = new Counter({
+    name: `${PREFIX}sip_responses_total`, help: 'SIP responses received (in) and sent (out), by status (a listed code, else its class) and CSeq method.',
+    labelNames: ['code', 'method', 'transport', 'direction'], registers: [registry],
+  });
+  sip.onWire = (direction, transport, data) => {
+    const m = classifySipBytes(data);
+    if (m?.kind === 'request') requests.inc({ method: m.method, transport, direction });
+    else if (m) responses.inc({ code: m.code, method: m.method, transport, direction });
+  };
+  new Counter({
+    name: `${PREFIX}sip_retransmissions_total`, help: 'SIP retransmissions: requests received again (in), requests and responses we sent again (out).',
+    labelNames: ['direction'], registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ direction: 'in' }, sip.retransmissions.in);
+      this.inc({ direction: 'out' }, sip.retransmissions.out);
+    },
+  });
+}
+
+function mediaMetrics(registry: Registry, media: MediaTotals): void {
+  new Gauge({
+    name: `${PREFIX}media_sessions`, help: 'Media sessions in progress, by worker ("main": in-process engine) and encryption mode of the legs ("a/b" when they differ).',
+    labelNames: ['worker', 'mode'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of media.sessions()) this.set({ worker: s.worker, mode: s.mode }, s.count);
+    },
+  });
+  // One scrape reads the sessions' statistics once, shared by the counters below (prom-client collects them in turn).
+  let pending: ReturnType<MediaTotals['totals']> | undefined;
+  const totals = (): ReturnType<MediaTotals['totals']> => {
+    pending ??= media.totals().finally(() => { setImmediate(() => { pending = undefined; }); });
+    return pending;
+  };
+  const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter, t: Awaited<ReturnType<MediaTotals['totals']>>) => void): void => {
+    new Counter({ name: PREFIX + name, help, labelNames, registers: [registry], async collect() { const t = await totals(); this.reset(); fill(this, t); } });
+  };
+  counter('media_packets_total', 'RTP/RTCP packets received (in) and sent (out) on media sockets.', ['direction'], (c, t) => {
+    c.inc({ direction: 'in' }, t.packetsIn);
+    c.inc({ direction: 'out' }, t.packetsOut);
+  });
+  counter('media_bytes_total', 'Bytes received (in) and sent (out) on media sockets.', ['direction'], (c, t) => {
+    c.inc({ direction: 'in' }, t.bytesIn);
+    c.inc({ direction: 'out' }, t.bytesOut);
+  });
+  counter('media_packets_lost_total', 'RTP packets missing from the peers\' sequence numbers.', [], (c, t) => c.inc(t.packetsLost));
+  const srtpModes = ['sdes', 'dtls-srtp', 'zrtp'] as const;
+  counter('srtp_auth_failures_total', 'SRTP/SRTCP packets that failed authentication, by encryption mode.', ['mode'], (c, t) => {
+    for (const m of srtpModes) c.inc({ mode: m }, t.srtpAuthFailures[m]);
+  });
+  counter('srtp_replays_total', 'SRTP/SRTCP packets dropped as replays, by encryption mode.', ['mode'], (c, t) => {
+    for (const m of srtpModes) c.inc({ mode: m }, t.srtpReplays[m]);
+  });
 }

@@ -14,7 +14,7 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
  * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
  * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
  */
-export const HOST_API_VERSION = '1.3.0';
+export const HOST_API_VERSION = '1.4.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
@@ -330,6 +330,32 @@ export interface PluginHost<Options = Readonly<Record<string, unknown>>> {
   readonly admin: PluginAdminApi;
   /** Every section of the configuration file, read-only, as written (since host API 1.3.0). */
   readonly configFile: ConfigFileView;
+  /** Gauges of this plugin on `/metrics` (since host API 1.4.0; absent on older hosts and in tests that give none). */
+  readonly metrics?: PluginMetricsApi;
+}
+
+/** The plugin's gauges on `/metrics` (since host API 1.4.0), exported as `b2bua_plugin_<plugin name>_<name>`. */
+export interface PluginMetricsApi {
+  /**
+   * Registers a gauge read at each scrape. `name` is lower-case snake case (`registrations`), not ending in `_total`;
+   * label names are snake case. Label values must come from a small fixed set (states, configured pool names): never
+   * URIs or Call-IDs; at most 100 label sets per gauge are exported. Call it from `apply(host)`; throws on a bad name
+   * or a name already registered.
+   */
+  gauge(definition: PluginGauge): void;
+}
+
+export interface PluginGauge {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly string[];
+  /** The current value (no labels), or one sample per label set (every label of labelNames given). */
+  collect(): number | readonly PluginGaugeSample[];
+}
+
+export interface PluginGaugeSample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
 }
 
 /**

@@ -48,6 +48,9 @@ export class SipStack implements TransactionHost {
    */
   onStrayInvite2xx: (res: SipResponse, flow: Flow) => void = () => undefined;
   private closed = false;
+  /** Every SIP message received and sent, as bytes (for /metrics); set before listen(). */
+  onWire: ((direction: 'in' | 'out', protocol: TransportProtocol, data: Buffer) => void) | undefined;
+  readonly retransmissions = { in: 0, out: 0 };
 
   /** Certificate and key for TLS listeners (set before listen()). */
   tlsFiles: { cert: Buffer; key: Buffer } | undefined;
@@ -64,6 +67,8 @@ export class SipStack implements TransactionHost {
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
     const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, limits: this.streamLimits, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
     const t = await openTransport(options, (data, source, transport) => this.receive(data, source, transport));
+    const send = t.send.bind(t);
+    t.send = (to, data) => { this.onWire?.('out', t.protocol, data); return send(to, data); };
     this.transports.push(t);
     return t;
   }
@@ -199,12 +204,17 @@ export class SipStack implements TransactionHost {
     if (this.awaitingAck.get(ackKey) === tx) this.awaitingAck.delete(ackKey);
   }
 
+  retransmitted(): void {
+    this.retransmissions.out++;
+  }
+
   forgetClient(key: string, tx: ClientTransaction): void {
     if (this.clients.get(key) === tx) this.clients.delete(key);
   }
 
   private receive(data: Buffer, source: HostPort, transport: Transport): void {
     if (this.closed) return;
+    this.onWire?.('in', transport.protocol, data);
     const parsed = parseMessage(data);
     if (!parsed.ok) {
       this.log.warn({ source, protocol: transport.protocol, error: parsed.error }, 'malformed SIP message');
@@ -253,7 +263,7 @@ export class SipStack implements TransactionHost {
     }
     const key = `${req.branch}|${sentBy}|${req.method}`;
     const existing = this.servers.get(key);
-    if (existing) { existing.retransmission(); return; }
+    if (existing) { this.retransmissions.in++; existing.retransmission(); return; }
     const tx = new ServerTransaction(this, req, source, transport, key);
     this.servers.set(key, tx);
     if (req.method === 'CANCEL') {

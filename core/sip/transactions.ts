@@ -25,6 +25,8 @@ export interface TransactionHost {
   forgetServer(key: string, tx: ServerTransaction): void;
   forgetClient(key: string, tx: ClientTransaction): void;
   sendOnTransaction(req: SipRequest, transport: Transport, target: Target, onResponse: ResponseHandler): ClientTransaction;
+  /** A request or response sent again (timer, or answer to a retransmitted request), for /metrics. */
+  retransmitted(): void;
 }
 
 /** What server and client transactions share: the request, the two timers, and termination. */
@@ -93,6 +95,7 @@ export class ServerTransaction extends Transaction {
     if (res.status < 300 || !this.reliable) {
       let interval = T1;
       const again = (): void => {
+        this.stack.retransmitted();
         void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
         interval = Math.min(interval * 2, T2);
         this.retransmit = this.stack.timers.after(interval, again);
@@ -108,7 +111,9 @@ export class ServerTransaction extends Transaction {
 
   /** Retransmitted request: resend our last response. */
   retransmission(): void {
-    if (this.lastSent) void this.transport.send(this.source, this.lastSent.toBuffer()).catch(() => undefined);
+    if (!this.lastSent) return;
+    this.stack.retransmitted();
+    void this.transport.send(this.source, this.lastSent.toBuffer()).catch(() => undefined);
   }
 
   ackReceived(): void {
@@ -164,6 +169,7 @@ export class ClientTransaction extends Transaction {
       let interval = T1;
       const again = (): void => {
         if (this.done || (this.isInvite && this.provisional)) return;
+        this.stack.retransmitted();
         send();
         interval = this.isInvite ? interval * 2 : Math.min(interval * 2, T2);
         this.retransmit = this.stack.timers.after(interval, again);

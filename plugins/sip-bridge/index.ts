@@ -9,6 +9,7 @@ import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../.
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
+import { registerBridgeGauges } from './metrics.js';
 import type { AccountPool, Line, Slot } from './accounts.js';
 import type { AccountSpec, BridgeConfig, CompiledProvider } from './bridge-config.js';
 import { bridgeInfo } from './info.js';
@@ -86,6 +87,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   if (!loaded.ok) throw new PluginConfigError(loaded.problems);
   const config = loaded.value;
   const pools = buildPools(config.pools);
+  if (host.metrics) registerBridgeGauges(host.metrics, pools); // optional: a 1.3 host has no metrics channel
   // config.warnings are validate()'s: the host prints them in --check-config and logs them once at start-up.
   const log = host.log; // the host binds the plugin name already
   const random = runtime.random ?? Math.random;

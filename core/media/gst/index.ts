@@ -138,7 +138,10 @@ class GstMediaEngine implements MediaEngine {
   }
 
   counters(): MediaEngineCounters {
-    return { sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse, dtlsFailures: this.failures.dtls, zrtpFailures: this.failures.zrtp };
+    return {
+      sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse, dtlsFailures: this.failures.dtls, zrtpFailures: this.failures.zrtp,
+      workerRestarts: this.workers.restarts,
+    };
   }
 
   health(): Promise<MediaHealth> {

@@ -46,6 +46,8 @@ export class GstMediaSession implements MediaSession {
     this.channel = deps.slot.channel;
   }
 
+  get worker(): number { return this.deps.slot.index; }
+
   allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode): Promise<LocalEndpoint> {
     const key = `${leg}:${index}`;
     let p = this.endpoints.get(key);

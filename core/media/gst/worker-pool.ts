@@ -34,6 +34,8 @@ const STABLE_AFTER_MS = 10_000;
 
 export class WorkerPool {
   readonly slots: WorkerSlot[] = [];
+  /** Workers respawned after dying, since start. */
+  restarts = 0;
   private closing = false;
   private readonly respawnTimers = new Set<NodeJS.Timeout>();
 
@@ -58,7 +60,9 @@ export class WorkerPool {
       const delay = Date.now() - startedAt > STABLE_AFTER_MS ? RESPAWN_MIN_MS : nextDelay;
       const timer = setTimeout(() => {
         this.respawnTimers.delete(timer);
-        if (!this.closing) this.start(index, Math.min(delay * 2, RESPAWN_MAX_MS), slot);
+        if (this.closing) return;
+        this.restarts++;
+        this.start(index, Math.min(delay * 2, RESPAWN_MAX_MS), slot);
       }, delay);
       this.respawnTimers.add(timer);
     });

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { classifySipBytes, methodLabel, statusLabel } from '../../../core/metrics/sip-traffic.js';
+
+const bytes = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1');
+
+describe('/metrics SIP label vocabularies', () => {
+  it('a method outside the fixed vocabulary is "other" (methods are case-sensitive)', () => {
+    assert.equal(methodLabel('INVITE'), 'INVITE');
+    assert.equal(methodLabel('PRACK'), 'PRACK');
+    assert.equal(methodLabel('X-FOO'), 'other');
+    assert.equal(methodLabel('invite'), 'other');
+    assert.equal(methodLabel(''), 'other');
+  });
+
+  it('a status outside the listed codes is its class; out of range is "other"', () => {
+    assert.equal(statusLabel(486), '486');
+    assert.equal(statusLabel(200), '200');
+    assert.equal(statusLabel(299), '2xx');
+    assert.equal(statusLabel(499), '4xx');
+    assert.equal(statusLabel(99), 'other');
+    assert.equal(statusLabel(700), 'other');
+  });
+
+  it('classifies a request by its request line and a response by its status and CSeq method', () => {
+    assert.deepEqual(classifySipBytes(bytes('INVITE sip:bob@example.org SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nCSeq: 1 INVITE\n\n')), { kind: 'request', method: 'INVITE' });
+    assert.deepEqual(classifySipBytes(bytes('X-FOO sip:bob@example.org SIP/2.0\nCSeq: 1 X-FOO\n\n')), { kind: 'request', method: 'other' });
+    assert.deepEqual(classifySipBytes(bytes('SIP/2.0 486 Busy Here\nVia: SIP/2.0/UDP h\ncseq:  7   INVITE\n\n')), { kind: 'response', code: '486', method: 'INVITE' });
+    assert.deepEqual(classifySipBytes(bytes('SIP/2.0 299 Odd\nCSeq: 2 BYE\n\n')), { kind: 'response', code: '2xx', method: 'BYE' });
+    assert.deepEqual(classifySipBytes(bytes('SIP/2.0 200 OK\n\n')), { kind: 'response', code: '200', method: 'other' }, 'no CSeq');
+  });
+
+  it('keep-alives and what is not SIP count nothing', () => {
+    assert.equal(classifySipBytes(Buffer.from('\r\n\r\n')), undefined);
+    assert.equal(classifySipBytes(Buffer.from('')), undefined);
+    assert.equal(classifySipBytes(Buffer.from('GET / HTTP/1.1\r\n\r\n')), undefined);
+  });
+});
