@@ -169,9 +169,9 @@ function invites(shortLog: string, direction: 'S' | 'R', prefix: string): Map<st
   return out;
 }
 
-/** uac_quick.xml with a request-URI user unique per call. */
+/** uac_quick.xml with a request-URI and To user unique per call (the b2bua calls leg B's To user). */
 function uacScenario(runDir: string): string {
-  const text = fs.readFileSync(path.join(SCENARIO_DIR, 'uac_quick.xml'), 'utf8').replace('INVITE sip:[to_user]@', 'INVITE sip:[to_user]-[call_number]@');
+  const text = fs.readFileSync(path.join(SCENARIO_DIR, 'uac_quick.xml'), 'utf8').split('[to_user]@').join('[to_user]-[call_number]@');
   const file = path.join(runDir, 'uac_bench.xml');
   fs.writeFileSync(file, text);
   return file;
