@@ -23,7 +23,7 @@ const RATES = QUICK ? [50, 100] : [200, 400, 600, 800, 1000, 1500, 2000, 3000, 4
 const RATE_SECONDS = QUICK ? 5 : 20;
 
 async function main(): Promise<void> {
-  if (os.availableParallelism() < 2) throw new Error('bench/side-by-side.ts needs 2 cores (relay on core 0, load on core 1)');
+  if (os.cpus().length < 2) throw new Error('bench/side-by-side.ts needs 2 cores (relay on core 0, load on core 1)');
   const missing = rtpengineMissing();
   if (missing) throw new Error(missing);
   pinSelfToLoadCore();
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const signalling = await runSignalling({ rates: RATES, seconds: RATE_SECONDS, deadline: start + TOTAL_MS - 30_000, runDir });
   console.log(JSON.stringify({
     quick: QUICK,
-    cores: os.availableParallelism(),
+    cores: os.cpus().length,
     loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
     wallSeconds: Math.round((Date.now() - start) / 1000),
     runDir,
