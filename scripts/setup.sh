@@ -20,6 +20,8 @@ DEBIAN_PACKAGES=(
   redis-server
   # promtool, to check the /metrics exposition format in the operations tests
   prometheus
+  # rtpengine (userspace), the reference of the side-by-side media benchmark (bench/side-by-side/media.ts starts its own on loopback)
+  rtpengine-daemon
 )
 
 missing=()
