@@ -22,7 +22,7 @@ function config(extra: Partial<Record<string, unknown>> = {}): B2buaServerConfig
     audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, noRtpTimeout: 30, maxCallDuration: 0, maxCalls: 0, maxMediaLines: 5,
     enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
     oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
-    mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
+    mediaWorkers: 1, adminAddress: '', cdrFile: '', cdrFileMaxSize: 0, cdrFileKeep: 0, shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
     maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10, ...extra,
   };
 }

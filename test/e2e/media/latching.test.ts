@@ -24,7 +24,7 @@ function config(): B2buaServerConfig {
     maxMediaLines: 5, maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10,
     enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
     oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
-    mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
+    mediaWorkers: 1, adminAddress: '', cdrFile: '', cdrFileMaxSize: 0, cdrFileKeep: 0, shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
   };
 }
 

@@ -170,6 +170,6 @@ describe('sip-bridge plugin (contract)', () => {
 
   it('declares name and host API', () => {
     assert.equal(plugin.name, 'sip-bridge');
-    assert.equal(plugin.hostApi, '^1.3.0', 'host.admin needs host API 1.1.0, validate() returning warnings 1.2.0, LegBMedia.avpf 1.3.0');
+    assert.equal(plugin.hostApi, '^1.4.0', 'host.admin needs host API 1.1.0, validate() returning warnings 1.2.0, LegBMedia.avpf 1.3.0, IncomingCall.annotate 1.4.0');
   });
 });
