@@ -50,9 +50,9 @@ function logRecord(log: Logger, record: CallDetailRecord): void {
 class CdrFile implements CdrSink {
   private stream: fs.WriteStream;
   private size: number;
-  /** Set while a rotation runs: lines wait in `pending`. */
+  /** Set while a rotation runs; records wait in `pending` meanwhile. */
   private rotating: Promise<void> | undefined;
-  private readonly pending: string[] = [];
+  private readonly pending: CallDetailRecord[] = [];
   private failed = false;
 
   constructor(private readonly options: CdrSinkOptions, private readonly log: Logger) {
@@ -61,20 +61,33 @@ class CdrFile implements CdrSink {
   }
 
   write(record: CallDetailRecord): void {
-    if (this.failed) { logRecord(this.log, record); return; }
-    const line = `${JSON.stringify(record)}\n`;
-    const bytes = Buffer.byteLength(line);
-    if (!this.rotating && this.options.maxSize > 0 && this.size > 0 && this.size + bytes > this.options.maxSize) {
-      this.rotating = this.rotate().finally(() => { this.rotating = undefined; });
-    }
-    if (this.rotating) { this.pending.push(line); return; }
-    this.stream.write(line);
-    this.size += bytes;
+    this.pending.push(record);
+    if (!this.rotating) this.flush();
   }
 
   async close(): Promise<void> {
-    await this.rotating;
+    while (this.rotating) await this.rotating;
     await endStream(this.stream);
+  }
+
+  /** Pending records into the stream, until one would take the file past max-size: rotate, then go on. */
+  private flush(): void {
+    const { maxSize } = this.options;
+    while (this.pending.length > 0) {
+      if (this.failed) { for (const record of this.pending.splice(0)) logRecord(this.log, record); return; }
+      const line = `${JSON.stringify(this.pending[0])}\n`;
+      const bytes = Buffer.byteLength(line);
+      if (maxSize > 0 && this.size > 0 && this.size + bytes > maxSize) {
+        this.rotating = this.rotate().finally(() => {
+          this.rotating = undefined;
+          this.flush();
+        });
+        return;
+      }
+      this.pending.shift();
+      this.stream.write(line);
+      this.size += bytes;
+    }
   }
 
   private open(): fs.WriteStream {
@@ -103,10 +116,6 @@ class CdrFile implements CdrSink {
     }
     this.size = 0; // a failed rotation is tried again after another max-size of records, not at every one
     this.stream = this.open();
-    for (const line of this.pending.splice(0)) {
-      this.stream.write(line);
-      this.size += Buffer.byteLength(line);
-    }
   }
 }
 
