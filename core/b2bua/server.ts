@@ -88,7 +88,8 @@ export class B2buaServerImpl implements B2buaServer {
         return found && d && d.remoteTag === remoteTag ? found : undefined;
       },
       ended: (call) => {
-        this.live.delete(call);
+        // Once per call: a call that ended during start() (refused by a hook) is also seen by onNewInvite's finally.
+        if (!this.live.delete(call)) return;
         const ended: CallEnded = { result: callResult(call.endReason, call.answeredAt > 0), setupMs: call.answeredAt ? call.answeredAt - call.startedAt : undefined };
         for (const listener of this.callEndedListeners) listener(ended);
         if (this.live.size === 0) this.idle?.();

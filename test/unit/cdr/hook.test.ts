@@ -40,7 +40,7 @@ describe('hooks.callRecord', function () {
   this.timeout(10000);
   const { open, peers } = closedAfterEach();
 
-  it('a plugin tap receives the record (with the decision annotated); a tap that throws is logged and breaks nothing', async () => {
+  it('a plugin tap receives the record (with the decision annotated); a tap that throws is logged and breaks nothing; one record and one onCallEnded per call', async () => {
     const logLines: Record<string, unknown>[] = [];
     const destination = new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
     const hooks = createHooks();
@@ -56,6 +56,8 @@ describe('hooks.callRecord', function () {
     hooks.callRecord.tap('billing', (record) => { records.push(record); });
     const server = createB2buaServer({ config: testConfig(), hooks, log: createLogger({ level: 'info', destination }), media: noMedia, version: '9.9.9' });
     open.push(server);
+    const results: string[] = [];
+    server.onCallEnded((e) => results.push(e.result));
     const { transports } = await server.start();
     const peer = await udpPeer(Number(/:(\d+);/.exec(transports[0]!)![1]));
     peers.push(peer);
@@ -82,5 +84,8 @@ describe('hooks.callRecord', function () {
     peer.send(invite(peer.port, token()));
     await peer.expect(/^SIP\/2\.0 403/);
     await until('the second record', () => records[1]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(records.length, 2);
+    assert.deepEqual(results, ['rejected_4xx', 'rejected_4xx'], 'server.onCallEnded (the calls-ended metric) once per call, as the record');
   });
 });

@@ -50,6 +50,7 @@ describe('sip-bridge plugin (hooks)', () => {
     const route = call.data.get('sip-bridge') as CallRoute;
     assert.equal(route.provider, 'Outbound to trunk');
     assert.equal(route.account, 'sip:line1@trunk.example.net');
+    assert.deepEqual(Object.fromEntries(call.decision), { provider: 'Outbound to trunk', account: 'sip:line1@trunk.example.net' }, 'the call detail record\'s decision');
   });
 
   it('holds the slot for the call\'s life and releases it exactly once on callEnded', async () => {
