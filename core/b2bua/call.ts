@@ -8,7 +8,8 @@
 import { b2buaError, errorReason, isB2buaError, type B2buaError } from '../errors/index.js';
 import type { MediaEvent } from '../media/types.js';
 import type { LegId, Logger } from '../vocabulary/index.js';
-import type { IncomingCall, LegBMedia, LegBTarget } from '../plugin-api/index.js';
+import type { CallRecordValue, IncomingCall, LegBMedia, LegBTarget } from '../plugin-api/index.js';
+import { buildCallRecord } from '../cdr/record.js';
 import { summarizeOffer } from '../sdp/parse.js';
 import type { ParsedSdp } from '../sdp/model.js';
 import { readPeerSdp, type PeerSdp } from '../sdp/validate.js';
@@ -56,6 +57,10 @@ export class Call implements CallInDialog {
   private readonly inDialog: InDialogRequests;
   readonly sessionTimers: Partial<Record<LegId, SessionTimer>> = {};
   private endedPromise: Promise<void> | undefined;
+  /** IncomingCall.annotate(): the application's decision, in the call detail record. */
+  private readonly decision = new Map<string, CallRecordValue>();
+  /** Leg B answered its INVITE with a final error: the call detail record says the callee ended the call. */
+  private refusedByCallee = false;
 
   constructor(
     private readonly ctx: CallContext<Call>,
@@ -119,7 +124,7 @@ export class Call implements CallInDialog {
     if (!parsed.ok) return this.rejectEarly(parsed.error, 'bad-sdp');
     this.offerA = parsed.sdp;
     const source = this.txA.source;
-    this.incoming = buildIncomingCall(this.id, this.inviteA, this.txA.transport.protocol, source, summarizeOffer(parsed.sdp));
+    this.incoming = buildIncomingCall(this.id, this.inviteA, this.txA.transport.protocol, source, summarizeOffer(parsed.sdp), (k, v) => this.annotate(k, v));
     const ringing = ctx.config.ringingTimeout * 1000;
     if (ringing > 0) this.timers.push(ctx.stack.timers.after(ringing, () => void this.end('ringing-timeout', [408, 'Request Timeout'])));
     try {
@@ -217,6 +222,7 @@ export class Call implements CallInDialog {
   private async onRefusedB(res: SipResponse): Promise<void> {
     const [status, reason] = mapFinalStatus(res);
     this.log.info({ status: res.status, reason: res.reason }, 'leg B refused');
+    this.refusedByCallee = true;
     await this.end(`rejected ${res.status}`, [status, reason]);
   }
 
@@ -368,8 +374,34 @@ export class Call implements CallInDialog {
       } catch (e) {
         this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'callEnded hook threw');
       }
+      this.emitRecord(reason, report);
     }
     this.ctx.ended(this);
+  }
+
+  private annotate(key: string, value: CallRecordValue): void {
+    if (typeof key !== 'string' || !['string', 'number', 'boolean'].includes(typeof value)) {
+      this.log.warn({ key, type: typeof value }, 'IncomingCall.annotate(): the key must be a string and the value a string, number or boolean; ignored');
+      return;
+    }
+    this.decision.set(key, value);
+  }
+
+  /** hooks.callRecord, whose taps are isolated (core/cdr/isolated-taps.ts); the try is for a bug of ours. */
+  private emitRecord(reason: string, media: Record<string, unknown> | undefined): void {
+    const a = this.inviteA;
+    const b = this.legB?.request;
+    try {
+      this.ctx.hooks.callRecord.call(buildCallRecord({
+        id: this.id,
+        legA: { callId: a.callId, from: a.from.uri, to: a.to.uri },
+        legB: b ? { callId: this.callIdB, from: b.from.uri, to: b.to.uri, requestUri: b.uri } : undefined,
+        startedAt: this.startedAt, answeredAt: this.answeredAt, endedAt: Date.now(),
+        reason, refusedByCallee: this.refusedByCallee, decision: this.decision, media,
+      }));
+    } catch (e) {
+      this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'call detail record failed');
+    }
   }
 
   private async closeMedia(): Promise<Record<string, unknown> | undefined> {

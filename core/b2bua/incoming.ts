@@ -1,5 +1,5 @@
 /** Leg A as plugins see it (IncomingCall) and leg B's default target, as Flexisip does it. */
-import type { IncomingCall, LegBTarget, OfferedMedia } from '../plugin-api/index.js';
+import type { CallRecordValue, IncomingCall, LegBTarget, OfferedMedia } from '../plugin-api/index.js';
 import type { NameAddr } from '../vocabulary/index.js';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
 import type { SipRequest } from '../sip/message.js';
@@ -11,7 +11,10 @@ function withoutTag(na: NameAddr): NameAddr {
   return { displayName: na.displayName, uri: na.uri, params };
 }
 
-export function buildIncomingCall(id: string, invite: SipRequest, transport: TransportProtocol, source: HostPort, offeredMedia: OfferedMedia): IncomingCall {
+export function buildIncomingCall(
+  id: string, invite: SipRequest, transport: TransportProtocol, source: HostPort, offeredMedia: OfferedMedia,
+  annotate: (key: string, value: CallRecordValue) => void,
+): IncomingCall {
   return Object.freeze({
     id,
     legA: Object.freeze({
@@ -25,6 +28,7 @@ export function buildIncomingCall(id: string, invite: SipRequest, transport: Tra
     }),
     offeredMedia: Object.freeze(offeredMedia),
     data: new Map<string, unknown>(),
+    annotate,
   });
 }
 

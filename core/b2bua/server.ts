@@ -2,6 +2,7 @@
  * The back-to-back server: owns the SIP stack, answers out-of-dialog requests (OPTIONS),
  * creates a Call per incoming INVITE and routes in-dialog requests to their call.
  */
+import { isolateTaps } from '../cdr/isolated-taps.js';
 import { b2buaError } from '../errors/index.js';
 import type { PluginSipApi } from '../plugin-api/index.js';
 import type { Logger, LegId } from '../vocabulary/index.js';
@@ -58,6 +59,7 @@ export class B2buaServerImpl implements B2buaServer {
   constructor(readonly options: B2buaServerOptions) {
     this.log = options.log;
     this.userAgent = userAgentOf(options.config.userAgent, options.version);
+    isolateTaps(options.hooks.callRecord, this.log, 'callRecord');
     this.stack = new SipStack(this.log.child({ component: 'sip' }), this.userAgent);
     this.stack.keepalive = options.config.enableKeepalive !== false;
     this.stack.streamLimits = {
@@ -86,7 +88,8 @@ export class B2buaServerImpl implements B2buaServer {
         return found && d && d.remoteTag === remoteTag ? found : undefined;
       },
       ended: (call) => {
-        this.live.delete(call);
+        // Once per call: a call that ended during start() (refused by a hook) is also seen by onNewInvite's finally.
+        if (!this.live.delete(call)) return;
         const ended: CallEnded = { result: callResult(call.endReason, call.answeredAt > 0), setupMs: call.answeredAt ? call.answeredAt - call.startedAt : undefined };
         for (const listener of this.callEndedListeners) listener(ended);
         if (this.live.size === 0) this.idle?.();

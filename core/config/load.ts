@@ -92,7 +92,7 @@ function toServerConfig(values: Record<string, unknown>, configDir: string): B2b
     const r = parsePortRange(String(value));
     out[camelCase(key)] = typeof r === 'string' ? { min: 0, max: 0 } : r;
   }
-  for (const key of ['tlsCertificate', 'tlsPrivateKey']) {
+  for (const key of ['tlsCertificate', 'tlsPrivateKey', 'cdrFile']) {
     const v = textOf(out[key]);
     out[key] = v === '' ? '' : path.resolve(configDir, v);
   }

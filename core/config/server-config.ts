@@ -140,6 +140,23 @@ export type B2buaServerConfig = {
    */
   readonly adminAddress: string;
   /**
+   * `cdr-file` (default `""`): (extension) File the call detail records are appended to, one JSON object per line
+   * at each call's end (both legs' Call-IDs and From / To, start / answer / end times, duration, end reason and
+   * which side ended it, the application's decision, the media report per leg); relative paths start from the
+   * configuration file's folder; empty = one "call detail record" log line per call (info, field cdr).
+   */
+  readonly cdrFile: string;
+  /**
+   * `cdr-file-max-size` (default `10485760`): (extension) Size in bytes after which cdr-file is rotated (it
+   * becomes <file>.1, <file>.1 becomes <file>.2, ...); 0 = never rotate.
+   */
+  readonly cdrFileMaxSize: number;
+  /**
+   * `cdr-file-keep` (default `5`): (extension) Rotated cdr-file files kept (<file>.1 to <file>.N), older ones
+   * deleted; 0 = none kept (the file starts over).
+   */
+  readonly cdrFileKeep: number;
+  /**
    * `shutdown-grace-period` (default `5`): (extension) Seconds SIGTERM waits for calls to end by themselves before
    * sending BYE on both legs.
    */

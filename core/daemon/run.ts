@@ -12,6 +12,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createAdminServer, type AdminServer } from '../admin/index.js';
 import { cliSocketPath, createCliSocket, type CliSection, type CliSocket } from '../admin/cli-socket.js';
 import { createB2buaServer } from '../b2bua/index.js';
+import { cdrFileProblem, createCdrSink } from '../cdr/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
 import { B2BUA_SECTION, b2buaServerSchema, CONFIG_WARNING, configError, isTlsTransport, PLUGIN_SECTION_PREFIX, readConfig, type LoadedConfig } from '../config/load.js';
 import type { SectionSchema } from '../config/section.js';
@@ -70,6 +71,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   ensureDataDirectory(config);
   const hooks = createHooks();
+  const cdr = openCdrSink(config, log);
+  hooks.callRecord.tap('cdr', (record) => cdr.write(record));
   const adminCommands = new PluginAdminCommands(plugin);
   const media = await createMediaEngine(config.server, log);
   const mediaTotals = new MediaTotals();
@@ -108,6 +111,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   } catch (e) {
     await cli?.close();
     await closeQuietly(log, server, media, admin);
+    await cdr.close();
     throw e;
   }
 
@@ -137,6 +141,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await cli?.close();
       systemd.close();
       await closeQuietly(log, running, media, admin);
+      await withTimeout(cdr.close(), CLOSE_TIMEOUT_MS, 'call detail records').catch((e: unknown) => log.error({ err: e }, 'closing the call detail records failed'));
       log.info({ reason }, 'b2bua-server stopped');
       resolveStopped(0);
       return 0;
@@ -246,6 +251,14 @@ function ensureDataDirectory(config: LoadedConfig): void {
     const problem = `${config.file} [b2bua-server] data-directory: cannot create "${dir}" (${why}); give a folder this user may write`;
     throw b2buaError('B2BUA_CONFIG_INVALID', { problem }, { cause: e });
   }
+}
+
+/** The call detail records' sink (core/cdr): a cdr-file this user cannot write stops the start, as data-directory does. */
+function openCdrSink(config: LoadedConfig, log: Logger): ReturnType<typeof createCdrSink> {
+  const { cdrFile, cdrFileMaxSize, cdrFileKeep } = config.server;
+  const problem = cdrFile === '' ? undefined : cdrFileProblem(cdrFile);
+  if (problem) throw b2buaError('B2BUA_CONFIG_INVALID', { problem: `${config.file} [b2bua-server] cdr-file: ${problem}` });
+  return createCdrSink({ file: cdrFile, maxSize: cdrFileMaxSize, keep: cdrFileKeep }, log.child({ component: 'cdr' }));
 }
 
 function levelFor(config: LoadedConfig, debug: boolean): LogLevel {

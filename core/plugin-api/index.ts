@@ -28,6 +28,7 @@ export type { EncryptionMode, SrtpSuite, PortRange, Logger, NameAddr } from '../
 export type { B2buaServerConfig } from '../config/server-config.js';
 import type { EncryptionMode, SrtpSuite, Logger, NameAddr, OfferedKind } from '../vocabulary/index.js';
 import type { B2buaServerConfig } from '../config/server-config.js';
+import type { CallResult } from '../b2bua/call-results.js';
 import { entryOf, renderMessage } from '../errors/catalog.js';
 import { b2buaError } from '../errors/index.js';
 
@@ -58,7 +59,15 @@ export interface IncomingCall {
   readonly offeredMedia: OfferedMedia;
   /** Per-call storage for plugins (e.g. the trunk line a call holds). Key it by plugin name. */
   readonly data: Map<string, unknown>;
+  /**
+   * Record what the application decided for this call (since 1.4.0), e.g. sip-bridge's `provider` and `account`: it goes
+   * into the call detail record's `decision` (the last value of a key wins).
+   */
+  annotate(key: string, value: CallRecordValue): void;
 }
+
+/** A value of the call detail record's `decision` (since 1.4.0). */
+export type CallRecordValue = string | number | boolean;
 
 /** Leg B's target; the waterfall starts from Flexisip's defaults (To and Request-URI = leg A To URI). */
 export interface LegBTarget {
@@ -99,6 +108,43 @@ export interface CallEnded {
   readonly durationMs: number;
   /** Per-leg media statistics, when the call had media. */
   readonly mediaReport?: Readonly<Record<string, unknown>>;
+}
+
+/** Who ended a call (since 1.4.0): the caller (leg A's BYE or CANCEL), the callee (leg B's BYE or final error), or the server (timers, media, hooks, shutdown). */
+export type CallEndSide = 'caller' | 'callee' | 'b2bua';
+
+/** One leg of a call detail record: its Call-ID and the From / To URIs of its INVITE. */
+export interface CallRecordLeg {
+  readonly callId: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * The call detail record (since 1.4.0): one per call that reached `incomingCall`, emitted by `hooks.callRecord` once the
+ * call ended (after `callEnded`). Times are ISO 8601 UTC. JSON-serialisable as it is.
+ */
+export interface CallDetailRecord {
+  /** Server-wide call id (IncomingCall.id, the `call` field of the log lines). */
+  readonly id: string;
+  readonly legA: CallRecordLeg;
+  /** Absent when leg B's INVITE was never sent (refused by a hook, cancelled while routing). */
+  readonly legB?: CallRecordLeg & { readonly requestUri: string };
+  readonly startedAt: string;
+  /** Absent for a call never answered. */
+  readonly answeredAt?: string;
+  readonly endedAt: string;
+  /** From answer to end, milliseconds (0 when never answered). */
+  readonly durationMs: number;
+  /** As CallEnded.reason: `caller-bye`, `callee-bye`, `cancelled`, `rejected 486`, `shutdown`, ... */
+  readonly reason: string;
+  /** The reason in the fixed vocabulary of the calls-ended metric: `answered`, `cancelled`, `rejected_4xx`, `timeout`, ... */
+  readonly result: CallResult;
+  readonly endedBy: CallEndSide;
+  /** What the application recorded with IncomingCall.annotate() (empty when nothing). */
+  readonly decision: Readonly<Record<string, CallRecordValue>>;
+  /** Per-leg media statistics (as CallEnded.mediaReport), when the call had media. */
+  readonly media?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -215,6 +261,11 @@ export interface B2buaHooks {
   readonly transferTarget: AsyncSeriesWaterfallHook<[TransferTarget, TransferRequest]>;
   /** The call ended (any reason, exactly once per call that reached incomingCall). */
   readonly callEnded: SyncHook<[CallEnded]>;
+  /**
+   * The call's detail record (since 1.4.0), once per call that reached incomingCall, after callEnded: billing, CDR export.
+   * A tap that throws is logged and skipped; the other taps and the call's end are not affected.
+   */
+  readonly callRecord: SyncHook<[CallDetailRecord]>;
   /** Registration state of an account changed (emitted by plugins that register, consumed by anyone). */
   readonly registrationChanged: SyncHook<[RegistrationEvent]>;
   /**
@@ -236,6 +287,7 @@ export function createHooks(): B2buaHooks {
     callAnswered: new AsyncSeriesHook(['answered']),
     transferTarget: new AsyncSeriesWaterfallHook(['target', 'transfer']),
     callEnded: new SyncHook(['ended']),
+    callRecord: new SyncHook(['record']),
     registrationChanged: new SyncHook(['event']),
     subscribeTarget: new AsyncSeriesWaterfallHook(['target', 'subscribe']),
     shutdown: new AsyncSeriesHook([]),

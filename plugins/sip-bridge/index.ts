@@ -188,6 +188,8 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
       enableAvpf: decision.provider.enableAvpf,
     };
     call.data.set(PLUGIN_NAME, route);
+    call.annotate('provider', route.provider); // the call detail record's decision
+    call.annotate('account', route.account);
     log.info({ callId: call.id, provider: route.provider, account: route.account, to: decision.target.to }, 'call bridged');
     return { ...target, ...decision.target };
   }
@@ -273,7 +275,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.3.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0)
+  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0)
   configSchema: schema,
   async validate(options, { configDir, configFile }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);

@@ -16,7 +16,7 @@ export const PLUGIN_NAME = 'trenscrypter';
 
 export default definePlugin<TrenscrypterOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.2.0', // validate() returns warnings
+  hostApi: '^1.4.0', // validate() returns warnings (1.2.0); IncomingCall.annotate (1.4.0)
   configSchema: schema,
   validate(options) {
     // Warnings (a trailing unpaired item, ignored as Flexisip does): the host prints them in --check-config and logs them at start-up.
@@ -38,6 +38,7 @@ export default definePlugin<TrenscrypterOptions>({
             rule: decision.encryptionRule ?? 'none matched: keep leg A mode', srtpRule: decision.srtpRule },
           'leg B encryption chosen',
         );
+        call.annotate('legBEncryption', decision.encryption); // the call detail record's decision
         return { encryption: decision.encryption, srtpSuites: decision.srtpSuites };
       } catch (e) {
         // Never lose a call to a policy bug: keep leg A's media and say so.

@@ -6,7 +6,7 @@ import { parseIni } from '../../../core/config/ini.js';
 import { configFileView, readValidation } from '../../../core/plugin-host/index.js';
 import plugin, { type SipBridgeOptions } from '../../../plugins/sip-bridge/index.js';
 import type {
-  ConfigFileView, IncomingCall, IncomingNotifyView, Logger, OutgoingRequest, OutgoingSubscribe, PluginAdminApi, PluginHost, PluginSipApi, PluginSubscription,
+  CallRecordValue, ConfigFileView, IncomingCall, IncomingNotifyView, Logger, OutgoingRequest, OutgoingSubscribe, PluginAdminApi, PluginHost, PluginSipApi, PluginSubscription,
   PluginSubscriptionState, SipResponseView,
 } from '../../../core/plugin-api/index.js';
 import type { PubSubConnector } from '../../../plugins/sip-bridge/redis/client.js';
@@ -148,8 +148,12 @@ export function fakeHost<O>(options: O, configDir: string, sip: PluginSipApi = n
 }
 
 let callCounter = 0;
-export function incomingCall(from: string, to: string, requestUri: string, fromName?: string): IncomingCall {
+/** An IncomingCall whose annotate() calls land in `decision`. */
+export type FakeCall = IncomingCall & { readonly decision: ReadonlyMap<string, CallRecordValue> };
+
+export function incomingCall(from: string, to: string, requestUri: string, fromName?: string): FakeCall {
   callCounter++;
+  const decision = new Map<string, CallRecordValue>();
   return {
     id: `call-${callCounter}`,
     legA: {
@@ -160,5 +164,7 @@ export function incomingCall(from: string, to: string, requestUri: string, fromN
     },
     offeredMedia: { encryption: 'none', srtpSuites: [], kinds: ['audio'] },
     data: new Map(),
+    annotate: (key, value) => { decision.set(key, value); },
+    decision,
   };
 }

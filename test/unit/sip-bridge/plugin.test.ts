@@ -50,6 +50,7 @@ describe('sip-bridge plugin (hooks)', () => {
     const route = call.data.get('sip-bridge') as CallRoute;
     assert.equal(route.provider, 'Outbound to trunk');
     assert.equal(route.account, 'sip:line1@trunk.example.net');
+    assert.deepEqual(Object.fromEntries(call.decision), { provider: 'Outbound to trunk', account: 'sip:line1@trunk.example.net' }, 'the call detail record\'s decision');
   });
 
   it('holds the slot for the call\'s life and releases it exactly once on callEnded', async () => {
@@ -170,6 +171,6 @@ describe('sip-bridge plugin (contract)', () => {
 
   it('declares name and host API', () => {
     assert.equal(plugin.name, 'sip-bridge');
-    assert.equal(plugin.hostApi, '^1.3.0', 'host.admin needs host API 1.1.0, validate() returning warnings 1.2.0, LegBMedia.avpf 1.3.0');
+    assert.equal(plugin.hostApi, '^1.4.0', 'host.admin needs host API 1.1.0, validate() returning warnings 1.2.0, LegBMedia.avpf 1.3.0, IncomingCall.annotate 1.4.0');
   });
 });

@@ -51,13 +51,14 @@ function callTo(uri: string): IncomingCall {
     },
     offeredMedia: { encryption: 'none', srtpSuites: [], kinds: ['audio'] },
     data: new Map(),
+    annotate: () => undefined,
   };
 }
 
 describe('trenscrypter plugin', () => {
   it('declares its name, host API range and a schema whose defaults are empty lists', () => {
     assert.equal(plugin.name, 'trenscrypter');
-    assert.equal(plugin.hostApi, '^1.2.0', 'validate() returns warnings: host API 1.2.0');
+    assert.equal(plugin.hostApi, '^1.4.0', 'validate() returns warnings: host API 1.2.0; IncomingCall.annotate 1.4.0');
     const ajv = new Ajv.default({ useDefaults: true, strict: false });
     const validate = ajv.compile(plugin.configSchema);
     const section: Record<string, unknown> = {};
