@@ -3,7 +3,6 @@
  * to a callee refusing every INVITE. Shared by test/e2e/security/fuzz.test.ts (bounded) and bench/fuzz.ts.
  */
 import fs from 'node:fs';
-import { freePorts } from '../harness/ports.js';
 import { LIVE_COUNTERS, startB2bua, type B2buaDaemon, type Counters } from '../harness/b2bua.js';
 import { openRefusingCallee, runFuzz, type FuzzResult } from './driver.js';
 
@@ -46,19 +45,21 @@ export function rssKb(pid: number): number {
 export async function fuzzDaemon(o: FuzzSessionOptions): Promise<FuzzSessionReport> {
   const started = Date.now();
   const callee = await openRefusingCallee();
-  const [port] = await freePorts(1);
   let daemon: B2buaDaemon | undefined;
   try {
     daemon = await startB2bua({
       runDir: o.runDir,
       outboundProxy: `sip:127.0.0.1:${callee.port};transport=udp`,
-      // no ;transport= : UDP and TCP on the same port
-      settings: { transport: `sip:127.0.0.1:${port}`, 'max-calls': 100000 },
+      // no ;transport= : UDP and TCP on the same port; port 0: no race with other tests for a free port
+      settings: { transport: 'sip:127.0.0.1:0', 'max-calls': 100000 },
       maxSeconds: o.maxSeconds ?? 240,
     });
     const d = daemon;
     const pid = d.process.pid;
-    const target = { host: '127.0.0.1', port: port!, alive: () => d.process.isRunning() };
+    const listening = d.logLines().find((l) => l['msg'] === 'SIP transports listening')?.['transports'];
+    const port = Number(/:(\d+);transport=udp$/.exec(Array.isArray(listening) ? String(listening[0]) : '')?.[1]);
+    if (!port) throw new Error(`no "SIP transports listening" line with a UDP port in ${d.logFile}`);
+    const target = { host: '127.0.0.1', port, alive: () => d.process.isRunning() };
     const total = o.udpCases + o.tcpCases;
     const rssStartKb = rssKb(pid);
     let rssTenPctKb = 0;
