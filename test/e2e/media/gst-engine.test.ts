@@ -23,7 +23,7 @@ function config(extra: Partial<Record<string, unknown>> = {}): B2buaServerConfig
     enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
     oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
     mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
-    maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10, ...extra,
+    maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10, sipIdleTimeout: 300, ...extra,
   };
 }
 

@@ -21,7 +21,7 @@ function config(): B2buaServerConfig {
   return {
     application: 'test', transport: 'sip:127.0.0.1:5060;transport=udp', outboundProxy: '', userAgent: 'test',
     audioPort: { min: 0, max: 0 }, videoPort: { min: 0, max: 0 }, noRtpTimeout: 30, maxCallDuration: 0, maxCalls: 0,
-    maxMediaLines: 5, maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10,
+    maxMediaLines: 5, maxConnections: 4096, maxConnectionsPerAddress: 64, sipHeaderTimeout: 10, sipIdleTimeout: 300,
     enableKeepalive: false, enableIce: false, natAddresses: [], audioCodec: '', videoCodec: '', dataDirectory: '/tmp',
     oneConnectionPerAccount: false, tlsCertificate: '', tlsPrivateKey: '', pluginDirectories: [], mediaEngine: 'gstreamer', mediaAddress: '',
     mediaWorkers: 1, adminAddress: '', shutdownGracePeriod: 5, ringingTimeout: 120, sessionExpires: 1800,
