@@ -46,6 +46,8 @@ export interface SipPeer {
   readonly local: { readonly address: string; readonly port: number };
   /** Sends `method` to the daemon and resolves with the final response and the round trip in ms. */
   ask(method: string, headers?: readonly string[], timeoutMs?: number): Promise<{ response: string; ms: number }>;
+  /** Sends raw text to the daemon. */
+  send(text: string): void;
   /** Every datagram / byte received so far. */
   readonly received: string[];
   close(): void;
@@ -75,6 +77,7 @@ export async function udpPeer(daemonPort: number, address = '127.0.0.1'): Promis
       waiters.add(w);
       socket.send(text, daemonPort, '127.0.0.1');
     }),
+    send: (text) => socket.send(text, daemonPort, '127.0.0.1'),
     close: () => { try { socket.close(); } catch { /* closed */ } },
   };
 }
@@ -108,6 +111,7 @@ export async function tcpPeer(daemonPort: number, from = '127.0.0.1'): Promise<S
       waiters.add(w);
       socket.write(text);
     }),
+    send: (text) => { socket.write(text); },
     close: () => socket.destroy(),
   };
 }
