@@ -64,7 +64,7 @@ export class B2buaServerImpl implements B2buaServer {
     this.stack.keepalive = options.config.enableKeepalive !== false;
     this.stack.streamLimits = {
       maxConnections: options.config.maxConnections, maxConnectionsPerAddress: options.config.maxConnectionsPerAddress,
-      headerTimeoutMs: (options.config.sipHeaderTimeout ?? 0) * 1000,
+      headerTimeoutMs: (options.config.sipHeaderTimeout ?? 0) * 1000, idleTimeoutMs: options.config.sipIdleTimeout * 1000,
     };
     this.subscriptions = new Subscriptions({
       stack: this.stack, hooks: options.hooks, log: this.log, contact: () => this.contact(), accepting: () => this.accepting,
@@ -279,6 +279,7 @@ export class B2buaServerImpl implements B2buaServer {
       dtlsFailures: media.dtlsFailures ?? 0,
       zrtpFailures: media.zrtpFailures ?? 0,
       ...this.subscriptions.counters(),
+      sipConnections: this.stack.streamStats(),
     };
   }
 

@@ -8,6 +8,7 @@ import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from '../media/types.js';
 import type { SipStack } from '../sip/stack.js';
 import type { CallEnded } from './call-results.js';
+import type { StreamStats } from '../sip/transport.js';
 
 export interface TlsFiles {
   readonly certificateFile: string;
@@ -45,6 +46,8 @@ export interface ServerCounters {
   /** Subscriptions alive (bridged SUBSCRIBEs and plugins' own, core/b2bua/subscriptions.ts) and created since start. */
   readonly subscriptions: number;
   readonly subscriptionsTotal: number;
+  /** TCP/TLS connections: open, largest count from one address, held bytes, refused / closed by the bounds (core/sip/transport.ts). */
+  readonly sipConnections: StreamStats;
 }
 
 export interface B2buaServer {

@@ -74,6 +74,12 @@ export type B2buaServerConfig = {
    */
   readonly sipHeaderTimeout: number;
   /**
+   * `sip-idle-timeout` (default `300`): (extension) Seconds after which a TCP/TLS connection with no byte in
+   * either direction is closed (CRLF keep-alives count as traffic); 0 = never closed for idleness. Keep it above
+   * the peers' keep-alive period (liblinphone: 30 s).
+   */
+  readonly sipIdleTimeout: number;
+  /**
    * `enable-ice` (default `true`): ICE on both legs (ICE-lite, RFC 8445: we answer the peer's connectivity checks
    * on the media ports, the pair it nominates becomes the media address): our offers carry a=ice-lite, ice-ufrag,
    * ice-pwd and candidates; our answers only when the peer offered ICE; a peer without ICE gets plain c=/m=

@@ -11,7 +11,7 @@ import { makeResponse, newBranch, parseMessage, reasonPhrase, type SipRequest, S
 import { resolveTarget, type Target } from './resolve.js';
 import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
-import { openTransport, type HostPort, type StreamLimits, type Transport } from './transport.js';
+import { noStreamStats, openTransport, type HostPort, type StreamLimits, type StreamStats, type Transport } from './transport.js';
 import { KEEPALIVE_PERIOD_MS, KeepAlives } from './keepalive.js';
 import { formatHost, type TransportProtocol } from './uri.js';
 
@@ -87,6 +87,15 @@ export class SipStack implements TransactionHost {
       timers: this.timers.count,
       connections: this.transports.reduce((n, t) => n + t.connections(), 0),
     };
+  }
+
+  /** TCP/TLS connection stats summed over the listeners (maxFromOneAddress: the largest). */
+  streamStats(): StreamStats {
+    const sum = noStreamStats();
+    for (const t of this.transports) {
+      for (const [k, v] of Object.entries(t.stats()) as [keyof StreamStats, number][]) sum[k] = k === 'maxFromOneAddress' ? Math.max(sum[k], v) : sum[k] + v;
+    }
+    return sum;
   }
 
   /** A transport for a protocol: the listening one, else one opened on demand (same address, any port). */

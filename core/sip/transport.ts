@@ -26,11 +26,13 @@ export interface Transport {
   connections(): number;
   /** A stream connection with this peer is open (always false for UDP). */
   connected(to: HostPort): boolean;
-  /** Connections refused or closed by the resource bounds (zeros for UDP). */
+  /** Open connections and those refused or closed by the resource bounds (zeros for UDP). */
   stats(): StreamStats;
 }
 
-const noStats = (): StreamStats => ({ refusedTotal: 0, refusedPerAddress: 0, headerTimeout: 0, headerTooLarge: 0, bodyTooLarge: 0 });
+export const noStreamStats = (): StreamStats => ({
+  open: 0, maxFromOneAddress: 0, bufferedBytes: 0, refusedTotal: 0, refusedPerAddress: 0, headerTimeout: 0, headerTooLarge: 0, bodyTooLarge: 0, idleClosed: 0,
+});
 
 export type MessageSink = (data: Buffer, source: HostPort, transport: Transport) => void;
 
@@ -53,6 +55,8 @@ export interface StreamLimits {
   readonly maxConnectionsPerAddress: number;
   /** `sip-header-timeout` (ms): a message's headers must complete this long after its first byte. */
   readonly headerTimeoutMs: number;
+  /** `sip-idle-timeout` (ms): a connection with no byte in either direction for this long is closed; 0 = never. */
+  readonly idleTimeoutMs: number;
   readonly maxHeaderBytes: number;
   readonly maxBodyBytes: number;
 }
@@ -61,21 +65,28 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxConnections: 4096,
   maxConnectionsPerAddress: 64,
   headerTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: 64 * 1024,
 };
 
-/** Connections refused or closed by the bounds, by reason. */
+/** Open connections and held bytes, then the connections refused or closed by the bounds, by reason. */
 export interface StreamStats {
+  open: number;
+  /** Open connections of the source address that has the most. */
+  maxFromOneAddress: number;
+  /** Bytes of unfinished messages held for the open connections. */
+  bufferedBytes: number;
   refusedTotal: number;
   refusedPerAddress: number;
   headerTimeout: number;
   headerTooLarge: number;
   bodyTooLarge: number;
+  /** Closed by `sip-idle-timeout`. */
+  idleClosed: number;
 }
 
 const WARN_INTERVAL_MS = 10_000;
-const STREAM_IDLE_MS = 5 * 60_000;
 const KEEPALIVE_MS = 30_000;
 
 export async function openTransport(options: TransportOptions, sink: MessageSink): Promise<Transport> {
@@ -102,7 +113,7 @@ async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Tr
     close: () => new Promise((resolve) => { try { socket.close(() => resolve()); } catch { resolve(); } }),
     connections: () => 0,
     connected: () => false,
-    stats: noStats,
+    stats: noStreamStats,
   };
   socket.on('message', (msg, rinfo) => {
     if (msg.length <= 4 && msg.toString('latin1').trim() === '') return; // CRLF keep-alive
@@ -120,8 +131,9 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
   const isTls = options.protocol === 'tls';
   if (isTls && !options.tls) throw b2buaError('B2BUA_TLS_CREDENTIALS_MISSING', {});
   const limits: StreamLimits = { ...DEFAULT_STREAM_LIMITS };
-  for (const [k, v] of Object.entries(options.limits ?? {})) if (typeof v === 'number' && v > 0) Object.assign(limits, { [k]: v });
-  const stats = noStats();
+  for (const [k, v] of Object.entries(options.limits ?? {})) if (typeof v === 'number' && (v > 0 || (k === 'idleTimeoutMs' && v === 0))) Object.assign(limits, { [k]: v });
+  const stats = noStreamStats();
+  const framers = new Set<StreamFramer>();
   const warn = rateLimitedWarn(options.log);
   let open = 0;
   const perAddress = new Map<string, number>();
@@ -156,13 +168,19 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
   const adopt = (socket: net.Socket, remote: HostPort): void => {
     const k = key(remote);
     conns.set(k, socket);
-    socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
+    // Node's socket timeout restarts on every byte read or written, CRLF keep-alives included.
+    socket.setTimeout(limits.idleTimeoutMs, () => {
+      stats.idleClosed++;
+      options.log.debug({ remote, idleMs: limits.idleTimeoutMs }, 'SIP connection idle: closed');
+      socket.destroy();
+    });
     if (options.keepalive) socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('error', (e) => options.log.debug({ err: e.message, remote }, 'SIP connection error'));
     const framer = new StreamFramer(limits);
+    framers.add(framer);
     let headerTimer: NodeJS.Timeout | undefined;
     const stopHeaderTimer = (): void => { if (headerTimer) { clearTimeout(headerTimer); headerTimer = undefined; } };
-    socket.on('close', () => { stopHeaderTimer(); if (conns.get(k) === socket) conns.delete(k); });
+    socket.on('close', () => { stopHeaderTimer(); framers.delete(framer); if (conns.get(k) === socket) conns.delete(k); });
     const close = (reason: FramerError | 'header-timeout'): void => {
       const counter = reason === 'header-timeout' ? 'headerTimeout' : reason === 'header-too-large' ? 'headerTooLarge' : 'bodyTooLarge';
       stats[counter]++;
@@ -234,7 +252,11 @@ async function openStream(options: TransportOptions, sink: MessageSink): Promise
     }),
     connections: () => conns.size,
     connected: (to) => conns.has(key(to)),
-    stats: () => ({ ...stats }),
+    stats: () => {
+      let bufferedBytes = 0;
+      for (const f of framers) bufferedBytes += f.buffered;
+      return { ...stats, open, maxFromOneAddress: Math.max(0, ...perAddress.values()), bufferedBytes };
+    },
   };
   return transport;
 }

@@ -1,4 +1,5 @@
 /** createMetrics with every input: names, bounded labels, plugin gauges under b2bua_plugin_<name>_, promtool's check. */
+import { noStreamStats } from '../../../core/sip/transport.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,7 +9,7 @@ import type { ServerCounters } from '../../../core/b2bua/types.js';
 
 const counters: ServerCounters = {
   calls: 0, dialogs: 0, transactions: 0, timers: 0, mediaSessions: 0, mediaPorts: 0, callsTotal: 0, loopsDetected: 0,
-  strayResponsesDropped: 0, dtlsFailures: 0, zrtpFailures: 0, subscriptions: 0, subscriptionsTotal: 0,
+  strayResponsesDropped: 0, dtlsFailures: 0, zrtpFailures: 0, subscriptions: 0, subscriptionsTotal: 0, sipConnections: noStreamStats(),
 };
 const source = { counters: () => counters, onCallEnded: () => undefined };
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerCounters } from '../../../core/b2bua/types.js';
 import { createMetrics, MediaTotals, PluginGauges } from '../../../core/metrics/index.js';
+import { noStreamStats } from '../../../core/sip/transport.js';
 import { registerBridgeGauges } from '../../../plugins/sip-bridge/metrics.js';
 
 const DASHBOARD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../packaging/grafana-dashboard.json');
@@ -34,7 +35,7 @@ function metricNames(expr: string): string[] {
 
 /** Every series name /metrics can export (histograms: _bucket, _sum, _count), from the # TYPE lines. */
 async function exportedNames(): Promise<Set<string>> {
-  const zero = new Proxy({}, { get: () => 0 }) as ServerCounters;
+  const zero = new Proxy({}, { get: (_, key) => (key === 'sipConnections' ? noStreamStats() : 0) }) as ServerCounters;
   const sip = { onWire: undefined, retransmissions: { in: 0, out: 0 } };
   const plugin = new PluginGauges('sip-bridge');
   registerBridgeGauges(plugin, new Map());

@@ -103,4 +103,45 @@ describe('SIP TCP transport bounds', function () {
     assert.equal(t.stats().headerTooLarge, 1);
     assert.deepEqual(received, []);
   });
+
+  it('closes a connection silent in both directions for the idle timeout; CRLF keep-alives and messages keep one open', async () => {
+    const t = await listen({ idleTimeoutMs: 400 });
+    const silent = await connect(t);
+    const pinging = await connect(t);
+    const ping = setInterval(() => { if (!pinging.destroyed) pinging.write('\r\n\r\n'); }, 150);
+    try {
+      const started = Date.now();
+      assert.equal(await closedWithin(silent, 2000), true, 'the silent connection is closed');
+      assert.ok(Date.now() - started >= 300, `closed after ${Date.now() - started} ms, not before the idle timeout`);
+      assert.equal(await closedWithin(pinging, 800), false, 'double-CRLF pings are traffic');
+    } finally { clearInterval(ping); }
+    pinging.write(OPTIONS);
+    await until(() => received.length === 1);
+    assert.deepEqual(received, [OPTIONS]);
+    assert.equal(t.stats().idleClosed, 1);
+    assert.equal(await closedWithin(pinging, 2000), true, 'once the pings stop it is closed as well');
+    assert.equal(t.stats().idleClosed, 2);
+  });
+
+  it('stats(): open connections, the largest count from one address, bytes held for unfinished messages', async () => {
+    const t = await listen({ maxConnectionsPerAddress: 2 });
+    const a = [await connect(t), await connect(t)];
+    await connect(t, '127.0.0.2');
+    assert.equal(await closedWithin(await connect(t), 1000), true);
+    a[0]!.write('OPTIONS sip:b@y SIP/2.0\r\nVia: x'); // 31 bytes, headers unfinished
+    await until(() => t.stats().bufferedBytes === 31);
+    assert.deepEqual({ ...t.stats() }, {
+      open: 3, maxFromOneAddress: 2, bufferedBytes: 31, refusedTotal: 0, refusedPerAddress: 1, headerTimeout: 0, headerTooLarge: 0, bodyTooLarge: 0, idleClosed: 0,
+    });
+    for (const s of sockets) s.destroy();
+    await until(() => t.stats().open === 0);
+    assert.deepEqual([t.stats().open, t.stats().maxFromOneAddress, t.stats().bufferedBytes], [0, 0, 0]);
+  });
+
+  it('sip-idle-timeout 0: an idle connection stays open', async () => {
+    const t = await listen({ idleTimeoutMs: 0, headerTimeoutMs: 10_000 });
+    const s = await connect(t);
+    assert.equal(await closedWithin(s, 600), false);
+    assert.equal(t.stats().idleClosed, 0);
+  });
 });
