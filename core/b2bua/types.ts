@@ -7,6 +7,7 @@ import type { Logger } from '../vocabulary/index.js';
 import type { B2buaServerConfig } from '../config/server-config.js';
 import type { MediaEngine } from '../media/types.js';
 import type { CallEnded } from './call-results.js';
+import type { SipTrace } from '../sip/trace.js';
 
 export interface TlsFiles {
   readonly certificateFile: string;
@@ -64,4 +65,8 @@ export interface B2buaServer {
   callsWithMedia(): Promise<readonly Record<string, unknown>[]>;
   /** SIP services handed to plugins (PluginHost.sip). */
   readonly sip: PluginSipApi;
+  /** Ends a call in progress (our id or a leg's Call-ID): BYE / CANCEL on both legs; false when there is no such call. */
+  hangUp(id: string): boolean;
+  /** The SIP message trace (b2bua-cli trace on|off). */
+  readonly trace: SipTrace;
 }
