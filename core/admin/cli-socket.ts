@@ -3,14 +3,20 @@
  * client writes one command (`SIP_BRIDGE INFO`, `CONFIG_GET b2bua-server/transport`, ...) and reads one answer, so that
  * Flexisip's own `flexisip_cli.py -s b2bua -p <pid> ...` and our `b2bua-cli` work unchanged.
  * Answers follow Flexisip's texts: `Error - ...` for errors, `<section>/<key>: <value>` for CONFIG_GET, lines ended by
- * CRLF for sections. The interface reads only: CONFIG_SET is refused (nothing here can be changed while running).
+ * CRLF for sections. CONFIG_SET is refused (the configuration cannot change while running).
+ * Our own operations commands are lower-case (core/admin/cli-commands.ts); a command line starting with `--json `
+ * (b2bua-cli --json) gets their answer as JSON.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import { iniValue } from '../config/describe-schema.js';
 import type { SectionSchema } from '../config/section.js';
 import type { Logger } from '../vocabulary/index.js';
+import { answerOperation, OPERATION_COMMANDS, type OperationsSource } from './cli-commands.js';
 import type { AdminCommandSource } from './index.js';
+
+/** What b2bua-cli --json puts before the command. */
+export const JSON_PREFIX = '--json ';
 
 /** Flexisip's path: `/tmp/flexisip-` + server name + `-` + pid (cli.cc run()). */
 export function cliSocketPath(pid: number = process.pid, directory = '/tmp'): string {
@@ -32,9 +38,19 @@ const IDLE_TIMEOUT_MS = 5000;
 const MAX_CLIENTS = 16;
 
 /** The answer to one command line (Flexisip's texts). Never throws: failures are `Error - ...` answers. */
-export async function answerCliCommand(line: string, sections: readonly CliSection[], commands: AdminCommandSource): Promise<string> {
-  const words = line.trim().split(/\s+/).filter((w) => w !== '');
+export async function answerCliCommand(line: string, sections: readonly CliSection[], commands: AdminCommandSource, ops?: OperationsSource): Promise<string> {
+  const json = line.trimStart().startsWith(JSON_PREFIX);
+  const words = line.trim().slice(json ? JSON_PREFIX.length : 0).split(/\s+/).filter((w) => w !== '');
   const [command = '', ...args] = words;
+  if (ops) {
+    try {
+      const answer = await answerOperation(words, ops);
+      if (typeof answer === 'string') return answer;
+      if (answer) return json ? JSON.stringify(answer.json, null, 2) : answer.text;
+    } catch (e) {
+      return `Error - ${command} failed: ${(e as Error).message}`;
+    }
+  }
   switch (command) {
     case 'CONFIG_GET': case 'GET':
       if (args.length === 0) return 'Error - \'CONFIG_GET\' command expects 1 argument: <path>';
@@ -46,7 +62,7 @@ export async function answerCliCommand(line: string, sections: readonly CliSecti
       if (args.length < 2) return 'Error - \'CONFIG_SET\' command expects 2 arguments: <path> <value>';
       return `Error - Failed to set "${args[0]}": setting cannot be set while the b2bua-server is running (edit the configuration file and restart; SIGHUP applies [global] log-level)`;
     default:
-      return pluginCommand(words, commands);
+      return pluginCommand(words, commands, ops ? OPERATION_COMMANDS : []);
   }
 }
 
@@ -67,7 +83,7 @@ function entryLine(section: CliSection, key: string): string {
 }
 
 /** `SIP_BRIDGE INFO` → the application's command of that name; `SIP_BRIDGE` alone → its sub-commands. */
-async function pluginCommand(words: readonly string[], commands: AdminCommandSource): Promise<string> {
+async function pluginCommand(words: readonly string[], commands: AdminCommandSource, operations: readonly string[]): Promise<string> {
   const name = words.join(' ');
   const run = commands.get(name);
   if (run) {
@@ -81,7 +97,7 @@ async function pluginCommand(words: readonly string[], commands: AdminCommandSou
   const head = words[0] ?? '';
   const subcommands = commands.names().filter((n) => n.split(' ')[0] === head).map((n) => n.split(' ').slice(1).join(' ')).filter((s) => s !== '');
   if (head !== '' && subcommands.length > 0) return [`Valid subcommands for ${head}:`, ...subcommands.map((s) => `  ${s}`)].join('\n');
-  const known = ['CONFIG_GET', 'CONFIG_LIST', ...commands.names()].join(', ');
+  const known = ['CONFIG_GET', 'CONFIG_LIST', ...commands.names(), ...operations].join(', ');
   return `Error - Unknown command: ${head} (known: ${known})`;
 }
 
@@ -94,7 +110,9 @@ export interface CliSocket {
  * Listens at `path` (a stale file of the same name is replaced, as Flexisip does). The socket is made readable by its
  * owner only: the answers describe accounts and the configuration.
  */
-export async function createCliSocket(path: string, sections: readonly CliSection[], commands: AdminCommandSource, log: Logger): Promise<CliSocket> {
+export async function createCliSocket(
+  path: string, sections: readonly CliSection[], commands: AdminCommandSource, log: Logger, ops?: OperationsSource,
+): Promise<CliSocket> {
   try { fs.unlinkSync(path); } catch { /* none there */ }
   const clients = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -107,7 +125,7 @@ export async function createCliSocket(path: string, sections: readonly CliSectio
     socket.once('data', (chunk: Buffer) => {
       const received = chunk.subarray(0, MAX_COMMAND_BYTES).toString('utf8').replace(/\0.*$/s, '');
       log.info({ command: received.trim() }, 'command-line interface: command received');
-      void answerCliCommand(received, sections, commands).then((answer) => socket.end(answer));
+      void answerCliCommand(received, sections, commands, ops).then((answer) => socket.end(answer));
     });
   });
   server.maxConnections = MAX_CLIENTS;

@@ -9,6 +9,7 @@ import type { Logger, LegId } from '../vocabulary/index.js';
 import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import { SipStack, type Flow, type ServerTransaction } from '../sip/stack.js';
+import type { SipTrace } from '../sip/trace.js';
 import type { Transport } from '../sip/transport.js';
 import { Call } from './call.js';
 import { callResult, type CallEnded } from './call-results.js';
@@ -251,6 +252,17 @@ export class B2buaServerImpl implements B2buaServer {
     // Let the BYE / CANCEL transactions get their answers (bounded by the same budget).
     const deadline = Date.now() + Math.min(timeoutMs, 2000);
     while (this.stack.counters().transactions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  get trace(): SipTrace { return this.stack.trace; }
+
+  /** Ends the call of this id (ours, or leg A's / leg B's Call-ID) as shutdown does: BYE or CANCEL on both legs. False: no such call. */
+  hangUp(id: string): boolean {
+    const call = [...this.live].find((c) => c.id === id || c.inviteA.callId === id || c.callIdB === id);
+    if (!call) return false;
+    call.log.info({}, 'hung up by the operator (b2bua-cli hangup)');
+    void call.end('operator-hangup', [480, 'Temporarily Unavailable (hung up by the operator)']);
+    return true;
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import type { MediaEngine } from '../media/types.js';
 import type { SipStack } from '../sip/stack.js';
 import type { CallEnded } from './call-results.js';
 import type { StreamStats } from '../sip/transport.js';
+import type { SipTrace } from '../sip/trace.js';
 
 export interface TlsFiles {
   readonly certificateFile: string;
@@ -70,4 +71,8 @@ export interface B2buaServer {
   readonly sip: PluginSipApi;
   /** The SIP stack itself, for /metrics (its wire hook and retransmission counts). */
   readonly stack: SipStack;
+  /** Ends a call in progress (our id or a leg's Call-ID): BYE / CANCEL on both legs; false when there is no such call. */
+  hangUp(id: string): boolean;
+  /** The SIP message trace (b2bua-cli trace on|off). */
+  readonly trace: SipTrace;
 }

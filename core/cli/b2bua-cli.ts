@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { cliSocketPath } from '../admin/cli-socket.js';
+import { cliSocketPath, JSON_PREFIX } from '../admin/cli-socket.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;
@@ -15,9 +15,20 @@ export const EX_UNAVAILABLE = 69;
 const ANSWER_TIMEOUT_MS = 3000;
 const PID_FILE = '/var/run/flexisip-b2bua.pid';
 
-export const CLI_USAGE = `Usage: b2bua-cli [-p|--pid PID] [-s|--server b2bua] <command> [arguments]
+export const CLI_USAGE = `Usage: b2bua-cli [-p|--pid PID] [-s|--server b2bua] [--json] <command> [arguments]
 
-Commands (as Flexisip's flexisip_cli.py -s b2bua):
+Commands:
+  calls                    the calls in progress (ID, state, From, To, leg A's Call-ID)
+  call <id>                one call's details and media report (streams, packets); <id>: an ID or Call-ID of "calls"
+  hangup <id>              end a call: BYE (or CANCEL / a final answer) on both legs
+  counters                 the server's counters (calls, dialogs, transactions, ...)
+  workers                  the media worker processes and their state
+  log-level <level>        debug, info, warn, error or silent, until the next restart or reload
+  reload                   what SIGHUP does: re-read the file, apply [global] log-level (other changes need a restart)
+  trace on [file] [max-MB] write every SIP message in and out to file (credentials masked; default 50 MB, then it stops)
+  trace off                stop the SIP trace; "trace" alone: its state
+
+Flexisip's commands (as flexisip_cli.py -s b2bua):
   SIP_BRIDGE INFO          state of the sip-bridge providers and accounts (JSON)
   CONFIG_GET <path>        a value or a section: b2bua-server/transport, b2bua-server
   CONFIG_LIST <section>    the keys of a section; CONFIG_LIST all: the sections
@@ -26,17 +37,20 @@ Commands (as Flexisip's flexisip_cli.py -s b2bua):
 Options:
   -p, --pid PID            the daemon's process id (default: ${PID_FILE}, else the only running daemon)
   -s, --server b2bua       accepted for compatibility (only b2bua is served)
+  --json                   answer as JSON (for scripts; the operations commands above)
   --socket-directory DIR   where the daemons' sockets are (default /tmp)`;
 
 export interface CliArgs {
   readonly pid: number;
   readonly directory: string;
   readonly message: string;
+  readonly json: boolean;
 }
 
 export function parseCliArgs(argv: readonly string[]): CliArgs | { usage: string } {
   let pid = 0;
   let directory = '/tmp';
+  let json = false;
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -50,6 +64,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs | { usage: string
     } else if (a === '-s' || a === '--server') {
       const v = value();
       if (v !== 'b2bua') return { usage: `b2bua-cli: --server ${v ?? ''}: only "b2bua" is served by this program\n\n${CLI_USAGE}` };
+    } else if (a === '--json') {
+      json = true;
     } else if (a === '--socket-directory') {
       const v = value();
       if (!v) return { usage: `b2bua-cli: --socket-directory needs a folder\n\n${CLI_USAGE}` };
@@ -61,7 +77,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs | { usage: string
     }
   }
   if (words.length === 0) return { usage: `b2bua-cli: no command given\n\n${CLI_USAGE}` };
-  return { pid, directory, message: words.join(' ') };
+  return { pid, directory, json, message: words.join(' ') };
 }
 
 function alive(pid: number): boolean {
@@ -111,7 +127,7 @@ export async function cliMain(argv: readonly string[], out: NodeJS.WritableStrea
   const path = cliSocketPath(pid, args.directory);
   let answer: string;
   try {
-    answer = await sendCommand(path, args.message);
+    answer = await sendCommand(path, args.json ? `${JSON_PREFIX}${args.message}` : args.message);
   } catch (e) {
     err.write(`error: could not connect to socket '${path}': ${(e as Error).message}\n`);
     return EX_UNAVAILABLE;

@@ -11,6 +11,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createAdminServer, type AdminServer } from '../admin/index.js';
 import { cliSocketPath, createCliSocket, type CliSection, type CliSocket } from '../admin/cli-socket.js';
+import type { OperationsSource, ReloadResult } from '../admin/cli-commands.js';
 import { createB2buaServer } from '../b2bua/index.js';
 import { cdrFileProblem, createCdrSink } from '../cdr/index.js';
 import type { B2buaServer } from '../b2bua/types.js';
@@ -50,7 +51,7 @@ export interface RunningDaemon {
   /** Resolves with the exit status once the daemon stopped. */
   readonly stopped: Promise<number>;
   shutdown(reason: string): Promise<number>;
-  reload(): void;
+  reload(): ReloadResult;
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
@@ -106,7 +107,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       const mediaHealth = media.health?.bind(media);
       admin = await createAdminServer(adminAddress, server, log, adminCommands, mediaHealth, metrics);
     }
-    cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log);
+    const started = server;
+    // b2bua-cli's commands: the admin interface's data sources; log-level and reload take SIGHUP's path (below).
+    const operations: OperationsSource = {
+      calls: () => started.callsWithMedia(), hangUp: (id) => started.hangUp(id), counters: () => started.counters(),
+      workers: () => media.health?.() ?? Promise.resolve({ ok: true, workers: [] }), trace: started.trace,
+      setLogLevel: (level) => { log.info({ logLevel: level }, 'b2bua-cli log-level: log level applied'); return setLogLevel(level); },
+      reload: () => reload(),
+    };
+    cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log, operations);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');
   } catch (e) {
     await cli?.close();
@@ -150,23 +159,25 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   const applied = JSON.stringify(config.server);
-  /** SIGHUP: the log level is applied live; other changes are reported as needing a restart. */
-  const reload = (): void => {
+  // pino loggers expose a writable `level` shared by their children.
+  const setLogLevel = (level: string): string => { (log as unknown as { level: string }).level = level; return level; };
+  /** SIGHUP (and b2bua-cli reload): the log level is applied live; other changes are reported as needing a restart. */
+  const reload = (): ReloadResult => {
     try {
       const next = readConfig(options.configFile);
       if (next.problems.length > 0) {
         log.error({ problems: next.problems }, 'SIGHUP: the configuration has problems, nothing reloaded');
-        return;
+        return { problems: next.problems };
       }
-      const level = levelFor(next.config, options.debug);
-      // pino loggers expose a writable `level` shared by their children.
-      (log as unknown as { level: string }).level = level;
+      const level = setLogLevel(levelFor(next.config, options.debug));
       const restartNeeded = JSON.stringify(next.config.server) !== applied;
       log.info({ logLevel: level, restartNeeded }, restartNeeded
         ? 'SIGHUP: log level applied; other [b2bua-server] changes need a restart'
         : 'SIGHUP: log level applied');
+      return { logLevel: level, restartNeeded };
     } catch (e) {
       log.error({ err: e }, 'SIGHUP: cannot read the configuration, nothing reloaded');
+      return { problems: [(e as Error).message] };
     }
   };
 
@@ -226,6 +237,7 @@ function writePidFile(file: string, daemon: RunningDaemon): void {
  */
 async function openCliSocket(
   options: DaemonOptions, configFile: ConfigFileView, application: string, schema: SectionSchema, commands: PluginAdminCommands, log: Logger,
+  operations: OperationsSource,
 ): Promise<CliSocket | undefined> {
   const valuesOf = (name: string): ReadonlyMap<string, string> => configFile.section(name) ?? new Map();
   const sections: CliSection[] = [
@@ -234,7 +246,7 @@ async function openCliSocket(
   ];
   const path = cliSocketPath(process.pid, options.cliDirectory);
   try {
-    return await createCliSocket(path, sections, commands, log);
+    return await createCliSocket(path, sections, commands, log, operations);
   } catch (e) {
     log.warn({ cli: path, err: (e as Error).message }, 'command-line interface socket not available (flexisip_cli.py and b2bua-cli will not reach this daemon)');
     return undefined;

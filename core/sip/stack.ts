@@ -13,6 +13,7 @@ import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
 import { noStreamStats, openTransport, type HostPort, type StreamLimits, type StreamStats, type Transport } from './transport.js';
 import { KEEPALIVE_PERIOD_MS, KeepAlives } from './keepalive.js';
+import { SipTrace } from './trace.js';
 import { formatHost, type TransportProtocol } from './uri.js';
 
 export { ClientTransaction, ServerTransaction, type ResponseHandler };
@@ -62,13 +63,25 @@ export class SipStack implements TransactionHost {
   keepalivePeriodMs = KEEPALIVE_PERIOD_MS;
   private keepAlives: KeepAlives | undefined;
 
-  constructor(readonly log: Logger, private readonly userAgent: string) {}
+  /** Every message in and out (core/sip/trace.ts): log at debug level, file on demand. */
+  readonly trace: SipTrace;
+
+  constructor(readonly log: Logger, private readonly userAgent: string) {
+    this.trace = new SipTrace(log);
+  }
 
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
     const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, limits: this.streamLimits, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
-    const t = await openTransport(options, (data, source, transport) => this.receive(data, source, transport));
+    const t = await openTransport(options, (data, source, transport) => {
+      this.trace.record('in', { protocol, ...source }, data);
+      this.receive(data, source, transport);
+    });
     const send = t.send.bind(t);
-    t.send = (to, data) => { this.onWire?.('out', t.protocol, data); return send(to, data); };
+    t.send = (to, data) => {
+      this.onWire?.('out', t.protocol, data);
+      this.trace.record('out', { protocol, ...to }, data);
+      return send(to, data);
+    };
     this.transports.push(t);
     return t;
   }

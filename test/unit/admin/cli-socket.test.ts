@@ -52,7 +52,7 @@ describe('command-line interface socket (flexisip_cli.py -s b2bua)', function ()
     });
 
     it('b2bua-cli command line: flexisip_cli.py\'s options; a wrong one is a usage error', () => {
-      assert.deepEqual(parseCliArgs(['-p', '42', '-s', 'b2bua', 'SIP_BRIDGE', 'INFO']), { pid: 42, directory: '/tmp', message: 'SIP_BRIDGE INFO' });
+      assert.deepEqual(parseCliArgs(['-p', '42', '-s', 'b2bua', 'SIP_BRIDGE', 'INFO']), { pid: 42, directory: '/tmp', json: false, message: 'SIP_BRIDGE INFO' });
       assert.ok('usage' in parseCliArgs(['-s', 'proxy', 'SIP_BRIDGE', 'INFO']));
       assert.ok('usage' in parseCliArgs(['-p', 'x', 'INFO']));
       assert.ok('usage' in parseCliArgs([]));
