@@ -14,22 +14,15 @@ import os from 'node:os';
 import { parseConfigText } from '../core/config/load.js';
 import { createGstEngine } from '../core/media/gst/index.js';
 import { silentLogger } from '../core/log/index.js';
-import { generateSrtpKey } from '../core/media/sdes.js';
-import type { MediaSession, SrtpKey, StreamParams } from '../core/media/types.js';
+import type { MediaSession } from '../core/media/types.js';
+import { openEngineCall } from './engine-call.js';
 import { mediaWorkers } from './worker-procs.js';
-import { LoadSide, loadResult, PPS, sidePair, stream } from './srtp-load.js';
+import { LoadSide, loadResult, PPS, stream } from './srtp-load.js';
 
 const LEVELS = (process.env['BENCH_LEVELS'] ?? '50,100,200').split(',').map(Number);
 const SECONDS = Math.min(Number(process.env['BENCH_SECONDS'] ?? 5), 60);
 const WORKERS = Number(process.env['MEDIA_WORKERS'] ?? 0);
-const SUITE_A = 'AES_CM_128_HMAC_SHA1_80' as const;
-const SUITE_B = 'AES_CM_128_HMAC_SHA1_32' as const;
 const CLK_TCK = 100;
-
-const streamTo = (port: number, srtp: { send: SrtpKey; recv: SrtpKey }): StreamParams => ({
-  index: 0, kind: 'audio', enabled: true, rtcpMux: true, direction: 'sendrecv', encryption: 'sdes', srtp,
-  remote: { address: '127.0.0.1', rtpPort: port, rtcpPort: port },
-});
 
 async function level(n: number): Promise<Record<string, unknown>> {
   const engine = await createGstEngine(
@@ -41,19 +34,9 @@ async function level(n: number): Promise<Record<string, unknown>> {
   const packets = SECONDS * PPS;
   try {
     for (let i = 0; i < n; i++) {
-      const session = await engine.createSession({ callId: `bench-${i}`, noRtpTimeoutMs: 30_000 });
+      const { session, sides: pair } = await openEngineCall(engine, i, packets);
       sessions.push(session);
-      const legA = { send: generateSrtpKey(SUITE_A), recv: generateSrtpKey(SUITE_A) };
-      const legB = { send: generateSrtpKey(SUITE_B), recv: generateSrtpKey(SUITE_B) };
-      const [a, b] = await sidePair();
-      sides.push(a, b);
-      a.relayPort = (await session.allocate('a', 0, 'audio')).rtpPort;
-      b.relayPort = (await session.allocate('b', 0, 'audio')).rtpPort;
-      await session.configure('a', { streams: [streamTo(a.port, legA)] });
-      await session.configure('b', { streams: [streamTo(b.port, legB)] });
-      // Each side encrypts with what the engine decrypts on its leg, and checks with what it encrypts.
-      a.prepare(packets, 0xa0000 + i, legA.recv, legA.send);
-      b.prepare(packets, 0xb0000 + i, legB.recv, legB.send);
+      sides.push(...pair);
     }
     const before = mediaWorkers();
     const elapsedS = await stream(sides, packets);

@@ -9,14 +9,13 @@ import { parseConfigText } from '../../core/config/load.js';
 import { createGstEngine } from '../../core/media/gst/index.js';
 import { silentLogger } from '../../core/log/index.js';
 import { generateSrtpKey } from '../../core/media/sdes.js';
-import type { MediaSession, SrtpKey, StreamParams } from '../../core/media/types.js';
+import type { MediaSession } from '../../core/media/types.js';
+import { openEngineCall, SUITE_A, SUITE_B } from '../engine-call.js';
 import { mediaWorkers } from '../worker-procs.js';
 import { LoadSide, loadResult, PPS, sidePair, stream, type LoadResult } from '../srtp-load.js';
 import { callsAt, pin, RELAY_CORE, sample, usage, type ProcSample } from './procs.js';
 import { startRtpengine, type Rtpengine } from './rtpengine.js';
 
-const SUITE_A = 'AES_CM_128_HMAC_SHA1_80' as const;
-const SUITE_B = 'AES_CM_128_HMAC_SHA1_32' as const;
 export const MIN_DELIVERED_PCT = 99.9;
 const MAX_CPU_PCT = 95;
 
@@ -42,11 +41,6 @@ export interface MediaRow extends LoadResult {
   generatorCpuPct: number;
   perCall: { setupMs: number; teardownMs: number; rssKB: number; threads: number };
 }
-
-const streamTo = (port: number, srtp: { send: SrtpKey; recv: SrtpKey }): StreamParams => ({
-  index: 0, kind: 'audio', enabled: true, rtcpMux: true, direction: 'sendrecv', encryption: 'sdes', srtp,
-  remote: { address: '127.0.0.1', rtpPort: port, rtcpPort: port },
-});
 
 interface Prepared { pids: number[]; idle: ProcSample; setupMs: number; teardown: () => Promise<number> }
 
@@ -74,18 +68,9 @@ async function prepareGst(n: number, sides: LoadSide[], packets: number): Promis
     const idle = sample(pids);
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
-      const session = await engine.createSession({ callId: `bench-${i}`, noRtpTimeoutMs: 30_000 });
+      const { session, sides: pair } = await openEngineCall(engine, i, packets);
       sessions.push(session);
-      const legA = { send: generateSrtpKey(SUITE_A), recv: generateSrtpKey(SUITE_A) };
-      const legB = { send: generateSrtpKey(SUITE_B), recv: generateSrtpKey(SUITE_B) };
-      const [a, b] = await sidePair();
-      sides.push(a, b);
-      a.relayPort = (await session.allocate('a', 0, 'audio')).rtpPort;
-      b.relayPort = (await session.allocate('b', 0, 'audio')).rtpPort;
-      await session.configure('a', { streams: [streamTo(a.port, legA)] });
-      await session.configure('b', { streams: [streamTo(b.port, legB)] });
-      a.prepare(packets, 0xa0000 + i, legA.recv, legA.send);
-      b.prepare(packets, 0xb0000 + i, legB.recv, legB.send);
+      sides.push(...pair);
     }
     const setupMs = (performance.now() - t0) / n;
     pin(pids[0]!, RELAY_CORE); // the threads of the new sockets

@@ -150,3 +150,24 @@ export function options(peerPort: number, serverUri: string, protocol = 'UDP', h
     '', '',
   ].join('\r\n');
 }
+
+/** A plain offer: one PCMU audio stream on loopback. */
+export const PLAIN_OFFER = 'v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+
+/** An out-of-dialog INVITE from alice at 127.0.0.1:`peerPort` to bob, carrying `sdp`. */
+export function rawInvite(peerPort: number, o: { sdp?: string; callId?: string } = {}): string {
+  const sdp = o.sdp ?? PLAIN_OFFER;
+  return [
+    'INVITE sip:bob@127.0.0.1 SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:${peerPort};branch=z9hG4bK${token()};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:alice@127.0.0.1>;tag=${token()}`,
+    'To: <sip:bob@127.0.0.1>',
+    `Call-ID: ${o.callId ?? token()}`,
+    'CSeq: 1 INVITE',
+    `Contact: <sip:alice@127.0.0.1:${peerPort}>`,
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    '', sdp,
+  ].join('\r\n');
+}

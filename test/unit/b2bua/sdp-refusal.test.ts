@@ -9,25 +9,9 @@ import { b2buaError } from '../../../core/errors/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import type { MediaEngine, MediaSession } from '../../../core/media/types.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
-import { closedAfterEach, testConfig, token, udpPeer, type RawPeer } from './helpers.js';
+import { closedAfterEach, rawInvite, testConfig, udpPeer, type RawPeer } from './helpers.js';
 
 const KEY30 = Buffer.alloc(30, 7).toString('base64');
-
-function invite(peerPort: number, sdp: string): string {
-  return [
-    'INVITE sip:bob@127.0.0.1 SIP/2.0',
-    `Via: SIP/2.0/UDP 127.0.0.1:${peerPort};branch=z9hG4bK${token()};rport`,
-    'Max-Forwards: 70',
-    `From: <sip:alice@127.0.0.1>;tag=${token()}`,
-    'To: <sip:bob@127.0.0.1>',
-    `Call-ID: ${token()}`,
-    'CSeq: 1 INVITE',
-    `Contact: <sip:alice@127.0.0.1:${peerPort}>`,
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(sdp)}`,
-    '', sdp,
-  ].join('\r\n');
-}
 
 function sdp(media: string, session = 'c=IN IP4 127.0.0.1\r\n'): string {
   return `v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\n${session}t=0 0\r\n${media}`;
@@ -85,7 +69,7 @@ describe('b2bua: leg A SDP checked before leg B, port exhaustion', function () {
     it(`${label}: 488 with Warning 399, no hook, no media session`, async () => {
       const media = countingMedia();
       const { peer, hooksRun } = await setUp(media);
-      peer.send(invite(peer.port, body));
+      peer.send(rawInvite(peer.port, { sdp: body }));
       const res = await peer.expect(/^SIP\/2\.0 [2-6]\d\d/);
       assert.match(res, /^SIP\/2\.0 488 Not Acceptable Here/);
       const warning = /^Warning: (.*)\r$/m.exec(res)?.[1];
@@ -100,7 +84,7 @@ describe('b2bua: leg A SDP checked before leg B, port exhaustion', function () {
   it('a valid SDES offer reaches the hooks (the checks do not refuse good offers)', async () => {
     const media = countingMedia();
     const { peer, hooksRun } = await setUp(media);
-    peer.send(invite(peer.port, sdp(`m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${KEY30}\r\n`)));
+    peer.send(rawInvite(peer.port, { sdp: sdp(`m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${KEY30}\r\n`) }));
     await peer.expect(/^SIP\/2\.0 100/);
     for (let i = 0; i < 50 && media.sessions === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(hooksRun, ['incomingCall']);
@@ -110,7 +94,7 @@ describe('b2bua: leg A SDP checked before leg B, port exhaustion', function () {
   it('media ports exhausted: 503 with Retry-After, not 500', async () => {
     const exhausted = b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { key: 'audio-port', min: 40000, max: 40003, address: '127.0.0.1' });
     const { peer } = await setUp(countingMedia(exhausted));
-    peer.send(invite(peer.port, sdp('m=audio 4000 RTP/AVP 0\r\n')));
+    peer.send(rawInvite(peer.port, { sdp: sdp('m=audio 4000 RTP/AVP 0\r\n') }));
     const res = await peer.expect(/^SIP\/2\.0 [3-6]\d\d/);
     assert.match(res, /^SIP\/2\.0 503 Service Unavailable \(no free RTP\/RTCP port pair in audio-port=40000-40003/);
     assert.match(res, new RegExp(`^Retry-After: ${PORTS_EXHAUSTED_RETRY_AFTER_S}\\r$`, 'm'));

@@ -7,24 +7,7 @@ import { Writable } from 'node:stream';
 import { createB2buaServer } from '../../../core/b2bua/index.js';
 import { createLogger } from '../../../core/log/index.js';
 import { createHooks, rejectCall, type CallDetailRecord } from '../../../core/plugin-api/index.js';
-import { closedAfterEach, noMedia, testConfig, token, udpPeer } from '../b2bua/helpers.js';
-
-function invite(peerPort: number, callId: string): string {
-  const sdp = 'v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
-  return [
-    'INVITE sip:bob@127.0.0.1 SIP/2.0',
-    `Via: SIP/2.0/UDP 127.0.0.1:${peerPort};branch=z9hG4bK${token()};rport`,
-    'Max-Forwards: 70',
-    `From: <sip:alice@127.0.0.1>;tag=${token()}`,
-    'To: <sip:bob@127.0.0.1>',
-    `Call-ID: ${callId}`,
-    'CSeq: 1 INVITE',
-    `Contact: <sip:alice@127.0.0.1:${peerPort}>`,
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(sdp)}`,
-    '', sdp,
-  ].join('\r\n');
-}
+import { closedAfterEach, noMedia, rawInvite, testConfig, token, udpPeer } from '../b2bua/helpers.js';
 
 async function until<T>(what: string, get: () => T | undefined, ms = 3000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -62,7 +45,7 @@ describe('hooks.callRecord', function () {
     const peer = await udpPeer(Number(/:(\d+);/.exec(transports[0]!)![1]));
     peers.push(peer);
     const callId = token();
-    peer.send(invite(peer.port, callId));
+    peer.send(rawInvite(peer.port, { callId }));
     assert.match(await peer.expect(/^SIP\/2\.0 [3-6]\d\d/), /^SIP\/2\.0 403 Forbidden/);
 
     const record = await until('the record', () => records[0]);
@@ -81,7 +64,7 @@ describe('hooks.callRecord', function () {
     assert.match(String(threw['err']), /billing database down/);
     assert.equal(server.counters().calls, 0, 'the call is gone');
     // the server goes on: the next call gets its record too
-    peer.send(invite(peer.port, token()));
+    peer.send(rawInvite(peer.port));
     await peer.expect(/^SIP\/2\.0 403/);
     await until('the second record', () => records[1]);
     await new Promise((r) => setTimeout(r, 100));
