@@ -113,12 +113,13 @@ describe('security: SDP attacks through the daemon (sipp caller and callee)', fu
 
     ATTACKS.forEach((attack, i) => {
       it(`${attack.name}: 488 + Warning, no INVITE to the callee`, async () => {
-        const warning = `^399 127\\.0\\.0\\.1:${b2bua.port} ".*${attack.why}.*"$`;
-        const caller = await refusedCall(runDir, `attack${i}`, b2bua, { code: 488, header: 'Warning', headerRegexp: warning, ...attack });
+        const warning = `399 127\\.0\\.0\\.1:${b2bua.port} ".*${attack.why}.*"`;
+        // sipp hands the header value over with the space after the colon.
+        const caller = await refusedCall(runDir, `attack${i}`, b2bua, { code: 488, header: 'Warning', headerRegexp: `^ *${warning}$`, ...attack });
         assert.equal(caller.code, 0, `${caller.summary}\n${b2bua.logTail(10)}`);
         const res = finalResponse(caller, 488);
         assert.match(res, /^SIP\/2\.0 488 Not Acceptable Here/);
-        assert.match(res, new RegExp(warning.replace('^', '^Warning: ').replace('$', '\\r?$'), 'm'), res);
+        assert.match(res, new RegExp(`^Warning: ${warning}\\r?$`, 'm'), res);
         assert.equal(invitesReceived(callee), 0, `the callee received an INVITE:\n${readLog(callee)}`);
         await b2bua.waitForCounters(['calls', 'dialogs', 'mediaSessions', 'mediaPorts'], 5000);
       });
