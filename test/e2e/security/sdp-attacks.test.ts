@@ -1,8 +1,9 @@
 /**
  * SDP attacks through the real daemon with sipp: a caller's hostile offer (no usable a=crypto line, 49 m-lines, a host
  * name in c=, a=ptime 2^64) is refused 488 with a Warning 399 naming the problem, and the callee (a sipp UAS behind the
- * outbound proxy) receives no INVITE; with audio-port holding one call's ports (4 = two RTP/RTCP pairs, legs A and B),
- * a second INVITE while the first call is up gets 503 with Retry-After: 5. Nothing is left behind in /counters.
+ * outbound proxy) receives no INVITE, while the same RTP/SAVP offer with one good key does reach it. With audio-port
+ * holding one call's ports (4 = two RTP/RTCP pairs, legs A and B, media-engine=relay), a second INVITE while the first
+ * call is up gets 503 with Retry-After: 5. Nothing is left behind in /counters.
  */
 import assert from 'node:assert/strict';
 import { LIVE_COUNTERS, startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
@@ -104,7 +105,10 @@ describe('security: SDP attacks through the daemon (sipp caller and callee)', fu
       runDir = createRunDir('sdp-attacks');
       // The callee answers 486 if an INVITE ever reaches it, so that a relayed attack ends quickly (and visibly) for the caller.
       callee = await startCallee(runDir, 'callee', 'uas_error.xml', { CODE: 486, REASON: 'Busy Here' });
-      b2bua = await startB2bua({ runDir, outboundProxy: `sip:127.0.0.1:${callee.port};transport=udp` });
+      // gstreamer does SDES on leg A: a well-formed RTP/SAVP offer is accepted (see the last test), so a 488 is the key check's.
+      b2bua = await startB2bua({
+        runDir, outboundProxy: `sip:127.0.0.1:${callee.port};transport=udp`, settings: { 'media-engine': 'gstreamer', 'media-workers': 1 },
+      });
     });
     after(async () => {
       await callee?.process.stop(1000);
@@ -128,6 +132,15 @@ describe('security: SDP attacks through the daemon (sipp caller and callee)', fu
     it('afterwards: every live counter back to 0 (transactions after Timer I), still no INVITE at the callee', async () => {
       await b2bua.waitForCounters(LIVE_COUNTERS, 20_000);
       assert.equal(invitesReceived(callee), 0, readLog(callee));
+    });
+
+    it('control: the same RTP/SAVP offer plus one well-formed a=crypto line reaches the callee (its 486 comes back)', async () => {
+      const [savp] = ATTACKS;
+      const media = [...savp!.media, `a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:${KEY30}`];
+      const caller = await refusedCall(runDir, 'control', b2bua, { code: 486, header: 'To', headerRegexp: ';tag=', cLine: NORMAL_C, media });
+      assert.equal(caller.code, 0, `${caller.summary}\n${b2bua.logTail(10)}`);
+      assert.equal(invitesReceived(callee), 1, readLog(callee));
+      await b2bua.waitForCounters(['calls', 'dialogs', 'mediaSessions', 'mediaPorts'], 10_000);
     });
   });
 
