@@ -76,7 +76,7 @@ export class InDialogRequests {
       const v = req.get(name);
       if (v !== undefined) out.set(name, v);
     }
-    out.body = req.body;
+    out.setBodyBytes(req.bodyBytes);
     void this.call.sendInDialog(OTHER_LEG[leg], out).then((res) => tx.send(tx.response(res.status, res.reason)));
   }
 }
