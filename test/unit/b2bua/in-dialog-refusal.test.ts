@@ -1,9 +1,11 @@
 /**
  * Requests we do not take inside an established call are refused as outside one (core/b2bua/method-refusal.ts):
  * 501 for an unknown method, 405 for a known one, both with Allow (RFC 3261 §8.2.1, §21.4.6). On loopback, one raw
- * peer plays the caller and the proxy that answers leg B; the relay media engine (no media flows).
+ * peer plays the caller and the proxy that answers leg B; the relay media engine (no media flows). Also: an in-dialog
+ * MESSAGE whose body is not UTF-8 (RFC 4475 mpart01's binary part) is relayed to the other leg byte for byte.
  */
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
 import { silentLogger } from '../../../core/log/index.js';
 import { createRelayEngine } from '../../../core/media/relay/index.js';
@@ -107,5 +109,21 @@ describe('in-dialog requests we do not take: 501 / 405 with Allow, as out of dia
     peer!.send(inDialog(a, 'OPTIONS', 4));
     await peer!.expect(/^SIP\/2\.0 200 [^]*\r\nCSeq: 4 OPTIONS\r\n/, 2000);
     assert.equal(server!.counters().calls, 1);
+  });
+
+  it('an in-dialog MESSAGE with a binary body reaches leg B with the same bytes (Content-Length unchanged)', async () => {
+    const a = await establish();
+    const body = Buffer.from([0x30, 0x82, 0x01, 0x52, 0x00, 0xff, 0xfe, 0x0d, 0x0a, 0x80, 0xc3, 0x28, 0x00, 0x41]);
+    const head = inDialog(a, 'MESSAGE', 2).replace('Content-Length: 0\r\n', `Content-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n`);
+    // The raw peer sends text (UTF-8): these bytes go from a socket of their own; the answer goes back there.
+    const sender = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sender.bind(0, '127.0.0.1', () => r()));
+    try {
+      sender.send(Buffer.concat([Buffer.from(head, 'latin1'), body]), a.serverPort, '127.0.0.1');
+      const relayed = await peer!.expect(/^MESSAGE /, 2000);
+      assert.equal(header(relayed, 'Content-Length'), String(body.length), 'the body was re-encoded');
+    } finally {
+      sender.close();
+    }
   });
 });

@@ -8,6 +8,13 @@ import { parseNameAddr } from '../../../core/sip/headers.js';
 import { StreamFramer } from '../../../core/sip/stream-framer.js';
 import { DEFAULT_STREAM_LIMITS } from '../../../core/sip/transport.js';
 import { parseUri } from '../../../core/sip/uri.js';
+import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
+import { silentLogger } from '../../../core/log/index.js';
+import { createRelayEngine } from '../../../core/media/relay/index.js';
+import type { MediaEngine } from '../../../core/media/types.js';
+import { createHooks } from '../../../core/plugin-api/index.js';
+import { freePort } from '../../harness/ports.js';
+import { streamPeer, testConfig, udpPeer, type RawPeer } from '../b2bua/helpers.js';
 
 function wire(text: string): Buffer {
   return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
@@ -627,5 +634,77 @@ Content-Length: 0
     assert.equal(ok.message.cseq.seq, 4294967295);
     const big = parseMessage(request('OPTIONS', '4294967296'));
     assert.ok(!big.ok && big.request, 'CSeq 2^32 must be answerable with 400');
+  });
+});
+
+describe('RFC 4475 valid messages sent to the server on loopback: answered as such requests are', function () {
+  this.timeout(10000);
+  let server: B2buaServer | undefined;
+  let media: MediaEngine | undefined;
+  const peers: RawPeer[] = [];
+  afterEach(async () => {
+    for (const p of peers.splice(0)) await p.close();
+    await server?.close();
+    await media?.close();
+  });
+
+  /** The server on UDP and TCP, its outbound proxy a raw UDP peer (where leg B INVITEs go). */
+  async function start(): Promise<{ port: number; proxy: RawPeer }> {
+    const port = await freePort();
+    const proxy = await udpPeer(port);
+    peers.push(proxy);
+    const config = testConfig({ transport: `sip:127.0.0.1:${port}`, outboundProxy: `sip:127.0.0.1:${proxy.port};transport=udp` });
+    media = await createRelayEngine(config, silentLogger());
+    server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
+    await server.start();
+    return { port, proxy };
+  }
+
+  const ALLOW = /\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, SUBSCRIBE\r\n/;
+
+  it('dblreq in one UDP datagram: the REGISTER gets 405 with Allow, the trailing INVITE nothing, no call', async () => {
+    const { port } = await start();
+    const peer = await udpPeer(port);
+    peers.push(peer);
+    peer.send(wire(VALID['dblreq']!).toString('utf8'));
+    const res = await peer.expect(/^SIP\/2\.0 405 /, 2000);
+    assert.match(res, /\r\nCSeq: 8 REGISTER\r\n/);
+    assert.match(res, ALLOW);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(peer.received.length, 1, `more than one answer:\n${peer.received.join('\n---\n')}`);
+    assert.equal(server!.counters().callsTotal, 0);
+  });
+
+  it('escnull (REGISTER) and mpart01 (MESSAGE outside a dialog) get 405 with Allow', async () => {
+    const { port } = await start();
+    const peer = await udpPeer(port);
+    peers.push(peer);
+    peer.send(wire(VALID['escnull']!).toString('utf8'));
+    const reg = await peer.expect(/^SIP\/2\.0 405 [^]*\r\nCSeq: 14398234 REGISTER\r\n/, 2000);
+    assert.match(reg, ALLOW);
+    peer.send(MPART01.toString('latin1'));
+    const msg = await peer.expect(/^SIP\/2\.0 \d+ [^]*\r\nCSeq: 1 MESSAGE\r\n/, 2000);
+    assert.match(msg, /^SIP\/2\.0 405 /);
+    assert.match(msg, ALLOW);
+  });
+
+  // Their SDP ends with a=rtpmap:31 LPC (no clock rate, RFC 4566 §6), which the offer checks refuse: the SIP part was
+  // accepted (no 400) and the INVITE went as far as an INVITE goes with that offer, a 488 naming the line.
+  it('longreq over TCP and esc01 over UDP are taken as INVITEs: 100 Trying, then 488 for their SDP, never 400', async () => {
+    const { port, proxy } = await start();
+    const tcp = await streamPeer(port, false);
+    const udp = await udpPeer(port);
+    peers.push(tcp, udp);
+    tcp.send(wire(VALID['longreq']!).toString('utf8'));
+    await tcp.expect(/^SIP\/2\.0 100 [^]*\r\nCSeq: 3882340 INVITE\r\n/, 2000);
+    const long = await tcp.expect(/^SIP\/2\.0 [2-6]\d\d [^]*\r\nCSeq: 3882340 INVITE\r\n/, 2000);
+    assert.match(long, /^SIP\/2\.0 488 [^\r]*a=rtpmap:31 LPC/);
+    assert.equal((long.match(/\r\nVia: /g) ?? []).length, 34, 'the 34 Vias are copied into the response');
+    udp.send(wire(VALID['esc01']!).toString('utf8'));
+    await udp.expect(/^SIP\/2\.0 100 [^]*\r\nCSeq: 234234 INVITE\r\n/, 2000);
+    const esc = await udp.expect(/^SIP\/2\.0 [2-6]\d\d [^]*\r\nCSeq: 234234 INVITE\r\n/, 2000);
+    assert.match(esc, /^SIP\/2\.0 488 [^\r]*a=rtpmap:31 LPC/);
+    assert.match(esc, /\r\nTo: sip:%75se%72@example\.com;tag=/, 'the To is copied as written');
+    assert.deepEqual(proxy.received, [], 'no leg B for a refused offer');
   });
 });
