@@ -1,12 +1,14 @@
 /**
  * Requests inside a call's dialogs, routed by method: BYE ends the call, re-INVITE / UPDATE go to the
  * offer exchange, REFER / NOTIFY to the call's transfers, INFO / MESSAGE are relayed to the other leg,
- * OPTIONS is answered here, anything else gets 405. An async handler that fails answers 500.
+ * OPTIONS is answered here, anything else is refused as out of dialog (405 or 501, with Allow: method-refusal.ts).
+ * An async handler that fails answers 500.
  */
 import { OTHER_LEG, type LegId } from '../vocabulary/index.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
 import type { CallContext, CallInDialog } from './call-context.js';
+import { methodRefusal } from './method-refusal.js';
 import { OfferExchange } from './offer-exchange.js';
 import { Transfers } from './transfer.js';
 
@@ -17,7 +19,7 @@ export class InDialogRequests {
   /** The legs that sent BYE (not sent one at teardown). */
   readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
 
-  constructor(private readonly call: CallInDialog, ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'findByDialog' | 'hooks' | 'config'>) {
+  constructor(private readonly call: CallInDialog, private readonly ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'findByDialog' | 'hooks' | 'config'>) {
     this.offers = new OfferExchange(call, ctx);
     this.transfers = new Transfers(call, ctx);
   }
@@ -49,8 +51,11 @@ export class InDialogRequests {
       case 'OPTIONS':
         tx.send(tx.response(200));
         return;
-      default:
-        tx.send(tx.response(405));
+      default: {
+        const refusal = tx.response(methodRefusal(req.method));
+        this.ctx.capabilities(refusal);
+        tx.send(refusal);
+      }
     }
   }
 
@@ -71,7 +76,7 @@ export class InDialogRequests {
       const v = req.get(name);
       if (v !== undefined) out.set(name, v);
     }
-    out.body = req.body;
+    out.setBodyBytes(req.bodyBytes);
     void this.call.sendInDialog(OTHER_LEG[leg], out).then((res) => tx.send(tx.response(res.status, res.reason)));
   }
 }

@@ -17,20 +17,14 @@ import type { CallContext } from './call-context.js';
 import { errorResponse } from './error-response.js';
 import { boundUri, loadTls, parseListenUri } from './listen.js';
 import { loopVerdict } from './loop.js';
+import { ALLOW, methodRefusal } from './method-refusal.js';
 import { createPluginSipApi } from './sip-api.js';
 import { Subscriptions } from './subscriptions.js';
 import type { B2buaServer, B2buaServerOptions, ServerCounters } from './types.js';
 
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, SUBSCRIBE';
+export { ALLOW, methodRefusal };
 export const ACCEPT = 'application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag';
 export const SUPPORTED = 'timer, replaces';
-
-/** Methods defined by RFC 3261 and its extensions: one we know but do not take here is 405, any other 501 (RFC 3261 §8.2.1, §21.5.2). */
-const KNOWN_METHODS = new Set([...ALLOW.split(', '), 'REGISTER', 'PRACK', 'PUBLISH']);
-
-export function methodRefusal(method: string): 405 | 501 {
-  return KNOWN_METHODS.has(method) ? 405 : 501;
-}
 
 export function userAgentOf(template: string, version: string): string {
   return (template || 'Flexisip-B2BUA/{version}').replace(/\{version\}/g, version);

@@ -1,6 +1,7 @@
 /**
  * SIP messages: parsing from bytes (never throws), serialising to bytes with a byte-exact
- * Content-Length (npm `sip` counts UTF-16 code units, which breaks UTF-8 bodies).
+ * Content-Length (npm `sip` counts UTF-16 code units, which breaks UTF-8 bodies); a received body that is
+ * not UTF-8 (RFC 4475 mpart01's binary part) is sent again byte for byte.
  */
 import { randomBytes } from 'node:crypto';
 import { parseOrError } from '../errors/index.js';
@@ -38,6 +39,20 @@ export interface HeaderField {
 export abstract class SipMessage {
   headers: HeaderField[] = [];
   body = '';
+  /** The body bytes as received: sent again as they are while `body` is unchanged (a binary MIME part is no UTF-8 text). */
+  private received: { readonly text: string; readonly bytes: Buffer } | undefined;
+
+  /** Set the body from bytes (as received); `body` is their UTF-8 text. */
+  setBodyBytes(bytes: Buffer): this {
+    this.body = bytes.toString('utf8');
+    this.received = { text: this.body, bytes };
+    return this;
+  }
+
+  /** The body's bytes: as received unless `body` was changed since, else its UTF-8 encoding. */
+  get bodyBytes(): Buffer {
+    return this.received?.text === this.body ? this.received.bytes : Buffer.from(this.body, 'utf8');
+  }
 
   /** First value (first line; for list headers the first element), case-insensitive. */
   get(name: string): string | undefined {
@@ -101,7 +116,7 @@ export abstract class SipMessage {
 
   /** Bytes on the wire; Content-Length is the UTF-8 byte length of the body. */
   toBuffer(): Buffer {
-    const body = Buffer.from(this.body, 'utf8');
+    const body = this.bodyBytes;
     let head = `${this.startLine()}\r\n`;
     for (const h of this.headers) {
       if (h.name === 'content-length') continue;
@@ -191,7 +206,7 @@ function parseUnsafe(data: Buffer): ParseResult {
       body = bodyBytes.subarray(0, Math.min(n, bodyBytes.length));
     }
   }
-  message.body = body.toString('utf8');
+  message.setBodyBytes(body);
   problems.push(...checkMandatory(message));
   if (problems.length > 0) {
     // The answer goes to the packet's source, not to the Via: the fields are copied, never interpreted.
