@@ -7,6 +7,7 @@
  *
  *   npx tsx --expose-gc bench/call-footprint.ts [--calls 10000] [--media relay|none] [--deadline-s 300] [--snapshots]
  *
+ * Then 500 calls held established at once: inProgress.heapBytesPerCall, the footprint of a call in progress.
  * --media relay: the plain RTP relay (4 UDP sockets per call, no packets); none: a stub engine opening no socket (signalling only).
  *
  * With a growth above 200 B/call (or --snapshots), after the measurements: a heap snapshot, 1,000 more calls, another,
@@ -38,6 +39,7 @@ const WARMUP = Math.min(1000, Math.floor(CALLS / 2));
 const SNAPSHOTS = process.argv.includes('--snapshots');
 const GROWTH_FOR_SNAPSHOTS = 200;
 const EXTRA = 1000;
+const HOLD = 500;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -104,7 +106,8 @@ async function main(): Promise<void> {
   });
 
   let failed = 0;
-  async function oneCall(): Promise<void> {
+  /** One call set up; `hold`: left established, its BYE returned for later. */
+  async function oneCall(hold = false): Promise<(() => Promise<void>) | undefined> {
     const callId = tok();
     const fromTag = tok();
     const via = (): string => `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK${tok()};rport`;
@@ -114,20 +117,26 @@ async function main(): Promise<void> {
     caller.send([`INVITE sip:bob@127.0.0.1:${serverPort} SIP/2.0`, via(), ...common, 'To: <sip:bob@127.0.0.1>', 'CSeq: 1 INVITE',
       `Contact: <sip:alice@127.0.0.1:${caller.port}>`, 'Content-Type: application/sdp', `Content-Length: ${offer.length}`, '', offer].join('\r\n'), serverPort);
     const answer = await ok;
-    if (!answer.startsWith('SIP/2.0 200')) { failed++; return; }
+    if (!answer.startsWith('SIP/2.0 200')) { failed++; return undefined; }
     const to = `To: ${header(answer, 'To')}`;
     caller.send([`ACK sip:b2bua@127.0.0.1:${serverPort} SIP/2.0`, via(), ...common, to, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'), serverPort);
-    const bye = await2(callId, '2 BYE');
-    caller.send([`BYE sip:b2bua@127.0.0.1:${serverPort} SIP/2.0`, via(), ...common, to, 'CSeq: 2 BYE', 'Content-Length: 0', '', ''].join('\r\n'), serverPort);
-    if (!(await bye).startsWith('SIP/2.0 200')) failed++;
+    const hangUp = async (): Promise<void> => {
+      const bye = await2(callId, '2 BYE');
+      caller.send([`BYE sip:b2bua@127.0.0.1:${serverPort} SIP/2.0`, via(), ...common, to, 'CSeq: 2 BYE', 'Content-Length: 0', '', ''].join('\r\n'), serverPort);
+      if (!(await bye).startsWith('SIP/2.0 200')) failed++;
+    };
+    if (hold) return hangUp;
+    await hangUp();
+    return undefined;
   }
 
   /** Transactions and timers back to zero (bounded), the calls gone, then GC: the heap that calls left behind. */
-  async function settled(): Promise<{ heapUsedKB: number; rssKB: number; heapTotalKB: number; externalKB: number; arrayBuffersKB: number; transactions: number; timers: number; calls: number }> {
+  interface Memory { heapUsedKB: number; rssKB: number; heapTotalKB: number; externalKB: number; arrayBuffersKB: number; transactions: number; timers: number; calls: number }
+  async function settled(expectCalls = 0): Promise<Memory> {
     const until = Math.min(DEADLINE, Date.now() + 40_000);
     for (;;) {
       const c = server.counters();
-      if ((c.transactions === 0 && c.timers === 0 && c.calls === 0) || Date.now() > until) break;
+      if ((c.transactions === 0 && (expectCalls > 0 || c.timers === 0) && c.calls === expectCalls) || Date.now() > until) break; // held calls keep their timers
       await new Promise((r) => setTimeout(r, 200));
     }
     await metrics.render(); // a scrape, as the daemon gets them
@@ -139,13 +148,18 @@ async function main(): Promise<void> {
   }
 
   let done = 0;
-  /** RSS every 1,000 calls (no GC, no settling): linear, or a plateau. */
+  /** RSS and V8's heapTotal every 1,000 calls (no GC, no settling): linear, or a plateau; the V8 heap's share. */
   const rssTrace: number[] = [];
+  const heapTotalTrace: number[] = [];
   const run = async (upTo: number): Promise<void> => {
     while (done < upTo && Date.now() < DEADLINE) {
       try { await oneCall(); } catch { failed++; }
       done++;
-      if (done % 1000 === 0) rssTrace.push(Math.round(process.memoryUsage().rss / 1024));
+      if (done % 1000 === 0) {
+        const m = process.memoryUsage();
+        rssTrace.push(Math.round(m.rss / 1024));
+        heapTotalTrace.push(Math.round(m.heapTotal / 1024));
+      }
     }
   };
   const fds = (): number => { try { return fs.readdirSync('/proc/self/fd').length; } catch { return -1; } };
@@ -159,6 +173,7 @@ async function main(): Promise<void> {
   const end = await settled();
   const measuredCalls = done;
   const rssEvery1000KB = [...rssTrace];
+  const heapTotalEvery1000KB = [...heapTotalTrace];
   const fdsAtEnd = fds();
   const heapStatsEnd = v8.getHeapStatistics();
   const bytesPerCall = done > WARMUP ? Math.round(((end.heapUsedKB - warm.heapUsedKB) * 1024) / (done - WARMUP)) : 0;
@@ -172,6 +187,14 @@ async function main(): Promise<void> {
     const after = v8.writeHeapSnapshot(path.join(snapDir, `at${done}.heapsnapshot`));
     retained = compare(countByName(before), countByName(after));
   }
+  // The footprint of a call in progress: HOLD calls established at once (their transactions gone), against the settled heap.
+  const hung: (() => Promise<void>)[] = [];
+  for (let i = 0; i < HOLD && Date.now() < DEADLINE; i++) {
+    try { const h = await oneCall(true); if (h) hung.push(h); } catch { failed++; }
+  }
+  const holding = await settled(hung.length);
+  for (const h of hung) { try { await h(); } catch { failed++; } }
+  const afterHold = await settled();
   await server.close();
   await media.close();
   await cdr.close();
@@ -184,10 +207,13 @@ async function main(): Promise<void> {
     heapUsedKB: { [`at${WARMUP}`]: warm.heapUsedKB, atEnd: end.heapUsedKB },
     heapTotalKB: { [`at${WARMUP}`]: warm.heapTotalKB, atEnd: end.heapTotalKB },
     bytesPerCall,
+    inProgress: { calls: hung.length, heapBytesPerCall: Math.round(((holding.heapUsedKB - afterHold.heapUsedKB) * 1024) / Math.max(1, hung.length)),
+      externalBytesPerCall: Math.round(((holding.externalKB - afterHold.externalKB) * 1024) / Math.max(1, hung.length)), heapUsedKBAfterHangUp: afterHold.heapUsedKB },
     rssKB: { [`at${WARMUP}`]: warm.rssKB, atEnd: end.rssKB },
     externalKB: { [`at${WARMUP}`]: warm.externalKB, atEnd: end.externalKB },
     arrayBuffersKB: { [`at${WARMUP}`]: warm.arrayBuffersKB, atEnd: end.arrayBuffersKB },
     rssEvery1000KB,
+    heapTotalEvery1000KB,
     openFds: { [`at${WARMUP}`]: fdsWarm, atEnd: fdsAtEnd },
     v8: { usedHeapSizeKB: [heapStatsWarm.used_heap_size >> 10, heapStatsEnd.used_heap_size >> 10], mallocedMemoryKB: [heapStatsWarm.malloced_memory >> 10, heapStatsEnd.malloced_memory >> 10] },
     leftAtEnd: { transactions: end.transactions, timers: end.timers, calls: end.calls, mediaSessions: media.counters().sessions },
