@@ -87,9 +87,14 @@ export class MediaTotals {
     };
     const close = session.close.bind(session);
     session.close = async () => {
-      const final = await close();
-      if (this.live.delete(t)) fold(this.closed, fold(this.trafficOf(t, final), t.seen, Math.max), sum);
-      return final;
+      let final: SessionStats | undefined;
+      try {
+        final = await close();
+        return final;
+      } finally {
+        // a close that rejects must not keep the session here for ever: what a scrape last saw is its final count
+        if (this.live.delete(t)) fold(this.closed, final ? fold(this.trafficOf(t, final), t.seen, Math.max) : t.seen, sum);
+      }
     };
     return session;
   }

@@ -50,6 +50,18 @@ describe('/metrics media totals', () => {
     assert.deepEqual(totals.sessions(), []);
   });
 
+  it('a session whose close() rejects is not kept: it leaves sessions(), what a scrape saw stays in the totals', async () => {
+    const totals = new MediaTotals();
+    const fake = new FakeSession('s', 0);
+    fake.close = () => Promise.reject(new Error('worker gone'));
+    const s = totals.observe(fake);
+    fake.stats$ = { a: [stream(0, 9)], b: [] };
+    assert.equal((await totals.totals()).packetsIn, 9);
+    await assert.rejects(s.close(), /worker gone/);
+    assert.deepEqual(totals.sessions(), [], 'the session is still tracked (kept for ever)');
+    assert.equal((await totals.totals()).packetsIn, 9);
+  });
+
   it('never goes down: final statistics below what a scrape saw (a worker that died) keep the higher values', async () => {
     const totals = new MediaTotals();
     const s = totals.observe(new FakeSession('s', 0)) as FakeSession;
