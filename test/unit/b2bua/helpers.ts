@@ -6,6 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { parseConfigText } from '../../../core/config/load.js';
 import type { B2buaServerConfig } from '../../../core/plugin-api/index.js';
 import type { B2buaServer } from '../../../core/b2bua/types.js';
+import { createB2buaServer } from '../../../core/b2bua/index.js';
+import { silentLogger } from '../../../core/log/index.js';
+import { createRelayEngine } from '../../../core/media/relay/index.js';
+import { createHooks } from '../../../core/plugin-api/index.js';
 import type { MediaEngine } from '../../../core/media/types.js';
 
 /** The loader's defaults (an empty configuration file): what the server runs with when a key is not set. */
@@ -45,14 +49,27 @@ export const noMedia: MediaEngine = {
 };
 
 /** Servers and peers a suite's tests open (push them here), closed after each test; call inside describe(). */
-export function closedAfterEach(): { open: B2buaServer[]; peers: RawPeer[] } {
-  const open: B2buaServer[] = [];
-  const peers: RawPeer[] = [];
+/** What a test opened: its servers, raw peers and media engines, closed after each test in that order. */
+export interface Opened { open: B2buaServer[]; peers: RawPeer[]; engines: MediaEngine[] }
+
+export function closedAfterEach(): Opened {
+  const opened: Opened = { open: [], peers: [], engines: [] };
   afterEach(async () => {
-    await Promise.all(peers.splice(0).map((p) => p.close()));
-    await Promise.all(open.splice(0).map((s) => s.close()));
+    await Promise.all(opened.peers.splice(0).map((p) => p.close()));
+    await Promise.all(opened.open.splice(0).map((s) => s.close()));
+    await Promise.all(opened.engines.splice(0).map((e) => e.close()));
   });
-  return { open, peers };
+  return opened;
+}
+
+/** The server on `config` with the relay media engine (in process; nothing flows unless a test sends it), started. */
+export async function startWithRelay(opened: Opened, config: B2buaServerConfig): Promise<B2buaServer> {
+  const media = await createRelayEngine(config, silentLogger());
+  opened.engines.push(media);
+  const server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
+  opened.open.push(server);
+  await server.start();
+  return server;
 }
 
 export function token(): string {

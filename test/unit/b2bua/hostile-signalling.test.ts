@@ -4,13 +4,9 @@
  * methods and CSeq 2^32-1 are answered at once over UDP and TCP.
  */
 import assert from 'node:assert/strict';
-import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
-import { silentLogger } from '../../../core/log/index.js';
-import { createRelayEngine } from '../../../core/media/relay/index.js';
-import type { MediaEngine } from '../../../core/media/types.js';
-import { createHooks } from '../../../core/plugin-api/index.js';
+import type { B2buaServer } from '../../../core/b2bua/index.js';
 import { freePort } from '../../harness/ports.js';
-import { streamPeer, testConfig, token, udpPeer, type RawPeer } from './helpers.js';
+import { closedAfterEach, startWithRelay, streamPeer, testConfig, token, udpPeer } from './helpers.js';
 
 function stray200(peerPort: number, contact: string): string {
   return [
@@ -42,21 +38,14 @@ function request(method: string, cseq: number, peerPort: number, serverPort: num
 
 describe('hostile signalling: stray 2xx, extension methods, 32-bit CSeq', function () {
   this.timeout(10000);
+  const opened = closedAfterEach();
+  const peers = opened.peers;
   let server: B2buaServer | undefined;
-  let media: MediaEngine | undefined;
-  const peers: RawPeer[] = [];
-  afterEach(async () => {
-    for (const p of peers.splice(0)) await p.close();
-    await server?.close();
-    await media?.close();
-  });
 
   async function start(): Promise<number> {
     const port = await freePort();
     const config = testConfig({ transport: `sip:127.0.0.1:${port}` });
-    media = await createRelayEngine(config, silentLogger());
-    server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
-    await server.start();
+    server = await startWithRelay(opened, config);
     return port;
   }
 

@@ -6,13 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
-import { silentLogger } from '../../../core/log/index.js';
-import { createRelayEngine } from '../../../core/media/relay/index.js';
-import type { MediaEngine } from '../../../core/media/types.js';
-import { createHooks } from '../../../core/plugin-api/index.js';
+import type { B2buaServer } from '../../../core/b2bua/index.js';
 import { freePort } from '../../harness/ports.js';
-import { testConfig, token, udpPeer, type RawPeer } from './helpers.js';
+import { closedAfterEach, startWithRelay, testConfig, token, udpPeer, type RawPeer } from './helpers.js';
 
 const SDP = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n');
 const ALLOW = /\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, SUBSCRIBE\r\n/;
@@ -43,23 +39,17 @@ function inDialog(a: LegA, method: string, cseq: number): string {
 
 describe('in-dialog requests we do not take: 501 / 405 with Allow, as out of dialog', function () {
   this.timeout(10000);
+  const opened = closedAfterEach();
   let server: B2buaServer | undefined;
-  let media: MediaEngine | undefined;
   let peer: RawPeer | undefined;
-  afterEach(async () => {
-    await peer?.close();
-    await server?.close();
-    await media?.close();
-  });
 
   /** INVITE from the peer, leg B (sent to the peer as proxy) answered 200, leg A's 200 acknowledged. */
   async function establish(): Promise<LegA> {
     const serverPort = await freePort();
     peer = await udpPeer(serverPort);
+    opened.peers.push(peer);
     const config = testConfig({ transport: `sip:127.0.0.1:${serverPort};transport=udp`, outboundProxy: `sip:127.0.0.1:${peer.port};transport=udp` });
-    media = await createRelayEngine(config, silentLogger());
-    server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
-    await server.start();
+    server = await startWithRelay(opened, config);
     const callId = token();
     const fromTag = token();
     peer.send([

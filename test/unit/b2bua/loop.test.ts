@@ -4,15 +4,11 @@
  * that routes everything back to the b2bua (the relay media engine: no media flows).
  */
 import assert from 'node:assert/strict';
-import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
+import type { B2buaServer } from '../../../core/b2bua/index.js';
 import { loopVerdict, MARKER_HEADER, MARKER_VALUE } from '../../../core/b2bua/loop.js';
-import { silentLogger } from '../../../core/log/index.js';
-import { createRelayEngine } from '../../../core/media/relay/index.js';
-import type { MediaEngine } from '../../../core/media/types.js';
-import { createHooks } from '../../../core/plugin-api/index.js';
 import { parseMessage, SipRequest } from '../../../core/sip/message.js';
 import { freePort } from '../../harness/ports.js';
-import { testConfig, token, udpPeer, type RawPeer } from './helpers.js';
+import { closedAfterEach, startWithRelay, testConfig, token, udpPeer, type RawPeer } from './helpers.js';
 
 const UA = 'TestB2BUA/9.9.9';
 
@@ -105,22 +101,16 @@ const withCallId = (start: string, callId: string): RegExp => new RegExp(`^${sta
 
 describe('b2bua loop avoidance: the server behind a proxy that routes everything to it', function () {
   this.timeout(10000);
+  const opened = closedAfterEach();
   let server: B2buaServer | undefined;
-  let media: MediaEngine | undefined;
   let peer: RawPeer | undefined;
-  afterEach(async () => {
-    await peer?.close();
-    await server?.close();
-    await media?.close();
-  });
 
   async function start(): Promise<{ server: B2buaServer; peer: RawPeer; port: number }> {
     const port = await freePort();
     peer = await udpPeer(port);
+    opened.peers.push(peer);
     const config = testConfig({ transport: `sip:127.0.0.1:${port};transport=udp`, outboundProxy: `sip:127.0.0.1:${peer.port};transport=udp` });
-    media = await createRelayEngine(config, silentLogger());
-    server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
-    await server.start();
+    server = await startWithRelay(opened, config);
     return { server, peer, port };
   }
 

@@ -8,13 +8,9 @@ import { parseNameAddr } from '../../../core/sip/headers.js';
 import { StreamFramer } from '../../../core/sip/stream-framer.js';
 import { DEFAULT_STREAM_LIMITS } from '../../../core/sip/transport.js';
 import { parseUri } from '../../../core/sip/uri.js';
-import { createB2buaServer, type B2buaServer } from '../../../core/b2bua/index.js';
-import { silentLogger } from '../../../core/log/index.js';
-import { createRelayEngine } from '../../../core/media/relay/index.js';
-import type { MediaEngine } from '../../../core/media/types.js';
-import { createHooks } from '../../../core/plugin-api/index.js';
+import type { B2buaServer } from '../../../core/b2bua/index.js';
 import { freePort } from '../../harness/ports.js';
-import { streamPeer, testConfig, udpPeer, type RawPeer } from '../b2bua/helpers.js';
+import { closedAfterEach, startWithRelay, streamPeer, testConfig, udpPeer, type RawPeer } from '../b2bua/helpers.js';
 
 function wire(text: string): Buffer {
   return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
@@ -639,14 +635,9 @@ Content-Length: 0
 
 describe('RFC 4475 valid messages sent to the server on loopback: answered as such requests are', function () {
   this.timeout(10000);
+  const opened = closedAfterEach();
+  const peers = opened.peers;
   let server: B2buaServer | undefined;
-  let media: MediaEngine | undefined;
-  const peers: RawPeer[] = [];
-  afterEach(async () => {
-    for (const p of peers.splice(0)) await p.close();
-    await server?.close();
-    await media?.close();
-  });
 
   /** The server on UDP and TCP, its outbound proxy a raw UDP peer (where leg B INVITEs go). */
   async function start(): Promise<{ port: number; proxy: RawPeer }> {
@@ -654,9 +645,7 @@ describe('RFC 4475 valid messages sent to the server on loopback: answered as su
     const proxy = await udpPeer(port);
     peers.push(proxy);
     const config = testConfig({ transport: `sip:127.0.0.1:${port}`, outboundProxy: `sip:127.0.0.1:${proxy.port};transport=udp` });
-    media = await createRelayEngine(config, silentLogger());
-    server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
-    await server.start();
+    server = await startWithRelay(opened, config);
     return { port, proxy };
   }
 
