@@ -9,7 +9,6 @@ import type { Logger, LegId } from '../vocabulary/index.js';
 import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import { SipStack, type Flow, type ServerTransaction } from '../sip/stack.js';
-import type { SipTrace } from '../sip/trace.js';
 import type { Transport } from '../sip/transport.js';
 import { Call } from './call.js';
 import { callResult, type CallEnded } from './call-results.js';
@@ -247,8 +246,6 @@ export class B2buaServerImpl implements B2buaServer {
     const deadline = Date.now() + Math.min(timeoutMs, 2000);
     while (this.stack.counters().transactions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
-
-  get trace(): SipTrace { return this.stack.trace; }
 
   /** Ends the call of this id (ours, or leg A's / leg B's Call-ID) as shutdown does: BYE or CANCEL on both legs. False: no such call. */
   hangUp(id: string): boolean {

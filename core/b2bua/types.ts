@@ -9,7 +9,6 @@ import type { MediaEngine } from '../media/types.js';
 import type { SipStack } from '../sip/stack.js';
 import type { CallEnded } from './call-results.js';
 import type { StreamStats } from '../sip/transport.js';
-import type { SipTrace } from '../sip/trace.js';
 
 export interface TlsFiles {
   readonly certificateFile: string;
@@ -73,6 +72,4 @@ export interface B2buaServer {
   readonly stack: SipStack;
   /** Ends a call in progress (our id or a leg's Call-ID): BYE / CANCEL on both legs; false when there is no such call. */
   hangUp(id: string): boolean;
-  /** The SIP message trace (b2bua-cli trace on|off). */
-  readonly trace: SipTrace;
 }

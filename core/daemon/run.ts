@@ -111,7 +111,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     // b2bua-cli's commands: the admin interface's data sources; log-level and reload take SIGHUP's path (below).
     const operations: OperationsSource = {
       calls: () => started.callsWithMedia(), hangUp: (id) => started.hangUp(id), counters: () => started.counters(),
-      workers: () => media.health?.() ?? Promise.resolve({ ok: true, workers: [] }), trace: started.trace,
+      workers: () => media.health?.() ?? Promise.resolve({ ok: true, workers: [] }), trace: started.stack.trace,
       setLogLevel: (level) => { log.info({ logLevel: level }, 'b2bua-cli log-level: log level applied'); return setLogLevel(level); },
       reload: () => reload(),
     };
