@@ -13,6 +13,7 @@ export const EX_OK = 0;
 export const EX_USAGE = 64;
 export const EX_UNAVAILABLE = 69;
 const ANSWER_TIMEOUT_MS = 3000;
+const PROBE_TIMEOUT_MS = 1000;
 const PID_FILE = '/var/run/flexisip-b2bua.pid';
 
 export const CLI_USAGE = `Usage: b2bua-cli [-p|--pid PID] [-s|--server b2bua] [--json] <command> [arguments]
@@ -84,15 +85,30 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-/** The daemon to talk to, or why there is none. */
-export function findDaemon(directory: string, pidFile = PID_FILE): { pid: number } | { error: string } {
+/** Whether a server accepts connections on this Unix socket (a daemon killed with SIGKILL leaves its socket file behind). */
+function accepting(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(socketPath);
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * The daemon to talk to, or why there is none: the PID file's process, else the one live process whose socket in
+ * `directory` accepts a connection. A socket file whose process died is skipped even when its pid was reused since.
+ */
+export async function findDaemon(directory: string, pidFile = PID_FILE): Promise<{ pid: number } | { error: string }> {
   try {
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && alive(pid)) return { pid };
   } catch { /* no pid file */ }
   let names: string[] = [];
   try { names = fs.readdirSync(directory); } catch { /* unreadable: none found */ }
-  const pids = names.map((n) => /^flexisip-b2bua-(\d+)$/.exec(n)?.[1]).filter((p): p is string => p !== undefined).map(Number).filter(alive);
+  const candidates = names.map((n) => /^flexisip-b2bua-(\d+)$/.exec(n)?.[1]).filter((p): p is string => p !== undefined).map(Number).filter(alive);
+  const answering = await Promise.all(candidates.map((pid) => accepting(cliSocketPath(pid, directory))));
+  const pids = candidates.filter((_, i) => answering[i]);
   if (pids.length === 1) return { pid: pids[0]! };
   if (pids.length === 0) return { error: `no running b2bua-server found (no ${pidFile}, no ${directory}/flexisip-b2bua-<pid> socket of a live process)` };
   return { error: `several b2bua-server daemons are running (${pids.join(', ')}): choose one with --pid` };
@@ -120,7 +136,7 @@ export async function cliMain(argv: readonly string[], out: NodeJS.WritableStrea
   }
   let pid = args.pid;
   if (pid === 0) {
-    const found = findDaemon(args.directory);
+    const found = await findDaemon(args.directory);
     if ('error' in found) { err.write(`error: ${found.error}\n`); return EX_UNAVAILABLE; }
     pid = found.pid;
   }
