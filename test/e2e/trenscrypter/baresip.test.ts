@@ -33,7 +33,7 @@ import { classify } from '../../harness/rtp.js';
 
 /** UDP payload of a plain 20 ms PCMU RTP packet. */
 const PLAIN_PCMU_BYTES = 172;
-import { startFlexisipKeysDaemon, mediaReportCount, mediaReportTotal, trenscrypterSuite } from './fixture.js';
+import { startFlexisipKeysDaemon, mediaReportCount, mediaReportSummary, mediaReportTotal, trenscrypterSuite } from './fixture.js';
 
 /** The trenscrypter modes linphonec plays opposite baresip, and its `media_encryption` for each. */
 type LpMode = 'zrtp' | 'sdes';
@@ -60,7 +60,7 @@ function reportedSas(b2bua: B2buaDaemon, leg: 'a' | 'b'): unknown {
 async function finish(b2bua: B2buaDaemon, what: string, zrtp?: { leg: 'a' | 'b'; printed: EncryptedCall | undefined }): Promise<void> {
   await b2bua.waitForCounters(LIVE_COUNTERS, SETTLE_MS);
   assert.equal(mediaReportCount(b2bua), 1, `${what}: one "media report"`);
-  assert.equal(mediaReportTotal(b2bua, 'srtpAuthFailures'), 0, `${what}: SRTP authentication failures in the media report`);
+  assert.equal(mediaReportTotal(b2bua, 'srtpAuthFailures'), 0, `${what}: SRTP authentication failures in the media report (${mediaReportSummary(b2bua)})`);
   if (zrtp) {
     assert.ok(zrtp.printed?.authToken, `${what}: linphonec printed no SAS`);
     assert.equal(reportedSas(b2bua, zrtp.leg), zrtp.printed.authToken, `${what}: leg ${zrtp.leg} SAS in the media report vs linphonec's`);

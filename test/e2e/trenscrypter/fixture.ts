@@ -98,6 +98,15 @@ export function mediaReportTotal(b2bua: B2buaDaemon, stat: 'srtpAuthFailures' | 
   return total;
 }
 
+/** Per leg and stream, the media report's packet and refusal counts: what an assertion on a total prints to say where. */
+export function mediaReportSummary(b2bua: B2buaDaemon): string {
+  const keep = ['kind', 'packetsIn', 'packetsOut', 'srtpAuthFailures', 'srtpReplays', 'rejectedSource'];
+  return b2bua.logLines().filter((l) => l['msg'] === 'media report').map((line) => {
+    const media = line['media'] as Record<'a' | 'b', Record<string, unknown>[]>;
+    return (['a', 'b'] as const).map((leg) => `leg ${leg}: ${JSON.stringify((media[leg] ?? []).map((s) => Object.fromEntries(keep.map((k) => [k, s[k]]))))}`).join('; ');
+  }).join(' | ');
+}
+
 export function mediaReportCount(b2bua: B2buaDaemon): number {
   return b2bua.logLines().filter((l) => l['msg'] === 'media report').length;
 }
