@@ -25,7 +25,7 @@ import { received, startSipp, waitForListening, type SippRun } from '../../harne
 import { requireTools } from '../../harness/tools.js';
 import { StopWaiting, readIfExists, waitUntil } from '../../harness/wait.js';
 import { providerPair } from '../../harness/sip-bridge-providers.js';
-import { headerOf, registrationChanges } from './bridge-env.js';
+import { headerOf, registrationChanges, startInboundPeers } from './bridge-env.js';
 
 const USER = 'line1';
 const PASSWORD = 'pw1';
@@ -174,15 +174,7 @@ describe('sip-bridge: one-connection-per-account=true (a UDP socket per account)
     const { b2bua, tones, runDir, internalPort } = env!;
     const line1 = portOf.get(LINES[0])!;
     assert.ok(line1, '(a) found the ports');
-    const [callerPort] = await freePorts(1);
-    const [callerMedia] = await freePorts(4);
-    const [internalMedia] = await freePorts(4);
-    const capture = await startCapture(path.join(runDir, 'inbound.pcap'),
-      portsFilter([callerPort!, callerMedia!, callerMedia! + 1, internalPort, internalMedia!, internalMedia! + 1]), CALL_SECONDS + 10);
-    const internal = await startSipp({
-      name: 'alice-in', runDir, scenario: 'uas_answer.xml', port: internalPort, mediaPort: internalMedia,
-      pauseMs: 300, keys: { rtp: `${tones.callee.ulaw},-1,0` }, maxSeconds: CALL_SECONDS,
-    });
+    const { callerPort, callerMedia, internalMedia, capture, internal } = await startInboundPeers({ runDir, name: 'alice-in', internalPort, rtp: `${tones.callee.ulaw},-1,0`, seconds: CALL_SECONDS });
     await waitForListening(internalPort, 'udp');
     const caller = await startSipp({
       name: 'pstn-in', runDir, scenario: 'sip-bridge/uac_trunk.xml', remote: `${b2bua.host}:${line1}`, port: callerPort, mediaPort: callerMedia,
@@ -198,7 +190,7 @@ describe('sip-bridge: one-connection-per-account=true (a UDP socket per account)
     const answers = texts(packets).filter((t) => t.dstPort === callerPort && t.text.startsWith('SIP/2.0 200 '));
     assert.ok(answers.length > 0 && answers.every((t) => t.srcPort === line1), `the answers to the trunk caller leave from line1's port ${line1}`);
     assert.match(received(ri.messages, /^INVITE /)[0] ?? '', new RegExp(`^INVITE ${ALICE.replace(/\./g, '\\.')} SIP/2.0`, 'm'), 'bridged to line1\'s alias');
-    assert.ok(toneSecondsIn(packetsTo(packets, internalMedia!), 440) >= 2, `the alias got the trunk caller's tone\n${info}`);
-    assert.ok(toneSecondsIn(packetsTo(packets, callerMedia!), 880) >= 2, `the trunk caller got the alias's tone\n${info}`);
+    assert.ok(toneSecondsIn(packetsTo(packets, internalMedia), 440) >= 2, `the alias got the trunk caller's tone\n${info}`);
+    assert.ok(toneSecondsIn(packetsTo(packets, callerMedia), 880) >= 2, `the trunk caller got the alias's tone\n${info}`);
   });
 });
