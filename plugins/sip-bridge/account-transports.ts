@@ -7,6 +7,7 @@
  */
 import type { AccountTransport, Logger, PluginSipApi } from '../../core/plugin-api/index.js';
 import type { Line } from './accounts.js';
+import type { PoolSpec } from './bridge-config.js';
 
 /** The protocol of an account's outbound proxy URI: sips → tls, else its transport parameter, else udp. */
 export function protocolOf(uri: string): 'udp' | 'tcp' | 'tls' {
@@ -14,6 +15,23 @@ export function protocolOf(uri: string): 'udp' | 'tcp' | 'tls' {
   if (/^sips:/i.test(inner)) return 'tls';
   const t = /;\s*transport\s*=\s*([a-z]+)/i.exec(inner)?.[1]?.toLowerCase();
   return t === 'tcp' || t === 'tls' ? t : 'udp';
+}
+
+/**
+ * Start-up problems with one-connection-per-account=true: accounts (static, or an SQL pool's outbound proxy) whose
+ * socket would be TCP or TLS, which we do not build (core/sip opens UDP account sockets only).
+ */
+export function accountTransportProblems(pools: Iterable<PoolSpec>, file: string): string[] {
+  const problems: string[] = [];
+  const refuse = (where: string, proxy: string): void => {
+    const protocol = protocolOf(proxy);
+    if (protocol !== 'udp') problems.push(`providers: ${file}: ${where}: outbound proxy ${proxy} is ${protocol.toUpperCase()}, but one-connection-per-account=true opens UDP sockets only (give the account a UDP outbound proxy or set [b2bua-server] one-connection-per-account=false)`);
+  };
+  for (const pool of pools) {
+    if (pool.sql && pool.outboundProxy) refuse(`accountPools.${pool.name}`, pool.outboundProxy);
+    for (const account of pool.accounts) refuse(`accountPools.${pool.name}: account ${account.uri}`, account.outboundProxy);
+  }
+  return problems;
 }
 
 export class AccountTransports {

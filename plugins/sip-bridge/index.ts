@@ -9,7 +9,7 @@ import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../.
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
-import { AccountTransports } from './account-transports.js';
+import { AccountTransports, accountTransportProblems } from './account-transports.js';
 import { registerBridgeGauges } from './metrics.js';
 import type { AccountPool, Line, Slot } from './accounts.js';
 import type { AccountSpec, BridgeConfig, CompiledProvider } from './bridge-config.js';
@@ -297,7 +297,9 @@ export default definePlugin<SipBridgeOptions>({
     if (!loaded.ok) return { problems: loaded.problems, warnings: loaded.warnings ?? [] };
     // SQL pools follow Redis account updates: [module::Registrar]'s redis-* keys are read, as Flexisip does, only then.
     const redis = [...loaded.value.pools.values()].some((p) => p.sql) ? readRedisParameters(configFile) : { problems: [], warnings: [] };
-    return { problems: redis.problems, warnings: [...loaded.value.warnings, ...redis.warnings] };
+    const oneConnection = /^(true|1)$/i.test(configFile.section('b2bua-server')?.get('one-connection-per-account')?.trim() ?? '');
+    const sockets = oneConnection ? accountTransportProblems(loaded.value.pools.values(), loaded.value.file) : [];
+    return { problems: [...redis.problems, ...sockets], warnings: [...loaded.value.warnings, ...redis.warnings] };
   },
   async apply(host) {
     await startSipBridge(host);

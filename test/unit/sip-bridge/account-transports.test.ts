@@ -6,6 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseIni } from '../../../core/config/ini.js';
+import { configFileView } from '../../../core/plugin-host/index.js';
 import { createPluginSipApi } from '../../../core/b2bua/sip-api.js';
 import { silentLogger } from '../../../core/log/index.js';
 import type { PluginSipApi } from '../../../core/plugin-api/index.js';
@@ -13,9 +18,9 @@ import { SipStack } from '../../../core/sip/stack.js';
 import { buildPools, type Line } from '../../../plugins/sip-bridge/accounts.js';
 import { AccountTransports, protocolOf } from '../../../plugins/sip-bridge/account-transports.js';
 import { Registrations } from '../../../plugins/sip-bridge/registration.js';
-import { configOf, FakeSip } from './fakes.js';
+import { configOf, FakeSip, validated } from './fakes.js';
 
-function linesOf(outboundProxy: string, n: number): Line[] {
+function linesOf(outboundProxy: string, n: number): readonly Line[] {
   const config = configOf({
     schemaVersion: 2,
     providers: [{ name: 'p', accountPool: 'trunk', triggerCondition: { strategy: 'Always' }, accountToUse: { strategy: 'Random' }, onAccountNotFound: 'decline', outgoingInvite: { to: '{incoming.to}' } }],
@@ -104,5 +109,23 @@ describe('sip-bridge account transports (one-connection-per-account)', function 
     assert.equal(without.headers.Contact, '<sip:line0@127.0.0.1:5070;transport=udp>', 'without: the server\'s contact');
     assert.equal(without.transport, undefined);
     await sockets.closeAll();
+  });
+
+  it('validate(): with one-connection-per-account=true, an account with a TCP or TLS outbound proxy is refused at start-up with the reason', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onecon-'));
+    const account = (user: string, proxy: string) => ({ uri: `sip:${user}@trunk.example.net`, secretType: 'clrtxt', secret: 'pw', outboundProxy: proxy });
+    fs.writeFileSync(path.join(dir, 'providers.json'), JSON.stringify({
+      schemaVersion: 2,
+      providers: [{ name: 'p', accountPool: 'trunk', triggerCondition: { strategy: 'Always' }, accountToUse: { strategy: 'Random' }, onAccountNotFound: 'decline', outgoingInvite: { to: '{incoming.to}' } }],
+      accountPools: { trunk: { registrationRequired: false, maxCallsPerLine: 1, loader: [account('u', 'sip:a.example.net'), account('t', 'sip:a.example.net;transport=tcp'), account('s', 'sips:a.example.net')] } },
+    }));
+    try {
+      const on = await validated({ providers: 'providers.json' }, dir, configFileView(parseIni('[b2bua-server]\none-connection-per-account=true\n')));
+      assert.equal(on.problems.length, 2, on.problems.join('\n'));
+      assert.match(on.problems[0]!, /accountPools\.trunk: account sip:t@trunk\.example\.net: outbound proxy sip:a\.example\.net;transport=tcp is TCP, but one-connection-per-account=true opens UDP sockets only/);
+      assert.match(on.problems[1]!, /account sip:s@trunk\.example\.net: .* is TLS/);
+      const off = await validated({ providers: 'providers.json' }, dir, configFileView(parseIni('[b2bua-server]\none-connection-per-account=false\n')));
+      assert.deepEqual(off.problems, []);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 });
