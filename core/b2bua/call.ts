@@ -362,7 +362,7 @@ export class Call implements CallInDialog {
     }
     if (this.legB && !this.dialogB) this.legB.cancel();
     else if (this.dialogB && !this.inDialog.byeFrom.b) {
-      this.ctx.stack.request(this.dialogB.request('BYE'), this.dialogB.destination(), () => undefined);
+      this.ctx.stack.request(this.dialogB.request('BYE'), this.dialogB.destination(), () => undefined, this.dialogB.flow);
     }
     const report = await this.closeMedia();
     this.ctx.unregister(this);

@@ -18,6 +18,7 @@ import { asNameAddr } from './incoming.js';
 import { MARKER_HEADER, MARKER_VALUE } from './loop.js';
 import { sessionTimerOffer } from './session-timer.js';
 import { rewriteReplaces } from './transfer.js';
+import { accountFlow } from './sip-api.js';
 
 /** What the call does with leg B's responses. */
 export interface LegBHandlers {
@@ -54,7 +55,7 @@ function buildInvite(setup: LegBSetup, ctx: LegBContext): SipRequest {
   req.set('to', to);
   req.set('call-id', setup.callId);
   req.set('cseq', `${randomInt(1, 1000)} INVITE`);
-  req.set('contact', `<${ctx.contact()}>`);
+  req.set('contact', `<${target.transport?.contact ?? ctx.contact()}>`);
   const maxForwards = Number(inviteA.get('max-forwards'));
   if (Number.isInteger(maxForwards) && maxForwards > 0) req.set('max-forwards', String(Math.min(70, maxForwards - 1)));
   ctx.capabilities(req);
@@ -99,7 +100,7 @@ export class LegBInvite {
   }
 
   private transmit(): void {
-    this.tx = this.ctx.stack.request(this.invite, this.target.outboundProxy ?? this.target.requestUri, (res) => { void this.onResponse(res); });
+    this.tx = this.ctx.stack.request(this.invite, this.target.outboundProxy ?? this.target.requestUri, (res) => { void this.onResponse(res); }, accountFlow(this.target.transport));
   }
 
   private async onResponse(res: SipResponse): Promise<void> {
@@ -129,17 +130,24 @@ export class LegBInvite {
       return;
     }
     if (this.handlers.ended()) { this.ackAndBye(res, 'answered after the call ended'); return; }
-    const dialog = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
+    const dialog = this.asUac(invite, res);
     this.dialog = dialog;
-    await this.handlers.answered(res, () => void this.ctx.stack.sendAck(dialog.ack(invite.cseq.seq), dialog.destination()));
+    await this.handlers.answered(res, () => void this.ctx.stack.sendAck(dialog.ack(invite.cseq.seq), dialog.destination(), dialog.flow));
+  }
+
+  /** Leg B's dialog; placed through an account transport, its in-dialog requests keep that socket. */
+  private asUac(invite: SipRequest, res: SipResponse): Dialog {
+    const d = Dialog.asUac(invite, res, `<${this.target.transport?.contact ?? this.ctx.contact()}>`);
+    d.flow ??= accountFlow(this.target.transport);
+    return d;
   }
 
   /** A 2xx we do not want (fork loser, late answer): ACK it then BYE it. */
   private ackAndBye(res: SipResponse, why: string): void {
     const invite = this.invite;
-    const d = Dialog.asUac(invite, res, `<${this.ctx.contact()}>`);
+    const d = this.asUac(invite, res);
     this.log.info({ toTag: d.remoteTag, why }, 'ACK + BYE of an unwanted leg B dialog');
-    void this.ctx.stack.sendAck(d.ack(invite.cseq.seq), d.destination());
+    void this.ctx.stack.sendAck(d.ack(invite.cseq.seq), d.destination(), d.flow);
     this.ctx.stack.request(d.request('BYE'), d.destination(), () => undefined, d.flow);
   }
 

@@ -1,9 +1,10 @@
 /** PluginSipApi: out-of-dialog requests for plugins (REGISTER, OPTIONS…), answering 401/407 with digest. */
-import type { OutgoingRequest, PluginSipApi, SipResponseView } from '../plugin-api/index.js';
+import type { AccountTransport, OutgoingRequest, PluginSipApi, SipResponseView } from '../plugin-api/index.js';
 import { answerChallenge } from '../sip/challenge.js';
 import { parseNameAddr, formatNameAddr } from '../sip/headers.js';
 import { randomToken, SipRequest, type SipResponse } from '../sip/message.js';
-import type { SipStack } from '../sip/stack.js';
+import { SipStack, type Flow } from '../sip/stack.js';
+import type { Transport } from '../sip/transport.js';
 
 const MAX_CHALLENGES = 2;
 
@@ -12,7 +13,21 @@ export function createPluginSipApi(stack: SipStack, contact: () => string, subsc
     get contact() { return contact(); },
     request: (req) => sendWithAuth(stack, req, contact()),
     subscribe,
+    openAccountTransport: async (protocol) => {
+      const t = await stack.openAccountTransport(protocol);
+      const handle: AccountTransport = { contact: stack.contactFor(t).replace(/^<|>$/g, ''), port: t.local.port, close: () => stack.closeAccountTransport(t) };
+      stackTransports.set(handle, t);
+      return handle;
+    },
   };
+}
+
+const stackTransports = new WeakMap<AccountTransport, Transport>();
+
+/** The Flow sending through a plugin's account transport (undefined: the server's transport). */
+export function accountFlow(handle: AccountTransport | undefined): Flow | undefined {
+  const t = handle && stackTransports.get(handle);
+  return t ? SipStack.accountFlow(t) : undefined;
 }
 
 function view(res: SipResponse): SipResponseView {
@@ -37,7 +52,7 @@ async function sendWithAuth(stack: SipStack, out: OutgoingRequest, contact: stri
     if (authorization) req.set(authorization.name, authorization.value);
     if (out.body !== undefined) req.body = out.body;
     const res = await new Promise<SipResponse>((resolve) => {
-      stack.request(req, out.outboundProxy ?? out.uri, (r) => { if (r.status >= 200) resolve(r); });
+      stack.request(req, out.outboundProxy ?? out.uri, (r) => { if (r.status >= 200) resolve(r); }, accountFlow(out.transport));
     });
     if ((res.status !== 401 && res.status !== 407) || !out.credentials || attempt >= MAX_CHALLENGES) return view(res);
     const answer = answerChallenge({ response: res, credentials: out.credentials, method: req.method, uri: out.uri, body: out.body });

@@ -144,11 +144,6 @@ function crossKeyProblems(values: Record<string, unknown>, configDir: string, wh
       }
     }
   }
-  if (values['one-connection-per-account'] === true) {
-    // Flexisip's linphone core isolates each account's channel (accounts_channel_isolation); our SIP layer does not
-    // yet: accepting the key would leave every account on the one shared socket, which is what the operator avoids.
-    problems.push(locate(where, 'one-connection-per-account', 'true is not supported yet: every external account uses the server\'s one SIP socket (set false or remove the key)'));
-  }
   const se = values['session-expires'];
   if (typeof se === 'number' && se > 0 && se < 90) {
     problems.push(locate(where, 'session-expires', `${se} is below the RFC 4028 minimum (expected 0 = off, or at least 90)`));

@@ -107,7 +107,9 @@ export type B2buaServerConfig = {
   readonly dataDirectory: string;
   /**
    * `one-connection-per-account` (default `false`): Open one socket per external account (sip-bridge), so a
-   * provider sees each account from its own port. Only false is supported yet: true is refused at start-up.
+   * provider sees each account from its own port: a UDP socket on a random port of the server's address, used by
+   * the account's REGISTERs (Contact) and its calls' leg B; calls sent to that Contact arrive on it. Accounts
+   * whose outbound proxy is TCP or TLS are not supported: they are logged at start-up and stay unavailable.
    */
   readonly oneConnectionPerAccount: boolean;
   /**

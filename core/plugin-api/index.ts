@@ -14,7 +14,7 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
  * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
  * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
  */
-export const HOST_API_VERSION = '1.4.0';
+export const HOST_API_VERSION = '1.5.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
@@ -83,6 +83,11 @@ export interface LegBTarget {
    * undefined = leg B does not authenticate.
    */
   credentials?: OutgoingRequest['credentials'];
+  /**
+   * Place leg B through this account transport (since host API 1.5.0): its INVITE, in-dialog requests and Contact use that
+   * socket's port; undefined = the server's transport.
+   */
+  transport?: AccountTransport;
 }
 
 /** Leg B's media encryption; the waterfall starts from leg A's mode and suites. */
@@ -306,6 +311,20 @@ export interface OutgoingRequest {
   outboundProxy?: string;
   /** Answer 401/407 challenges with these credentials (digest MD5 / SHA-256, qop=auth). */
   credentials?: { username: string; realm?: string; password?: string; ha1?: string; algorithm?: 'MD5' | 'SHA-256' };
+  /** Send from this account transport (since host API 1.5.0) instead of the server's transport. */
+  transport?: AccountTransport;
+}
+
+/**
+ * A SIP socket of its own (since host API 1.5.0), e.g. one per external account so the provider sees each account on its
+ * own port (`one-connection-per-account`). Requests arriving on it are handled as on the server's transport.
+ */
+export interface AccountTransport {
+  /** Our URI on this socket, usable as Contact host:port. */
+  readonly contact: string;
+  readonly port: number;
+  /** Closes the socket; requests given it afterwards use the server's transport. */
+  close(): Promise<void>;
 }
 
 export interface SipResponseView {
@@ -363,6 +382,11 @@ export interface PluginSipApi {
   subscribe(options: OutgoingSubscribe): PluginSubscription;
   /** The URI we listen on, usable as Contact host:port. */
   readonly contact: string;
+  /**
+   * Open an account transport (since host API 1.5.0; absent on older hosts): UDP only, an ephemeral port of the server's
+   * address; rejects with B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED for tcp / tls, or the bind error.
+   */
+  openAccountTransport?(protocol: 'udp' | 'tcp' | 'tls'): Promise<AccountTransport>;
 }
 
 // ---------------------------------------------------------------- the plugin contract

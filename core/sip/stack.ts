@@ -35,6 +35,8 @@ export interface StackCounters {
 export class SipStack implements TransactionHost {
   readonly timers = new Timers();
   private readonly transports: Transport[] = [];
+  /** Extra client sockets (one per external account): never picked by transportFor, only through a Flow naming them. */
+  private readonly accountTransports = new Set<Transport>();
   private readonly opening = new Map<TransportProtocol, Promise<Transport>>();
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
@@ -71,6 +73,40 @@ export class SipStack implements TransactionHost {
   }
 
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
+    const t = await this.open(protocol, address, port);
+    this.transports.push(t);
+    return t;
+  }
+
+  /**
+   * A socket of its own (UDP, ephemeral port of the first transport's address), e.g. one per external account so the
+   * provider sees each on its own port. Received messages are handled as on the listeners; requests use it when the
+   * Flow they are given names it. Stream transports are not supported (B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED).
+   */
+  async openAccountTransport(protocol: TransportProtocol): Promise<Transport> {
+    if (protocol !== 'udp') throw b2buaError('B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED', { protocol });
+    const base = this.transports[0];
+    if (!base) throw b2buaError('B2BUA_INTERNAL', { bug: 'no SIP transport open' });
+    const t = await this.open(protocol, base.local.address, 0);
+    this.accountTransports.add(t);
+    return t;
+  }
+
+  async closeAccountTransport(t: Transport): Promise<void> {
+    if (!this.accountTransports.delete(t)) return;
+    await t.close();
+  }
+
+  /** A Flow sending through an account transport (the remote is resolved per request). */
+  static accountFlow(t: Transport): Flow {
+    return { transport: t, remote: { address: '', port: 0 } };
+  }
+
+  private pinned(flow: Flow | undefined, protocol: TransportProtocol): Transport | undefined {
+    return flow && this.accountTransports.has(flow.transport) && flow.transport.protocol === protocol ? flow.transport : undefined;
+  }
+
+  private async open(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
     const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, limits: this.streamLimits, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
     const t = await openTransport(options, (data, source, transport) => {
       this.trace.record('in', { protocol, ...source }, data);
@@ -82,7 +118,6 @@ export class SipStack implements TransactionHost {
       this.trace.record('out', { protocol, ...to }, data);
       return send(to, data);
     };
-    this.transports.push(t);
     return t;
   }
 
@@ -170,7 +205,7 @@ export class SipStack implements TransactionHost {
     void (async () => {
       try {
         const target = await resolveTarget(destination);
-        const transport = await this.transportFor(target.protocol);
+        const transport = this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol);
         this.prepareRequest(req, transport, branch);
         tx.start(transport, target);
         this.noteKeepAlive(transport, target);
@@ -207,7 +242,7 @@ export class SipStack implements TransactionHost {
     try {
       const viaFlow = flow && flow.transport.connected(flow.remote);
       const target = viaFlow ? { protocol: flow.transport.protocol, ...flow.remote } : await resolveTarget(destination);
-      const transport = viaFlow ? flow.transport : await this.transportFor(target.protocol);
+      const transport = viaFlow ? flow.transport : this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol);
       ack.remove('via');
       this.prepareRequest(ack, transport, newBranch());
       await transport.send(target, ack.toBuffer());
@@ -317,6 +352,8 @@ export class SipStack implements TransactionHost {
     for (const tx of [...this.clients.values()]) tx.terminate();
     for (const tx of [...this.servers.values()]) tx.terminate();
     this.timers.cancelAll();
-    await Promise.all(this.transports.splice(0).map((t) => t.close()));
+    const all = [...this.transports.splice(0), ...this.accountTransports];
+    this.accountTransports.clear();
+    await Promise.all(all.map((t) => t.close()));
   }
 }

@@ -33,6 +33,8 @@ export class Line {
   registrar!: string;
   /** Removed from its pool (SQL loader): its calls in progress keep their slots, new calls never get it. */
   removed = false;
+  /** one-connection-per-account: why its own socket could not be opened (the line is unavailable then). */
+  transportError: string | undefined;
   private busy = 0;
   /** `reason`: what failed, for logs and events ("403 Forbidden"); `status`: its SIP status (0: no answer, transport error). */
   registration: { state: RegistrationState; reason?: string | undefined; status?: number | undefined } = { state: 'none' };
@@ -84,7 +86,7 @@ export class Line {
   }
 
   isAvailable(): boolean {
-    return !this.removed && this.freeSlots > 0 && (!this.registrationRequired || this.registration.state === 'registered');
+    return !this.removed && this.transportError === undefined && this.freeSlots > 0 && (!this.registrationRequired || this.registration.state === 'registered');
   }
 
   takeSlot(): Slot {

@@ -9,6 +9,7 @@ import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../.
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
+import { AccountTransports, accountTransportProblems } from './account-transports.js';
 import { registerBridgeGauges } from './metrics.js';
 import type { AccountPool, Line, Slot } from './accounts.js';
 import type { AccountSpec, BridgeConfig, CompiledProvider } from './bridge-config.js';
@@ -92,6 +93,8 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   const log = host.log; // the host binds the plugin name already
   const random = runtime.random ?? Math.random;
 
+  // [b2bua-server] one-connection-per-account: a socket per account (account-transports.ts), opened in `ready`.
+  const sockets = host.server.oneConnectionPerAccount ? new AccountTransports(host.sip, log) : undefined;
   const registrations = new Registrations(
     [...pools.values()].flatMap((p) => p.lines.filter((l) => l.registrationRequired)),
     {
@@ -101,6 +104,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
       random,
       retryMs: runtime.retryMs,
       expiresSeconds: runtime.expiresSeconds,
+      ...(sockets ? { transportOf: (line: Line) => sockets.of(line) } : {}),
       onChange: (event) => {
         log.info(event, 'registration state changed');
         try {
@@ -114,7 +118,10 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
   // SQL pools: lines come and go; registrations follow (Flexisip's AccountPool create / update / delete operations).
   const changes: PoolChanges = {
-    created: (_pool, lines) => registrations.add(lines.filter((l) => l.registrationRequired)),
+    created: (_pool, lines) => {
+      if (!sockets) return registrations.add(lines.filter((l) => l.registrationRequired));
+      void sockets.openFor(lines).then(() => registrations.add(lines.filter((l) => l.registrationRequired && l.transportError === undefined && !l.removed)));
+    },
     updated: (pool, line: Line, spec: AccountSpec) => {
       const oldIdentity = spec.uri !== line.uri ? registrations.unregisterRequestOf(line) : undefined;
       const { ok, reregister } = pool.update(line, spec);
@@ -129,7 +136,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     deleted: (pool, line) => {
       const unregister = registrations.unregisterRequestOf(line);
       pool.remove(line);
-      void registrations.remove(line, unregister);
+      void registrations.remove(line, unregister).finally(() => sockets?.close(line));
     },
   };
   const loaders = new Map<string, SqlAccountLoader>();
@@ -191,7 +198,8 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     call.annotate('provider', route.provider); // the call detail record's decision
     call.annotate('account', route.account);
     log.info({ callId: call.id, provider: route.provider, account: route.account, to: decision.target.to }, 'call bridged');
-    return { ...target, ...decision.target };
+    const transport = sockets?.of(decision.line);
+    return { ...target, ...decision.target, ...(transport ? { transport } : {}) };
   }
 
   function releaseSlot(call: IncomingCall): void {
@@ -248,6 +256,11 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   let stopped = false;
   host.hooks.ready.tapPromise(PLUGIN_NAME, async () => {
     await firstLoads;
+    if (sockets) {
+      const all = [...pools.values()].flatMap((p) => p.lines);
+      await sockets.openFor(all);
+      await Promise.all(all.filter((l) => l.transportError !== undefined).map((l) => registrations.remove(l, undefined)));
+    }
     registrations.start();
     redis?.start();
   });
@@ -255,6 +268,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
     await redis?.stop();
     await registrations.stop();
     await Promise.allSettled([...loaders.values()].map((l) => l.stop()));
+    await sockets?.closeAll();
     stopped = true;
   });
 
@@ -275,7 +289,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0)
+  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0); openAccountTransport (1.5.0) optional: without it one-connection-per-account leaves the accounts unavailable
   configSchema: schema,
   async validate(options, { configDir, configFile }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);
@@ -283,7 +297,9 @@ export default definePlugin<SipBridgeOptions>({
     if (!loaded.ok) return { problems: loaded.problems, warnings: loaded.warnings ?? [] };
     // SQL pools follow Redis account updates: [module::Registrar]'s redis-* keys are read, as Flexisip does, only then.
     const redis = [...loaded.value.pools.values()].some((p) => p.sql) ? readRedisParameters(configFile) : { problems: [], warnings: [] };
-    return { problems: redis.problems, warnings: [...loaded.value.warnings, ...redis.warnings] };
+    const oneConnection = /^(true|1)$/i.test(configFile.section('b2bua-server')?.get('one-connection-per-account')?.trim() ?? '');
+    const sockets = oneConnection ? accountTransportProblems(loaded.value.pools.values(), loaded.value.file) : [];
+    return { problems: [...redis.problems, ...sockets], warnings: [...loaded.value.warnings, ...redis.warnings] };
   },
   async apply(host) {
     await startSipBridge(host);

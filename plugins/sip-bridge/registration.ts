@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import {
   errorReason, noAnswerError, type Logger, type OutgoingRequest, type PluginSipApi, type RegistrationEvent, type SipResponseView,
 } from '../../core/plugin-api/index.js';
+import type { AccountTransport } from '../../core/plugin-api/index.js';
 import type { Line, RegistrationState } from './accounts.js';
 import { parseSipAddress } from './sip-uri.js';
 
@@ -72,6 +73,8 @@ export interface RegistrationOptions {
   readonly requestTimeoutMs?: number;
   /** REGISTERs of one pool awaiting their answer, at most. */
   readonly maxInFlight?: number;
+  /** one-connection-per-account: the line's own socket (its REGISTERs leave from it, its Contact names it). */
+  readonly transportOf?: (line: Line) => AccountTransport | undefined;
 }
 
 export const DEFAULT_EXPIRES_SECONDS = 3600;
@@ -565,16 +568,18 @@ export class Registrations {
     const dialog = this.recordOf(line);
     // Same Call-ID for every REGISTER of a line (RFC 3261 10.2.4); the host may use two more CSeqs for challenges.
     dialog.cseq += 3;
+    const transport = this.opts.transportOf?.(line);
     const req: OutgoingRequest = {
       method: 'REGISTER',
       uri: line.registrar,
       headers: {
-        From: identity, To: identity, Contact: contactFor(line, this.opts.sip.contact), Expires: String(expires),
+        From: identity, To: identity, Contact: contactFor(line, transport?.contact ?? this.opts.sip.contact), Expires: String(expires),
         'Call-ID': dialog.callId, CSeq: `${dialog.cseq} REGISTER`,
       },
     };
     // Always through the account's outbound proxy, as liblinphone sends it on the account's route (account-pool.cc:154).
     if (line.outboundProxy !== line.registrar) req.outboundProxy = line.outboundProxy;
+    if (transport) req.transport = transport;
     const credentials = line.credentials;
     if (credentials) req.credentials = credentials;
     return req;

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
+import { startCapture, portsFilter, type Capture } from '../../harness/capture.js';
 import { freePorts } from '../../harness/ports.js';
 import { startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { standardTones } from '../../harness/call-pair.js';
@@ -118,4 +119,22 @@ export function sqlProvidersFile(runDir: string, loader: object): string {
     accountPools: { itsp: { registrationRequired: true, maxCallsPerLine: 1, loader } },
   }, null, 2));
   return file;
+}
+
+/**
+ * The peers of a call from the trunk: free ports for the trunk caller (SIP, media), the internal answerer (uas_answer.xml
+ * on `internalPort`, answering with `rtp`) started, and a capture of both sides' SIP and media.
+ */
+export async function startInboundPeers(o: { runDir: string; name: string; internalPort: number; rtp: string; seconds: number }):
+Promise<{ callerPort: number; callerMedia: number; internalMedia: number; capture: Capture; internal: SippRun }> {
+  const [callerPort] = await freePorts(1);
+  const [callerMedia] = await freePorts(4);
+  const [internalMedia] = await freePorts(4);
+  const capture = await startCapture(path.join(o.runDir, 'inbound.pcap'),
+    portsFilter([callerPort!, callerMedia!, callerMedia! + 1, o.internalPort, internalMedia!, internalMedia! + 1]), o.seconds + 10);
+  const internal = await startSipp({
+    name: o.name, runDir: o.runDir, scenario: 'uas_answer.xml', port: o.internalPort, mediaPort: internalMedia,
+    pauseMs: 300, keys: { rtp: o.rtp }, maxSeconds: o.seconds,
+  });
+  return { callerPort: callerPort!, callerMedia: callerMedia!, internalMedia: internalMedia!, capture, internal };
 }

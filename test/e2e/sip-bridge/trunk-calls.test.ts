@@ -25,7 +25,7 @@ import { received, sipMessages, startSipp, waitForListening, type SippResult, ty
 import { requireTools } from '../../harness/tools.js';
 import { StopWaiting, readIfExists, waitUntil } from '../../harness/wait.js';
 import { providerPair } from '../../harness/sip-bridge-providers.js';
-import { headerOf, registrationChanges } from './bridge-env.js';
+import { headerOf, registrationChanges, startInboundPeers } from './bridge-env.js';
 
 const USER = 'line1';
 const PASSWORD = 'pw1';
@@ -149,15 +149,7 @@ describe('sip-bridge: trunk calls both ways and transfers through the provider',
     const { b2bua, itsp, tones, runDir, internalPort } = env!;
     const contact = registeredContact(itsp, LINE1);
     assert.equal(contact, `sip:line1@${b2bua.host}:${b2bua.port}`, 'the line registered our listening address with its own user');
-    const [callerPort] = await freePorts(1);
-    const [callerMedia] = await freePorts(4);
-    const [internalMedia] = await freePorts(4);
-    const capture = await startCapture(path.join(runDir, 'inbound.pcap'),
-      portsFilter([callerPort!, callerMedia!, callerMedia! + 1, internalPort, internalMedia!, internalMedia! + 1]), CALL_SECONDS + 10);
-    const internal = await startSipp({
-      name: 'alice-a', runDir, scenario: 'uas_answer.xml', port: internalPort, mediaPort: internalMedia,
-      pauseMs: 300, keys: { rtp: rtpKey(tones.callee.ulaw) }, maxSeconds: CALL_SECONDS,
-    });
+    const { callerPort, callerMedia, internalMedia, capture, internal } = await startInboundPeers({ runDir, name: 'alice-a', internalPort, rtp: rtpKey(tones.callee.ulaw), seconds: CALL_SECONDS });
     await waitForListening(internalPort, 'udp');
     const invitesAtItsp = received(readIfExists(itsp.files.messages), /^INVITE /).length;
     const caller = await startSipp({
@@ -180,8 +172,8 @@ describe('sip-bridge: trunk calls both ways and transfers through the provider',
     const bridged = logged(b2bua, 'call bridged').at(-1);
     assert.equal(bridged?.['provider'], 'ITSP -> Flexisip (Inbound)');
     assert.equal(bridged?.['account'], LINE1);
-    const atInternal = toneSecondsIn(packetsTo(packets, internalMedia!), 440);
-    const atCaller = toneSecondsIn(packetsTo(packets, callerMedia!), 880);
+    const atInternal = toneSecondsIn(packetsTo(packets, internalMedia), 440);
+    const atCaller = toneSecondsIn(packetsTo(packets, callerMedia), 880);
     assert.ok(atInternal >= 2, `the alias received ${atInternal} s of the trunk caller's 440 Hz\n${info}`);
     assert.ok(atCaller >= 2, `the trunk caller received ${atCaller} s of the alias's 880 Hz\n${info}`);
   });
