@@ -14,7 +14,7 @@ export interface MediaAddresses {
 export interface FamilyAddresses {
   /** The family of `media-address` (or of what replaces it): legs whose family is unknown use it. */
   readonly defaultFamily: IpFamily;
-  forFamily(family: IpFamily | undefined): MediaAddresses;
+  readonly forFamily: (family: IpFamily | undefined) => MediaAddresses;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);

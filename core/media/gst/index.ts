@@ -87,7 +87,8 @@ class GstMediaEngine implements MediaEngine {
       this.capabilities = { encryption: ['none', 'sdes', ...handshakes], srtpSuites: suites, ice: true, unavailable: { ...REFUSED_SUITES, ...unavailable } };
       for (const [mode, why] of Object.entries(unavailable)) this.log.warn({ mode, why }, 'media encryption mode unavailable: calls needing it get 488');
       this.log.info({
-        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites, address: { ipv4: this.addresses.forFamily(4), ipv6: this.addresses.forFamily(6) },
+        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites,
+        address: { ipv4: this.addresses.forFamily(4), ipv6: this.addresses.forFamily(6) },
         ...(this.certificate ? { dtlsCertificate: this.certificate.file, dtlsFingerprint: this.certificate.fingerprint } : {}),
       }, 'gstreamer media engine ready');
     } catch (e) {
@@ -116,7 +117,7 @@ class GstMediaEngine implements MediaEngine {
       const session = new GstMediaSession(id, options.callId, {
         slot,
         pools: this.pools,
-        addresses: this.addresses.forFamily,
+        addresses: (family) => this.addresses.forFamily(family),
         dtlsFingerprint: this.certificate?.fingerprint,
         log: this.log,
         onClosed: (sid) => this.sessions.delete(sid),
