@@ -22,6 +22,7 @@ import { errorHeaders, errorResponse, isCallRejection, mapFinalStatus } from './
 import { InDialogRequests } from './in-dialog.js';
 import { buildIncomingCall, defaultLegBTarget } from './incoming.js';
 import { LegBInvite } from './leg-b-invite.js';
+import { legFamilies } from './leg-families.js';
 import { MediaBridge } from './media-bridge.js';
 import { SessionTimer, sessionTimerAnswer } from './session-timer.js';
 
@@ -142,6 +143,9 @@ export class Call implements CallInDialog {
       const ice = ctx.config.enableIce && ctx.media.capabilities.ice ? { natAddresses: ctx.config.natAddresses } : undefined;
       this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec }, ice);
       session.onEvent((e) => this.onMediaEvent(e));
+      const families = await legFamilies(this.txA.source.address, target.outboundProxy ?? target.requestUri);
+      this.bridge.legs.a.family = families.a;
+      this.bridge.legs.b.family = families.b;
       if (this.ended) { await this.closeMedia(); return; }
       if (this.lateOffer) this.bridge.legs.a.awaitingRemote = true;
       const sdpB = await this.bridge.forwardOffer('a', this.offerA);

@@ -29,6 +29,12 @@ export function parseListenUri(transport: string): ListenSpec {
   return { protocol, scheme: u.scheme, host: u.host, port: u.port ?? defaultPort(protocol), alsoTcp };
 }
 
+/** `transport`: one listening URI or several separated by whitespace; the first is the main one (its Contact by default). */
+export function parseListenUris(transport: string): ListenSpec[] {
+  const uris = transport.split(/\s+/).filter((u) => u !== '');
+  return (uris.length > 0 ? uris : [transport]).map(parseListenUri);
+}
+
 export function boundUri(spec: ListenSpec, port: number, protocol: TransportProtocol = spec.protocol): string {
   const tp = spec.scheme === 'sips' ? '' : `;transport=${protocol}`;
   return `${spec.scheme}:${formatHost(spec.host)}:${port}${tp}`;

@@ -47,6 +47,9 @@ class LegState {
   /** ICE-lite credentials of this leg (RFC 8445 section 5.3: ufrag >= 24 bits, pwd >= 128 bits of randomness; base64 without padding = ice-char, RFC 8839); kept for the whole call. */
   readonly ice = { ufrag: randomBytes(6).toString('base64'), pwd: randomBytes(18).toString('base64') };
 
+  /** The IP family of this leg's peer (its signalling address): its media endpoints are of that family; undefined = the default one. */
+  family: 4 | 6 | undefined;
+
   /** Late offer: what we hold as this leg's SDP is a placeholder; the engine is configured once its answer (ACK) is in. */
   awaitingRemote = false;
 
@@ -151,7 +154,7 @@ export class MediaBridge {
   private async endpoint(leg: LegState, index: number, kind: MediaKind): Promise<LocalEndpoint> {
     const known = leg.endpoints.get(index);
     if (known) return known;
-    const ep = await this.session.allocate(leg.id, index, kind, leg.encryption);
+    const ep = await this.session.allocate(leg.id, index, kind, leg.encryption, leg.family);
     leg.endpoints.set(index, ep);
     return ep;
   }

@@ -14,7 +14,7 @@ import { Call } from './call.js';
 import { callResult, type CallEnded } from './call-results.js';
 import type { CallContext } from './call-context.js';
 import { errorResponse } from './error-response.js';
-import { boundUri, loadTls, parseListenUri } from './listen.js';
+import { boundUri, loadTls, parseListenUris } from './listen.js';
 import { loopVerdict } from './loop.js';
 import { ALLOW, methodRefusal } from './method-refusal.js';
 import { createPluginSipApi } from './sip-api.js';
@@ -97,26 +97,29 @@ export class B2buaServerImpl implements B2buaServer {
   }
 
   async start(): Promise<{ readonly transports: readonly string[] }> {
-    const spec = parseListenUri(this.options.config.transport);
-    if (spec.protocol === 'tls') {
+    const specs = parseListenUris(this.options.config.transport);
+    if (specs.some((spec) => spec.protocol === 'tls')) {
       this.stack.tlsFiles = await loadTls(this.options.tls, this.options.config);
     }
     const uris: string[] = [];
     try {
-      // Port 0 with UDP + TCP: the kernel's UDP port may be taken on TCP; try a few.
-      for (let attempt = 1; ; attempt++) {
-        this.transport = await this.stack.listen(spec.protocol, spec.host, spec.port);
-        if (!spec.alsoTcp) break;
-        try {
-          await this.stack.listen('tcp', spec.host, this.transport.local.port);
-          break;
-        } catch (e) {
-          await this.stack.unlisten(this.transport);
-          if (spec.port !== 0 || attempt >= 10) throw e;
+      for (const spec of specs) {
+        // Port 0 with UDP + TCP: the kernel's UDP port may be taken on TCP; try a few.
+        for (let attempt = 1; ; attempt++) {
+          const t = await this.stack.listen(spec.protocol, spec.host, spec.port);
+          this.transport ??= t;
+          if (!spec.alsoTcp) { uris.push(boundUri(spec, t.local.port)); break; }
+          try {
+            await this.stack.listen('tcp', spec.host, t.local.port);
+            uris.push(boundUri(spec, t.local.port), boundUri(spec, t.local.port, 'tcp'));
+            break;
+          } catch (e) {
+            await this.stack.unlisten(t);
+            if (this.transport === t) this.transport = undefined;
+            if (spec.port !== 0 || attempt >= 10) throw e;
+          }
         }
       }
-      uris.push(boundUri(spec, this.transport.local.port));
-      if (spec.alsoTcp) uris.push(boundUri(spec, this.transport.local.port, 'tcp'));
     } catch (e) {
       await this.stack.close();
       const { transport } = this.options.config;

@@ -54,6 +54,17 @@ const sipListenUri: FormatCheck = (v) => {
   return undefined;
 };
 
+/** One listening URI, or several separated by whitespace (an extension: e.g. one IPv4 and one IPv6 listener). */
+const sipListenUris: FormatCheck = (v) => {
+  const uris = v.split(/\s+/).filter((u) => u !== '');
+  if (uris.length === 0) return sipListenUri(v);
+  for (const u of uris) {
+    const problem = sipListenUri(u);
+    if (problem) return problem;
+  }
+  return undefined;
+};
+
 export function parsePortRange(v: string): { min: number; max: number } | string {
   const m = /^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$/.exec(v);
   if (!m) return `"${v}" is not a port or port range (expected 0, a port such as 10000, or min-max such as 10000-10100)`;
@@ -102,7 +113,7 @@ const loopbackHostPort: FormatCheck = (v) => {
 
 export const FORMATS: Readonly<Record<string, FormatCheck>> = {
   'sip-uri': sipUri,
-  'sip-listen-uri': sipListenUri,
+  'sip-listen-uri': sipListenUris,
   'port-range': portRange,
   'user-agent': userAgent,
   'ip-address': ipAddress,

@@ -16,7 +16,9 @@ export type B2buaServerConfig = {
   /**
    * `transport` (default `"sip:127.0.0.1:6067;transport=tcp"`): SIP URI the server listens on: sip: with
    * ;transport=udp, tcp or tls (without the parameter: UDP and TCP on the same port, as RFC 3261 servers do),
-   * sips: = TLS. Port 0 = a random free port.
+   * sips: = TLS. Port 0 = a random free port. Several URIs separated by whitespace (an extension, e.g. one IPv4
+   * and one IPv6 host) listen on each; a leg's Via, Contact and media are then in the family of its peer, its
+   * media on media-address for that address's family and on this URI's host for the other.
    */
   readonly transport: string;
   /**

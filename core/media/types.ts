@@ -147,9 +147,10 @@ export interface MediaSession {
   readonly worker?: number;
   /**
    * Reserve (idempotent per leg+index) the local endpoint of one stream; `encryption` is the leg's mode, so that
-   * the endpoint carries what the SDP must announce for it (DTLS fingerprint, ZRTP hello hash).
+   * the endpoint carries what the SDP must announce for it (DTLS fingerprint, ZRTP hello hash); `family`: the IP family
+   * of the leg's peer (4 or 6), the endpoint's address is of that family when the server has one (else the default one).
    */
-  allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode): Promise<LocalEndpoint>;
+  allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode, family?: 4 | 6): Promise<LocalEndpoint>;
   /** Set what to do for a leg; called at each offer/answer step; replaces the previous params. */
   configure(leg: LegId, params: LegParams): Promise<void>;
   stats(): Promise<SessionStats>;

@@ -4,6 +4,7 @@
  * can be answered gets 400, anything else is dropped and logged. Handlers run inside try/catch:
  * a throwing handler gets its request answered 500, never a crash.
  */
+import net from 'node:net';
 import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { formatVia } from './headers.js';
@@ -147,10 +148,13 @@ export class SipStack implements TransactionHost {
   }
 
   /** A transport for a protocol: the listening one, else one opened on demand (same address, any port). */
-  async transportFor(protocol: TransportProtocol): Promise<Transport> {
-    const existing = this.transports.find((t) => t.protocol === protocol);
+  async transportFor(protocol: TransportProtocol, toAddress?: string): Promise<Transport> {
+    // A listener of the destination's IP family first (IPv4 and IPv6 listeners side by side).
+    const family = toAddress === undefined ? 0 : net.isIP(toAddress);
+    const existing = this.transports.find((t) => t.protocol === protocol && net.isIP(t.local.address) === family)
+      ?? this.transports.find((t) => t.protocol === protocol);
     if (existing) return existing;
-    const base = this.transports[0];
+    const base = this.transports.find((t) => net.isIP(t.local.address) === family) ?? this.transports[0];
     if (!base) throw b2buaError('B2BUA_INTERNAL', { bug: 'no SIP transport open' });
     let opening = this.opening.get(protocol);
     if (!opening) {
@@ -164,6 +168,7 @@ export class SipStack implements TransactionHost {
 
   /** Via, Max-Forwards, User-Agent for a request we originate or forward. */
   private prepareRequest(req: SipRequest, transport: Transport, branch: string): void {
+    this.localizeContact(req, transport);
     const via = formatVia({ protocol: transport.protocol.toUpperCase(), host: transport.local.address, port: transport.local.port, params: { branch, rport: null } });
     if (req.method === 'CANCEL' || req.method === 'ACK') {
       if (!req.has('via')) req.prepend('via', via);
@@ -175,8 +180,25 @@ export class SipStack implements TransactionHost {
     if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
   }
 
-  decorateResponse(res: SipResponse): void {
+  decorateResponse(res: SipResponse, transport?: Transport): void {
     if (!res.has('server') && !res.has('user-agent')) res.set('user-agent', this.userAgent);
+    if (transport) this.localizeContact(res, transport);
+  }
+
+  /**
+   * With listeners in both IP families, a Contact naming one of ours is rewritten to the listener the message leaves
+   * on (an IPv6 peer gets our IPv6 address); the TU writes the main listener's Contact without knowing the route.
+   */
+  private localizeContact(msg: SipRequest | SipResponse, transport: Transport): void {
+    if (this.transports.length < 2) return;
+    const contact = msg.get('contact');
+    if (!contact) return;
+    const ours = formatHost(transport.local.address) + ':' + transport.local.port;
+    for (const t of this.transports) {
+      if (t === transport || net.isIP(t.local.address) === net.isIP(transport.local.address)) continue;
+      const theirs = formatHost(t.local.address) + ':' + t.local.port;
+      if (contact.includes('@' + theirs)) { msg.set('contact', contact.replace('@' + theirs, '@' + ours)); return; }
+    }
   }
 
   /** Our Contact for a transport. */
@@ -205,7 +227,7 @@ export class SipStack implements TransactionHost {
     void (async () => {
       try {
         const target = await resolveTarget(destination);
-        const transport = this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol);
+        const transport = this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol, target.address);
         this.prepareRequest(req, transport, branch);
         tx.start(transport, target);
         this.noteKeepAlive(transport, target);
@@ -242,7 +264,7 @@ export class SipStack implements TransactionHost {
     try {
       const viaFlow = flow && flow.transport.connected(flow.remote);
       const target = viaFlow ? { protocol: flow.transport.protocol, ...flow.remote } : await resolveTarget(destination);
-      const transport = viaFlow ? flow.transport : this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol);
+      const transport = viaFlow ? flow.transport : this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol, target.address);
       ack.remove('via');
       this.prepareRequest(ack, transport, newBranch());
       await transport.send(target, ack.toBuffer());

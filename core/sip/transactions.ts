@@ -20,7 +20,7 @@ export type ResponseHandler = (res: SipResponse) => void;
 export interface TransactionHost {
   readonly timers: Timers;
   readonly log: { error(obj: object, msg?: string): void };
-  decorateResponse(res: SipResponse): void;
+  decorateResponse(res: SipResponse, transport?: Transport): void;
   awaitAck(tx: ServerTransaction): void;
   forgetServer(key: string, tx: ServerTransaction): void;
   forgetClient(key: string, tx: ClientTransaction): void;
@@ -82,7 +82,7 @@ export class ServerTransaction extends Transaction {
 
   send(res: SipResponse): void {
     if (this.finalSent || this.done) return;
-    this.stack.decorateResponse(res);
+    this.stack.decorateResponse(res, this.transport);
     this.lastSent = res;
     void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
     if (res.status < 200) return;

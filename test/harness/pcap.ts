@@ -1,4 +1,4 @@
-/** A small reader for classic libpcap files (as written by `dumpcap -P`), down to IPv4 UDP/TCP payloads. */
+/** A small reader for classic libpcap files (as written by `dumpcap -P`), down to IPv4 UDP/TCP and IPv6 UDP payloads. */
 
 export interface IpPacket {
   /** Capture time, seconds since the epoch. */
@@ -21,7 +21,7 @@ const LINKTYPE_LINUX_SLL2 = 276;
 function ipv4Offset(linkType: number, frame: Buffer): number {
   switch (linkType) {
     case LINKTYPE_ETHERNET:
-      return frame.length >= 14 && frame.readUInt16BE(12) === 0x0800 ? 14 : -1;
+      return frame.length >= 14 && (frame.readUInt16BE(12) === 0x0800 || frame.readUInt16BE(12) === 0x86dd) ? 14 : -1;
     case LINKTYPE_NULL:
       return frame.length >= 4 && (frame.readUInt32LE(0) === 2 || frame.readUInt32BE(0) === 2) ? 4 : -1;
     case LINKTYPE_RAW:
@@ -37,7 +37,17 @@ function ipv4Offset(linkType: number, frame: Buffer): number {
 
 const ip = (b: Buffer, o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 
+/** IPv6 UDP without extension headers (what loopback media is); addresses as 8 uncompressed hex groups. */
+function decodeIpv6(frame: Buffer, off: number, time: number): IpPacket | undefined {
+  if (frame.length < off + 48 || frame[off + 6] !== 17) return undefined;
+  const ip6 = (o: number): string => Array.from({ length: 8 }, (_, i) => frame.readUInt16BE(o + 2 * i).toString(16)).join(':');
+  const end = Math.min(frame.length, off + 40 + frame.readUInt16BE(off + 4));
+  const l4 = off + 40;
+  return { time, protocol: 'udp', src: ip6(off + 8), dst: ip6(off + 24), srcPort: frame.readUInt16BE(l4), dstPort: frame.readUInt16BE(l4 + 2), payload: frame.subarray(l4 + 8, end) };
+}
+
 function decodeIpv4(frame: Buffer, off: number, time: number): IpPacket | undefined {
+  if (off >= 0 && frame.length > off && frame[off]! >> 4 === 6) return decodeIpv6(frame, off, time);
   if (off < 0 || frame.length < off + 20 || frame[off]! >> 4 !== 4) return undefined;
   const ihl = (frame[off]! & 0x0f) * 4;
   const totalLength = frame.readUInt16BE(off + 2);

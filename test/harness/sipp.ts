@@ -35,6 +35,8 @@ export interface SippOptions {
   readonly pauseMs?: number;
   readonly maxSeconds?: number;
   readonly extraArgs?: readonly string[];
+  /** Local SIP and media address (-i, -mi; default 127.0.0.1), e.g. ::1 for an IPv6 peer. */
+  readonly ip?: string;
 }
 
 export interface SippResult {
@@ -110,8 +112,8 @@ export async function startSipp(o: SippOptions): Promise<SippRun> {
     ...(o.remote ? [o.remote] : []),
     '-sf', scenarioFile,
     '-t', o.transport === 'tcp' ? 't1' : 'u1',
-    '-i', '127.0.0.1', '-p', String(port),
-    '-mi', '127.0.0.1', '-mp', String(mediaPort),
+    '-i', o.ip ?? '127.0.0.1', '-p', String(port),
+    '-mi', o.ip ?? '127.0.0.1', '-mp', String(mediaPort),
     '-ci', '127.0.0.1', '-cp', String(ctrlPort),
     '-nostdin',
     '-m', String(o.calls ?? 1),

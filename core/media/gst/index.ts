@@ -10,7 +10,7 @@ import { b2buaError, errorReason } from '../../errors/index.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import { SRTP_SUITES, type Logger, type SrtpSuite } from '../../vocabulary/index.js';
 import type { B2buaServerConfig } from '../../config/server-config.js';
-import { mediaAddresses } from '../addresses.js';
+import { familyAddresses } from '../addresses.js';
 import { loadDtlsCertificate, type DtlsCertificate } from '../dtls-certificate.js';
 import type { MediaEngine, MediaEngineCounters, MediaHealth, MediaSession, MediaSessionOptions } from '../types.js';
 import { PortPool } from './port-pool.js';
@@ -54,7 +54,7 @@ class GstMediaEngine implements MediaEngine {
 
   constructor(config: B2buaServerConfig, private readonly log: Logger) {
     this.pools = { audio: new PortPool(config.audioPort), video: new PortPool(config.videoPort) };
-    this.addresses = mediaAddresses(config);
+    this.addresses = familyAddresses(config);
     ({ certificate: this.certificate, problem: this.certificateProblem } = certificateOf(config));
     this.workers = new WorkerPool({
       count: workerCount(config),
@@ -87,7 +87,8 @@ class GstMediaEngine implements MediaEngine {
       this.capabilities = { encryption: ['none', 'sdes', ...handshakes], srtpSuites: suites, ice: true, unavailable: { ...REFUSED_SUITES, ...unavailable } };
       for (const [mode, why] of Object.entries(unavailable)) this.log.warn({ mode, why }, 'media encryption mode unavailable: calls needing it get 488');
       this.log.info({
-        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites, address: this.addresses,
+        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites,
+        address: { ipv4: this.addresses.forFamily(4), ipv6: this.addresses.forFamily(6) },
         ...(this.certificate ? { dtlsCertificate: this.certificate.file, dtlsFingerprint: this.certificate.fingerprint } : {}),
       }, 'gstreamer media engine ready');
     } catch (e) {
@@ -116,8 +117,7 @@ class GstMediaEngine implements MediaEngine {
       const session = new GstMediaSession(id, options.callId, {
         slot,
         pools: this.pools,
-        bindAddress: this.addresses.bind,
-        advertisedAddress: this.addresses.advertised,
+        addresses: (family) => this.addresses.forFamily(family),
         dtlsFingerprint: this.certificate?.fingerprint,
         log: this.log,
         onClosed: (sid) => this.sessions.delete(sid),

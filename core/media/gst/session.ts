@@ -6,6 +6,7 @@
 import { B2buaError, b2buaError, entryOf, errorReason, isB2buaError } from '../../errors/index.js';
 import type { EncryptionMode, Logger, LegId, MediaKind } from '../../vocabulary/index.js';
 import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, SessionStats } from '../types.js';
+import type { FamilyAddresses, MediaAddresses } from '../addresses.js';
 import type { WorkerChannel } from '../worker/channel.js';
 import type { PortPool } from './port-pool.js';
 import type { WorkerSlot } from './worker-pool.js';
@@ -22,8 +23,8 @@ export function toB2buaError(e: unknown, what: string): B2buaError {
 export interface GstSessionDeps {
   readonly slot: WorkerSlot;
   readonly pools: Readonly<Record<MediaKind, PortPool>>;
-  readonly bindAddress: string;
-  readonly advertisedAddress: string;
+  /** Where a leg's sockets bind and what its SDP announces, by the IP family of its peer. */
+  readonly addresses: FamilyAddresses['forFamily'];
   /** The server's DTLS-SRTP certificate fingerprint (one for every call). */
   readonly dtlsFingerprint?: string | undefined;
   readonly log: Logger;
@@ -48,18 +49,18 @@ export class GstMediaSession implements MediaSession {
 
   get worker(): number { return this.deps.slot.index; }
 
-  allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode): Promise<LocalEndpoint> {
+  allocate(leg: LegId, index: number, kind: MediaKind, encryption?: EncryptionMode, family?: 4 | 6): Promise<LocalEndpoint> {
     const key = `${leg}:${index}`;
     let p = this.endpoints.get(key);
     if (!p) {
-      p = this.bind(leg, index, kind, encryption);
+      p = this.bind(leg, index, kind, encryption, this.deps.addresses(family));
       this.endpoints.set(key, p);
       p.catch(() => this.endpoints.delete(key));
     }
     return p;
   }
 
-  private async bind(leg: LegId, index: number, kind: MediaKind, encryption: EncryptionMode | undefined): Promise<LocalEndpoint> {
+  private async bind(leg: LegId, index: number, kind: MediaKind, encryption: EncryptionMode | undefined, addresses: MediaAddresses): Promise<LocalEndpoint> {
     this.assertUsable('allocate');
     const pool = this.deps.pools[kind];
     const where = `media session ${this.id} leg ${leg} stream ${index} (${kind})`;
@@ -67,11 +68,11 @@ export class GstMediaSession implements MediaSession {
       // Reserve before asking, so concurrent sessions do not try the same pair.
       if (port !== 0) pool.take(port, port + 1);
       try {
-        const r = await this.channel.request('allocate', { sessionId: this.id, leg, index, kind, bindAddress: this.deps.bindAddress, rtpPort: port, ...(encryption ? { encryption } : {}) });
+        const r = await this.channel.request('allocate', { sessionId: this.id, leg, index, kind, bindAddress: addresses.bind, rtpPort: port, ...(encryption ? { encryption } : {}) });
         if (port === 0) pool.take(r.rtpPort, r.rtcpPort);
         this.ports.push({ kind, ports: [r.rtpPort, r.rtcpPort] });
         return {
-          address: this.deps.advertisedAddress, rtpPort: r.rtpPort, rtcpPort: r.rtcpPort,
+          address: addresses.advertised, rtpPort: r.rtpPort, rtcpPort: r.rtcpPort,
           ...(encryption === 'dtls-srtp' && this.deps.dtlsFingerprint ? { fingerprint: this.deps.dtlsFingerprint } : {}),
           ...(r.zrtpHash ? { zrtpHash: r.zrtpHash } : {}),
         };
@@ -82,7 +83,7 @@ export class GstMediaSession implements MediaSession {
       }
     }
     const { min, max } = pool.range;
-    throw b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { key: `${kind}-port`, min, max, address: this.deps.bindAddress });
+    throw b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { key: `${kind}-port`, min, max, address: addresses.bind });
   }
 
   async configure(leg: LegId, params: LegParams): Promise<void> {

@@ -5,17 +5,18 @@
  */
 import type { Logger } from '../../vocabulary/index.js';
 import type { B2buaServerConfig } from '../../config/server-config.js';
-import { mediaAddresses } from '../addresses.js';
+import { familyAddresses } from '../addresses.js';
 import type { MediaEngine, MediaSession, MediaSessionOptions } from '../types.js';
-import { RelaySession } from './session.js';
+import { RelaySession, type RelayBinders } from './session.js';
 import { PortRangeBinder } from './sockets.js';
 
 export async function createRelayEngine(config: B2buaServerConfig, log: Logger): Promise<MediaEngine> {
-  const addresses = mediaAddresses(config);
-  const binders = {
-    audio: new PortRangeBinder(config.audioPort, addresses.bind, 'audio-port'),
-    video: new PortRangeBinder(config.videoPort, addresses.bind, 'video-port'),
-  };
+  const addresses = familyAddresses(config);
+  const byFamily = new Map([4, 6].map((f) => {
+    const a = addresses.forFamily(f as 4 | 6);
+    return [f, { advertised: a.advertised, audio: new PortRangeBinder(config.audioPort, a.bind, 'audio-port'), video: new PortRangeBinder(config.videoPort, a.bind, 'video-port') }];
+  }));
+  const binders = (family: 4 | 6 | undefined): RelayBinders => byFamily.get(family ?? addresses.defaultFamily)!;
   const sessions = new Set<RelaySession>();
   let nextId = 1;
   return {
@@ -28,7 +29,7 @@ export async function createRelayEngine(config: B2buaServerConfig, log: Logger):
       ),
     },
     async createSession(options: MediaSessionOptions): Promise<MediaSession> {
-      const session = new RelaySession(`relay-${nextId++}`, options, binders, addresses.advertised, log.child({ callId: options.callId }), () => sessions.delete(session));
+      const session = new RelaySession(`relay-${nextId++}`, options, binders, log.child({ callId: options.callId }), () => sessions.delete(session));
       sessions.add(session);
       return session;
     },

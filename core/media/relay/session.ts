@@ -72,6 +72,13 @@ function receivesFrom(d: StreamParams['direction']): boolean {
   return d === 'sendrecv' || d === 'recvonly';
 }
 
+/** The sockets and announced address of one IP family. */
+export interface RelayBinders {
+  readonly audio: PortRangeBinder;
+  readonly video: PortRangeBinder;
+  readonly advertised: string;
+}
+
 export class RelaySession implements MediaSession {
   private readonly streams = new Map<string, Stream>();
   private readonly pending = new Map<string, Promise<Stream>>();
@@ -84,8 +91,7 @@ export class RelaySession implements MediaSession {
   constructor(
     readonly id: string,
     private readonly options: MediaSessionOptions,
-    private readonly binders: { audio: PortRangeBinder; video: PortRangeBinder },
-    private readonly advertised: string,
+    private readonly binders: (family: 4 | 6 | undefined) => RelayBinders,
     private readonly log: Logger,
     private readonly onClosed: () => void,
   ) {
@@ -100,15 +106,16 @@ export class RelaySession implements MediaSession {
     return this.closed ? 0 : this.streams.size * 2;
   }
 
-  allocate(leg: LegId, index: number, kind: MediaKind): Promise<LocalEndpoint> {
+  allocate(leg: LegId, index: number, kind: MediaKind, _encryption?: unknown, family?: 4 | 6): Promise<LocalEndpoint> {
     if (this.closed) return Promise.reject(b2buaError('B2BUA_MEDIA_SESSION_CLOSED', {}));
     const key = `${leg}${index}`;
     const existing = this.pending.get(key);
     if (existing) return existing.then((s) => s.endpoint);
-    const p = this.binders[kind].bindPair().then((pair) => {
+    const binders = this.binders(family);
+    const p = binders[kind].bindPair().then((pair) => {
       const stream: Stream = {
         leg, index, kind, pair,
-        endpoint: { address: this.advertised, rtpPort: pair.rtpPort, rtcpPort: pair.rtcpPort },
+        endpoint: { address: binders.advertised, rtpPort: pair.rtpPort, rtcpPort: pair.rtcpPort },
         params: undefined, latchedRtp: undefined, latchedRtcp: undefined, latch: { rtp: newLatch(), rtcp: newLatch() },
         stats: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rejectedSource: 0, lastPacketAt: 0, rejectedWrongAddress: 0, rejectedWrongPort: 0, relatches: 0 },
       };

@@ -29,7 +29,7 @@ describe('relay latching (plain RTP)', () => {
 
   it('a relay session: a stranger first from another port loses the latch to the SDP port; RTP and RTCP counted per reason', async () => {
     const binder = new PortRangeBinder({ min: 0, max: 0 }, '127.0.0.1');
-    const session = new RelaySession('t', { callId: 't', noRtpTimeoutMs: 0 }, { audio: binder, video: binder }, '127.0.0.1', silentLogger(), () => undefined);
+    const session = new RelaySession('t', { callId: 't', noRtpTimeoutMs: 0 }, () => ({ audio: binder, video: binder, advertised: '127.0.0.1' }), silentLogger(), () => undefined);
     const sock = async () => {
       const s = dgram.createSocket('udp4');
       await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
