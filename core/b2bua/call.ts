@@ -334,6 +334,8 @@ export class Call implements CallInDialog {
     } else if (e.type === 'failed') {
       this.log.error({ reason: e.reason }, 'media failed');
       void this.end('media-failed', [500, 'Server Internal Error (media)']);
+    } else if (e.type === 'dtmf') {
+      this.inDialog.dtmf.onMediaDtmf(e.leg, e.digit, e.durationMs);
     } else this.log.info({ event: e.type, leg: e.leg, detail: e.detail }, 'media event');
   }
 

@@ -8,6 +8,7 @@ import { OTHER_LEG, type LegId } from '../vocabulary/index.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/stack.js';
 import type { CallContext, CallInDialog } from './call-context.js';
+import { DtmfConversion } from './dtmf-conversion.js';
 import { methodRefusal } from './method-refusal.js';
 import { OfferExchange } from './offer-exchange.js';
 import { Transfers } from './transfer.js';
@@ -16,12 +17,15 @@ export class InDialogRequests {
   /** re-INVITE / UPDATE handling and our session refreshes. */
   readonly offers: OfferExchange;
   private readonly transfers: Transfers;
+  /** DTMF between a leg with telephone-event and one without. */
+  readonly dtmf: DtmfConversion;
   /** The legs that sent BYE (not sent one at teardown). */
   readonly byeFrom: Record<LegId, boolean> = { a: false, b: false };
 
   constructor(private readonly call: CallInDialog, private readonly ctx: Pick<CallContext, 'stack' | 'contact' | 'capabilities' | 'findByDialog' | 'hooks' | 'config'>) {
     this.offers = new OfferExchange(call, ctx);
     this.transfers = new Transfers(call, ctx);
+    this.dtmf = new DtmfConversion(call);
   }
 
   onRequest(leg: LegId, req: SipRequest, tx: ServerTransaction): void {
@@ -39,6 +43,9 @@ export class InDialogRequests {
         this.guard(this.offers.onOffer(leg, req, tx), tx);
         return;
       case 'INFO':
+        if (this.dtmf.onInfo(leg, req, tx)) return;
+        this.relay(leg, req, tx);
+        return;
       case 'MESSAGE':
         this.relay(leg, req, tx);
         return;

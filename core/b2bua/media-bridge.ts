@@ -11,8 +11,8 @@ import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
 import type { IceCandidate, MediaLine, ParsedSdp } from '../sdp/model.js';
 import {
-  answerKeys, answerSetup, bothAllow, hasMediaCodec, intersectCodecs, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys, restrictCodecs,
-  roleFromAnswer, type OfferedKey,
+  answerKeys, answerSetup, bothAllow, hasMediaCodec, intersectCodecs, isTelephoneEvent, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys,
+  restrictCodecs, roleFromAnswer, type OfferedKey,
 } from '../sdp/negotiate.js';
 
 interface StreamState {
@@ -249,7 +249,7 @@ export class MediaBridge {
     const streams: OutStream[] = [];
     for (const m of theirOffer.media) {
       const a = answer.media[m.index];
-      const codecs = a && a.enabled && isAv(m.kind) ? intersectCodecs(m.codecs, a.codecs) : [];
+      const codecs = a && a.enabled && isAv(m.kind) ? this.withTelephoneEvent(m, intersectCodecs(m.codecs, a.codecs)) : [];
       const enabled = !!a && a.enabled && isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
       if (!enabled) {
         streams.push(refused(m, off.encryption));
@@ -263,6 +263,25 @@ export class MediaBridge {
       streams.push(this.answerStream(off, m, codecs, direction));
     }
     return this.finishAnswer(off, streams);
+  }
+
+  /**
+   * An engine that converts DTMF (sendDtmf): the offerer keeps the telephone-event it offered even when the other leg
+   * did not answer it, as liblinphone negotiates each leg on its own; its events then go to the other leg as SIP INFO.
+   */
+  private withTelephoneEvent(offer: MediaLine, codecs: OutStream['codecs']): OutStream['codecs'] {
+    if (offer.kind !== 'audio' || !this.session.sendDtmf || codecs.some(isTelephoneEvent)) return codecs;
+    const te = offer.codecs.find(isTelephoneEvent);
+    return te ? [...codecs, te] : codecs;
+  }
+
+  /** telephone-event in both our SDP and the peer's for a stream (RFC 4733 negotiated on this leg), with the peer's PT. */
+  telephoneEvent(leg: LegId, index: number): { pt: number; clockRate: number } | undefined {
+    const ours = this.legs[leg].local?.[index];
+    const theirs = this.legs[leg].remote?.media[index];
+    if (!ours?.enabled || !theirs?.enabled || ours.kind !== 'audio' || !ours.codecs.some(isTelephoneEvent)) return undefined;
+    const te = theirs.codecs.find(isTelephoneEvent);
+    return te ? { pt: te.pt, clockRate: te.rate || 8000 } : undefined;
   }
 
   /** Answer an offer from `from` ourselves, keeping what was negotiated (a change the other leg need not see). */
@@ -380,6 +399,7 @@ export class MediaBridge {
         rtcpMux,
         direction: theirs ? negotiatedDirection(ours.direction, theirs.direction) : mirrorDirection(ours.direction),
         payloadTypes: ours.codecs.map((c) => c.pt),
+        ...(this.telephoneEvent(leg.id, i) ? { telephoneEvent: this.telephoneEvent(leg.id, i)! } : {}),
         encryption: leg.encryption,
         ...(st.srtp ? { srtp: st.srtp } : {}),
         ...(leg.encryption === 'dtls-srtp' && st.dtlsRole && theirs?.fingerprint ? { dtls: { role: st.dtlsRole, remoteFingerprint: theirs.fingerprint } } : {}),

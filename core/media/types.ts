@@ -41,6 +41,8 @@ export interface StreamParams {
   readonly direction: Direction;
   /** RTP payload types relayed (informational; the relay does not transcode). */
   readonly payloadTypes?: readonly number[];
+  /** RFC 4733 telephone-event negotiated with this leg's peer (both SDPs have it): its payload type and clock rate. */
+  readonly telephoneEvent?: { readonly pt: number; readonly clockRate: number };
   readonly encryption: EncryptionMode;
   /** SDES: key we encrypt with (we send) and the peer's key we decrypt with. */
   readonly srtp?: { readonly send: SrtpKey; readonly recv: SrtpKey };
@@ -132,7 +134,9 @@ export type MediaEvent =
   | { readonly type: 'leg-silent'; readonly leg: LegId; readonly silentForMs: number }
   /** The session cannot go on (worker died, pipeline error, DTLS/ZRTP failure): the call must end. */
   | { readonly type: 'failed'; readonly reason: string; readonly handshake?: 'dtls' | 'zrtp' }
-  | { readonly type: 'dtls-connected' | 'zrtp-secured'; readonly leg: LegId; readonly detail?: string };
+  | { readonly type: 'dtls-connected' | 'zrtp-secured'; readonly leg: LegId; readonly detail?: string }
+  /** An RFC 4733 event received on `leg` and not forwarded (the other leg did not negotiate telephone-event), once per event. */
+  | { readonly type: 'dtmf'; readonly leg: LegId; readonly digit: string; readonly durationMs: number };
 
 export interface MediaSessionOptions {
   /** Signalling call id, for logs. */
@@ -155,6 +159,11 @@ export interface MediaSession {
   configure(leg: LegId, params: LegParams): Promise<void>;
   stats(): Promise<SessionStats>;
   onEvent(listener: (event: MediaEvent) => void): void;
+  /**
+   * Engines that convert DTMF: send `digit` as RFC 4733 events on stream `index` of `leg` (which negotiated telephone-event);
+   * false when it cannot (no such stream, no telephone-event, nothing sent on it yet). Absent = no DTMF conversion.
+   */
+  sendDtmf?(leg: LegId, index: number, digit: string, durationMs: number): boolean;
   /** Stop relaying, free ports; resolves with the final statistics. Idempotent. */
   close(): Promise<SessionStats>;
 }

@@ -1,7 +1,8 @@
 /**
  * The plain RTP relay (`media-engine = relay`): node dgram sockets, no transcoding, no SRTP.
  * One RTP + one RTCP socket per leg/stream; symmetric RTP with latching; per-stream statistics;
- * `leg-silent` after noRtpTimeoutMs without RTP. RFC 4733 telephone-events are RTP like any other.
+ * `leg-silent` after noRtpTimeoutMs without RTP. RFC 4733 telephone-events are relayed like any other RTP, except towards a leg
+ * that did not negotiate telephone-event: then they are reported (`dtmf` events) and dropped, and sendDtmf() injects them.
  */
 import type { Logger } from '../../vocabulary/index.js';
 import type { B2buaServerConfig } from '../../config/server-config.js';

@@ -4,6 +4,10 @@ import { b2buaError } from '../../errors/index.js';
 import type { Logger, LegId, MediaKind } from '../../vocabulary/index.js';
 import type { LegParams, LocalEndpoint, MediaEvent, MediaSession, MediaSessionOptions, SessionStats, StreamParams, StreamStats } from '../types.js';
 import type { BoundPair, PortRangeBinder } from './sockets.js';
+import { DtmfDetector, eventPackets, rtpPayloadType } from '../dtmf.js';
+
+/** RFC 4733 events sent 50 ms apart (RFC 4733 section 2.5.1.2). */
+const DTMF_PACKET_SPACING_MS = 50;
 
 interface Peer { address: string; port: number }
 
@@ -53,6 +57,10 @@ interface Stream {
   latchedRtp: Peer | undefined;
   latchedRtcp: Peer | undefined;
   latch: { rtp: Latch; rtcp: Latch };
+  /** Telephone-events received on this stream that the other leg cannot take (created on the first one). */
+  dtmf: DtmfDetector | undefined;
+  /** What we last sent on this stream, and how many packets we inserted (DTMF) so far: forwarded sequence numbers are shifted by it. */
+  out: { ssrc: number; seq: number; timestamp: number; at: number; seqOffset: number } | undefined;
   stats: {
     packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rejectedSource: number; lastPacketAt: number;
     rejectedWrongAddress: number; rejectedWrongPort: number; relatches: number;
@@ -116,7 +124,7 @@ export class RelaySession implements MediaSession {
       const stream: Stream = {
         leg, index, kind, pair,
         endpoint: { address: binders.advertised, rtpPort: pair.rtpPort, rtcpPort: pair.rtcpPort },
-        params: undefined, latchedRtp: undefined, latchedRtcp: undefined, latch: { rtp: newLatch(), rtcp: newLatch() },
+        params: undefined, latchedRtp: undefined, latchedRtcp: undefined, latch: { rtp: newLatch(), rtcp: newLatch() }, dtmf: undefined, out: undefined,
         stats: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rejectedSource: 0, lastPacketAt: 0, rejectedWrongAddress: 0, rejectedWrongPort: 0, relatches: 0 },
       };
       if (this.closed) { pair.rtp.close(); pair.rtcp.close(); throw b2buaError('B2BUA_MEDIA_SESSION_CLOSED', {}); }
@@ -165,6 +173,11 @@ export class RelaySession implements MediaSession {
       this.silence[s.leg] = { since: s.stats.lastPacketAt, reported: false };
     }
     const other = this.streams.get(`${s.leg === 'a' ? 'b' : 'a'}${s.index}`);
+    const te = s.params.telephoneEvent;
+    if (!rtcp && te && !other?.params?.telephoneEvent && packet.length >= 12 && rtpPayloadType(packet) === te.pt) {
+      this.detectDtmf(s, te.clockRate, packet);
+      return;
+    }
     if (!other?.params?.enabled || !other.params.remote) return;
     if (!rtcp && !sendsTo(other.params.direction)) return;
     this.forward(other, packet, rtcp);
@@ -179,9 +192,48 @@ export class RelaySession implements MediaSession {
     const dest = rtcp && !viaMux
       ? to.latchedRtcp ?? { address: remote.address, port: remote.rtcpPort }
       : to.latchedRtp ?? { address: remote.address, port: remote.rtpPort };
+    if (!rtcp && packet.length >= 12) {
+      const offset = to.out?.seqOffset ?? 0;
+      if (offset !== 0) packet.writeUInt16BE((packet.readUInt16BE(2) + offset) & 0xffff, 2);
+      to.out = { ssrc: packet.readUInt32BE(8), seq: packet.readUInt16BE(2), timestamp: packet.readUInt32BE(4), at: Date.now(), seqOffset: offset };
+    }
     to.stats.packetsOut++;
     to.stats.bytesOut += packet.length;
     socket.send(packet, dest.port, dest.address);
+  }
+
+  private detectDtmf(s: Stream, clockRate: number, packet: Buffer): void {
+    s.dtmf ??= new DtmfDetector(clockRate);
+    const before = s.dtmf.dropped;
+    const d = s.dtmf.push(packet);
+    if (s.dtmf.dropped !== before) this.log.debug({ leg: s.leg, dropped: s.dtmf.dropped }, 'DTMF event over the rate bound dropped');
+    if (d) this.emit({ type: 'dtmf', leg: s.leg, digit: d.digit, durationMs: d.durationMs });
+  }
+
+  /** RFC 4733 packets on the stream's SSRC, sequence numbers continuing it (later forwarded packets shifted), 50 ms apart. */
+  sendDtmf(leg: LegId, index: number, digit: string, durationMs: number): boolean {
+    const to = this.streams.get(`${leg}${index}`);
+    const te = to?.params?.telephoneEvent;
+    if (!to || !te || !to.params?.enabled || !to.params.remote || !to.out || this.closed) return false;
+    const out = to.out;
+    const timestamp = (out.timestamp + Math.round(((Date.now() - out.at) * te.clockRate) / 1000)) >>> 0;
+    const packets = eventPackets(digit, durationMs, te.pt, te.clockRate, { ssrc: out.ssrc, seq: 0, timestamp });
+    if (packets.length === 0) return false;
+    packets.forEach((p, i) => {
+      const timer = setTimeout(() => {
+        if (this.closed || !to.out || !to.params?.remote) return;
+        to.out.seqOffset++;
+        to.out.seq = (to.out.seq + 1) & 0xffff;
+        p.writeUInt16BE(to.out.seq, 2);
+        p.writeUInt32BE(to.out.ssrc, 8);
+        const dest = to.latchedRtp ?? { address: to.params.remote.address, port: to.params.remote.rtpPort };
+        to.stats.packetsOut++;
+        to.stats.bytesOut += p.length;
+        to.pair.rtp.send(p, dest.port, dest.address);
+      }, i * DTMF_PACKET_SPACING_MS);
+      timer.unref();
+    });
+    return true;
   }
 
   private checkSilence(): void {
