@@ -81,7 +81,7 @@ describe('relay engine: DTMF when only one leg negotiated telephone-event', () =
 
   it('drops the events leg B did not negotiate and reports each once; sends RFC 4733 on leg A, later packets shifted by the inserted ones', async () => {
     const binder = new PortRangeBinder({ min: 0, max: 0 }, '127.0.0.1');
-    const session = new RelaySession('t', { callId: 't', noRtpTimeoutMs: 0 }, { audio: binder, video: binder }, '127.0.0.1', silentLogger(), () => undefined);
+    const session = new RelaySession('t', { callId: 't', noRtpTimeoutMs: 0 }, () => ({ audio: binder, video: binder, advertised: '127.0.0.1' }), silentLogger(), () => undefined);
     const [caller, callee] = [await sock(), await sock()];
     const atCaller: Buffer[] = [];
     const atCallee: Buffer[] = [];
