@@ -269,6 +269,8 @@ async function main(): Promise<number> {
       calls_failed_on_killed_worker: onKilled.length,
       calls_failed_otherwise: otherFailures.length,
       failure_reasons_otherwise: reasons,
+      // admission control (core/b2bua/admission.ts): shed load, still counted as failed above
+      calls_refused_media_overloaded: failed.filter((r) => /\b503\b.*media workers overloaded/.test(r.failed!)).length,
       max_live_calls: maxLive,
       setup_ms: (() => {
         const v = results.flatMap((r) => (r.setupMs === undefined ? [] : [r.setupMs])).sort((a, b) => a - b);
