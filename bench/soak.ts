@@ -30,6 +30,11 @@ const MINUTES = arg('minutes', 10, 0.1, 60);
 const CPS = arg('cps', 20, 0.1, 100);
 const KILL_EVERY_S = arg('kill-every', 120, 0, 3600); // 0: no kill
 const HOLD_S = arg('hold', 5, 1, 60);
+/** NODE_OPTIONS of the daemon (its media workers inherit it), e.g. "--max-semi-space-size=2": bounds V8's heap sizing. */
+const NODE_OPTIONS = ((): string | undefined => {
+  const i = process.argv.indexOf('--node-options');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
 const WORKERS = 2;
 const SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
 const LOAD_MS = MINUTES * 60_000;
@@ -75,6 +80,17 @@ const rssKb = (pid: number): number => {
     return -1;
   }
 };
+
+/** The daemon's V8 heap (prom-client's default metrics on /metrics), KiB: used and total (what V8 reserved). */
+async function heapKb(b2bua: B2buaDaemon): Promise<{ used: number; total: number }> {
+  try {
+    const text = await (await fetch(`http://${b2bua.adminAddress}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    const read = (name: string): number => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024);
+    return { used: read('nodejs_heap_size_used_bytes'), total: read('nodejs_heap_size_total_bytes') };
+  } catch {
+    return { used: -1, total: -1 };
+  }
+}
 
 /** The media workers of the daemon, from /proc (a stuck worker does not answer /health): children running worker/main. */
 function workerPids(daemonPid: number): number[] {
@@ -157,6 +173,7 @@ async function main(): Promise<number> {
     settings: { application: 'trenscrypter', 'media-engine': 'gstreamer', 'media-workers': WORKERS, 'max-calls': 2000 },
     extraIni: `[b2bua-server::trenscrypter]\noutgoing-enc-regex=sdes sip:bob@.*\noutgoing-srtp-regex=${SUITE} sip:bob@.*`,
     maxSeconds: BUDGET_MS / 1000,
+    ...(NODE_OPTIONS ? { env: { NODE_OPTIONS } } : {}),
   });
   try {
     const main = b2bua.process.pid;
@@ -168,7 +185,7 @@ async function main(): Promise<number> {
     const fdsStart = { main: fdCount(main), workers: workers0.map(fdCount) };
     const fdKindsStart = { main: fdKinds(main), workers: workers0.map(fdKinds) };
     const cpu0 = process.cpuUsage();
-    const rssSamples: { atS: number; main: number; workers: number[] }[] = [];
+    const rssSamples: { atS: number; main: number; workers: number[]; heapUsed: number; heapTotal: number }[] = [];
     const kills: Kill[] = [];
     const outcomes: Promise<Outcome>[] = [];
     const loadT0 = Date.now();
@@ -193,7 +210,8 @@ async function main(): Promise<number> {
         }
         if (el >= nextSample) {
           nextSample += 10_000;
-          rssSamples.push({ atS: Number((el / 1000).toFixed(1)), main: rssKb(main), workers: workerPids(main).map(rssKb) });
+          const heap = await heapKb(b2bua);
+          rssSamples.push({ atS: Number((el / 1000).toFixed(1)), main: rssKb(main), workers: workerPids(main).map(rssKb), heapUsed: heap.used, heapTotal: heap.total });
           const c = await b2bua.counters().catch(() => undefined);
           if (c) maxLive = Math.max(maxLive, c.calls);
         }
@@ -201,7 +219,8 @@ async function main(): Promise<number> {
       }
       outcomes.push(oneCall(caller, answerer, target));
     }
-    const atLoadEnd = { atS: since(), main: rssKb(main), workers: workerPids(main).map(rssKb) };
+    const heapEnd = await heapKb(b2bua);
+    const atLoadEnd = { atS: since(), main: rssKb(main), workers: workerPids(main).map(rssKb), heapUsed: heapEnd.used, heapTotal: heapEnd.total };
     const cpuUsed = process.cpuUsage(cpu0);
     const results = await Promise.all(outcomes);
     let drained: Counters | undefined;
@@ -214,7 +233,7 @@ async function main(): Promise<number> {
     const workersEnd = workerPids(main);
     const fdsEnd = { main: fdCount(main), workers: workersEnd.map(fdCount) };
     const fdKindsEnd = { main: fdKinds(main), workers: workersEnd.map(fdKinds) };
-    const rssDrained = { main: rssKb(main), workers: workersEnd.map(rssKb) };
+    const rssDrained = { main: rssKb(main), workers: workersEnd.map(rssKb), heap: await heapKb(b2bua) };
     const { callIds, deadPids } = workerDeathsInLog(b2bua);
 
     const failed = results.filter((r) => r.failed);
@@ -241,7 +260,7 @@ async function main(): Promise<number> {
       },
     };
     const report = {
-      command: `npx tsx bench/soak.ts --minutes ${MINUTES} --cps ${CPS} --kill-every ${KILL_EVERY_S} --hold ${HOLD_S}`,
+      command: `npx tsx bench/soak.ts --minutes ${MINUTES} --cps ${CPS} --kill-every ${KILL_EVERY_S} --hold ${HOLD_S}${NODE_OPTIONS ? ` --node-options '${NODE_OPTIONS}'` : ''}`,
       media: `SDES ${SUITE} on both legs (trenscrypter, media-engine=gstreamer, ${WORKERS} media workers), ${HOLD_S} s of PCMU SRTP each way per call`,
       warmup_calls_failed: warmup.filter((r) => r.failed).length,
       calls_attempted: results.length,
@@ -250,6 +269,8 @@ async function main(): Promise<number> {
       calls_failed_on_killed_worker: onKilled.length,
       calls_failed_otherwise: otherFailures.length,
       failure_reasons_otherwise: reasons,
+      // admission control (core/b2bua/admission.ts): shed load, still counted as failed above
+      calls_refused_media_overloaded: failed.filter((r) => /\b503\b.*media workers overloaded/.test(r.failed!)).length,
       max_live_calls: maxLive,
       setup_ms: (() => {
         const v = results.flatMap((r) => (r.setupMs === undefined ? [] : [r.setupMs])).sort((a, b) => a - b);
@@ -275,8 +296,15 @@ async function main(): Promise<number> {
           const mid = rssSamples.find((x) => x.atS * 1000 >= LOAD_MS / 2) ?? warm;
           return driftPct(mid.main, atLoadEnd.main);
         })(),
+        // where the daemon's growth is: V8's heap (used: live objects + garbage not yet collected; total: what V8 reserved) or outside it
+        heap_used_kb: { start: warm.heapUsed, end: atLoadEnd.heapUsed, after_drain: rssDrained.heap.used },
+        heap_total_kb: { start: warm.heapTotal, end: atLoadEnd.heapTotal, after_drain: rssDrained.heap.total },
+        outside_heap_kb: { start: warm.main - warm.heapTotal, end: atLoadEnd.main - atLoadEnd.heapTotal, after_drain: rssDrained.main - rssDrained.heap.total },
+        growth_kb: { rss: atLoadEnd.main - warm.main, heap_total: atLoadEnd.heapTotal - warm.heapTotal, outside_heap: atLoadEnd.main - atLoadEnd.heapTotal - (warm.main - warm.heapTotal) },
         workers: { start_kb: warm.workers, end_kb: atLoadEnd.workers, after_drain_kb: rssDrained.workers, note: 'a killed worker is replaced by a fresh one: informative only' },
-        samples: rssSamples.map((s) => [s.atS, s.main]),
+        node_options: NODE_OPTIONS ?? null,
+        samples_note: '[s, main RSS KiB, heap used KiB, heap total KiB, worker RSS KiB...]',
+        samples: rssSamples.map((s) => [s.atS, s.main, s.heapUsed, s.heapTotal, ...s.workers]),
       },
       loadavg: { start: loadStart, end: os.loadavg().map((x) => Number(x.toFixed(2))), cpus: os.availableParallelism() },
       duration_s: since(),

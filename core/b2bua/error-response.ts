@@ -2,6 +2,7 @@
 import { B2buaError, isB2buaError } from '../errors/index.js';
 import { CallRejection } from '../plugin-api/index.js';
 import { reasonPhrase, type SipResponse } from '../sip/message.js';
+import { OVERLOAD_RETRY_AFTER_S } from './admission.js';
 
 /** A B2buaError with a SIP status → `[status, 'Reason Phrase (reason)']` (the reason without its code); anything else → undefined. */
 export function errorResponse(e: unknown): [number, string] | undefined {
@@ -26,6 +27,7 @@ export function errorHeaders(e: unknown, contact: string): [string, string][] {
     return [['warning', `399 ${warnAgent(contact)} "${text}"`]];
   }
   if (isB2buaError(e, 'B2BUA_MEDIA_PORTS_EXHAUSTED')) return [['retry-after', String(PORTS_EXHAUSTED_RETRY_AFTER_S)]];
+  if (isB2buaError(e, 'B2BUA_MEDIA_OVERLOADED')) return [['retry-after', String(OVERLOAD_RETRY_AFTER_S)]];
   return [];
 }
 

@@ -10,10 +10,11 @@ import { Dialog } from '../sip/dialog.js';
 import { randomToken, type SipRequest, type SipResponse } from '../sip/message.js';
 import { SipStack, type Flow, type ServerTransaction } from '../sip/stack.js';
 import type { Transport } from '../sip/transport.js';
+import { Admission } from './admission.js';
 import { Call } from './call.js';
 import { callResult, type CallEnded } from './call-results.js';
 import type { CallContext } from './call-context.js';
-import { errorResponse } from './error-response.js';
+import { errorHeaders, errorResponse } from './error-response.js';
 import { boundUri, loadTls, parseListenUris } from './listen.js';
 import { loopVerdict } from './loop.js';
 import { ALLOW, methodRefusal } from './method-refusal.js';
@@ -49,12 +50,17 @@ export class B2buaServerImpl implements B2buaServer {
   /** Bridged subscriptions (SUBSCRIBE / NOTIFY, core/b2bua/subscriptions.ts) and the plugins' own. */
   private readonly subscriptions: Subscriptions;
   private idle: (() => void) | undefined;
+  private readonly admission: Admission;
 
   constructor(readonly options: B2buaServerOptions) {
     this.log = options.log;
     this.userAgent = userAgentOf(options.config.userAgent, options.version);
     isolateTaps(options.hooks.callRecord, this.log, 'callRecord');
     this.stack = new SipStack(this.log.child({ component: 'sip' }), this.userAgent);
+    const { mediaMaxPendingSetups, mediaMaxSetupLatency, mediaMaxSessionsPerWorker } = options.config;
+    this.admission = new Admission(options.media, {
+      maxPendingSetups: mediaMaxPendingSetups, maxSetupLatencyMs: mediaMaxSetupLatency, maxSessionsPerWorker: mediaMaxSessionsPerWorker,
+    }, this.log);
     this.stack.keepalive = options.config.enableKeepalive !== false;
     this.stack.streamLimits = {
       maxConnections: options.config.maxConnections, maxConnectionsPerAddress: options.config.maxConnectionsPerAddress,
@@ -176,6 +182,14 @@ export class B2buaServerImpl implements B2buaServer {
       tx.send(tx.response(486, 'Busy Here (max-calls reached)', randomToken(8)));
       return;
     }
+    const overloaded = this.admission.check();
+    if (overloaded) {
+      const [status, phrase] = errorResponse(overloaded)!;
+      const res = tx.response(status, phrase, randomToken(8));
+      for (const [name, value] of errorHeaders(overloaded, this.contact())) res.set(name, value);
+      tx.send(res);
+      return;
+    }
     this.callsTotal++;
     const call = new Call(this.callContext, req, tx, this.callsTotal);
     this.live.add(call);
@@ -281,6 +295,7 @@ export class B2buaServerImpl implements B2buaServer {
       mediaPorts: media.portsInUse,
       callsTotal: this.callsTotal,
       loopsDetected: this.loopsDetected,
+      mediaOverloadRefused: this.admission.refused,
       strayResponsesDropped: this.strayResponsesDropped,
       dtlsFailures: media.dtlsFailures ?? 0,
       zrtpFailures: media.zrtpFailures ?? 0,

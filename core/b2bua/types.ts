@@ -37,6 +37,8 @@ export interface ServerCounters {
   readonly callsTotal: number;
   /** Our own leg B INVITEs the proxy sent back to us, answered 482 Loop Detected (core/b2bua/loop.ts). */
   readonly loopsDetected: number;
+  /** New INVITEs answered 503 because the media workers were over an admission bound (core/b2bua/admission.ts). */
+  readonly mediaOverloadRefused?: number;
   /** 2xx responses to INVITE matching no transaction nor call leg of ours, dropped (no ACK, no BYE, no DNS). */
   readonly strayResponsesDropped: number;
   /** Calls ended because a DTLS-SRTP handshake failed or a peer certificate did not match its SDP fingerprint. */

@@ -145,6 +145,22 @@ export type B2buaServerConfig = {
   /** `media-workers` (default `0`): (extension) Number of media worker processes; 0 = one per CPU core. */
   readonly mediaWorkers: number;
   /**
+   * `media-max-pending-setups` (default `16`): (extension) Admission control: a new INVITE is answered 503 with
+   * Retry-After when every media worker has at least this many requests waiting for an answer; 0 = no bound.
+   */
+  readonly mediaMaxPendingSetups: number;
+  /**
+   * `media-max-setup-latency` (default `2000`): (extension) Admission control, milliseconds: a new INVITE is
+   * answered 503 with Retry-After when every media worker took at least this long to answer a request in the last
+   * 5 seconds (or has one waiting that long); 0 = no bound.
+   */
+  readonly mediaMaxSetupLatency: number;
+  /**
+   * `media-max-sessions-per-worker` (default `0`): (extension) Admission control: a new INVITE is answered 503
+   * with Retry-After when every media worker holds this many media sessions; 0 = no cap.
+   */
+  readonly mediaMaxSessionsPerWorker: number;
+  /**
    * `admin-address` (default `""`): (extension) host:port of the HTTP admin interface (GET /health, /ready,
    * /metrics, /counters, /calls), loopback only; empty = off.
    */

@@ -80,6 +80,10 @@ export const CATALOG = {
     message: 'no free RTP/RTCP port pair in {key}={min}-{max} on {address} (widen {key} in [b2bua-server]: each call takes two pairs per stream)',
     fix: 'all media ports of a range are in use: the call is answered 503 with Retry-After; widen audio-port / video-port', status: 503,
   },
+  B2BUA_MEDIA_OVERLOADED: {
+    message: 'media workers overloaded: {why}', status: 503,
+    fix: 'new calls are answered 503 with Retry-After until a media worker is under the bounds: add media-workers (CPU), or raise media-max-pending-setups / media-max-setup-latency / media-max-sessions-per-worker',
+  },
   // ---- media workers (reported by the parent under their category, with the session as context)
   B2BUA_MEDIA_WORKER_LOST: { message: 'media worker {pid} {what}', fix: 'a media worker exited or crashed: see the media worker errors before it', category: 'B2BUA_MEDIA_FAILED' },
   B2BUA_MEDIA_WORKER_TIMEOUT: { message: 'media worker {pid} did not answer {op} within {ms} ms', fix: 'a media worker is stuck or overloaded', category: 'B2BUA_MEDIA_FAILED' },

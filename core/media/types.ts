@@ -200,5 +200,19 @@ export interface MediaEngine {
   counters(): MediaEngineCounters;
   /** Whether the engine can take calls (its workers answer); absent = always healthy (in-process engines). */
   health?(): Promise<MediaHealth>;
+  /** How loaded the media workers are, read synchronously for admission control; absent = never overloaded (in-process engines). */
+  load?(): MediaLoad;
   close(): Promise<void>;
+}
+
+/** Each media worker's queue as the signalling process sees it (core/b2bua/admission.ts). */
+export interface MediaLoad {
+  readonly workers: readonly {
+    readonly alive: boolean;
+    /** Requests sent, not answered yet. */
+    readonly pending: number;
+    /** Longest recent answer time (or oldest waiting request), ms. */
+    readonly latencyMs: number;
+    readonly sessions: number;
+  }[];
 }

@@ -67,6 +67,10 @@ export function createMetrics(source: MetricsSource, inputs: MetricsInputs = {})
   total('sip_connections_refused_total', 'TCP/TLS connections closed unread: over max-connections or max-connections-per-address.', (c) => c.sipConnections.refusedTotal + c.sipConnections.refusedPerAddress);
   total('sip_connections_timed_out_total', 'TCP/TLS connections closed by sip-header-timeout or sip-idle-timeout.', (c) => c.sipConnections.headerTimeout + c.sipConnections.idleClosed);
   total('sip_loops_detected_total', 'Our own leg B INVITEs that came back, answered 482.', (c) => c.loopsDetected);
+  new Counter({
+    name: `${PREFIX}calls_refused_total`, help: 'New INVITEs refused before any call state, by reason.', labelNames: ['reason'], registers: [registry],
+    collect() { this.reset(); this.inc({ reason: 'media_overloaded' }, source.counters().mediaOverloadRefused ?? 0); },
+  });
   total('dtls_failures_total', 'Calls ended because a DTLS-SRTP handshake or fingerprint check failed.', (c) => c.dtlsFailures);
   total('zrtp_failures_total', 'Calls ended because ZRTP failed.', (c) => c.zrtpFailures);
 

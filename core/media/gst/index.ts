@@ -12,7 +12,7 @@ import { SRTP_SUITES, type Logger, type SrtpSuite } from '../../vocabulary/index
 import type { B2buaServerConfig } from '../../config/server-config.js';
 import { familyAddresses } from '../addresses.js';
 import { loadDtlsCertificate, type DtlsCertificate } from '../dtls-certificate.js';
-import type { MediaEngine, MediaEngineCounters, MediaHealth, MediaSession, MediaSessionOptions } from '../types.js';
+import type { MediaEngine, MediaEngineCounters, MediaHealth, MediaLoad, MediaSession, MediaSessionOptions } from '../types.js';
 import { PortPool } from './port-pool.js';
 import { GstMediaSession, toB2buaError } from './session.js';
 import { WorkerPool, type WorkerSlot } from './worker-pool.js';
@@ -141,6 +141,15 @@ class GstMediaEngine implements MediaEngine {
     return {
       sessions: this.sessions.size, portsInUse: this.pools.audio.inUse + this.pools.video.inUse, dtlsFailures: this.failures.dtls, zrtpFailures: this.failures.zrtp,
       workerRestarts: this.workers.restarts,
+    };
+  }
+
+  load(): MediaLoad {
+    const now = Date.now();
+    return {
+      workers: this.workers.slots.map((s) => ({
+        alive: s.channel.alive, pending: s.channel.pendingRequests, latencyMs: s.channel.recentLatencyMs(now), sessions: s.sessions.size,
+      })),
     };
   }
 

@@ -24,7 +24,12 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
+  sentAt: number;
 }
+
+/** How far back answer times count in `recentLatencyMs`: a worker that caught up is admitted again within this. */
+export const LATENCY_WINDOW_MS = 5_000;
+const LATENCY_SAMPLES = 32;
 
 /** Running from sources (tsx) the worker is main.ts and needs the tsx loader; from dist/ it is main.js. */
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -41,6 +46,8 @@ export class WorkerChannel {
   private readonly exitListeners: ((reason: string) => void)[] = [];
   private exited = false;
   private readonly timeoutMs: number;
+  /** The last answers' times (ring): when and how long. */
+  private readonly answered: { at: number; ms: number }[] = [];
 
   private constructor(private readonly child: ChildProcess, timeoutMs: number) {
     this.timeoutMs = timeoutMs;
@@ -77,7 +84,7 @@ export class WorkerChannel {
         this.pending.delete(id);
         reject(b2buaError('B2BUA_MEDIA_WORKER_TIMEOUT', { pid: String(this.child.pid), op, ms: this.timeoutMs }));
       }, this.timeoutMs);
-      this.pending.set(id, { resolve: resolve, reject, timer });
+      this.pending.set(id, { resolve: resolve, reject, timer, sentAt: Date.now() });
       this.child.send({ kind: 'request', id, op, params }, (err) => {
         if (!err) return;
         clearTimeout(timer);
@@ -85,6 +92,19 @@ export class WorkerChannel {
         reject(b2buaError('B2BUA_MEDIA_WORKER_UNREACHABLE', { pid: String(this.child.pid), why: err.message }));
       });
     });
+  }
+
+  /** Requests sent and not answered yet: the worker's queue as the parent sees it. */
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
+  /** The longest answer time of the last LATENCY_WINDOW_MS, or the age of the oldest request still waiting if longer (a stuck worker); 0 when idle. */
+  recentLatencyMs(now = Date.now()): number {
+    let worst = 0;
+    for (const a of this.answered) if (now - a.at <= LATENCY_WINDOW_MS) worst = Math.max(worst, a.ms);
+    for (const p of this.pending.values()) worst = Math.max(worst, now - p.sentAt);
+    return worst;
   }
 
   onEvent(listener: (e: EventMessage) => void): void {
@@ -113,6 +133,9 @@ export class WorkerChannel {
     if (!p) return;
     this.pending.delete(m.id);
     clearTimeout(p.timer);
+    const now = Date.now();
+    if (this.answered.length >= LATENCY_SAMPLES) this.answered.shift();
+    this.answered.push({ at: now, ms: now - p.sentAt });
     if (m.ok) p.resolve(m.result);
     else p.reject(new B2buaError(m.code, m.message));
   }
