@@ -4,6 +4,7 @@
  * (npm `sip` leaves socket 'error' events unhandled), port 0 reports the port actually bound.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
 import { b2buaError, errorReason } from '../errors/index.js';
@@ -94,7 +95,7 @@ export async function openTransport(options: TransportOptions, sink: MessageSink
 }
 
 async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Transport> {
-  const socket = dgram.createSocket({ type: net.isIPv6(options.address) ? 'udp6' : 'udp4' });
+  const socket = dgram.createSocket({ type: net.isIPv6(options.address) ? 'udp6' : 'udp4', lookup: literalFirstLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(options.port, options.address, () => { socket.off('error', reject); resolve(); });
@@ -120,6 +121,16 @@ async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Tr
     sink(msg, { address: rinfo.address, port: rinfo.port }, transport);
   });
   return transport;
+}
+
+/**
+ * dgram runs its lookup on every send, even to an IP literal (dns.lookup then answers on the next tick): an IP literal
+ * (what core/sip/resolve hands the transports) is answered at once, ~1 µs less CPU per send and no tick.
+ */
+export function literalFirstLookup(host: string, family: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = net.isIP(host);
+  if (literal !== 0) callback(null, host, literal);
+  else dns.lookup(host, typeof family === 'number' ? { family } : family, callback);
 }
 
 function key(h: HostPort): string {
