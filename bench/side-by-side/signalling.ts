@@ -47,7 +47,7 @@ export interface SignallingRow {
   wallSeconds: number;
   sustained: boolean;
   cpuPctPinnedCore: number;
-  /** The relay's CPU time per call (ms): cpuPctPinnedCore x 10 / cps. */
+  /** The relay's CPU time per call created (ms), over the UAC's whole run (also when sipp could not keep the rate). */
   cpuMsPerCall: number;
   corePctBusy: number;
   rssMB: number;
@@ -218,7 +218,7 @@ async function level(relayName: SignallingRelay, relay: Relay, calleeShortLog: s
     wallSeconds: Number(wallSeconds.toFixed(2)),
     sustained: failedPct <= MAX_FAILED_PCT && wallSeconds <= seconds * 1.2 + 1,
     ...use,
-    cpuMsPerCall: round((use.cpuPctPinnedCore * 10) / cps),
+    cpuMsPerCall: round((use.cpuPctPinnedCore * 10 * wallSeconds) / Math.max(1, created)),
     inviteInToOutMs: { p50: round(percentile(lat, 50)), p99: round(percentile(lat, 99)), n: lat.length },
   };
 }
