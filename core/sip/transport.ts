@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
+import type { SipMessage } from './message.js';
 import type { TransportProtocol } from './uri.js';
 import { StreamFramer, type FramerError } from './stream-framer.js';
 
@@ -20,8 +21,8 @@ export interface HostPort {
 export interface Transport {
   readonly protocol: TransportProtocol;
   readonly local: HostPort;
-  /** Send bytes to a peer; stream transports reuse the peer's connection or open one. */
-  send(to: HostPort, data: Buffer): Promise<void>;
+  /** Send bytes to a peer; stream transports reuse the peer's connection or open one. `message`: what `data` serializes (for /metrics). */
+  send(to: HostPort, data: Buffer, message?: SipMessage): Promise<void>;
   close(): Promise<void>;
   /** Open connections (stream transports), for counters. */
   connections(): number;
