@@ -130,7 +130,7 @@ async function startKamailioForwarder(runDir: string, calleePort: number): Promi
 
 async function startOurB2bua(runDir: string, calleePort: number, cpuProfDir?: string): Promise<Relay> {
   const b: B2buaDaemon = await startB2bua({
-    ...(cpuProfDir ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfDir}` } } : {}),
+    ...(cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {}),
     runDir,
     outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
     settings: { application: 'trenscrypter', 'media-engine': 'relay', 'max-calls': 100_000 },
