@@ -30,6 +30,10 @@ export interface SignallingOptions {
   readonly seconds: number;
   readonly deadline: number;
   readonly runDir: string;
+  /** Default both. */
+  readonly relays?: readonly SignallingRelay[];
+  /** The daemon runs under node --cpu-prof, its profile written there at exit. */
+  readonly cpuProfDir?: string;
 }
 
 export interface SignallingRow {
@@ -43,6 +47,8 @@ export interface SignallingRow {
   wallSeconds: number;
   sustained: boolean;
   cpuPctPinnedCore: number;
+  /** The relay's CPU time per call created (ms), over the UAC's whole run (also when sipp could not keep the rate). */
+  cpuMsPerCall: number;
   corePctBusy: number;
   rssMB: number;
   threads: number;
@@ -122,8 +128,9 @@ async function startKamailioForwarder(runDir: string, calleePort: number): Promi
   return { address: `127.0.0.1:${port}`, pgid: proc.pid, stop: async () => void (await proc.stop(3000, 'SIGTERM')) };
 }
 
-async function startOurB2bua(runDir: string, calleePort: number): Promise<Relay> {
+async function startOurB2bua(runDir: string, calleePort: number, cpuProfDir?: string): Promise<Relay> {
   const b: B2buaDaemon = await startB2bua({
+    ...(cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {}),
     runDir,
     outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
     settings: { application: 'trenscrypter', 'media-engine': 'relay', 'max-calls': 100_000 },
@@ -200,6 +207,7 @@ async function level(relayName: SignallingRelay, relay: Relay, calleeShortLog: s
   const got = invites(calleeShortLog, 'R', prefix);
   const lat = [...sent].flatMap(([user, t]) => (got.has(user) ? [(got.get(user)! - t) * 1000] : [])).sort((x, y) => x - y);
   const round = (x: number): number => Number(x.toFixed(3));
+  const use = usage(before, after);
   return {
     relay: relayName,
     cps,
@@ -209,7 +217,8 @@ async function level(relayName: SignallingRelay, relay: Relay, calleeShortLog: s
     failedPct,
     wallSeconds: Number(wallSeconds.toFixed(2)),
     sustained: failedPct <= MAX_FAILED_PCT && wallSeconds <= seconds * 1.2 + 1,
-    ...usage(before, after),
+    ...use,
+    cpuMsPerCall: round((use.cpuPctPinnedCore * 10 * wallSeconds) / Math.max(1, created)),
     inviteInToOutMs: { p50: round(percentile(lat, 50)), p99: round(percentile(lat, 99)), n: lat.length },
   };
 }
@@ -224,19 +233,19 @@ export interface SignallingSummary {
 export async function runSignalling(o: SignallingOptions): Promise<SignallingSummary> {
   const rows: SignallingRow[] = [];
   const highest: Record<SignallingRelay, number> = { b2bua: 0, kamailio: 0 };
-  for (const relayName of ['b2bua', 'kamailio'] as const) {
+  for (const relayName of o.relays ?? (['b2bua', 'kamailio'] as const)) {
     const dir = path.join(o.runDir, `signalling-${relayName}`);
     fs.mkdirSync(dir, { recursive: true });
     const uas = await sipp(dir, `uas-${relayName}`, ['-sf', path.join(SCENARIO_DIR, 'uas_quick.xml'), '-m', '10000000', '-l', '100000'], 15 * 60);
     try {
       await waitForListening(uas.port, 'udp', 10_000);
-      const relay = relayName === 'b2bua' ? await startOurB2bua(dir, uas.port) : await startKamailioForwarder(dir, uas.port);
+      const relay = relayName === 'b2bua' ? await startOurB2bua(dir, uas.port, o.cpuProfDir) : await startKamailioForwarder(dir, uas.port);
       try {
         for (const cps of o.rates) {
           if (Date.now() + (o.seconds * 1.5 + 10) * 1000 > o.deadline) break;
           const row = await level(relayName, relay, uas.shortLog, dir, cps, o.seconds);
           rows.push(row);
-          console.error(`bench signalling: ${relayName} ${cps} cps: failed ${row.failedPct} %, ${row.wallSeconds} s, cpu ${row.cpuPctPinnedCore} %`);
+          console.error(`bench signalling: ${relayName} ${cps} cps: failed ${row.failedPct} %, ${row.wallSeconds} s, cpu ${row.cpuPctPinnedCore} % (${row.cpuMsPerCall} ms per call)`);
           if (!row.sustained) break;
           highest[relayName] = cps;
           await new Promise((r) => setTimeout(r, 2000)); // transactions of the last calls end

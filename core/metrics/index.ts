@@ -7,10 +7,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { CallEnded } from '../b2bua/call-results.js';
 import type { ServerCounters } from '../b2bua/types.js';
 import type { MediaEngineCounters, MediaHealth } from '../media/types.js';
+import type { SipMessage } from '../sip/message.js';
 import type { TransportProtocol } from '../sip/uri.js';
 import type { MediaTotals } from './media-totals.js';
 import type { PluginGauges } from './plugin-gauges.js';
-import { classifySipBytes } from './sip-traffic.js';
+import { classifySipBytes, classifySipMessage } from './sip-traffic.js';
 
 export { MediaTotals } from './media-totals.js';
 export { PluginGauges } from './plugin-gauges.js';
@@ -28,7 +29,7 @@ export interface MetricsInputs {
   readonly media?: MediaTotals;
   /** The SIP stack: its wire hook is taken (set here) and its retransmission counts read. */
   readonly sip?: {
-    onWire: ((direction: 'in' | 'out', protocol: TransportProtocol, data: Buffer) => void) | undefined;
+    onWire: ((direction: 'in' | 'out', protocol: TransportProtocol, data: Buffer, message?: SipMessage) => void) | undefined;
     readonly retransmissions: { readonly in: number; readonly out: number };
   };
   readonly plugin?: PluginGauges;
@@ -128,8 +129,8 @@ function sipMetrics(registry: Registry, sip: NonNullable<MetricsInputs['sip']>):
     name: `${PREFIX}sip_responses_total`, help: 'SIP responses received (in) and sent (out), by status (a listed code, else its class) and CSeq method.',
     labelNames: ['code', 'method', 'transport', 'direction'], registers: [registry],
   });
-  sip.onWire = (direction, transport, data) => {
-    const m = classifySipBytes(data);
+  sip.onWire = (direction, transport, data, message) => {
+    const m = message ? classifySipMessage(message) : classifySipBytes(data);
     if (m?.kind === 'request') requests.inc({ method: m.method, transport, direction });
     else if (m) responses.inc({ code: m.code, method: m.method, transport, direction });
   };

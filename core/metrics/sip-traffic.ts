@@ -1,8 +1,9 @@
 /**
- * SIP requests and responses by method, status and transport, counted from the bytes the stack receives and sends
- * (retransmissions included). Label values come from fixed vocabularies: a method outside it is "other", a status
+ * SIP requests and responses by method, status and transport, counted from the messages the stack receives and sends
+ * (retransmissions included): the parsed message when the stack has one, else its bytes (a malformed message). Label values come from fixed vocabularies: a method outside it is "other", a status
  * outside the listed codes is its class ("4xx").
  */
+import { SipResponse, type SipMessage, type SipRequest } from '../sip/message.js';
 
 export const METRIC_METHODS = [
   'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE', 'PRACK',
@@ -24,6 +25,12 @@ export function methodLabel(method: string): string {
 export function statusLabel(status: number): string {
   if (CODES.has(status)) return String(status);
   return status >= 100 && status <= 699 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/** The labels of a message the stack parsed or built (the same as classifySipBytes of its bytes). */
+export function classifySipMessage(message: SipMessage): SipWireMessage {
+  if (message instanceof SipResponse) return { kind: 'response', code: statusLabel(message.status), method: methodLabel(message.cseq.method) };
+  return { kind: 'request', method: methodLabel((message as SipRequest).method) };
 }
 
 const HEAD_LIMIT = 8192;

@@ -3,10 +3,10 @@
  * Content-Length (npm `sip` counts UTF-16 code units, which breaks UTF-8 bodies); a received body that is
  * not UTF-8 (RFC 4475 mpart01's binary part) is sent again byte for byte.
  */
-import { randomBytes } from 'node:crypto';
 import { parseOrError } from '../errors/index.js';
 import { isToken, parseCSeq, parseNameAddr, parseViaList, type CSeq, type NameAddr, type Via } from './headers.js';
 import { splitOutsideQuotes } from './uri.js';
+import { pooledToken } from './random-pool.js';
 
 const COMPACT: Readonly<Record<string, string>> = {
   i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type', f: 'from',
@@ -259,7 +259,7 @@ export function makeResponse(req: SipRequest, status: number, reason: string, to
 
 /** Cryptographically random token (tags, branch ids, Call-IDs). */
 export function randomToken(bytes = 12): string {
-  return randomBytes(bytes).toString('base64url');
+  return pooledToken(bytes);
 }
 
 export function newBranch(): string {

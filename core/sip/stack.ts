@@ -8,7 +8,7 @@ import net from 'node:net';
 import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { formatVia } from './headers.js';
-import { makeResponse, newBranch, parseMessage, reasonPhrase, type SipRequest, SipResponse } from './message.js';
+import { makeResponse, newBranch, parseMessage, reasonPhrase, type SipMessage, type SipRequest, SipResponse } from './message.js';
 import { resolveTarget, type Target } from './resolve.js';
 import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
@@ -52,8 +52,8 @@ export class SipStack implements TransactionHost {
    */
   onStrayInvite2xx: (res: SipResponse, flow: Flow) => void = () => undefined;
   private closed = false;
-  /** Every SIP message received and sent, as bytes (for /metrics); set before listen(). */
-  onWire: ((direction: 'in' | 'out', protocol: TransportProtocol, data: Buffer) => void) | undefined;
+  /** Every SIP message received and sent, as bytes and, when the stack has it, parsed (for /metrics); set before listen(). */
+  onWire: ((direction: 'in' | 'out', protocol: TransportProtocol, data: Buffer, message?: SipMessage) => void) | undefined;
   readonly retransmissions = { in: 0, out: 0 };
 
   /** Certificate and key for TLS listeners (set before listen()). */
@@ -114,8 +114,8 @@ export class SipStack implements TransactionHost {
       this.receive(data, source, transport);
     });
     const send = t.send.bind(t);
-    t.send = (to, data) => {
-      this.onWire?.('out', t.protocol, data);
+    t.send = (to, data, message) => {
+      this.onWire?.('out', t.protocol, data, message);
       this.trace.record('out', { protocol, ...to }, data);
       return send(to, data);
     };
@@ -267,7 +267,7 @@ export class SipStack implements TransactionHost {
       const transport = viaFlow ? flow.transport : this.pinned(flow, target.protocol) ?? await this.transportFor(target.protocol, target.address);
       ack.remove('via');
       this.prepareRequest(ack, transport, newBranch());
-      await transport.send(target, ack.toBuffer());
+      await transport.send(target, ack.toBuffer(), ack);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'ACK not sent');
     }
@@ -293,15 +293,15 @@ export class SipStack implements TransactionHost {
 
   private receive(data: Buffer, source: HostPort, transport: Transport): void {
     if (this.closed) return;
-    this.onWire?.('in', transport.protocol, data);
     const parsed = parseMessage(data);
+    this.onWire?.('in', transport.protocol, data, parsed.ok ? parsed.message : undefined);
     if (!parsed.ok) {
       this.log.warn({ source, protocol: transport.protocol, error: parsed.error }, 'malformed SIP message');
       if (parsed.request) {
         const status = parsed.status ?? 400;
         const res = makeResponse(parsed.request, status, `${reasonPhrase(status)} (${parsed.error.slice(0, 100).replace(/[\r\n]/g, ' ')})`);
         this.decorateResponse(res);
-        void transport.send(source, res.toBuffer()).catch(() => undefined);
+        void transport.send(source, res.toBuffer(), res).catch(() => undefined);
       }
       return;
     }
@@ -326,7 +326,7 @@ export class SipStack implements TransactionHost {
   sendOnce(req: SipRequest, flow: Flow): void {
     req.remove('via');
     this.prepareRequest(req, flow.transport, newBranch());
-    void flow.transport.send(flow.remote, req.toBuffer()).catch(() => undefined);
+    void flow.transport.send(flow.remote, req.toBuffer(), req).catch(() => undefined);
   }
 
   private receiveRequest(req: SipRequest, source: HostPort, transport: Transport): void {

@@ -84,7 +84,7 @@ export class ServerTransaction extends Transaction {
     if (this.finalSent || this.done) return;
     this.stack.decorateResponse(res, this.transport);
     this.lastSent = res;
-    void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
+    void this.transport.send(this.source, res.toBuffer(), res).catch(() => undefined);
     if (res.status < 200) return;
     this.finalSent = res;
     if (!this.isInvite) {
@@ -96,7 +96,7 @@ export class ServerTransaction extends Transaction {
       let interval = T1;
       const again = (): void => {
         this.stack.retransmitted();
-        void this.transport.send(this.source, res.toBuffer()).catch(() => undefined);
+        void this.transport.send(this.source, res.toBuffer(), res).catch(() => undefined);
         interval = Math.min(interval * 2, T2);
         this.retransmit = this.stack.timers.after(interval, again);
       };
@@ -113,7 +113,7 @@ export class ServerTransaction extends Transaction {
   retransmission(): void {
     if (!this.lastSent) return;
     this.stack.retransmitted();
-    void this.transport.send(this.source, this.lastSent.toBuffer()).catch(() => undefined);
+    void this.transport.send(this.source, this.lastSent.toBuffer(), this.lastSent).catch(() => undefined);
   }
 
   ackReceived(): void {
@@ -162,7 +162,7 @@ export class ClientTransaction extends Transaction {
     this.target = target;
     const bytes = this.request.toBuffer();
     const send = (): void => {
-      transport.send(target, bytes).catch((e: unknown) => this.fail(503, `Service Unavailable (${errorReason(e)})`));
+      transport.send(target, bytes, this.request).catch((e: unknown) => this.fail(503, `Service Unavailable (${errorReason(e)})`));
     };
     send();
     if (!this.reliable) {
@@ -262,7 +262,7 @@ export class ClientTransaction extends Transaction {
       ack.set('cseq', `${this.request.cseq.seq} ACK`);
       this.ackFor = ack;
     }
-    void this.transport.send(this.target, this.ackFor.toBuffer()).catch(() => undefined);
+    void this.transport.send(this.target, this.ackFor.toBuffer(), this.ackFor).catch(() => undefined);
   }
 
   private safeDeliver(res: SipResponse): void {

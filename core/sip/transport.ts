@@ -4,10 +4,12 @@
  * (npm `sip` leaves socket 'error' events unhandled), port 0 reports the port actually bound.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
 import { b2buaError, errorReason } from '../errors/index.js';
 import type { Logger } from '../vocabulary/index.js';
+import type { SipMessage } from './message.js';
 import type { TransportProtocol } from './uri.js';
 import { StreamFramer, type FramerError } from './stream-framer.js';
 
@@ -19,8 +21,8 @@ export interface HostPort {
 export interface Transport {
   readonly protocol: TransportProtocol;
   readonly local: HostPort;
-  /** Send bytes to a peer; stream transports reuse the peer's connection or open one. */
-  send(to: HostPort, data: Buffer): Promise<void>;
+  /** Send bytes to a peer; stream transports reuse the peer's connection or open one. `message`: what `data` serializes (for /metrics). */
+  send(to: HostPort, data: Buffer, message?: SipMessage): Promise<void>;
   close(): Promise<void>;
   /** Open connections (stream transports), for counters. */
   connections(): number;
@@ -94,7 +96,7 @@ export async function openTransport(options: TransportOptions, sink: MessageSink
 }
 
 async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Transport> {
-  const socket = dgram.createSocket({ type: net.isIPv6(options.address) ? 'udp6' : 'udp4' });
+  const socket = dgram.createSocket({ type: net.isIPv6(options.address) ? 'udp6' : 'udp4', lookup: literalFirstLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(options.port, options.address, () => { socket.off('error', reject); resolve(); });
@@ -120,6 +122,16 @@ async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Tr
     sink(msg, { address: rinfo.address, port: rinfo.port }, transport);
   });
   return transport;
+}
+
+/**
+ * dgram runs its lookup on every send, even to an IP literal (dns.lookup then answers on the next tick): an IP literal
+ * (what core/sip/resolve hands the transports) is answered at once, ~1 µs less CPU per send and no tick.
+ */
+export function literalFirstLookup(host: string, family: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = net.isIP(host);
+  if (literal !== 0) callback(null, host, literal);
+  else dns.lookup(host, typeof family === 'number' ? { family } : family, callback);
 }
 
 function key(h: HostPort): string {

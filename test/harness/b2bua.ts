@@ -36,6 +36,8 @@ export interface B2buaOptions {
   readonly readyTimeoutMs?: number;
   /** Extra environment variables of the daemon (e.g. NOTIFY_SOCKET). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node options before the daemon's script (e.g. --cpu-prof, not allowed in NODE_OPTIONS). */
+  readonly nodeArgs?: readonly string[];
   readonly maxSeconds?: number;
 }
 
@@ -140,7 +142,7 @@ export async function startB2bua(o: B2buaOptions): Promise<B2buaDaemon> {
   const written = Object.fromEntries(Object.entries(settings).filter((kv): kv is [string, string | number | boolean] => kv[1] !== undefined));
   fs.writeFileSync(configFile, ini({ 'b2bua-server': written }) + (o.extraIni ? `\n${o.extraIni}\n` : ''));
   const logFile = path.join(o.runDir, 'b2bua.log');
-  const proc = spawnManaged('b2bua-server', process.execPath, [DAEMON, '--config', configFile], {
+  const proc = spawnManaged('b2bua-server', process.execPath, [...(o.nodeArgs ?? []), DAEMON, '--config', configFile], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...o.env },
     stdoutFile: logFile,

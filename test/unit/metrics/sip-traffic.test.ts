@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { classifySipBytes, methodLabel, statusLabel } from '../../../core/metrics/sip-traffic.js';
+import { classifySipBytes, classifySipMessage, methodLabel, statusLabel } from '../../../core/metrics/sip-traffic.js';
+import { parseMessage } from '../../../core/sip/message.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1');
 
@@ -33,5 +34,19 @@ describe('/metrics SIP label vocabularies', () => {
     assert.equal(classifySipBytes(Buffer.from('\r\n\r\n')), undefined);
     assert.equal(classifySipBytes(Buffer.from('')), undefined);
     assert.equal(classifySipBytes(Buffer.from('GET / HTTP/1.1\r\n\r\n')), undefined);
+  });
+
+  it('labels a parsed message (what the stack counts) as its bytes would be labelled', () => {
+    const wire = [
+      'INVITE sip:bob@example.org SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\nTo: <sip:bob@example.org>\nCall-ID: c1\nCSeq: 1 INVITE\nMax-Forwards: 70\nContent-Length: 0\n\n',
+      'X-FOO sip:bob@example.org SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK2\nFrom: <sip:a@h>;tag=1\nTo: <sip:bob@example.org>\nCall-ID: c2\nCSeq: 1 X-FOO\nContent-Length: 0\n\n',
+      'SIP/2.0 486 Busy Here\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nCall-ID: c1\ncseq:  7   INVITE\nContent-Length: 0\n\n',
+      'SIP/2.0 299 Odd\nVia: SIP/2.0/UDP h;branch=z9hG4bK3\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nCall-ID: c3\nCSeq: 2 BYE\nContent-Length: 0\n\n',
+    ];
+    for (const w of wire) {
+      const parsed = parseMessage(bytes(w));
+      assert.ok(parsed.ok, w);
+      assert.deepEqual(classifySipMessage(parsed.message), classifySipBytes(bytes(w)), w);
+    }
   });
 });
