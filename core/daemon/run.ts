@@ -19,7 +19,7 @@ import { B2BUA_SECTION, b2buaServerSchema, CONFIG_WARNING, configError, isTlsTra
 import type { SectionSchema } from '../config/section.js';
 import { withNatAddressesResolved } from '../config/nat-addresses.js';
 import { b2buaError, B2buaError } from '../errors/index.js';
-import { createLogger, flushLogsSync, type LogLevel } from '../log/index.js';
+import { createLogger, type LogLevel } from '../log/index.js';
 import { createMediaEngine } from '../media/index.js';
 import { createMetrics, MediaTotals, PluginGauges } from '../metrics/index.js';
 import type { MediaEngine } from '../media/types.js';
@@ -117,7 +117,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     };
     cli = await openCliSocket(options, configFile, plugin.name, plugin.configSchema, adminCommands, log, operations);
     log.info({ transports, application: plugin.name, admin: admin?.url, cli: cli?.path, pid: process.pid }, 'b2bua-server ready');
-    flushLogsSync(); // supervisors and tests wait for that line
   } catch (e) {
     await cli?.close();
     await closeQuietly(log, server, media, admin);
