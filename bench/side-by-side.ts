@@ -24,7 +24,7 @@ const MEDIA_MS = QUICK ? 60_000 : 5.5 * 60_000;
 const MEDIA_LEVELS = QUICK ? [10, 25] : [25, 50, 100, 200, 400, 800];
 const MEDIA_SECONDS = QUICK ? 5 : 10;
 const { values: args } = parseArgs({
-  options: { only: { type: 'string' }, rates: { type: 'string' }, seconds: { type: 'string' }, relays: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  options: { only: { type: 'string' }, rates: { type: 'string' }, seconds: { type: 'string' }, relays: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'node-options': { type: 'string' } },
 });
 if (args.only !== undefined && args.only !== 'signalling' && args.only !== 'media') throw new Error('--only: media or signalling');
 const list = (s: string): number[] => s.split(',').map((x) => {
@@ -37,6 +37,7 @@ const RATE_SECONDS = args.seconds ? list(args.seconds)[0]! : QUICK ? 5 : 20;
 const RELAYS = (args.relays ?? 'b2bua,kamailio').split(',') as SignallingRelay[];
 if (RELAYS.some((r) => r !== 'b2bua' && r !== 'kamailio')) throw new Error('--relays: b2bua and/or kamailio');
 const CPU_PROF = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
+const DAEMON_NODE_ARGS = (args['node-options'] ?? '').split(/\s+/).filter(Boolean);
 
 async function main(): Promise<void> {
   if (os.cpus().length < 2) throw new Error('bench/side-by-side.ts needs 2 cores (relay on core 0, load on core 1)');
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   const media = args.only === 'signalling' ? null : await runMedia({ levels: MEDIA_LEVELS, seconds: MEDIA_SECONDS, deadline: start + MEDIA_MS, runDir });
   const signalling = args.only === 'media'
     ? null
-    : await runSignalling({ rates: RATES, seconds: RATE_SECONDS, deadline: start + TOTAL_MS - 30_000, runDir, relays: RELAYS, cpuProfDir: CPU_PROF });
+    : await runSignalling({ rates: RATES, seconds: RATE_SECONDS, deadline: start + TOTAL_MS - 30_000, runDir, relays: RELAYS, cpuProfDir: CPU_PROF, nodeArgs: DAEMON_NODE_ARGS });
   console.log(JSON.stringify({
     quick: QUICK,
     cores: os.cpus().length,

@@ -34,6 +34,8 @@ export interface SignallingOptions {
   readonly relays?: readonly SignallingRelay[];
   /** The daemon runs under node --cpu-prof, its profile written there at exit. */
   readonly cpuProfDir?: string;
+  /** More node options for the daemon (e.g. --trace-gc). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface SignallingRow {
@@ -128,9 +130,10 @@ async function startKamailioForwarder(runDir: string, calleePort: number): Promi
   return { address: `127.0.0.1:${port}`, pgid: proc.pid, stop: async () => void (await proc.stop(3000, 'SIGTERM')) };
 }
 
-async function startOurB2bua(runDir: string, calleePort: number, cpuProfDir?: string): Promise<Relay> {
+async function startOurB2bua(runDir: string, calleePort: number, cpuProfDir?: string, extraNodeArgs: readonly string[] = []): Promise<Relay> {
+  const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...extraNodeArgs];
   const b: B2buaDaemon = await startB2bua({
-    ...(cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {}),
+    ...(nodeArgs.length ? { nodeArgs } : {}),
     runDir,
     outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
     settings: { application: 'trenscrypter', 'media-engine': 'relay', 'max-calls': 100_000 },
@@ -239,7 +242,7 @@ export async function runSignalling(o: SignallingOptions): Promise<SignallingSum
     const uas = await sipp(dir, `uas-${relayName}`, ['-sf', path.join(SCENARIO_DIR, 'uas_quick.xml'), '-m', '10000000', '-l', '100000'], 15 * 60);
     try {
       await waitForListening(uas.port, 'udp', 10_000);
-      const relay = relayName === 'b2bua' ? await startOurB2bua(dir, uas.port, o.cpuProfDir) : await startKamailioForwarder(dir, uas.port);
+      const relay = relayName === 'b2bua' ? await startOurB2bua(dir, uas.port, o.cpuProfDir, o.nodeArgs) : await startKamailioForwarder(dir, uas.port);
       try {
         for (const cps of o.rates) {
           if (Date.now() + (o.seconds * 1.5 + 10) * 1000 > o.deadline) break;

@@ -12,7 +12,7 @@ import { makeResponse, newBranch, parseMessage, reasonPhrase, type SipMessage, t
 import { resolveTarget, type Target } from './resolve.js';
 import { Timers } from './timers.js';
 import { ClientTransaction, ServerTransaction, type ResponseHandler, type TransactionHost } from './transactions.js';
-import { noStreamStats, openTransport, type HostPort, type StreamLimits, type StreamStats, type Transport } from './transport.js';
+import { LISTENER_UDP_BUFFER_BYTES, noStreamStats, openTransport, type HostPort, type StreamLimits, type StreamStats, type Transport } from './transport.js';
 import { KEEPALIVE_PERIOD_MS, KeepAlives } from './keepalive.js';
 import { SipTrace } from './trace.js';
 import { formatHost, type TransportProtocol } from './uri.js';
@@ -74,7 +74,7 @@ export class SipStack implements TransactionHost {
   }
 
   async listen(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
-    const t = await this.open(protocol, address, port);
+    const t = await this.open(protocol, address, port, LISTENER_UDP_BUFFER_BYTES);
     this.transports.push(t);
     return t;
   }
@@ -107,8 +107,11 @@ export class SipStack implements TransactionHost {
     return flow && this.accountTransports.has(flow.transport) && flow.transport.protocol === protocol ? flow.transport : undefined;
   }
 
-  private async open(protocol: TransportProtocol, address: string, port: number): Promise<Transport> {
-    const options = { protocol, address, port, log: this.log, keepalive: this.keepalive, limits: this.streamLimits, ...(this.tlsFiles ? { tls: this.tlsFiles } : {}) };
+  private async open(protocol: TransportProtocol, address: string, port: number, udpBufferBytes?: number): Promise<Transport> {
+    const options = {
+      protocol, address, port, log: this.log, keepalive: this.keepalive, limits: this.streamLimits,
+      ...(this.tlsFiles ? { tls: this.tlsFiles } : {}), ...(udpBufferBytes ? { udpBufferBytes } : {}),
+    };
     const t = await openTransport(options, (data, source, transport) => {
       this.trace.record('in', { protocol, ...source }, data);
       this.receive(data, source, transport);

@@ -47,7 +47,32 @@ export interface TransportOptions {
   readonly keepalive?: boolean;
   /** Resource bounds of stream connections; defaults in DEFAULT_STREAM_LIMITS. */
   readonly limits?: Partial<StreamLimits>;
+  /** UDP: SO_RCVBUF / SO_SNDBUF to ask for (the kernel caps them at net.core.rmem_max / wmem_max); default the kernel's. */
+  readonly udpBufferBytes?: number;
   readonly log: Logger;
+}
+
+/**
+ * What a listener's UDP socket asks for: one event loop reads it, and a pause of a few tens of milliseconds (a GC
+ * scavenge, a burst) at a few hundred calls per second overflows the kernel's default 208 KB, losing requests and
+ * responses that then cost a retransmission (Timer A: 500 ms) or the call.
+ */
+export const LISTENER_UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Asks for `bytes` of receive and send buffer; logs what the kernel granted (Linux reports twice what it keeps). */
+function sizeUdpBuffers(socket: dgram.Socket, bytes: number, log: Logger): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+    socket.setSendBufferSize(bytes);
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'SIP UDP socket: buffer size not set');
+    return;
+  }
+  const granted = Math.floor(socket.getRecvBufferSize() / 2);
+  if (granted < bytes) {
+    log.info({ requestedBytes: bytes, grantedBytes: granted, fix: `sysctl -w net.core.rmem_max=${bytes} net.core.wmem_max=${bytes}` },
+      'SIP UDP receive buffer capped by net.core.rmem_max: bursts may overflow it (packaging/sysctl.d/60-b2bua-server.conf)');
+  }
 }
 
 export interface StreamLimits {
@@ -102,6 +127,7 @@ async function openUdp(options: TransportOptions, sink: MessageSink): Promise<Tr
     socket.bind(options.port, options.address, () => { socket.off('error', reject); resolve(); });
   });
   socket.on('error', (e) => options.log.warn({ err: e.message }, 'SIP UDP socket error'));
+  if (options.udpBufferBytes) sizeUdpBuffers(socket, options.udpBufferBytes, options.log);
   const bound = socket.address();
   const transport: Transport = {
     protocol: 'udp',
