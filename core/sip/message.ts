@@ -26,8 +26,16 @@ export function canonicalHeaderName(name: string): string {
   return COMPACT[lower] ?? lower;
 }
 
+/** Names already prettified (a message serialises ~10 headers, nearly always the same ones); bounded against hostile names. */
+const prettyCache = new Map<string, string>();
+const PRETTY_CACHE_MAX = 512;
+
 export function prettyHeaderName(lower: string): string {
-  return PRETTY[lower] ?? lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  const known = PRETTY[lower] ?? prettyCache.get(lower);
+  if (known !== undefined) return known;
+  const pretty = lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  if (prettyCache.size < PRETTY_CACHE_MAX) prettyCache.set(lower, pretty);
+  return pretty;
 }
 
 export interface HeaderField {
