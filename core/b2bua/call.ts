@@ -143,7 +143,7 @@ export class Call implements CallInDialog {
       const ice = ctx.config.enableIce && ctx.media.capabilities.ice ? { natAddresses: ctx.config.natAddresses } : undefined;
       this.bridge = new MediaBridge(session, plan.legs.a, plan.legs.b, { audio: ctx.config.audioCodec, video: ctx.config.videoCodec }, ice);
       session.onEvent((e) => this.onMediaEvent(e));
-      const families = await legFamilies(this.txA.source.address, target.outboundProxy ?? target.requestUri);
+      const families = await legFamilies(ctx.config, this.txA.source.address, target.outboundProxy ?? target.requestUri);
       this.bridge.legs.a.family = families.a;
       this.bridge.legs.b.family = families.b;
       if (this.ended) { await this.closeMedia(); return; }

@@ -109,9 +109,11 @@ export type B2buaServerConfig = {
   readonly dataDirectory: string;
   /**
    * `one-connection-per-account` (default `false`): Open one socket per external account (sip-bridge), so a
-   * provider sees each account from its own port: a UDP socket on a random port of the server's address, used by
-   * the account's REGISTERs (Contact) and its calls' leg B; calls sent to that Contact arrive on it. Accounts
-   * whose outbound proxy is TCP or TLS are not supported: they are logged at start-up and stay unavailable.
+   * provider sees each account from its own port: on a random port of the server's address, in the protocol of the
+   * account's outbound proxy (UDP: a socket; TCP or TLS: a listener and connections of its own), used by the
+   * account's REGISTERs (Contact) and its calls' leg B; calls sent to that Contact, or on the account's
+   * connection, arrive on it. A TLS account needs a TLS transport (its certificate): without one it is refused at
+   * start-up.
    */
   readonly oneConnectionPerAccount: boolean;
   /**

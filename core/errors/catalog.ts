@@ -30,10 +30,6 @@ export const CATALOG = {
   B2BUA_PIDFILE_FAILED: { message: '--pidfile {file}: {why}', fix: 'the PID file cannot be written: give a path in a folder this user may write' },
   // ---- SIP routing
   B2BUA_SIP_UNROUTABLE: { message: 'cannot route to "{uri}": {why}', fix: 'a request target (Request-URI, route, outbound proxy) is not a usable SIP URI: fix the URI or the plugin producing it', status: 503 },
-  B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED: {
-    message: 'one-connection-per-account: an account socket over {protocol} is not supported (UDP only)',
-    fix: 'give the account a UDP outbound proxy / registrar, or set one-connection-per-account=false',
-  },
   B2BUA_SIP_NO_ANSWER: { message: 'no answer within {ms} ms', fix: 'a request we sent (e.g. sip-bridge REGISTER) got no final response: check the peer is up and reachable' },
   B2BUA_SIP_LOOP: {
     message: 'our own leg B INVITE of call {call} came back: the proxy did not recognise User-Agent {userAgent}',

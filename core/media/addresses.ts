@@ -19,8 +19,15 @@ export interface FamilyAddresses {
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
 
-export function familyOf(address: string): IpFamily {
-  return net.isIPv6(address) ? 6 : 4;
+/**
+ * The IP family of an address, for every family decision (a leg's peer, a bind address, a transport host): an
+ * IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, what a dual-stack socket reports for an IPv4 peer) is IPv4;
+ * undefined for what is not an IP address.
+ */
+export function ipFamily(address: string): IpFamily | undefined {
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)) return 4;
+  const f = net.isIP(address);
+  return f === 4 || f === 6 ? f : undefined;
 }
 
 /** The hosts of `transport` (one SIP URI, or several separated by whitespace) that are IP addresses, in order. */
@@ -35,12 +42,15 @@ export function transportHosts(transport: string): string[] {
  * interfaces, announced as the first `nat-addresses` entry, else the first non-internal IPv4.
  */
 export function mediaAddresses(config: Pick<B2buaServerConfig, 'mediaAddress' | 'transport' | 'natAddresses'>): MediaAddresses {
-  const explicit = config.mediaAddress || undefined;
-  const transportHost = transportHosts(config.transport)[0];
-  const bind = explicit ?? transportHost ?? '0.0.0.0';
+  const bind = bindAddress(config);
   if (!WILDCARDS.has(bind)) return { bind, advertised: bind };
   const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   return { bind, advertised: config.natAddresses[0] ?? external ?? '127.0.0.1' };
+}
+
+/** Where media sockets bind: `media-address`, else the first IP host of `transport`, else all IPv4 interfaces. */
+function bindAddress(config: Pick<B2buaServerConfig, 'mediaAddress' | 'transport'>): string {
+  return config.mediaAddress || transportHosts(config.transport)[0] || '0.0.0.0';
 }
 
 /**
@@ -50,11 +60,24 @@ export function mediaAddresses(config: Pick<B2buaServerConfig, 'mediaAddress' | 
  */
 export function familyAddresses(config: Pick<B2buaServerConfig, 'mediaAddress' | 'transport' | 'natAddresses'>): FamilyAddresses {
   const primary = mediaAddresses(config);
-  const defaultFamily = familyOf(primary.bind);
-  const other = transportHosts(config.transport).find((h) => familyOf(h) !== defaultFamily && !WILDCARDS.has(h));
+  const { defaultFamily, other } = familyHosts(config);
   const secondary = other ? { bind: other, advertised: other } : undefined;
   return {
     defaultFamily,
     forFamily: (family) => (family === undefined || family === defaultFamily || !secondary ? primary : secondary),
   };
+}
+
+/**
+ * The default family (of the media bind address; never a name, the schema takes IP addresses) and the transport host
+ * of the other family, if any: without one every leg gets the default addresses, whatever its peer's family.
+ */
+function familyHosts(config: Pick<B2buaServerConfig, 'mediaAddress' | 'transport'>): { defaultFamily: IpFamily; other: string | undefined } {
+  const defaultFamily = ipFamily(bindAddress(config)) ?? 4;
+  return { defaultFamily, other: transportHosts(config.transport).find((h) => ipFamily(h) !== defaultFamily && !WILDCARDS.has(h)) };
+}
+
+/** Media addresses in both families (familyAddresses() has a second one) without looking at the interfaces: a leg's family matters only then. */
+export function mediaDualStack(config: Pick<B2buaServerConfig, 'mediaAddress' | 'transport'>): boolean {
+  return familyHosts(config).other !== undefined;
 }

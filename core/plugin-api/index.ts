@@ -14,7 +14,7 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
  * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
  * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
  */
-export const HOST_API_VERSION = '1.5.0';
+export const HOST_API_VERSION = '1.6.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
@@ -316,14 +316,15 @@ export interface OutgoingRequest {
 }
 
 /**
- * A SIP socket of its own (since host API 1.5.0), e.g. one per external account so the provider sees each account on its
- * own port (`one-connection-per-account`). Requests arriving on it are handled as on the server's transport.
+ * A SIP socket of its own (since host API 1.5.0; TCP / TLS since 1.6.0: a listener with connections of its own), e.g. one
+ * per external account so the provider sees each account on its own port (`one-connection-per-account`). Requests
+ * arriving on it are handled as on the server's transport.
  */
 export interface AccountTransport {
   /** Our URI on this socket, usable as Contact host:port. */
   readonly contact: string;
   readonly port: number;
-  /** Closes the socket; requests given it afterwards use the server's transport. */
+  /** Closes the socket (TCP / TLS: the listener and its connections); requests given it afterwards use the server's transport. */
   close(): Promise<void>;
 }
 
@@ -383,8 +384,9 @@ export interface PluginSipApi {
   /** The URI we listen on, usable as Contact host:port. */
   readonly contact: string;
   /**
-   * Open an account transport (since host API 1.5.0; absent on older hosts): UDP only, an ephemeral port of the server's
-   * address; rejects with B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED for tcp / tls, or the bind error.
+   * Open an account transport (since host API 1.5.0; absent on older hosts) on an ephemeral port of the server's address:
+   * UDP a socket; TCP / TLS (since 1.6.0) a listener of its own whose outgoing connections are its own (TLS needs the
+   * server's tls-certificate); rejects with the bind error, or B2BUA_TLS_CREDENTIALS_MISSING.
    */
   openAccountTransport?(protocol: 'udp' | 'tcp' | 'tls'): Promise<AccountTransport>;
 }

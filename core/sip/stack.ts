@@ -36,7 +36,7 @@ export interface StackCounters {
 export class SipStack implements TransactionHost {
   readonly timers = new Timers();
   private readonly transports: Transport[] = [];
-  /** Extra client sockets (one per external account): never picked by transportFor, only through a Flow naming them. */
+  /** Extra sockets (one per external account, UDP or TCP/TLS): never picked by transportFor, only through a Flow naming them. */
   private readonly accountTransports = new Set<Transport>();
   private readonly opening = new Map<TransportProtocol, Promise<Transport>>();
   private readonly servers = new Map<string, ServerTransaction>();
@@ -80,12 +80,14 @@ export class SipStack implements TransactionHost {
   }
 
   /**
-   * A socket of its own (UDP, ephemeral port of the first transport's address), e.g. one per external account so the
-   * provider sees each on its own port. Received messages are handled as on the listeners; requests use it when the
-   * Flow they are given names it. Stream transports are not supported (B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED).
+   * A socket of its own on an ephemeral port of the first transport's address, e.g. one per external account so the
+   * provider sees each on its own port (Flexisip's accounts_channel_isolation). UDP: one socket. TCP / TLS: a listener
+   * of its own (its port is the Contact's and the Via's) whose connections are its own: a request through it opens its
+   * own connection to the peer (a source port of its own) or reuses the one it opened before, never the listeners'. TLS
+   * needs the server's certificate (tlsFiles), as any TLS listener. Received messages are handled as on the listeners;
+   * requests use it when the Flow they are given names it.
    */
   async openAccountTransport(protocol: TransportProtocol): Promise<Transport> {
-    if (protocol !== 'udp') throw b2buaError('B2BUA_ACCOUNT_TRANSPORT_UNSUPPORTED', { protocol });
     const base = this.transports[0];
     if (!base) throw b2buaError('B2BUA_INTERNAL', { bug: 'no SIP transport open' });
     const t = await this.open(protocol, base.local.address, 0);
@@ -137,14 +139,19 @@ export class SipStack implements TransactionHost {
     return {
       transactions: this.servers.size + this.clients.size,
       timers: this.timers.count,
-      connections: this.transports.reduce((n, t) => n + t.connections(), 0),
+      connections: this.allTransports().reduce((n, t) => n + t.connections(), 0),
     };
   }
 
-  /** TCP/TLS connection stats summed over the listeners (maxFromOneAddress: the largest). */
+  /** The listeners, then the account transports. */
+  private allTransports(): Transport[] {
+    return [...this.transports, ...this.accountTransports];
+  }
+
+  /** TCP/TLS connection stats summed over the listeners and account transports (maxFromOneAddress: the largest). */
   streamStats(): StreamStats {
     const sum = noStreamStats();
-    for (const t of this.transports) {
+    for (const t of this.allTransports()) {
       for (const [k, v] of Object.entries(t.stats()) as [keyof StreamStats, number][]) sum[k] = k === 'maxFromOneAddress' ? Math.max(sum[k], v) : sum[k] + v;
     }
     return sum;

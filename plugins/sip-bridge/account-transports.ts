@@ -2,8 +2,11 @@
  * `one-connection-per-account` ([b2bua-server]): each account gets a SIP socket of its own (host API 1.5.0
  * openAccountTransport), so the provider sees each account on its own port, as Flexisip's linphone core does with
  * accounts_channel_isolation (b2bua-server.cc). Its REGISTERs, its calls' leg B and the calls the provider sends to
- * its Contact use it. At most one socket a line; closed when the line is removed and at shutdown. A socket that cannot
- * be opened (bind error, TCP/TLS outbound proxy) is logged and leaves the line unavailable, never a crash.
+ * its Contact use it. The socket's protocol is the outbound proxy's: UDP a socket, TCP / TLS (host API 1.6.0) a
+ * listener of its own whose connection to the provider is the account's (the provider's requests on it arrive on it).
+ * At most one socket a line; closed when the line is removed and at shutdown. A socket that cannot be opened (bind
+ * error, TLS without the server's certificate, a host older than 1.6.0 for TCP / TLS) is logged and leaves the line
+ * unavailable, never a crash.
  */
 import type { AccountTransport, Logger, PluginSipApi } from '../../core/plugin-api/index.js';
 import type { Line } from './accounts.js';
@@ -19,19 +22,25 @@ export function protocolOf(uri: string): 'udp' | 'tcp' | 'tls' {
 
 /**
  * Start-up problems with one-connection-per-account=true: accounts (static, or an SQL pool's outbound proxy) whose
- * socket would be TCP or TLS, which we do not build (core/sip opens UDP account sockets only).
+ * socket would be TLS while the server has no TLS transport (an account's TLS socket listens with the server's
+ * certificate, loaded for a TLS `transport` only). UDP and TCP accounts always get their socket.
  */
-export function accountTransportProblems(pools: Iterable<PoolSpec>, file: string): string[] {
+export function accountTransportProblems(pools: Iterable<PoolSpec>, file: string, serverHasTls: boolean): string[] {
+  if (serverHasTls) return [];
   const problems: string[] = [];
   const refuse = (where: string, proxy: string): void => {
-    const protocol = protocolOf(proxy);
-    if (protocol !== 'udp') problems.push(`providers: ${file}: ${where}: outbound proxy ${proxy} is ${protocol.toUpperCase()}, but one-connection-per-account=true opens UDP sockets only (give the account a UDP outbound proxy or set [b2bua-server] one-connection-per-account=false)`);
+    if (protocolOf(proxy) === 'tls') problems.push(`providers: ${file}: ${where}: outbound proxy ${proxy} is TLS, but with one-connection-per-account=true its socket needs the server's TLS certificate, loaded only when [b2bua-server] transport lists a TLS URI (add one with tls-certificate / tls-private-key, give the account a UDP or TCP outbound proxy, or set one-connection-per-account=false)`);
   };
   for (const pool of pools) {
     if (pool.sql && pool.outboundProxy) refuse(`accountPools.${pool.name}`, pool.outboundProxy);
     for (const account of pool.accounts) refuse(`accountPools.${pool.name}: account ${account.uri}`, account.outboundProxy);
   }
   return problems;
+}
+
+/** [b2bua-server] transport (whitespace-separated listening URIs) lists a TLS one (sips:, or ;transport=tls). */
+export function listensOnTls(transport: string): boolean {
+  return transport.split(/\s+/).some((uri) => /^<?sips:/i.test(uri) || /;\s*transport\s*=\s*tls\b/i.test(uri));
 }
 
 export class AccountTransports {

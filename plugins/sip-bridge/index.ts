@@ -9,7 +9,7 @@ import { CallRejection, definePlugin, PluginConfigError, rejectCall } from '../.
 import type { IncomingCall, LegBMedia, LegBTarget, PluginHost } from '../../core/plugin-api/index.js';
 import schema from './schema.json' with { type: 'json' };
 import { buildPools } from './accounts.js';
-import { AccountTransports, accountTransportProblems } from './account-transports.js';
+import { AccountTransports, accountTransportProblems, listensOnTls } from './account-transports.js';
 import { registerBridgeGauges } from './metrics.js';
 import type { AccountPool, Line, Slot } from './accounts.js';
 import type { AccountSpec, BridgeConfig, CompiledProvider } from './bridge-config.js';
@@ -289,7 +289,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0); openAccountTransport (1.5.0) optional: without it one-connection-per-account leaves the accounts unavailable
+  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0); openAccountTransport (1.5.0, TCP / TLS 1.6.0) optional: without it one-connection-per-account leaves the accounts unavailable
   configSchema: schema,
   async validate(options, { configDir, configFile }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);
@@ -298,7 +298,8 @@ export default definePlugin<SipBridgeOptions>({
     // SQL pools follow Redis account updates: [module::Registrar]'s redis-* keys are read, as Flexisip does, only then.
     const redis = [...loaded.value.pools.values()].some((p) => p.sql) ? readRedisParameters(configFile) : { problems: [], warnings: [] };
     const oneConnection = /^(true|1)$/i.test(configFile.section('b2bua-server')?.get('one-connection-per-account')?.trim() ?? '');
-    const sockets = oneConnection ? accountTransportProblems(loaded.value.pools.values(), loaded.value.file) : [];
+    const tls = listensOnTls(configFile.section('b2bua-server')?.get('transport') ?? '');
+    const sockets = oneConnection ? accountTransportProblems(loaded.value.pools.values(), loaded.value.file, tls) : [];
     return { problems: [...redis.problems, ...sockets], warnings: [...loaded.value.warnings, ...redis.warnings] };
   },
   async apply(host) {

@@ -16,7 +16,7 @@ import { silentLogger } from '../../../core/log/index.js';
 import type { PluginSipApi } from '../../../core/plugin-api/index.js';
 import { SipStack } from '../../../core/sip/stack.js';
 import { buildPools, type Line } from '../../../plugins/sip-bridge/accounts.js';
-import { AccountTransports, protocolOf } from '../../../plugins/sip-bridge/account-transports.js';
+import { AccountTransports, listensOnTls, protocolOf } from '../../../plugins/sip-bridge/account-transports.js';
 import { Registrations } from '../../../plugins/sip-bridge/registration.js';
 import { configOf, FakeSip, validated } from './fakes.js';
 
@@ -83,16 +83,19 @@ describe('sip-bridge account transports (one-connection-per-account)', function 
     assert.equal(sockets.size, 0, 'nothing opened after shutdown');
   });
 
-  it('a line whose socket cannot be opened (TCP outbound proxy) is unavailable with the reason; the others are not', async () => {
+  it('a line whose socket cannot be opened (TLS without the server\'s certificate) is unavailable with the reason; the others, TCP included, are not', async () => {
+    const tls = linesOf('sips:trunk.example.net', 1)[0]!;
     const tcp = linesOf('sip:trunk.example.net;transport=tcp', 1)[0]!;
     const udp = linesOf('sip:trunk.example.net;transport=udp', 1)[0]!;
     const sockets = new AccountTransports(sip, silentLogger());
+    assert.equal(tls.isAvailable(), true);
+    await sockets.openFor([tls, tcp, udp]);
+    assert.match(tls.transportError ?? '', /B2BUA_TLS_CREDENTIALS_MISSING/);
+    assert.equal(tls.isAvailable(), false);
     assert.equal(tcp.isAvailable(), true);
-    await sockets.openFor([tcp, udp]);
-    assert.match(tcp.transportError ?? '', /UDP only/);
-    assert.equal(tcp.isAvailable(), false);
     assert.equal(udp.isAvailable(), true);
-    assert.equal(sockets.size, 1);
+    assert.equal(sockets.size, 2);
+    assert.match(sockets.of(tcp)!.contact, new RegExp(`^sip:b2bua@127\\.0\\.0\\.1:${sockets.of(tcp)!.port};transport=tcp$`));
     await sockets.closeAll();
   });
 
@@ -111,7 +114,7 @@ describe('sip-bridge account transports (one-connection-per-account)', function 
     await sockets.closeAll();
   });
 
-  it('validate(): with one-connection-per-account=true, an account with a TCP or TLS outbound proxy is refused at start-up with the reason', async () => {
+  it('validate(): with one-connection-per-account=true, a TLS account is refused at start-up unless the server listens on TLS; TCP and UDP accounts pass', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onecon-'));
     const account = (user: string, proxy: string) => ({ uri: `sip:${user}@trunk.example.net`, secretType: 'clrtxt', secret: 'pw', outboundProxy: proxy });
     fs.writeFileSync(path.join(dir, 'providers.json'), JSON.stringify({
@@ -121,11 +124,19 @@ describe('sip-bridge account transports (one-connection-per-account)', function 
     }));
     try {
       const on = await validated({ providers: 'providers.json' }, dir, configFileView(parseIni('[b2bua-server]\none-connection-per-account=true\n')));
-      assert.equal(on.problems.length, 2, on.problems.join('\n'));
-      assert.match(on.problems[0]!, /accountPools\.trunk: account sip:t@trunk\.example\.net: outbound proxy sip:a\.example\.net;transport=tcp is TCP, but one-connection-per-account=true opens UDP sockets only/);
-      assert.match(on.problems[1]!, /account sip:s@trunk\.example\.net: .* is TLS/);
+      assert.equal(on.problems.length, 1, on.problems.join('\n'));
+      assert.match(on.problems[0]!, /accountPools\.trunk: account sip:s@trunk\.example\.net: outbound proxy sips:a\.example\.net is TLS, but with one-connection-per-account=true its socket needs the server's TLS certificate/);
+      const tls = await validated({ providers: 'providers.json' }, dir, configFileView(parseIni('[b2bua-server]\none-connection-per-account=true\ntransport=sip:127.0.0.1:6067;transport=udp sips:127.0.0.1:6068\n')));
+      assert.deepEqual(tls.problems, []);
       const off = await validated({ providers: 'providers.json' }, dir, configFileView(parseIni('[b2bua-server]\none-connection-per-account=false\n')));
       assert.deepEqual(off.problems, []);
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('listensOnTls: a sips: URI or ;transport=tls among the listening URIs', () => {
+    assert.equal(listensOnTls('sip:127.0.0.1:6067;transport=tcp'), false);
+    assert.equal(listensOnTls(''), false);
+    assert.equal(listensOnTls('sip:127.0.0.1:6067 sips:[::1]:6068'), true);
+    assert.equal(listensOnTls('sip:127.0.0.1:6067;transport=TLS'), true);
   });
 });
