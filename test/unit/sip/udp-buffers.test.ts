@@ -22,7 +22,7 @@ const sysctl = (name: string): number => Number(fs.readFileSync(`/proc/sys/net/c
 describe('sip UDP socket buffers', function () {
   this.timeout(10000);
   let stack: SipStack;
-  beforeEach(() => { stack = new SipStack(silentLogger, 'test'); });
+  beforeEach(() => { stack = new SipStack(silentLogger(), 'test'); });
   afterEach(async () => { await stack.close(); });
 
   it('a listener asks for 4 MiB of receive buffer, granted up to net.core.rmem_max', async () => {
