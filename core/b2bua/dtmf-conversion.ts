@@ -62,8 +62,11 @@ export class DtmfConversion {
     });
   }
 
-  /** An INFO from `from`: true when it was taken as DTMF for the other leg's media (answered 200), false = relay it. */
-  onInfo(from: LegId, req: SipRequest, tx: ServerTransaction): boolean {
+  /**
+   * An INFO from `from`: true when it was taken as DTMF for the other leg's media (answered 200, or, when the engine
+   * answers asynchronously, `relay` called if it could not send after all), false = relay it.
+   */
+  onInfo(from: LegId, req: SipRequest, tx: ServerTransaction, relay: () => void): boolean {
     const to = OTHER_LEG[from];
     const session = this.call.bridge?.session;
     const dtmf = parseDtmfInfo(req.get('content-type'), req.bodyBytes.toString('utf8'));
@@ -74,12 +77,22 @@ export class DtmfConversion {
       this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: the media engine cannot send RFC 4733 events');
       return false;
     }
-    if (!session.sendDtmf(to, index, dtmf.digit, dtmf.durationMs)) {
-      this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: no RTP sent on the other leg yet');
-      return false;
+    const sent = session.sendDtmf(to, index, dtmf.digit, dtmf.durationMs);
+    const done = (ok: boolean): void => {
+      if (!ok) {
+        this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: no RTP sent on the other leg yet');
+        relay();
+        return;
+      }
+      this.call.log.info({ from, digit: dtmf.digit, durationMs: dtmf.durationMs }, 'SIP INFO DTMF sent as RFC 4733');
+      tx.send(tx.response(200));
+    };
+    if (typeof sent === 'boolean') {
+      if (!sent) { this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: no RTP sent on the other leg yet'); return false; }
+      done(true);
+      return true;
     }
-    this.call.log.info({ from, digit: dtmf.digit, durationMs: dtmf.durationMs }, 'SIP INFO DTMF sent as RFC 4733');
-    tx.send(tx.response(200));
+    void sent.then(done, () => done(false));
     return true;
   }
 }

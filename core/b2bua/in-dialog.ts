@@ -43,7 +43,7 @@ export class InDialogRequests {
         this.guard(this.offers.onOffer(leg, req, tx), tx);
         return;
       case 'INFO':
-        if (this.dtmf.onInfo(leg, req, tx)) return;
+        if (this.dtmf.onInfo(leg, req, tx, () => this.relay(leg, req, tx))) return;
         this.relay(leg, req, tx);
         return;
       case 'MESSAGE':

@@ -161,9 +161,10 @@ export interface MediaSession {
   onEvent(listener: (event: MediaEvent) => void): void;
   /**
    * Engines that convert DTMF: send `digit` as RFC 4733 events on stream `index` of `leg` (which negotiated telephone-event);
-   * false when it cannot (no such stream, no telephone-event, nothing sent on it yet). Absent = no DTMF conversion.
+   * false when it cannot (no such stream, no telephone-event, nothing sent on it yet); a promise when the engine answers
+   * asynchronously (media workers). Absent = no DTMF conversion.
    */
-  sendDtmf?(leg: LegId, index: number, digit: string, durationMs: number): boolean;
+  sendDtmf?(leg: LegId, index: number, digit: string, durationMs: number): boolean | Promise<boolean>;
   /** Stop relaying, free ports; resolves with the final statistics. Idempotent. */
   close(): Promise<SessionStats>;
 }

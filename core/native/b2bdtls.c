@@ -137,16 +137,6 @@ static const B2bCounter counters[] = {
 
 /* ---- helpers ---- */
 
-static GstClock *shared_clock(void) {
-  static gsize once;
-  static GstClock *clock;
-  if (g_once_init_enter(&once)) {
-    clock = gst_system_clock_obtain(); /* kept for the process */
-    g_once_init_leave(&once, 1);
-  }
-  return clock;
-}
-
 static void conn_unref(gpointer data) {
   DtlsConn *c = data;
   if (!g_atomic_int_dec_and_test(&c->refs)) return;
@@ -196,7 +186,7 @@ static void arm(DtlsConn *c, GstClockTime when) {
     gst_clock_id_unschedule(c->timer);
     gst_clock_id_unref(c->timer);
   }
-  c->timer = gst_clock_new_single_shot_id(shared_clock(), when);
+  c->timer = gst_clock_new_single_shot_id(b2b_shared_clock(), when);
   g_atomic_int_inc(&c->refs); /* released by the clock when it frees the id (fired or unscheduled) */
   gst_clock_id_wait_async(c->timer, on_timer, c, conn_unref);
 }
@@ -205,13 +195,13 @@ static gboolean can_send(DtlsConn *c) { return !c->dead && c->active && c->playi
 
 /* Lock held. Queued datagrams and a sender: flush them from the clock thread now. */
 static void kick(DtlsConn *c) {
-  if (!g_queue_is_empty(&c->out) && can_send(c)) arm(c, gst_clock_get_time(shared_clock()));
+  if (!g_queue_is_empty(&c->out) && can_send(c)) arm(c, gst_clock_get_time(b2b_shared_clock()));
 }
 
 /* Lock held. The next retransmission check or the handshake deadline, whichever comes first. */
 static void rearm(DtlsConn *c) {
   if (c->state != ST_HANDSHAKING || !c->ssl || c->handshake_done) return;
-  GstClockTime now = gst_clock_get_time(shared_clock());
+  GstClockTime now = gst_clock_get_time(b2b_shared_clock());
   gint64 left_us = c->started_us + HANDSHAKE_TIMEOUT_US - g_get_monotonic_time();
   GstClockTime when = now + (left_us > 0 ? (GstClockTime)left_us * GST_USECOND : 0);
   struct timeval tv;

@@ -14,6 +14,8 @@ G_DECLARE_FINAL_TYPE(B2bSrtp, b2b_srtp, B2B, SRTP, GstElement)
 G_DECLARE_FINAL_TYPE(B2bDtls, b2b_dtls, B2B, DTLS, GstElement)
 #define B2B_TYPE_ZRTP (b2b_zrtp_get_type())
 G_DECLARE_FINAL_TYPE(B2bZrtp, b2b_zrtp, B2B, ZRTP, GstElement)
+#define B2B_TYPE_DTMF (b2b_dtmf_get_type())
+G_DECLARE_FINAL_TYPE(B2bDtmf, b2b_dtmf, B2B, DTMF, GstElement)
 
 /* Space-separated RFC 4568 suite names this libsrtp build can do (b2bsrtp.c; free with g_free). */
 gchar *b2b_srtp_supported_suites(void);

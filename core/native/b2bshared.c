@@ -112,3 +112,13 @@ void b2b_latch_meta_add(GstBuffer *buf, const B2bLatchMeta *from) {
   m->seq = from->seq;
   m->size = from->size;
 }
+
+GstClock *b2b_shared_clock(void) {
+  static gsize once;
+  static GstClock *clock;
+  if (g_once_init_enter(&once)) {
+    clock = gst_system_clock_obtain(); /* kept for the process */
+    g_once_init_leave(&once, 1);
+  }
+  return clock;
+}

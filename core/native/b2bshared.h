@@ -20,6 +20,10 @@ void b2b_shared_release(const gchar *kind, const gchar *id);
 /* Connections alive in this process (tests, leak checks). */
 guint b2b_shared_count(const gchar *kind);
 
+/* The system clock, obtained once for the process: its one thread serves the elements' single-shot timers
+ * (b2bdtls retransmissions, b2bdtmf packets), never a thread per connection. */
+GstClock *b2b_shared_clock(void);
+
 /* Media latching by authentication (b2bingress `latch-authenticated`, see b2bingress.c): an RTP/RTCP packet
  * from a source port the ingress has not latched carries this meta to the SRTP element, which gives the
  * verdict once it has unprotected it (TRUE = authenticated: the ingress latches that port). The meta holds

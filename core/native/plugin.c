@@ -12,7 +12,8 @@ static gboolean plugin_init(GstPlugin *plugin) {
   return gst_element_register(plugin, "b2bingress", GST_RANK_NONE, B2B_TYPE_INGRESS) &&
          gst_element_register(plugin, "b2bsrtp", GST_RANK_NONE, B2B_TYPE_SRTP) &&
          gst_element_register(plugin, "b2bdtls", GST_RANK_NONE, B2B_TYPE_DTLS) &&
-         gst_element_register(plugin, "b2bzrtp", GST_RANK_NONE, B2B_TYPE_ZRTP);
+         gst_element_register(plugin, "b2bzrtp", GST_RANK_NONE, B2B_TYPE_ZRTP) &&
+         gst_element_register(plugin, "b2bdtmf", GST_RANK_NONE, B2B_TYPE_DTMF);
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, b2bua, "b2bua-server media elements", plugin_init,

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { SrtpContext, type Suite } from '../e2e/media/srtp-peer.js';
-import { buildRtp, parseRtp } from './rtp.js';
+import { buildRtp, parseRtp, type RtpPacket } from './rtp.js';
 import { decodeG711, linearToUlaw } from './g711.js';
 import { toneSeconds } from './goertzel.js';
 
@@ -49,8 +49,9 @@ export function pcmuWireSize(suite: Suite | undefined): number {
 
 let sessionId = 1000;
 
-/** One audio m-line, PCMU only. `crypto` given = RTP/SAVP with those a=crypto lines. */
-export function buildAudioSdp(o: { port: number; crypto?: readonly CryptoLine[]; version?: number; direction?: string }): string {
+/** One audio m-line, PCMU (and telephone-event on PT `telephoneEvent` when given). `crypto` given = RTP/SAVP with those a=crypto lines. */
+export function buildAudioSdp(o: { port: number; crypto?: readonly CryptoLine[]; version?: number; direction?: string; telephoneEvent?: number }): string {
+  const te = o.telephoneEvent;
   const secure = (o.crypto?.length ?? 0) > 0;
   return [
     'v=0',
@@ -58,8 +59,9 @@ export function buildAudioSdp(o: { port: number; crypto?: readonly CryptoLine[];
     's=e2e',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=audio ${o.port} RTP/${secure ? 'SAVP' : 'AVP'} 0`,
+    `m=audio ${o.port} RTP/${secure ? 'SAVP' : 'AVP'} 0${te !== undefined ? ` ${te}` : ''}`,
     'a=rtpmap:0 PCMU/8000',
+    ...(te !== undefined ? [`a=rtpmap:${te} telephone-event/8000`, `a=fmtp:${te} 0-15`] : []),
     ...(o.crypto ?? []).map((c) => `a=crypto:${c.tag} ${c.suite} inline:${c.keySalt}`),
     `a=${o.direction ?? 'sendrecv'}`,
     '',
@@ -130,6 +132,8 @@ export class MediaStream {
   authFailures = 0;
   /** UDP payload sizes of what we received (first 50), to check the wire format the far side got. */
   readonly receivedSizes: number[] = [];
+  /** RTP packets received (authenticated or plain) whose payload type is not PCMU's 0, e.g. RFC 4733 events, in arrival order. */
+  readonly otherPayloads: RtpPacket[] = [];
   /** Gaps: longest time without an accepted packet once the first arrived (ms). */
   longestGapMs = 0;
   private lastAcceptedAt = 0;
@@ -211,6 +215,27 @@ export class MediaStream {
     if (this.sentSinceStart >= this.maxPackets) this.stop();
   }
 
+  /**
+   * One RFC 4733 digit (section 2.5.1) on this stream's SSRC, timestamp and sequence numbers (written here, not with the
+   * b2bua's code): a start packet with the marker, updates every 50 ms, then the end packet 3 times.
+   */
+  sendDtmf(digit: string, durationMs: number, pt: number): void {
+    const event = '0123456789*#ABCD'.indexOf(digit);
+    if (event < 0 || !this.remote) throw new Error(`sendDtmf: digit ${digit} or no target`);
+    const timestamp = this.sample;
+    const total = Math.round(durationMs * 8);
+    const durations = [];
+    for (let d = 400; d < total; d += 400) durations.push({ d, end: false });
+    for (let k = 0; k < 3; k++) durations.push({ d: total, end: true });
+    durations.forEach(({ d, end }, i) => setTimeout(() => {
+      if (this.closed || !this.remote) return;
+      const payload = Buffer.from([event, (end ? 0x80 : 0) | 10, (d >> 8) & 0xff, d & 0xff]);
+      const packet = buildRtp({ payloadType: pt, sequence: this.seq, timestamp, ssrc: this.ssrc, payload, marker: i === 0 });
+      this.seq = (this.seq + 1) & 0xffff;
+      this.socket.send(this.sendCtx ? this.sendCtx.protectRtp(packet) : packet, this.remote.port, this.remote.host);
+    }, i * 50));
+  }
+
   private sendOne(): void {
     const payload = Buffer.alloc(SAMPLES_PER_PACKET);
     for (let i = 0; i < SAMPLES_PER_PACKET; i++) {
@@ -251,6 +276,10 @@ export class MediaStream {
     const now = Date.now();
     if (this.lastAcceptedAt) this.longestGapMs = Math.max(this.longestGapMs, now - this.lastAcceptedAt);
     this.lastAcceptedAt = now;
+    if (p.payloadType !== 0) {
+      this.otherPayloads.push({ ...p, payload: Buffer.from(p.payload) });
+      return;
+    }
     const r = this.received.get(p.ssrc) ?? { count: 0, payloads: [] };
     r.count++;
     if (this.keepAudio) r.payloads.push(Buffer.from(p.payload));

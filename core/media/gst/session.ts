@@ -95,6 +95,17 @@ export class GstMediaSession implements MediaSession {
     }
   }
 
+  /** RFC 4733 events inserted by the worker's b2bdtmf (core/native/b2bdtmf.c); false: the worker could not (nothing sent on that stream yet). */
+  async sendDtmf(leg: LegId, index: number, digit: string, durationMs: number): Promise<boolean> {
+    if (this.dead || this.closing) return false;
+    try {
+      return await this.channel.request('sendDtmf', { sessionId: this.id, leg, index, digit, durationMs });
+    } catch (e) {
+      this.deps.log.warn({ session: this.id, call: this.callId, error: (e as Error).message }, 'media worker could not send DTMF');
+      return false;
+    }
+  }
+
   async stats(): Promise<SessionStats> {
     if (this.dead || this.closing) return this.lastStats;
     try {

@@ -55,6 +55,8 @@ export class CallMedia {
   private finalStats: SessionStats | undefined;
   private readonly handshakes: Handshakes;
   private readonly handshakeShapes = new Map<string, HandshakeShape>();
+  /** Per b2bdtmf element of the current pipeline: the events already reported (its `dtmf-events` total). */
+  private readonly dtmfSeen = new Map<string, number>();
 
   constructor(private readonly opts: CallMediaOptions) {
     this.handshakes = new Handshakes(opts.id, opts.security);
@@ -94,7 +96,11 @@ export class CallMedia {
         const s = this.stream(leg, index);
         return s?.enabled && this.sockets.has(`${leg}:${index}`) ? { rtcpMux: s.rtcpMux, handshake: this.handshakeShapes.get(`${leg}:${index}`) } : undefined;
       };
-      return { index, a: legShape('a'), b: legShape('b') };
+      const a = legShape('a');
+      const b = legShape('b');
+      // DTMF conversion (RFC 4733 <-> SIP INFO, core/b2bua/dtmf-conversion.ts): only one leg negotiated telephone-event.
+      const dtmf = a !== undefined && b !== undefined && !this.stream('a', index)?.telephoneEvent !== !this.stream('b', index)?.telephoneEvent;
+      return { index, a, b, ...(dtmf ? { dtmf } : {}) };
     });
   }
 
@@ -108,6 +114,7 @@ export class CallMedia {
 
   private rebuild(shapes: StreamShape[], key: string): void {
     if (this.pipeline) {
+      this.pollDtmf();
       for (const { leg, index } of this.activeLegStreams()) {
         const k = `${leg}:${index}`;
         this.base.set(k, add(this.base.get(k) ?? zero(), this.live(leg, index)));
@@ -117,6 +124,7 @@ export class CallMedia {
       this.pipeline = undefined;
     }
     this.propCache.clear();
+    this.dtmfSeen.clear();
     this.shape = key;
     this.active = shapes.filter((s) => s.a || s.b);
     if (this.active.length === 0) return;
@@ -193,6 +201,16 @@ export class CallMedia {
         this.setProp(n.rtpSink, 'port', rtpTo.port);
         this.setProp(n.rtcpSink, 'host', rtcpTo.address);
         this.setProp(n.rtcpSink, 'port', rtcpTo.port);
+      }
+      if (this.active.find((st) => st.index === index)?.dtmf) {
+        // On the path from `leg` to the other: detect (and drop) the events of a leg whose peer cannot take them, insert
+        // events towards the other leg when only it negotiated telephone-event (sendDtmf).
+        const te = s.telephoneEvent;
+        const otherTe = this.stream(leg === 'a' ? 'b' : 'a', index)?.telephoneEvent;
+        this.setProp(n.rtpDtmf, 'detect-pt', te && !otherTe ? te.pt : -1);
+        this.setProp(n.rtpDtmf, 'detect-clock-rate', te?.clockRate ?? 8000);
+        this.setProp(n.rtpDtmf, 'send-pt', otherTe && !te ? otherTe.pt : -1);
+        this.setProp(n.rtpDtmf, 'send-clock-rate', otherTe?.clockRate ?? 8000);
       }
       this.setProp(n.rtpGate, 'drop', !(s.remote && sendsToPeer(s.direction)));
       this.setProp(n.rtcpGate, 'drop', !s.remote);
@@ -304,6 +322,38 @@ export class CallMedia {
     this.updateProperties();
   }
 
+  /** The b2bdtmf elements' new events (`dtmf-events`: "<total> <digit>:<ms> ...", the last 32): one `dtmf` event each. */
+  private pollDtmf(): void {
+    if (!this.pipeline) return;
+    for (const s of this.active) {
+      if (!s.dtmf) continue;
+      for (const leg of ['a', 'b'] as const) {
+        const name = elementNames(leg, s.index).rtpDtmf;
+        const [totalText, ...ring] = this.pipeline.element(name).string('dtmf-events').split(' ');
+        const total = Number(totalText);
+        const seen = this.dtmfSeen.get(name) ?? 0;
+        if (!(total > seen)) continue;
+        this.dtmfSeen.set(name, total);
+        for (const entry of ring.slice(-Math.min(ring.length, total - seen))) {
+          const [digit, ms] = entry.split(':');
+          this.opts.emit({ type: 'dtmf', leg, digit: digit!, durationMs: Number(ms) });
+        }
+      }
+    }
+  }
+
+  /**
+   * RFC 4733 events for `digit` on `leg`'s stream `index` (only that leg negotiated telephone-event), inserted by the
+   * b2bdtmf on the other leg's path into `leg`; false when there is none or it refused (nothing forwarded to `leg` yet).
+   */
+  sendDtmf(leg: LegId, index: number, digit: string, durationMs: number): boolean {
+    if (this.closed || !this.pipeline || !this.active.find((s) => s.index === index)?.dtmf) return false;
+    const el = this.pipeline.element(elementNames(leg === 'a' ? 'b' : 'a', index).rtpDtmf);
+    const refused = el.number('dtmf-send-refused');
+    el.set('send-dtmf', `${digit} ${Math.max(1, Math.round(durationMs))}`);
+    return el.number('dtmf-send-refused') === refused;
+  }
+
   /** Called periodically by the worker: bus errors, latching, silence. */
   poll(now: number): void {
     if (this.closed || !this.pipeline) return;
@@ -315,6 +365,7 @@ export class CallMedia {
       return;
     }
     this.pollHandshakes();
+    this.pollDtmf();
     if (this.opts.noRtpTimeoutMs > 0) this.checkSilence(now);
   }
 
@@ -353,6 +404,7 @@ export class CallMedia {
 
   close(): SessionStats {
     if (this.finalStats) return this.finalStats;
+    if (this.pipeline) this.pollDtmf();
     const final = this.stats();
     this.closed = true;
     this.detachHandshakes();

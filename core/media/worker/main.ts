@@ -61,6 +61,7 @@ const handlers: Handlers = {
     return null;
   },
   stats: ({ sessionId }) => session(sessionId).stats(),
+  sendDtmf: ({ sessionId, leg, index, digit, durationMs }) => session(sessionId).sendDtmf(leg, index, digit, durationMs),
   close: ({ sessionId }) => {
     const s = session(sessionId);
     sessions.delete(sessionId);

@@ -2,13 +2,15 @@
  * The gst-launch description of one call's pipeline (pure: unit-tested without GStreamer).
  *
  * Per stream index i and leg X (the other leg is Y), when X's stream is active:
- *   udpsrc(X rtp socket) ! b2bingress  --src-->  b2bsrtp unprotect(X key) ! [Y egress | fakesink]
+ *   udpsrc(X rtp socket) ! b2bingress  --src-->  b2bsrtp unprotect(X key) ! [b2bdtmf !] [Y egress | fakesink]
  *                                      --rtcp_src--> (funnel) ! b2bsrtp unprotect ! [Y rtcp egress | fakesink]
  *   without rtcp-mux also udpsrc(X rtcp socket) ! b2bingress whose rtcp_src joins the funnel.
  * Y egress: valve (direction / remote known) ! b2bsrtp protect(Y key) ! udpsink(Y socket).
  * A DTLS-SRTP or ZRTP leg also has its handshake element: b2bingress's dtls_src / zrtp_src ! b2bdtls / b2bzrtp,
  * whose packets join the leg's SRTP on the way out through a funnel before the udpsink
  * (DTLS without rtcp-mux: a second association on the RTCP socket, same shape).
+ * b2bdtmf (`dtmf`: only one leg negotiated telephone-event) detects and drops X's RFC 4733 events, or inserts events
+ * towards Y (core/native/b2bdtmf.c).
  * Sockets are set afterwards (Gio.Socket objects cannot be written in a description).
  */
 import type { LegId } from '../../vocabulary/index.js';
@@ -24,6 +26,8 @@ export interface StreamShape {
   /** Present when that leg's stream is allocated and enabled. */
   readonly a?: LegStreamShape | undefined;
   readonly b?: LegStreamShape | undefined;
+  /** Both legs active and only one negotiated telephone-event: a b2bdtmf on each direction's RTP path. */
+  readonly dtmf?: boolean | undefined;
 }
 
 export const other = (leg: LegId): LegId => (leg === 'a' ? 'b' : 'a');
@@ -41,6 +45,8 @@ export function elementNames(leg: LegId, index: number) {
     rtcpFunnel: `fun_${s}`,
     rtpOut: `out_${s}`, rtcpOut: `outc_${s}`,
     rtpHandshake: `hs_${s}`, rtcpHandshake: `hsc_${s}`,
+    /** On the RTP path from this leg to the other: detects this leg's events, inserts the other leg's. */
+    rtpDtmf: `dtmf_${s}`,
   };
 }
 
@@ -71,10 +77,10 @@ function handshake(leg: LegId, index: number, h: HandshakeShape): string[] {
   return parts;
 }
 
-function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boolean): string[] {
+function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boolean, dtmf: boolean): string[] {
   const n = elementNames(leg, index);
   const to = elementNames(other(leg), index);
-  const rtpDest = toActive ? `${to.rtpGate}.` : SINK;
+  const rtpDest = toActive ? `${dtmf ? `b2bdtmf name=${n.rtpDtmf} ! ` : ''}${to.rtpGate}.` : SINK;
   const rtcpDest = toActive ? `${to.rtcpGate}.` : SINK;
   const parts = [
     `udpsrc name=${n.rtpSrc} close-socket=false ! b2bingress name=${n.rtpIngress}`,
@@ -106,7 +112,7 @@ export function describePipeline(streams: readonly StreamShape[], family: 'ipv4'
     }
     for (const leg of ['a', 'b'] as const) {
       const shape = s[leg];
-      if (shape) parts.push(...ingress(leg, s.index, shape, s[other(leg)] !== undefined));
+      if (shape) parts.push(...ingress(leg, s.index, shape, s[other(leg)] !== undefined, s.dtmf === true));
     }
   }
   return parts.join('  ');
@@ -122,6 +128,6 @@ function legKey(shape: LegStreamShape | undefined): string {
 export function shapeKey(streams: readonly StreamShape[]): string {
   return streams
     .filter((s) => s.a || s.b)
-    .map((s) => `${s.index}:${legKey(s.a)}${legKey(s.b)}`)
+    .map((s) => `${s.index}:${legKey(s.a)}${legKey(s.b)}${s.dtmf ? 'd' : ''}`)
     .join(',');
 }

@@ -27,6 +27,8 @@ export interface WorkerRequests {
   configure: { params: { sessionId: string; leg: LegId; legParams: LegParams }; result: null };
   stats: { params: { sessionId: string }; result: SessionStats };
   close: { params: { sessionId: string }; result: SessionStats };
+  /** RFC 4733 events for one digit on a leg's stream (MediaSession.sendDtmf); false = not sent (nothing to continue yet). */
+  sendDtmf: { params: { sessionId: string; leg: LegId; index: number; digit: string; durationMs: number }; result: boolean };
   /** Liveness probe (/health): answered from the worker's event loop. */
   ping: { params: Record<string, never>; result: { sessions: number } };
   /** Test hook: make the worker fail in a GStreamer-like way (exit abruptly). */

@@ -1,9 +1,16 @@
-/** DTMF when only one leg negotiated telephone-event (Flexisip: onDtmfReceived), relay engine: RFC 4733 ↔ SIP INFO. */
+/** DTMF when only one leg negotiated telephone-event (Flexisip: onDtmfReceived): RFC 4733 ↔ SIP INFO, relay and GStreamer engines. */
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PairSpec, Tones } from '../../harness/call-scenarios.js';
+import { current, standardTones } from '../../harness/call-pair.js';
+import { startB2bua, type B2buaDaemon } from '../../harness/b2bua.js';
+import { freePorts } from '../../harness/ports.js';
+import { createRunDir } from '../../harness/run-dir.js';
+import { SipUa, type SipMessage } from '../../harness/sip-ua.js';
+import { MediaStream, buildAudioSdp, newCrypto, parseAudioSdp } from '../../harness/srtp-media.js';
 import { packetsTo } from '../../harness/flows.js';
 import { parseRtp } from '../../harness/rtp.js';
-import { received } from '../../harness/sipp.js';
+import { received, startSipp, waitForListening, type SippResult } from '../../harness/sipp.js';
 import { assertCleanAndStop, assertExitCodes, callSuite, callThrough } from './fixture.js';
 
 const pair = (t: Tones): PairSpec => ({
@@ -31,5 +38,117 @@ describe('calls through the b2bua: DTMF converted when only one leg negotiated t
     assert.equal(new Set(eventsAtCaller.map((p) => p.ssrc)).size, 1, info);
     assertExitCodes(r);
     await assertCleanAndStop(r.b2bua);
+  });
+});
+
+/** What a GStreamer-engine call of the pair below left: sipp's result, the caller's media and SIP, the daemon. */
+interface GstDtmfCall {
+  readonly callee: SippResult;
+  readonly infosAtCallee: string[];
+  readonly media: MediaStream;
+  readonly atCaller: SipMessage[];
+  readonly b2bua: B2buaDaemon;
+  readonly info: string;
+}
+
+/**
+ * Leg A: our own SIP + SRTP caller (test/harness/srtp-media.ts, SDES, PCMU + telephone-event 101) sends RFC 4733 digit 1
+ * after 1 s of audio; leg B: sipp without telephone-event (plain, trenscrypter `outgoing-enc-regex=none`), streaming
+ * `calleeRtp`, checks the INFO Signal=1 and sends INFO Signal=5. The caller hangs up once it has 3 end packets or after 5 s.
+ */
+async function gstDtmfCall(name: string, calleeRtp: (t: Tones) => string): Promise<GstDtmfCall> {
+  const runDir = createRunDir(name);
+  current.runs = [];
+  current.runDir = runDir;
+  const [calleePort] = await freePorts(1);
+  const [calleeMedia] = await freePorts(4);
+  const calleeRun = await startSipp({
+    name: 'callee', runDir, scenario: 'uas_dtmf_no_telephone_event.xml', port: calleePort, mediaPort: calleeMedia,
+    keys: { rtp: calleeRtp(standardTones(runDir)) }, maxSeconds: 40,
+  });
+  current.runs.push(calleeRun);
+  await waitForListening(calleePort!, 'udp');
+  const b2bua = await startB2bua({
+    runDir,
+    outboundProxy: `sip:127.0.0.1:${calleePort};transport=udp`,
+    settings: { 'media-engine': 'gstreamer', 'media-workers': 1 },
+    extraIni: '[b2bua-server::trenscrypter]\noutgoing-enc-regex=none sip:bob@.*',
+  });
+  current.b2bua = b2bua;
+  const ua = await SipUa.open({ user: 'alice' });
+  const media = await MediaStream.open({ frequency: 440 });
+  try {
+    const offered = newCrypto(1, 'AES_CM_128_HMAC_SHA1_80');
+    media.expectKey();
+    const dialog = await ua.invite(`sip:bob@${b2bua.address}`, buildAudioSdp({ port: media.port, crypto: [offered], telephoneEvent: 101 }));
+    const answer = parseAudioSdp(dialog.remoteSdp);
+    const theirs = answer.crypto.find((c) => c.tag === offered.tag);
+    assert.ok(theirs, `SDES answer on leg A:\n${dialog.remoteSdp}`);
+    assert.ok(answer.payloadTypes.includes(101), `leg A's answer keeps telephone-event 101 (the b2bua converts):\n${dialog.remoteSdp}`);
+    media.sendKey(offered);
+    media.recvKey(theirs);
+    media.target(answer);
+    media.start();
+    await sleep(1000);
+    media.sendDtmf('1', 200, 101);
+    // sipp answers our INFO, then sends its own 300 ms later: its digit comes back within ~1 s.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && media.otherPayloads.filter((p) => (p.payload[1]! & 0x80) !== 0).length < 3) await sleep(100);
+    await sleep(300);
+    await dialog.bye();
+    media.stop();
+    const callee = await calleeRun.result();
+    const infosAtCallee = received(callee.messages, /^INFO /);
+    const events = media.otherPayloads.map((p) => ({ pt: p.payloadType, m: p.marker, seq: p.sequence, ts: p.timestamp, ssrc: p.ssrc, ev: [...p.payload] }));
+    const audio = [...media.received.entries()].map(([ssrc, r]) => [ssrc, r.count]);
+    const info = `${callee.summary}\nINFO at callee: ${infosAtCallee.length}; events at caller: ${JSON.stringify(events)}; audio SSRCs at caller: ${JSON.stringify(audio)}; auth failures ${media.authFailures}\nrun dir: ${runDir}`;
+    return { callee, infosAtCallee, media, atCaller: [...ua.received], b2bua, info };
+  } finally {
+    media.close();
+    ua.close();
+  }
+}
+
+describe('calls through the b2bua: DTMF conversion with the GStreamer engine (SDES leg with telephone-event, plain leg without)', function () {
+  callSuite(this, 60000);
+
+  it('leg A\'s SRTP RFC 4733 digit reaches leg B as one INFO Signal=1; leg B\'s INFO Signal=5 reaches leg A as SRTP RFC 4733 events continuing its stream', async () => {
+    const { callee, infosAtCallee, media, b2bua, info } = await gstDtmfCall('dtmf-conversion-gstreamer', (t) => `${t.callee.ulaw},-1,0`);
+    const events = media.otherPayloads;
+    const audio = [...media.received.keys()];
+    assert.equal(callee.code, 0, info);
+    assert.equal(infosAtCallee.length, 1, info);
+    assert.match(infosAtCallee[0]!, /Content-Type:\s*application\/dtmf-relay/i, info);
+    assert.match(infosAtCallee[0]!, /^Signal=1\r?\nDuration=\d+\r?$/m, info);
+    assert.ok(events.length >= 4, info);
+    assert.ok(events.every((p) => p.payloadType === 101 && p.payload[0] === 5), `every event is digit 5 on PT 101\n${info}`);
+    assert.equal(events.filter((p) => (p.payload[1]! & 0x80) !== 0).length, 3, `3 end packets\n${info}`);
+    assert.equal(events.filter((p) => p.marker).length, 1, `the marker on the start packet only\n${info}`);
+    assert.ok(events[0]!.marker, info);
+    assert.equal(new Set(events.map((p) => p.timestamp)).size, 1, `one event timestamp\n${info}`);
+    assert.equal(audio.length, 1, `one SSRC for audio\n${info}`);
+    assert.equal(events[0]!.ssrc, audio[0], `the events continue the audio stream's SSRC\n${info}`);
+    const seqs = events.map((p) => p.sequence);
+    assert.ok(seqs.every((s, i) => i === 0 || ((s - seqs[i - 1]! + 0x10000) & 0xffff) >= 1), `increasing sequence numbers\n${info}`);
+    assert.equal(media.authFailures, 0, info);
+    const lines = b2bua.logLines();
+    assert.equal(lines.filter((l) => l['msg'] === 'RFC 4733 DTMF sent as SIP INFO').length, 1, info);
+    assert.equal(lines.filter((l) => l['msg'] === 'SIP INFO DTMF sent as RFC 4733').length, 1, info);
+    await assertCleanAndStop(b2bua);
+  });
+
+  it('leg B sends no RTP: its INFO cannot become RFC 4733 (no stream to continue towards leg A) and reaches leg A as the INFO', async () => {
+    // sipp's rtp_stream action "pause" (instead of a file): nothing is streamed.
+    const { callee, infosAtCallee, media, atCaller, b2bua, info } = await gstDtmfCall('dtmf-conversion-gstreamer-no-rtp', () => 'pause');
+    const infosAtCaller = atCaller.filter((m) => m.method === 'INFO');
+    const all = `${info}\nINFO at caller: ${JSON.stringify(infosAtCaller.map((m) => m.body))}`;
+    assert.equal(callee.code, 0, all);
+    assert.equal(infosAtCallee.length, 1, all);
+    assert.match(infosAtCallee[0]!, /^Signal=1\r?\nDuration=\d+\r?$/m, all);
+    assert.equal(media.otherPayloads.length, 0, all);
+    assert.equal(infosAtCaller.length, 1, all);
+    assert.match(infosAtCaller[0]!.body, /^Signal=5\r?\nDuration=160\r?$/m, all);
+    assert.equal(b2bua.logLines().filter((l) => l['msg'] === 'SIP INFO DTMF sent as RFC 4733').length, 0, all);
+    await assertCleanAndStop(b2bua);
   });
 });

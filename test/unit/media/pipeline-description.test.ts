@@ -28,6 +28,17 @@ describe('media worker pipeline description', () => {
     assert.doesNotMatch(d, /_b0/);
   });
 
+  it('puts a b2bdtmf on both RTP paths when only one leg negotiated telephone-event (dtmf), and the shape says so', () => {
+    const a = elementNames('a', 0);
+    const b = elementNames('b', 0);
+    const d = describePipeline([{ index: 0, a: { rtcpMux: true }, b: { rtcpMux: true }, dtmf: true }]);
+    assert.match(d, new RegExp(`b2bsrtp name=${a.rtpDecrypt} mode=unprotect ! b2bdtmf name=${a.rtpDtmf} ! ${b.rtpGate}\\.`));
+    assert.match(d, new RegExp(`b2bsrtp name=${b.rtpDecrypt} mode=unprotect ! b2bdtmf name=${b.rtpDtmf} ! ${a.rtpGate}\\.`));
+    assert.doesNotMatch(d, /rtcp_src ! b2bsrtp name=\S+ mode=unprotect ! b2bdtmf/, 'RTCP never goes through it');
+    assert.doesNotMatch(describePipeline([{ index: 0, a: { rtcpMux: true }, b: { rtcpMux: true } }]), /b2bdtmf/);
+    assert.notEqual(shapeKey([{ index: 0, a: { rtcpMux: true }, b: { rtcpMux: true }, dtmf: true }]), shapeKey([{ index: 0, a: { rtcpMux: true }, b: { rtcpMux: true } }]));
+  });
+
   it('shape keys change only with what needs a new pipeline', () => {
     const k1 = shapeKey([{ index: 0, a: { rtcpMux: true }, b: { rtcpMux: false } }]);
     assert.equal(k1, '0:ms');

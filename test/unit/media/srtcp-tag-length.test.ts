@@ -8,14 +8,10 @@
  * AES_256_CM_HMAC_SHA1_32; RFC 4568 says 80 bits. The element accepts both for those suites.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { NATIVE_PLUGIN_DIR } from '../../../core/media/gst/index.js';
 import { SrtpContext, type Suite } from '../../e2e/media/srtp-peer.js';
 import { masterKey, senderReport } from './srtp-test-packets.js';
+import { loadGst, removePacketDirs, throughFiles, type Gst } from './packet-files.js';
 
-type Gst = typeof import('../../../core/media/worker/gst.js');
 let gst: Gst;
 
 interface Result {
@@ -28,30 +24,14 @@ interface Result {
   out: Buffer[];
 }
 
-const dirs: string[] = [];
-
 /** Feeds `wire` (one buffer each, in order) to an unprotecting b2bsrtp keyed with `suite keySalt`. */
 async function unprotect(suite: Suite, keySalt: string, wire: Buffer[]): Promise<Result> {
-  const dir = mkdtempSync(join(tmpdir(), 'b2bsrtp-srtcp-'));
-  dirs.push(dir);
-  wire.forEach((w, i) => writeFileSync(join(dir, `in${String(i).padStart(3, '0')}.bin`), w));
-  const p = gst.Pipeline.parse(
-    `multifilesrc location=${dir}/in%03d.bin index=0 ! b2bsrtp name=dec mode=unprotect srtp-params="${suite} ${keySalt}" ! multifilesink location=${dir}/out%03d.bin`,
-  );
-  p.play();
-  const end = Date.now() + 5000;
-  for (;;) {
-    const e = p.popEnd();
-    if (e === 'eos') break;
-    if (e) throw new Error(e.error);
-    if (Date.now() > end) throw new Error('no EOS within 5 s');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  const { pipeline: p, out } = await throughFiles(gst, wire, `b2bsrtp name=dec mode=unprotect srtp-params="${suite} ${keySalt}"`);
   const dec = p.element('dec');
   const r: Result = {
     packets: dec.number('packets'), authFailures: dec.number('auth-failures'), replays: dec.number('replays'), errors: dec.number('errors'),
     shortTag: dec.string('srtcp-short-tag') === 'true',
-    out: readdirSync(dir).filter((f) => f.startsWith('out')).sort().map((f) => readFileSync(join(dir, f))),
+    out,
   };
   p.stop();
   return r;
@@ -60,13 +40,9 @@ async function unprotect(suite: Suite, keySalt: string, wire: Buffer[]): Promise
 describe('b2bsrtp: SRTCP tag length with the _32 suites (real pipelines)', function () {
   this.timeout(20_000);
   before(async () => {
-    process.env['GST_PLUGIN_PATH'] = [NATIVE_PLUGIN_DIR, process.env['GST_PLUGIN_PATH']].filter(Boolean).join(':');
-    gst = await import('../../../core/media/worker/gst.js');
-    gst.initGst();
+    gst = await loadGst();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(removePacketDirs);
 
   for (const suite of ['AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_32'] as const) {
     it(`${suite}: accepts SRTCP with the 32-bit tag (liblinphone) as good and decrypts it`, async () => {
