@@ -1,12 +1,12 @@
 /**
  * A forged first DTLS / ZRTP packet must not steal the media latch (core/media/README.md, "Media latching"): through the
- * daemon (trenscrypter, GStreamer engine), linphonec "alice" -> b2bua -> linphonec "bob", both in the same mode
- * (DTLS-SRTP, then ZRTP). An attacker on the callers' IP address (127.0.0.1) from another port sprays a forged DTLS
+ * daemon (trenscrypter, GStreamer engine), linphonec "alice" -> b2bua -> linphonec "bob":
+ * DTLS-SRTP on both legs, ZRTP on both legs, and DTLS-SRTP -> SDES (a leg that runs no DTLS). An attacker on the callers' IP address (127.0.0.1) from another port sprays a forged DTLS
  * ClientHello (resp. a ZRTP Hello with a valid CRC) at every port of the daemon's small `audio-port` range, every 20 ms,
  * from before the call until after the handshakes. The call must be secured with the tone both ways, the attacker must
  * receive nothing (no RTP/SRTP, no handshake answer), and the forged packets are counted as rejected.
  *
- *   flock /tmp/e2e.lock npx mocha --timeout 120000 test/e2e/media/forged-handshake.test.ts   (~30 s)
+ *   flock /tmp/e2e.lock npx mocha --timeout 120000 test/e2e/media/forged-handshake.test.ts   (~35 s)
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -99,28 +99,32 @@ describe('a forged first DTLS / ZRTP packet does not steal the media latch (daem
   trenscrypterSuite(this, 90000);
   before(() => requireTools(['linphonec']));
 
-  const cases: { mode: 'dtls-srtp' | 'zrtp'; lp: LinphoneEncryption; forge: (n: number) => Buffer; what: string }[] = [
-    { mode: 'dtls-srtp', lp: 'dtls', forge: () => forgedClientHello(), what: 'DTLS ClientHello' },
-    { mode: 'zrtp', lp: 'zrtp', forge: (n) => forgedZrtpHello(n), what: 'ZRTP Hello' },
+  type Mode = 'dtls-srtp' | 'zrtp' | 'sdes';
+  const LP: Readonly<Record<Mode, LinphoneEncryption>> = { 'dtls-srtp': 'dtls', zrtp: 'zrtp', sdes: 'srtp' };
+  // The third case: leg B (SDES) runs no DTLS, where a ClientHello must never latch either.
+  const cases: { a: Mode; b: Mode; forge: (n: number) => Buffer; what: string }[] = [
+    { a: 'dtls-srtp', b: 'dtls-srtp', forge: () => forgedClientHello(), what: 'DTLS ClientHello' },
+    { a: 'zrtp', b: 'zrtp', forge: (n) => forgedZrtpHello(n), what: 'ZRTP Hello' },
+    { a: 'dtls-srtp', b: 'sdes', forge: () => forgedClientHello(), what: 'DTLS ClientHello' },
   ];
   for (const c of cases) {
-    it(`${c.mode} -> ${c.mode}: a forged ${c.what} sprayed at the media ports before and during the handshake: call secured, tone both ways, nothing to the attacker, rejected and counted`, async () => {
-      const runDir = createRunDir(`forged-${c.mode}`);
+    it(`${c.a} -> ${c.b}: a forged ${c.what} sprayed at the media ports before and during the handshake: call secured, tone both ways, nothing to the attacker, rejected and counted`, async () => {
+      const runDir = createRunDir(`forged-${c.a}-${c.b}`);
       const tones = { alice: writeToneFiles(path.join(runDir, 'tones'), TONE.alice), bob: writeToneFiles(path.join(runDir, 'tones'), TONE.bob) };
       const ports = await freePorts(RANGE);
-      const bob = await startLinphone({ name: 'bob', runDir, mediaEncryption: c.lp, autoAnswer: true, maxSeconds: 60 });
+      const bob = await startLinphone({ name: 'bob', runDir, mediaEncryption: LP[c.b], autoAnswer: true, maxSeconds: 60 });
       live.runDir = runDir;
       const b2bua = await startB2bua({
         runDir,
         outboundProxy: `sip:127.0.0.1:${bob.sipPort};transport=udp`,
         settings: { 'media-engine': 'gstreamer', 'media-workers': 1, 'audio-port': `${ports[0]}-${ports[RANGE - 1]}` },
-        extraIni: `[global]\nlog-level=debug\n\n${trenscrypterIni({ enc: [c.mode, 'sip:bob@.*'] })}`,
+        extraIni: `[global]\nlog-level=debug\n\n${trenscrypterIni({ enc: [c.b, 'sip:bob@.*'] })}`,
       });
       live.b2bua = b2bua;
-      const alice = await startLinphone({ name: 'alice', runDir, mediaEncryption: c.lp, maxSeconds: 60 });
+      const alice = await startLinphone({ name: 'alice', runDir, mediaEncryption: LP[c.a], maxSeconds: 60 });
       const attacker = await startAttacker(ports, c.forge);
       const r = await encryptedCall({
-        caller: { lp: alice, encryption: c.lp, tone: tones.alice }, callee: { lp: bob, encryption: c.lp, tone: tones.bob },
+        caller: { lp: alice, encryption: LP[c.a], tone: tones.alice }, callee: { lp: bob, encryption: LP[c.b], tone: tones.bob },
         target: `sip:bob@${b2bua.address}`, runDir, seconds: 3,
       });
       attacker.stop();
