@@ -8,8 +8,13 @@
  *   - `latch-authenticated=true` (SRTP): an RTP/RTCP packet from a port other than the latched one is
  *     passed to the SRTP element with a B2bLatchMeta (b2bshared.h); only a packet that authenticates
  *     there latches its port (b2b_ingress_latch_verdict), and it is counted only then. One that fails is
- *     counted in `rejected-unauthenticated`. DTLS / ZRTP packets latch by the plain rule below until a
- *     packet has authenticated (a NATed peer's handshake must be answered), never after.
+ *     counted in `rejected-unauthenticated`. DTLS / ZRTP packets (of a handshake this leg runs) from the SDP port
+ *     latch it until a packet has authenticated; from another port they are dropped (`rejected-wrong-port`) for
+ *     HANDSHAKE_GRACE_US after the peer's address/port was set (a forged first ClientHello / Hello must neither
+ *     reach the handshake nor draw its answers and our media), and only then latch if nothing latched yet (a
+ *     NATed peer's handshake must be answered, late). Never after a packet authenticated.
+ *   - DTLS / ZRTP packets on a leg without that handshake (its pad unlinked) never latch; from a port other than
+ *     the SDP / latched one they count in `rejected-wrong-port`.
  *   - plain: the first packet from the SDP address latches its port; a packet from the SDP port
  *     always takes the latch (the peer's own word beats whoever came first); another port takes it
  *     only after RELATCH_PACKETS consecutive RTP/RTCP packets (none from the latched port in between)
@@ -52,6 +57,7 @@ struct _B2bIngress {
   gboolean auth_latched;        /* the latch was set by an authenticated packet */
   guint latched_ssrc;           /* last RTP/RTCP sender SSRC from the latched port (plain re-latch) */
   gboolean latched_ssrc_known;
+  gint64 reset_time_us;         /* monotonic time of the last latch reset (peer address/port set) */
   gint candidate_port;          /* plain re-latch: the new port and its consecutive packets */
   guint candidate_count;
   guint64 packets_in, bytes_in, rtcp_packets_in, dtls_packets_in, zrtp_packets_in, rejected, other;
@@ -123,10 +129,14 @@ typedef enum { SRC_ACCEPT, SRC_CANDIDATE, SRC_WRONG_ADDRESS, SRC_WRONG_PORT } So
 
 /* Plain re-latch: consecutive packets with the latched SSRC a new port must send to take the latch. */
 #define RELATCH_PACKETS 5
+/* SRTP legs: DTLS / ZRTP from a port other than the SDP one never latch this long after the peer's address/port was
+ * set (the peer starts its handshake from its SDP port at once; a NATed one retransmits). */
+#define HANDSHAKE_GRACE_US (2 * G_USEC_PER_SEC)
 
 /* Object lock held. */
 static void latch_reset(B2bIngress *self) {
   self->latched_port = 0;
+  self->reset_time_us = g_get_monotonic_time();
   self->auth_latched = FALSE;
   self->latched_ssrc_known = FALSE;
   self->candidate_port = 0;
@@ -144,8 +154,9 @@ static void latch_to(B2bIngress *self, gint port) {
   self->candidate_count = 0;
 }
 
-/* Whether a packet's source may pass (see top); may latch its port. `media` = RTP or RTCP. Object lock held. */
-static SourceVerdict source_check(B2bIngress *self, GstBuffer *buf, PacketKind kind, guint ssrc, guint16 *port_out) {
+/* Whether a packet's source may pass (see top); may latch its port. `media` = RTP or RTCP. `expected`: FALSE for a
+ * DTLS / ZRTP packet whose pad is unlinked (this leg runs no such handshake). Object lock held. */
+static SourceVerdict source_check(B2bIngress *self, GstBuffer *buf, PacketKind kind, gboolean expected, guint ssrc, guint16 *port_out) {
   GstNetAddressMeta *meta = gst_buffer_get_net_address_meta(buf);
   if (!meta || !G_IS_INET_SOCKET_ADDRESS(meta->addr)) return SRC_WRONG_ADDRESS;
   GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(meta->addr);
@@ -165,8 +176,12 @@ static SourceVerdict source_check(B2bIngress *self, GstBuffer *buf, PacketKind k
     return SRC_ACCEPT;
   }
   if (kind == PKT_OTHER) return self->latched_port == 0 ? SRC_ACCEPT : SRC_WRONG_PORT; /* dropped either way; never latches */
+  if (!media && !expected) return port == self->remote_port ? SRC_ACCEPT : SRC_WRONG_PORT; /* dropped by the unlinked pad; never latches */
   if (self->latch_authenticated && media) return SRC_CANDIDATE;
   if (self->latch_authenticated && self->auth_latched) return SRC_WRONG_PORT;
+  if (self->latch_authenticated && port != self->remote_port &&
+      (self->latched_port != 0 || g_get_monotonic_time() - self->reset_time_us < HANDSHAKE_GRACE_US))
+    return SRC_WRONG_PORT; /* a handshake packet from a port the SDP did not name: not before the grace, never over a latch */
   if (self->latched_port == 0 || port == self->remote_port) {
     latch_to(self, port);
     if (media) { self->latched_ssrc = ssrc; self->latched_ssrc_known = TRUE; }
@@ -324,6 +339,8 @@ static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer
     }
   }
   PacketKind kind = classify(map.data, map.size);
+  /* Outside the object lock (pad locks come after the element's). */
+  gboolean expected = kind == PKT_DTLS ? gst_pad_is_linked(self->dtls_src) : kind == PKT_ZRTP ? gst_pad_is_linked(self->zrtp_src) : TRUE;
   guint ssrc = map.size >= 12 ? GST_READ_UINT32_BE(map.data + (kind == PKT_RTCP ? 4 : 8)) : 0;
   guint16 seq = kind == PKT_RTP ? GST_READ_UINT16_BE(map.data + 2) : 0;
   gsize size = map.size;
@@ -331,7 +348,7 @@ static GstFlowReturn b2b_ingress_chain(GstPad *pad, GstObject *parent, GstBuffer
 
   GST_OBJECT_LOCK(self);
   guint16 port = 0;
-  SourceVerdict verdict = source_check(self, buf, kind, ssrc, &port);
+  SourceVerdict verdict = source_check(self, buf, kind, expected, ssrc, &port);
   if (verdict == SRC_WRONG_ADDRESS || verdict == SRC_WRONG_PORT) {
     self->rejected++;
     if (verdict == SRC_WRONG_ADDRESS) self->rejected_wrong_address++;

@@ -103,6 +103,24 @@ describe('trenscrypter: DTLS-SRTP peer certificate checked against its SDP finge
     });
   }
 
+  it('a NATed DTLS client (its packets from a port its SDP does not name) is answered once the handshake grace is over: the association comes up', async () => {
+    const { b2bua, caller, target } = await setUp({ name: 'dtls-nat', callee: plain, policy: { enc: ['none', 'sip:bob@.*'] } });
+    const dir = path.dirname(b2bua.logFile);
+    const cert = makeCert(dir, 'peer');
+    const [sdpPort, natPort] = await freePorts(2);
+    const dialog = await caller.invite(target('bob'), dtlsOffer(sdpPort!, cert.fingerprint));
+    const started = Date.now();
+    const client = dtlsClient(natPort!, answerPort(dialog.remoteSdp), cert, path.join(dir, 'openssl.log'));
+    await b2bua.waitUntilCounters('DTLS connected', () => logged(b2bua.logLines(), 'DTLS-SRTP connected').length > 0, 15000)
+      .catch(() => assert.fail(`no "DTLS-SRTP connected" in the log; openssl said: ${client.output().slice(-600)}`));
+    // the ClientHellos sent during the grace (2 s after our answer; openssl retransmits after 1 s, 2 s...) were dropped
+    assert.ok(Date.now() - started >= 1900, `connected after ${Date.now() - started} ms: not before the grace`);
+    assert.equal(dialog.ended, false, 'the call is still up');
+    await dialog.bye();
+    await b2bua.waitForCounters(LIVE_COUNTERS, 12000);
+    await b2bua.stop();
+  });
+
   const PROFILES: [string, string][] = [
     ['SRTP_AES128_CM_SHA1_32', 'AES_CM_128_HMAC_SHA1_32'], ['SRTP_AEAD_AES_128_GCM', 'AEAD_AES_128_GCM'], ['SRTP_AEAD_AES_256_GCM', 'AEAD_AES_256_GCM'],
   ];
