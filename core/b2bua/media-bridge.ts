@@ -9,7 +9,7 @@ import { b2buaError, type B2buaError } from '../errors/index.js';
 import type { LegParams, LocalEndpoint, MediaEngine, MediaSession, SrtpKey, StreamParams } from '../media/types.js';
 import type { Direction, LegId, MediaKind, EncryptionMode, SrtpSuite } from '../vocabulary/index.js';
 import { buildSdp, protoFor, type OutStream } from '../sdp/build.js';
-import type { IceCandidate, MediaLine, ParsedSdp } from '../sdp/model.js';
+import type { Codec, IceCandidate, MediaLine, ParsedSdp } from '../sdp/model.js';
 import {
   answerKeys, answerSetup, bothAllow, hasMediaCodec, intersectCodecs, isTelephoneEvent, keysFromAnswer, mirrorDirection, negotiatedDirection, offerKeys,
   restrictCodecs, roleFromAnswer, type OfferedKey,
@@ -180,7 +180,7 @@ export class MediaBridge {
     src.remote = offer;
     const streams: OutStream[] = [];
     for (const m of offer.media) {
-      const codecs = isAv(m.kind) ? restrictCodecs(m.codecs, m.kind, m.kind === 'audio' ? this.forced.audio : this.forced.video) : [];
+      const codecs = isAv(m.kind) ? this.offeredTelephoneEvent(m.kind, restrictCodecs(m.codecs, m.kind, m.kind === 'audio' ? this.forced.audio : this.forced.video)) : [];
       const enabled = isAv(m.kind) && m.enabled && hasMediaCodec(codecs);
       if (!enabled) {
         streams.push(refused(m, dst.encryption, dst.avpf));
@@ -273,6 +273,22 @@ export class MediaBridge {
     if (offer.kind !== 'audio' || !this.session.sendDtmf || codecs.some(isTelephoneEvent)) return codecs;
     const te = offer.codecs.find(isTelephoneEvent);
     return te ? [...codecs, te] : codecs;
+  }
+
+  /**
+   * An engine that converts DTMF (sendDtmf): an audio offer without telephone-event gets one on the other leg, as
+   * liblinphone always offers it for Flexisip's B2BUA; a peer that answers it sends RFC 4733, converted to SIP INFO
+   * towards the offerer (and its INFO to RFC 4733). At the first media codec's clock rate (8000 when there is one), on
+   * PT 101 or the first free dynamic PT.
+   */
+  private offeredTelephoneEvent(kind: MediaKind, codecs: Codec[]): Codec[] {
+    if (kind !== 'audio' || !this.session.sendDtmf || codecs.some(isTelephoneEvent) || !hasMediaCodec(codecs)) return codecs;
+    const used = new Set(codecs.map((c) => c.pt));
+    const pt = [101, ...Array.from({ length: 32 }, (_, i) => 96 + i)].find((p) => !used.has(p));
+    if (pt === undefined) return codecs;
+    const media = codecs.filter((c) => !isTelephoneEvent(c) && c.name.toLowerCase() !== 'cn');
+    const rate = media.some((c) => c.rate === 8000) ? 8000 : media[0]!.rate;
+    return [...codecs, { pt, name: 'telephone-event', rate, fmtp: '0-15', rtcpFb: [] }];
   }
 
   /** telephone-event in both our SDP and the peer's for a stream (RFC 4733 negotiated on this leg), with the peer's PT. */

@@ -40,6 +40,33 @@ function sdp(media: string): string {
 const PLAIN_OFFER = sdp('m=audio 7000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\nm=video 7002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e01f\r\n');
 
 describe('MediaBridge offer/answer', () => {
+  it('an engine that converts DTMF: an audio offer without telephone-event gets one on the other leg (101, else a free PT; the media clock rate), never answered back to the offerer', async () => {
+    class DtmfSession extends RecordingSession { sendDtmf(): boolean { return true; } }
+    const audioOf = (text: string) => sdpTransform.parse(text).media[0]!;
+    const teOf = (text: string) => audioOf(text).rtp.filter((r) => r.codec.toLowerCase() === 'telephone-event').map((r) => `${r.payload} ${r.rate}`);
+    const s = new DtmfSession();
+    const bridge = new MediaBridge(s, { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' });
+    const offerB = await bridge.forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0 8\r\na=sendrecv\r\n')));
+    assert.equal(String(audioOf(offerB).payloads), '0 8 101');
+    assert.deepEqual(teOf(offerB), ['101 8000']);
+    const answerA = await bridge.forwardAnswer('b', parsed(sdp('m=audio 8000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n')));
+    assert.equal(String(audioOf(answerA).payloads), '0', 'leg A did not offer it: not in its answer');
+    assert.deepEqual(bridge.telephoneEvent('b', 0), { pt: 101, clockRate: 8000 });
+    assert.equal(bridge.telephoneEvent('a', 0), undefined);
+    // 101 taken: the first free dynamic PT; no 8 kHz codec: the first codec's rate
+    const taken = await new MediaBridge(new DtmfSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' })
+      .forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 96 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 speex/16000\r\n')));
+    assert.deepEqual(teOf(taken), ['97 48000']);
+    // an engine that does not convert: the offer as it came
+    const plain = await new MediaBridge(new RecordingSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' })
+      .forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0\r\n')));
+    assert.equal(String(audioOf(plain).payloads), '0');
+    // an offer with telephone-event keeps its own
+    const own = await new MediaBridge(new DtmfSession(), { encryption: 'none', suites: [] }, { encryption: 'none', suites: [] }, { audio: '', video: '' })
+      .forwardOffer('a', parsed(sdp('m=audio 7000 RTP/AVP 0 100\r\na=rtpmap:100 telephone-event/8000\r\n')));
+    assert.deepEqual(teOf(own), ['100 8000']);
+  });
+
   it('none → SDES: leg B gets RTP/SAVP with one a=crypto per suite; its answer gives the engine both keys', async () => {
     const s = new RecordingSession();
     const bridge = new MediaBridge(s, { encryption: 'none', suites: [] }, { encryption: 'sdes', suites: ['AES_CM_128_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_80'] }, { audio: '', video: '' });
