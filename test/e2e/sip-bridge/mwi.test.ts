@@ -3,7 +3,11 @@
  * with real sipp peers: a fake ITSP with a message-waiting server (scenarios/sip-bridge/uas_mwi_server.xml: digest on
  * REGISTER and SUBSCRIBE, NOTIFY Voice-Message 4/8 (1/2)); (a) an internal subscriber (uac_mwi_subscriber.xml) whose
  * SUBSCRIBE goes out as the account; (b) the pool's mwiServerUri subscribed by the account itself, its NOTIFY forwarded
- * out of dialog to the alias at outgoingNotify.outboundProxy (uas_mwi_notify.xml); hostile input (uac_mwi_hostile.xml).
+ * out of dialog to the alias at outgoingNotify.outboundProxy (uas_mwi_notify.xml); hostile input (uac_mwi_hostile.xml);
+ * (c) both with one-connection-per-account=true: a dumpcap capture of the ITSP's port shows every SUBSCRIBE (initial,
+ * authenticated, refresh, un-SUBSCRIBE, of both subscriptions) leaving from the account's own socket (the port its
+ * REGISTERs come from, not the server's), Contact and Via on that port, the ITSP's NOTIFYs answered from it, and the
+ * NOTIFYs reaching the subscriber and the alias.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +19,8 @@ import { stopAllStarted } from '../../harness/processes.js';
 import { createRunDir, tail } from '../../harness/run-dir.js';
 import { received, sipMessages, startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { resultWithin } from '../../harness/sipp-grace.js';
+import { startCapture, portsFilter } from '../../harness/capture.js';
+import type { IpPacket } from '../../harness/pcap.js';
 import { requireTools } from '../../harness/tools.js';
 import { readIfExists } from '../../harness/wait.js';
 import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, waitForRegistration } from './bridge-env.js';
@@ -60,8 +66,8 @@ interface MwiEnv {
   readonly b2bua: B2buaDaemon;
 }
 
-async function startMwiEnv(name: string, itspCalls: number, o: { mwiServer: boolean; notifyProxyPort?: number }): Promise<MwiEnv> {
-  const runDir = createRunDir(name);
+async function startMwiEnv(name: string, itspCalls: number, o: { mwiServer: boolean; notifyProxyPort?: number; oneConnection?: boolean; runDir?: string; beforeB2bua?: (itsp: SippRun) => Promise<void> }): Promise<MwiEnv> {
+  const runDir = o.runDir ?? createRunDir(name);
   const [itspPort] = await freePorts(1);
   const itsp = await startSipp({
     name: 'itsp', runDir, scenario: 'sip-bridge/uas_mwi_server.xml', port: itspPort, calls: itspCalls, concurrent: 4,
@@ -73,10 +79,11 @@ async function startMwiEnv(name: string, itspCalls: number, o: { mwiServer: bool
   const providersFile = path.join(runDir, 'providers.json');
   const spec = { ...(o.mwiServer ? { mwiServerUri: MWI_SERVER } : {}), ...(o.notifyProxyPort ? { notifyProxyPort: o.notifyProxyPort } : {}) };
   fs.writeFileSync(providersFile, JSON.stringify(providers(itsp.port, spec), null, 2));
+  await o.beforeB2bua?.(itsp);
   const b2bua = await startB2bua({
     runDir,
     outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`,
-    settings: { application: 'sip-bridge' },
+    settings: { application: 'sip-bridge', ...(o.oneConnection ? { 'one-connection-per-account': true } : {}) },
     extraIni: `[b2bua-server::sip-bridge]\nproviders=${providersFile}`,
     maxSeconds: 60,
   });
@@ -92,6 +99,10 @@ function report(env: MwiEnv | undefined, ...peers: (SippRun | undefined)[]): str
 }
 
 const subscribes = (itsp: SippRun): string[] => received(readIfExists(itsp.files.messages), /^SUBSCRIBE /);
+
+/** The UDP datagrams of a capture as SIP texts with their ports. */
+const datagrams = (packets: readonly IpPacket[]): { srcPort: number; dstPort: number; text: string }[] =>
+  packets.filter((p) => p.protocol === 'udp').map((p) => ({ srcPort: p.srcPort, dstPort: p.dstPort, text: p.payload.toString('latin1') }));
 
 describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, internal proxy)', function () {
   this.timeout(60000);
@@ -224,6 +235,72 @@ describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, i
       const subs = subscribes(itsp);
       assert.equal(headerOf(subs[subs.length - 1] ?? '', 'Expires'), '0', `last SUBSCRIBE:\n${subs[subs.length - 1]}`);
       assert.equal(ri.code, 0, `ITSP (REGISTER, SUBSCRIBE dialog ended by the un-SUBSCRIBE, un-REGISTER): ${ri.summary}`);
+    });
+  });
+
+  describe('(c) one-connection-per-account=true: both subscriptions through the account\'s own socket', function () {
+    let env: MwiEnv | undefined;
+    let proxy: SippRun | undefined;
+    let subscriber: SippRun | undefined;
+    let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
+    before(async () => {
+      const runDir = createRunDir('sip-bridge-mwi-one-connection');
+      proxy = await startSipp({ name: 'proxy', runDir, scenario: 'sip-bridge/uas_mwi_notify.xml', calls: 1, maxSeconds: 40 });
+      await waitForListening(proxy.port, 'udp');
+      // REGISTER, the account's SUBSCRIBE dialog (un-SUBSCRIBEd at shutdown), the bridged one, un-REGISTER
+      env = await startMwiEnv('', 4, {
+        runDir, mwiServer: true, notifyProxyPort: proxy.port, oneConnection: true,
+        beforeB2bua: async (itsp) => { capture = await startCapture(path.join(runDir, 'itsp.pcap'), portsFilter([itsp.port]), 50); },
+      });
+    });
+    afterEach(function (this: Context) {
+      if (this.currentTest?.state === 'failed') console.log(report(env, proxy, subscriber));
+    });
+    after(async () => { await capture?.stop().catch(() => undefined); await stopAllStarted(); });
+
+    it('every SUBSCRIBE of the account (its mwiServerUri subscription and a bridged one: initial, authenticated, refresh, un-SUBSCRIBE) leaves from the port its REGISTERs come from; the NOTIFYs arrive there and reach the alias and the subscriber', async () => {
+      const { b2bua, itsp, runDir } = env!;
+      await waitForRegistration(b2bua, 'registered', 10000);
+      const rp = await proxy!.result();
+      assert.equal(rp.code, 0, `the alias's proxy received the account subscription's NOTIFY: ${rp.summary}`);
+      subscriber = await startSipp({
+        name: 'subscriber', runDir, scenario: 'sip-bridge/uac_mwi_subscriber.xml', remote: b2bua.address,
+        keys: { from_user: ALIAS_USER, domain: ALIAS_DOMAIN, to_uri: MWI_SERVER }, maxSeconds: 20,
+      });
+      const rs = await subscriber.result();
+      assert.equal(rs.code, 0, `subscriber (200, NOTIFY urgent 4/8 (1/2), refresh, un-SUBSCRIBE, NOTIFY terminated): ${rs.summary}`);
+      await new Promise((r) => setTimeout(r, 1500)); // the ITSP's REGISTER "call" ends its timewait before the un-REGISTER
+      await b2bua.stop();
+      const ri = await resultWithin(itsp, 5000);
+      const packets = await capture!.stop();
+      capture = undefined;
+      assert.equal(ri.code, 0, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
+
+      const sent = datagrams(packets);
+      const toItsp = sent.filter((d) => d.dstPort === itsp.port);
+      const registerPorts = new Set(toItsp.filter((d) => d.text.startsWith('REGISTER ')).map((d) => d.srcPort));
+      assert.equal(registerPorts.size, 1, `REGISTERs from one port: ${[...registerPorts].join(' ')}`);
+      const [accountPort] = [...registerPorts] as [number];
+      assert.notEqual(accountPort, b2bua.port, 'the account REGISTERs from a socket of its own');
+
+      const subs = toItsp.filter((d) => d.text.startsWith('SUBSCRIBE '));
+      const callIds = new Set(subs.map((d) => headerOf(d.text, 'Call-ID')));
+      assert.equal(callIds.size, 2, `two subscriptions (the account's, the bridged one): ${[...callIds].join(' ')}`);
+      // account: SUBSCRIBE, authenticated, un-SUBSCRIBE at shutdown; bridged: SUBSCRIBE, authenticated, refresh, un-SUBSCRIBE
+      assert.ok(subs.length >= 7, `${subs.length} SUBSCRIBEs:\n${subs.map((d) => d.text).join('\n---\n')}`);
+      assert.equal(subs.filter((d) => headerOf(d.text, 'Expires') === '0').length, 2, 'both un-SUBSCRIBEd');
+      for (const d of subs) {
+        assert.equal(d.srcPort, accountPort, `SUBSCRIBE from the account's port ${accountPort}, not ${d.srcPort} (server: ${b2bua.port}):\n${d.text}`);
+        assert.match(headerOf(d.text, 'Via') ?? '', new RegExp(`^SIP/2.0/UDP [^:]+:${accountPort};`), `Via on the account's port:\n${d.text}`);
+        assert.equal(/<([^>]+)>/.exec(headerOf(d.text, 'Contact') ?? '')?.[1]?.replace(/^sip:[^@]*@/, ''), `${b2bua.host}:${accountPort}`, `Contact on the account's port:\n${d.text}`);
+      }
+      const notifies = sent.filter((d) => d.srcPort === itsp.port && d.text.startsWith('NOTIFY '));
+      assert.ok(notifies.length >= 3, `the ITSP's NOTIFYs (MWI of both, the bridged one's final): ${notifies.length}`);
+      assert.ok(notifies.every((d) => d.dstPort === accountPort), `NOTIFYs to the account's port: ${notifies.map((d) => d.dstPort).join(' ')}`);
+      const oks = toItsp.filter((d) => /^SIP\/2\.0 200 /.test(d.text) && /^CSeq:\s*\d+ NOTIFY/im.test(d.text));
+      assert.ok(oks.length >= notifies.length - 1 && oks.length > 0 && oks.every((d) => d.srcPort === accountPort), `the NOTIFYs answered 200 from the account's port: ${oks.map((d) => d.srcPort).join(' ')}`);
+      assert.equal(received(rs.messages, /^NOTIFY /).length, 2, 'the subscriber got the MWI NOTIFY and the final one');
+      assert.equal(b2bua.logLines().filter((l) => l['msg'] === 'MWI: NOTIFY forwarded to the alias').length, 1, 'the account subscription\'s NOTIFY forwarded to the alias');
     });
   });
 });
