@@ -4,10 +4,11 @@
  * REGISTER and SUBSCRIBE, NOTIFY Voice-Message 4/8 (1/2)); (a) an internal subscriber (uac_mwi_subscriber.xml) whose
  * SUBSCRIBE goes out as the account; (b) the pool's mwiServerUri subscribed by the account itself, its NOTIFY forwarded
  * out of dialog to the alias at outgoingNotify.outboundProxy (uas_mwi_notify.xml); hostile input (uac_mwi_hostile.xml);
- * (c) both with one-connection-per-account=true: a dumpcap capture of the ITSP's port shows every SUBSCRIBE (initial,
- * authenticated, refresh, un-SUBSCRIBE, of both subscriptions) leaving from the account's own socket (the port its
- * REGISTERs come from, not the server's), Contact and Via on that port, the ITSP's NOTIFYs answered from it, and the
- * NOTIFYs reaching the subscriber and the alias.
+ * (c) both with one-connection-per-account=true, the ITSP over UDP, then over TCP: a dumpcap capture of the ITSP's port
+ * shows every SUBSCRIBE (initial, authenticated, refresh, un-SUBSCRIBE, of both subscriptions) leaving from the
+ * account's own socket / connection (the port its REGISTERs come from, not the server's), Contact and Via as its
+ * REGISTERs' (UDP: that port; TCP: its own listener, ;transport=tcp), the ITSP's NOTIFYs sent there and answered from
+ * it, and the NOTIFYs reaching the subscriber and the alias.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,10 +21,9 @@ import { createRunDir, tail } from '../../harness/run-dir.js';
 import { received, sipMessages, startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { resultWithin } from '../../harness/sipp-grace.js';
 import { startCapture, portsFilter } from '../../harness/capture.js';
-import type { IpPacket } from '../../harness/pcap.js';
 import { requireTools } from '../../harness/tools.js';
 import { readIfExists } from '../../harness/wait.js';
-import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, waitForRegistration } from './bridge-env.js';
+import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, sipMessagesOf, waitForRegistration } from './bridge-env.js';
 
 const ALIAS_USER = 'alice';
 const ALIAS_DOMAIN = 'company.example.org';
@@ -32,7 +32,8 @@ const MWI_SERVER = `sip:mwi@${ITSP_REALM}`;
 const SETTLE_MS = 12000;
 
 /** Flexisip's tester providers (Outbound: {from} by alias; Inbound: {to} by uri, with outgoingNotify) for our ITSP. */
-function providers(itspPort: number, o: { mwiServerUri?: string; notifyProxyPort?: number }): unknown {
+function providers(itspPort: number, o: { mwiServerUri?: string; notifyProxyPort?: number; protocol?: 'udp' | 'tcp' }): unknown {
+  const protocol = o.protocol ?? 'udp';
   return {
     schemaVersion: 2,
     providers: [
@@ -52,8 +53,8 @@ function providers(itspPort: number, o: { mwiServerUri?: string; notifyProxyPort
     ],
     accountPools: {
       itsp: {
-        outboundProxy: `<sip:127.0.0.1:${itspPort};transport=udp>`, registrationRequired: true, maxCallsPerLine: 10,
-        loader: [{ uri: ACCOUNT_URI, alias: ALIAS, secretType: 'clrtxt', secret: ITSP_PASSWORD, registrar: `127.0.0.1:${itspPort}`, protocol: 'udp' }],
+        outboundProxy: `<sip:127.0.0.1:${itspPort};transport=${protocol}>`, registrationRequired: true, maxCallsPerLine: 10,
+        loader: [{ uri: ACCOUNT_URI, alias: ALIAS, secretType: 'clrtxt', secret: ITSP_PASSWORD, registrar: `127.0.0.1:${itspPort}`, protocol }],
         ...(o.mwiServerUri ? { mwiServerUri: o.mwiServerUri } : {}),
       },
     },
@@ -66,23 +67,36 @@ interface MwiEnv {
   readonly b2bua: B2buaDaemon;
 }
 
-async function startMwiEnv(name: string, itspCalls: number, o: { mwiServer: boolean; notifyProxyPort?: number; oneConnection?: boolean; runDir?: string; beforeB2bua?: (itsp: SippRun) => Promise<void> }): Promise<MwiEnv> {
+interface MwiEnvOptions {
+  readonly mwiServer: boolean;
+  readonly notifyProxyPort?: number;
+  /** [b2bua-server] one-connection-per-account=true. */
+  readonly oneConnection?: boolean;
+  /** The ITSP's protocol and the account's outbound proxy's (default udp). */
+  readonly protocol?: 'udp' | 'tcp';
+  readonly runDir?: string;
+  /** Runs once the ITSP listens, before the daemon starts (a capture of the ITSP's port). */
+  readonly beforeB2bua?: (itsp: SippRun) => Promise<void>;
+}
+
+async function startMwiEnv(name: string, itspCalls: number, o: MwiEnvOptions): Promise<MwiEnv> {
+  const protocol = o.protocol ?? 'udp';
   const runDir = o.runDir ?? createRunDir(name);
   const [itspPort] = await freePorts(1);
   const itsp = await startSipp({
     name: 'itsp', runDir, scenario: 'sip-bridge/uas_mwi_server.xml', port: itspPort, calls: itspCalls, concurrent: 4,
-    keys: { user: ITSP_USER, pass: ITSP_PASSWORD, realm: ITSP_REALM }, maxSeconds: 60,
+    keys: { user: ITSP_USER, pass: ITSP_PASSWORD, realm: ITSP_REALM }, maxSeconds: 60, transport: protocol,
     // a later REGISTER of the line reuses its Call-ID (RFC 3261 10.2.4): sipp must not swallow it as a "dead call"
     extraArgs: ['-deadcall_wait', '100'],
   });
-  await waitForListening(itsp.port, 'udp');
+  await waitForListening(itsp.port, protocol);
   const providersFile = path.join(runDir, 'providers.json');
-  const spec = { ...(o.mwiServer ? { mwiServerUri: MWI_SERVER } : {}), ...(o.notifyProxyPort ? { notifyProxyPort: o.notifyProxyPort } : {}) };
+  const spec = { protocol, ...(o.mwiServer ? { mwiServerUri: MWI_SERVER } : {}), ...(o.notifyProxyPort ? { notifyProxyPort: o.notifyProxyPort } : {}) };
   fs.writeFileSync(providersFile, JSON.stringify(providers(itsp.port, spec), null, 2));
   await o.beforeB2bua?.(itsp);
   const b2bua = await startB2bua({
     runDir,
-    outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`,
+    outboundProxy: `sip:127.0.0.1:${itsp.port};transport=${protocol}`,
     settings: { application: 'sip-bridge', ...(o.oneConnection ? { 'one-connection-per-account': true } : {}) },
     extraIni: `[b2bua-server::sip-bridge]\nproviders=${providersFile}`,
     maxSeconds: 60,
@@ -99,10 +113,6 @@ function report(env: MwiEnv | undefined, ...peers: (SippRun | undefined)[]): str
 }
 
 const subscribes = (itsp: SippRun): string[] => received(readIfExists(itsp.files.messages), /^SUBSCRIBE /);
-
-/** The UDP datagrams of a capture as SIP texts with their ports. */
-const datagrams = (packets: readonly IpPacket[]): { srcPort: number; dstPort: number; text: string }[] =>
-  packets.filter((p) => p.protocol === 'udp').map((p) => ({ srcPort: p.srcPort, dstPort: p.dstPort, text: p.payload.toString('latin1') }));
 
 describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, internal proxy)', function () {
   this.timeout(60000);
@@ -238,18 +248,18 @@ describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, i
     });
   });
 
-  describe('(c) one-connection-per-account=true: both subscriptions through the account\'s own socket', function () {
+  for (const protocol of ['udp', 'tcp'] as const) describe(`(c) one-connection-per-account=true over ${protocol}: both subscriptions through the account's own socket`, function () {
     let env: MwiEnv | undefined;
     let proxy: SippRun | undefined;
     let subscriber: SippRun | undefined;
     let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
     before(async () => {
-      const runDir = createRunDir('sip-bridge-mwi-one-connection');
+      const runDir = createRunDir(`sip-bridge-mwi-one-connection-${protocol}`);
       proxy = await startSipp({ name: 'proxy', runDir, scenario: 'sip-bridge/uas_mwi_notify.xml', calls: 1, maxSeconds: 40 });
       await waitForListening(proxy.port, 'udp');
       // REGISTER, the account's SUBSCRIBE dialog (un-SUBSCRIBEd at shutdown), the bridged one, un-REGISTER
       env = await startMwiEnv('', 4, {
-        runDir, mwiServer: true, notifyProxyPort: proxy.port, oneConnection: true,
+        runDir, mwiServer: true, notifyProxyPort: proxy.port, oneConnection: true, protocol,
         beforeB2bua: async (itsp) => { capture = await startCapture(path.join(runDir, 'itsp.pcap'), portsFilter([itsp.port]), 50); },
       });
     });
@@ -274,14 +284,27 @@ describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, i
       const ri = await resultWithin(itsp, 5000);
       const packets = await capture!.stop();
       capture = undefined;
-      assert.equal(ri.code, 0, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
+      if (protocol === 'udp') assert.equal(ri.code, 0, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
+      // TCP: sipp counts as failed a "call" still in its closing 500 ms pause when the account's connection closes at
+      // shutdown (the last un-SUBSCRIBE or un-REGISTER); every exchange itself is checked below, from the capture.
+      else assert.match(ri.summary, /created=4 ok=[34] failed=[01]\b/, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
 
-      const sent = datagrams(packets);
+      const sent = sipMessagesOf(packets);
+      assert.ok(sent.every((m) => /^(?:[A-Z]+ |SIP\/2\.0 )/.test(m.text)), 'every message starts with a start line (none split across TCP segments)');
       const toItsp = sent.filter((d) => d.dstPort === itsp.port);
-      const registerPorts = new Set(toItsp.filter((d) => d.text.startsWith('REGISTER ')).map((d) => d.srcPort));
+      const registers = toItsp.filter((d) => d.text.startsWith('REGISTER '));
+      const registerPorts = new Set(registers.map((d) => d.srcPort));
       assert.equal(registerPorts.size, 1, `REGISTERs from one port: ${[...registerPorts].join(' ')}`);
+      // UDP: the account's socket; TCP: the account's connection (its Contact and Via name its own listener instead).
       const [accountPort] = [...registerPorts] as [number];
       assert.notEqual(accountPort, b2bua.port, 'the account REGISTERs from a socket of its own');
+      const contactOf = (text: string): string | undefined => /<([^>]+)>/.exec(headerOf(text, 'Contact') ?? '')?.[1]?.replace(/^sip:[^@]*@/, '');
+      const contact = contactOf(registers[0]!.text) ?? '';
+      const m = new RegExp(`^${b2bua.host.replace(/\./g, '\\.')}:(\\d+)${protocol === 'tcp' ? ';transport=tcp' : ''}$`).exec(contact);
+      assert.ok(m, `the REGISTER's Contact names our address and the account's port: ${contact}`);
+      const contactPort = Number(m[1]);
+      if (protocol === 'udp') assert.equal(contactPort, accountPort);
+      assert.notEqual(contactPort, b2bua.port);
 
       const subs = toItsp.filter((d) => d.text.startsWith('SUBSCRIBE '));
       const callIds = new Set(subs.map((d) => headerOf(d.text, 'Call-ID')));
@@ -291,14 +314,18 @@ describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, i
       assert.equal(subs.filter((d) => headerOf(d.text, 'Expires') === '0').length, 2, 'both un-SUBSCRIBEd');
       for (const d of subs) {
         assert.equal(d.srcPort, accountPort, `SUBSCRIBE from the account's port ${accountPort}, not ${d.srcPort} (server: ${b2bua.port}):\n${d.text}`);
-        assert.match(headerOf(d.text, 'Via') ?? '', new RegExp(`^SIP/2.0/UDP [^:]+:${accountPort};`), `Via on the account's port:\n${d.text}`);
-        assert.equal(/<([^>]+)>/.exec(headerOf(d.text, 'Contact') ?? '')?.[1]?.replace(/^sip:[^@]*@/, ''), `${b2bua.host}:${accountPort}`, `Contact on the account's port:\n${d.text}`);
+        assert.match(headerOf(d.text, 'Via') ?? '', new RegExp(`^SIP/2.0/${protocol.toUpperCase()} [^:]+:${contactPort};`), `Via on the account's port:\n${d.text}`);
+        assert.equal(contactOf(d.text), contact, `Contact as the account's REGISTERs:\n${d.text}`);
       }
       const notifies = sent.filter((d) => d.srcPort === itsp.port && d.text.startsWith('NOTIFY '));
       assert.ok(notifies.length >= 3, `the ITSP's NOTIFYs (MWI of both, the bridged one's final): ${notifies.length}`);
       assert.ok(notifies.every((d) => d.dstPort === accountPort), `NOTIFYs to the account's port: ${notifies.map((d) => d.dstPort).join(' ')}`);
       const oks = toItsp.filter((d) => /^SIP\/2\.0 200 /.test(d.text) && /^CSeq:\s*\d+ NOTIFY/im.test(d.text));
       assert.ok(oks.length >= notifies.length - 1 && oks.length > 0 && oks.every((d) => d.srcPort === accountPort), `the NOTIFYs answered 200 from the account's port: ${oks.map((d) => d.srcPort).join(' ')}`);
+      const unregister = toItsp.find((d) => d.text.startsWith('REGISTER ') && headerOf(d.text, 'Expires') === '0' && /^Authorization:/im.test(d.text));
+      assert.ok(unregister, 'the authenticated un-REGISTER reached the ITSP');
+      const answered = sent.some((d) => d.srcPort === itsp.port && d.text.startsWith('SIP/2.0 200 ') && headerOf(d.text, 'CSeq') === headerOf(unregister.text, 'CSeq'));
+      assert.ok(answered, 'the un-REGISTER answered 200');
       assert.equal(received(rs.messages, /^NOTIFY /).length, 2, 'the subscriber got the MWI NOTIFY and the final one');
       assert.equal(b2bua.logLines().filter((l) => l['msg'] === 'MWI: NOTIFY forwarded to the alias').length, 1, 'the account subscription\'s NOTIFY forwarded to the alias');
     });
