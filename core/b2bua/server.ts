@@ -252,7 +252,12 @@ export class B2buaServerImpl implements B2buaServer {
   }
 
   async drain(timeoutMs: number): Promise<void> {
-    if (this.live.size === 0) return;
+    // Bridged subscriptions too, while the plugins' account transports are still open (bounded like the calls).
+    const subscriptions = this.subscriptions.endBridged();
+    if (this.live.size === 0) {
+      await withinMs(subscriptions, Math.min(timeoutMs, 2000));
+      return;
+    }
     const allGone = new Promise<void>((resolve) => { this.idle = resolve; });
     for (const call of [...this.live]) void call.end('shutdown', [503, 'Service Unavailable (shutting down)']);
     let timer: NodeJS.Timeout | undefined;
@@ -262,6 +267,7 @@ export class B2buaServerImpl implements B2buaServer {
     // Let the BYE / CANCEL transactions get their answers (bounded by the same budget).
     const deadline = Date.now() + Math.min(timeoutMs, 2000);
     while (this.stack.counters().transactions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await withinMs(subscriptions, Math.max(0, deadline - Date.now()));
   }
 
   /** Ends the call of this id (ours, or leg A's / leg B's Call-ID) as shutdown does: BYE or CANCEL on both legs. False: no such call. */
@@ -315,4 +321,11 @@ export class B2buaServerImpl implements B2buaServer {
   callsWithMedia(): Promise<readonly Record<string, unknown>[]> {
     return Promise.all([...this.live].map((c) => c.details()));
   }
+}
+
+/** Waits for `p` at most `ms`. */
+async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }

@@ -3,13 +3,14 @@
  * subscriptions: SUBSCRIBE sent (401/407 answered with digest, twice at most), refreshes and un-SUBSCRIBE in the dialog,
  * the dialog created by the 2xx or by a NOTIFY that arrives first. It decides nothing: its owner handles the NOTIFYs.
  */
-import type { OutgoingRequest } from '../plugin-api/index.js';
+import type { AccountTransport, OutgoingRequest } from '../plugin-api/index.js';
 import type { Logger } from '../vocabulary/index.js';
 import { answerChallenge } from '../sip/challenge.js';
 import { Dialog } from '../sip/dialog.js';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
 import { randomToken, SipRequest, type SipResponse } from '../sip/message.js';
 import type { ServerTransaction, SipStack } from '../sip/stack.js';
+import { accountFlow } from './sip-api.js';
 
 const MAX_CHALLENGES = 2;
 
@@ -34,6 +35,11 @@ export interface SubscriberOptions {
   readonly credentials: OutgoingRequest['credentials'] | undefined;
   /** Body (and its Content-Type) of the initial SUBSCRIBE. */
   readonly body?: { readonly contentType: string; readonly text: string } | undefined;
+  /**
+   * An account transport (sip-bridge's one-connection-per-account): the SUBSCRIBE, refreshes and un-SUBSCRIBE leave
+   * from it with a Contact on its port, so the notifier's NOTIFYs arrive on it; undefined = the server's transport.
+   */
+  readonly transport?: AccountTransport | undefined;
 }
 
 /** Expires as Flexisip reads it (std::stoi: leading blanks, a sign, digits; the rest ignored); undefined when unreadable. */
@@ -70,6 +76,11 @@ export class SubscriberLeg {
     this.fromValue = formatNameAddr({ ...from, params: { ...from.params, tag: this.localTag } });
   }
 
+  /** Our Contact: the account transport's when the subscription goes through one, else the server's. */
+  private contact(): string {
+    return this.options.transport?.contact ?? this.host.contact();
+  }
+
   get key(): string {
     return `${this.callId}|${this.localTag}`;
   }
@@ -87,7 +98,8 @@ export class SubscriberLeg {
       if (authorization) req.set(authorization.name, authorization.value);
       const res = await this.send(req);
       if (res.status >= 200 && res.status < 300 && !this.dialog) {
-        this.dialog = Dialog.asUac(req, res, `<${this.host.contact()}>`);
+        this.dialog = Dialog.asUac(req, res, `<${this.contact()}>`);
+        this.dialog.flow ??= accountFlow(this.options.transport);
         this.dialog.localCSeq = this.cseq;
       }
       if ((res.status !== 401 && res.status !== 407) || !credentials || attempt >= MAX_CHALLENGES) return res;
@@ -125,7 +137,7 @@ export class SubscriberLeg {
       req.set('to', formatNameAddr(parseNameAddr(this.options.to) ?? { uri: this.options.to, params: {} }));
       req.set('call-id', this.callId);
       req.set('cseq', `${this.cseq} SUBSCRIBE`);
-      req.set('contact', `<${this.host.contact()}>`);
+      req.set('contact', `<${this.contact()}>`);
       if (this.options.body) {
         req.set('content-type', this.options.body.contentType);
         req.body = this.options.body.text;
@@ -141,14 +153,15 @@ export class SubscriberLeg {
     const d = this.dialog;
     const destination = d ? d.destination() : (this.options.outboundProxy ?? this.options.requestUri);
     return new Promise((resolve) => {
-      this.host.stack.request(req, destination, (res) => { if (res.status >= 200) resolve(res); }, d?.flow);
+      this.host.stack.request(req, destination, (res) => { if (res.status >= 200) resolve(res); }, d ? d.flow : accountFlow(this.options.transport));
     });
   }
 
   /** A request with our Call-ID and tag: a NOTIFY creates the dialog when it arrives before the 2xx (RFC 6665 §4.1.2.4). */
   private receive(req: SipRequest, tx: ServerTransaction): void {
     if (!this.dialog && req.method === 'NOTIFY') {
-      this.dialog = Dialog.asUas(req, this.localTag, `<${this.host.contact()}>`);
+      this.dialog = Dialog.asUas(req, this.localTag, `<${this.contact()}>`);
+      this.dialog.flow ??= accountFlow(this.options.transport);
       this.dialog.localCSeq = this.cseq;
       this.dialog.remoteCSeq = 0;
     }

@@ -133,6 +133,14 @@ export class Subscriptions implements SubscriptionHost {
     return sub;
   }
 
+  /**
+   * Shutdown, before the plugins' shutdown hooks (which close their account transports): the bridged subscriptions
+   * ended as close() ends them, so a leg B placed through an account transport un-SUBSCRIBEs from it.
+   */
+  async endBridged(): Promise<void> {
+    await Promise.allSettled([...this.live].map((s) => s.end('shutdown', { unsubscribe: true, notifyA: 'noresource', status: [503, 'Service Unavailable (shutting down)'] })));
+  }
+
   /** Shutdown: every subscription ended (leg A told `terminated;reason=noresource`, leg B un-SUBSCRIBEd); bounded by the caller. */
   async close(): Promise<void> {
     const ends = [...this.live].map((s) => s.end('shutdown', { unsubscribe: true, notifyA: 'noresource', status: [503, 'Service Unavailable (shutting down)'] }));
@@ -214,6 +222,7 @@ class Bridged {
       headers: { ...(accept ? { accept } : {}), ...target.headers },
       outboundProxy: target.outboundProxy,
       credentials: target.credentials,
+      transport: target.transport,
       body: this.req.body !== '' ? { contentType: contentType ?? 'text/plain', text: this.req.body } : undefined,
     }, (r, t) => this.fromB(r, t));
     this.log.info({ requestUri: target.requestUri, from: target.from, to: target.to, outboundProxy: target.outboundProxy, callIdB: this.legB.callId }, 'leg B SUBSCRIBE');
@@ -436,7 +445,7 @@ class OwnSubscription implements PluginSubscription {
     this.log = owner.log.child({ subscription: id, event: o.event, from: o.from, uri: o.uri });
     this.leg = new SubscriberLeg(owner, {
       requestUri: o.uri, from: o.from, to: o.to ?? o.uri, event: o.event, headers: o.headers ?? {},
-      outboundProxy: o.outboundProxy, credentials: o.credentials,
+      outboundProxy: o.outboundProxy, credentials: o.credentials, transport: o.transport,
     }, (req, tx) => this.onRequest(req, tx));
   }
 

@@ -111,9 +111,10 @@ export type B2buaServerConfig = {
    * `one-connection-per-account` (default `false`): Open one socket per external account (sip-bridge), so a
    * provider sees each account from its own port: on a random port of the server's address, in the protocol of the
    * account's outbound proxy (UDP: a socket; TCP or TLS: a listener and connections of its own), used by the
-   * account's REGISTERs (Contact) and its calls' leg B; calls sent to that Contact, or on the account's
-   * connection, arrive on it. A TLS account needs a TLS transport (its certificate): without one it is refused at
-   * start-up.
+   * account's REGISTERs (Contact), its calls' leg B and its MWI SUBSCRIBEs (its mwiServerUri subscription and the
+   * subscriptions bridged as it, refreshes and un-SUBSCRIBE included); calls sent to that Contact, or on the
+   * account's connection, arrive on it. A TLS account needs a TLS transport (its certificate): without one it is
+   * refused at start-up.
    */
   readonly oneConnectionPerAccount: boolean;
   /**

@@ -14,7 +14,7 @@ export { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook };
  * Version of this API. Plugins declare a semver range (`hostApi`) that must include it.
  * Minor for additions, major for breaking changes; test/unit/plugin-api/ holds the surface it names (see README.md here).
  */
-export const HOST_API_VERSION = '1.6.0';
+export const HOST_API_VERSION = '1.7.0';
 
 // ---------------------------------------------------------------- shared vocabulary
 
@@ -245,7 +245,8 @@ export interface IncomingSubscribe {
 /**
  * Where and as whom leg B's SUBSCRIBE goes (the fields of a call's leg B, `credentials` answering challenges to the
  * SUBSCRIBE and its refreshes). `hooks.subscribeTarget` starts from `undefined` (nobody takes it: the host answers 488,
- * as Flexisip's default application); a plugin returns a target, or throws with rejectCall(status, reason).
+ * as Flexisip's default application); a plugin returns a target, or throws with rejectCall(status, reason). Its
+ * `transport` (since host API 1.7.0) places leg B's SUBSCRIBE, refreshes and un-SUBSCRIBE on that account transport.
  */
 export type SubscribeTarget = LegBTarget;
 
@@ -350,6 +351,11 @@ export interface OutgoingSubscribe {
   headers?: Record<string, string>;
   outboundProxy?: string;
   credentials?: OutgoingRequest['credentials'];
+  /**
+   * Subscribe through this account transport (since host API 1.7.0): the SUBSCRIBE, its refreshes and un-SUBSCRIBE leave
+   * from that socket with a Contact on its port, so the notifier's NOTIFYs arrive on it; undefined = the server's transport.
+   */
+  transport?: AccountTransport;
 }
 
 /** A NOTIFY received in a plugin's subscription (answered 200 by the host). */

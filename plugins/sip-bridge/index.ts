@@ -248,7 +248,10 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
   });
 
   // MWI (mwi.ts): SUBSCRIBEs bridged as an account; a pool's mwiServerUri subscribed by its registered accounts.
-  const mwi = new Mwi({ providers: config.providers, pools, sip: host.sip, log, random, timers: runtime.timers ?? realTimers });
+  const mwi = new Mwi({
+    providers: config.providers, pools, sip: host.sip, log, random, timers: runtime.timers ?? realTimers,
+    ...(sockets ? { transportOf: (line: Line) => sockets.of(line) } : {}),
+  });
   host.hooks.subscribeTarget.tapPromise(PLUGIN_NAME, async (target, sub) => mwi.subscribeTarget(target, sub));
   host.hooks.registrationChanged.tap(PLUGIN_NAME, (event) => { if (event.plugin === PLUGIN_NAME) mwi.registrationChanged(event); });
   host.hooks.shutdown.tapPromise(PLUGIN_NAME, () => mwi.stop());
@@ -289,7 +292,7 @@ export async function startSipBridge(host: PluginHost<SipBridgeOptions>, runtime
 
 export default definePlugin<SipBridgeOptions>({
   name: PLUGIN_NAME,
-  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0); openAccountTransport (1.5.0, TCP / TLS 1.6.0) optional: without it one-connection-per-account leaves the accounts unavailable
+  hostApi: '^1.4.0', // host.admin (1.1.0), validate() returning warnings (1.2.0); LegBMedia.avpf, transferTarget, subscribeTarget, configFile (1.3.0); IncomingCall.annotate (1.4.0); openAccountTransport (1.5.0, TCP / TLS 1.6.0) optional: without it one-connection-per-account leaves the accounts unavailable; OutgoingSubscribe / SubscribeTarget transport (1.7.0): an older host sends MWI SUBSCRIBEs from its own socket
   configSchema: schema,
   async validate(options, { configDir, configFile }) {
     const loaded = await loadBridgeConfig(options.providers, configDir);

@@ -9,9 +9,12 @@
  *     each NOTIFY is forwarded out of dialog to the alias of the account it is for (onNotifyToBeSent: FindInPool with
  *     the NOTIFY's fields), Message-Account rewritten to the alias, with a Priority header, through the provider's
  *     `outgoingNotify.outboundProxy`. A provider without outgoingNotify forwards nothing (logged).
+ * With one-connection-per-account (`transportOf`), both kinds of SUBSCRIBE (refreshes and un-SUBSCRIBE included) go
+ * through the account's own socket, as liblinphone's accounts_channel_isolation sends every request of an account on
+ * its channel (host API 1.7.0; an older host sends them from the server's socket).
  */
 import { messageSummaryPriority, rejectCall } from '../../core/plugin-api/index.js';
-import type { IncomingNotifyView, IncomingSubscribe, Logger, OutgoingRequest, PluginSipApi, PluginSubscription, RegistrationEvent, SubscribeTarget } from '../../core/plugin-api/index.js';
+import type { AccountTransport, IncomingNotifyView, IncomingSubscribe, Logger, OutgoingRequest, PluginSipApi, PluginSubscription, RegistrationEvent, SubscribeTarget } from '../../core/plugin-api/index.js';
 import type { AccountPool, Line } from './accounts.js';
 import type { CompiledProvider } from './bridge-config.js';
 import { chooseLine } from './routing.js';
@@ -118,6 +121,8 @@ export interface MwiOptions {
   readonly random: () => number;
   readonly timers: MwiTimers;
   readonly retryMs?: number;
+  /** one-connection-per-account: the account's own socket (account-transports.ts), if it has one. */
+  readonly transportOf?: (line: Line) => AccountTransport | undefined;
 }
 
 /** The MWI part of a running bridge: the subscribeTarget decision (a) and the accounts' own subscriptions (b). */
@@ -146,8 +151,9 @@ export class Mwi {
       this.o.log.info({ subscription: sub.id, event: sub.event, from: sub.from.uri, to: sub.to.uri, why: decision.why }, 'SUBSCRIBE not bridged');
       return rejectCall(decision.status, 'Not Acceptable Here');
     }
-    this.o.log.info({ subscription: sub.id, event: sub.event, provider: decision.provider.name, account: decision.line.uri }, 'SUBSCRIBE bridged');
-    return decision.target;
+    const transport = this.o.transportOf?.(decision.line);
+    this.o.log.info({ subscription: sub.id, event: sub.event, provider: decision.provider.name, account: decision.line.uri, ...(transport ? { port: transport.port } : {}) }, 'SUBSCRIBE bridged');
+    return transport ? { ...decision.target, transport } : decision.target;
   }
 
   /** Accounts registered → subscribe to their pool's mwiServerUri; unregistered / failed / removed → unsubscribe. */
@@ -176,9 +182,11 @@ export class Mwi {
     if (!server || line.removed || this.subscriptions.has(line)) return;
     this.clearRetry(line);
     const { log } = this.o;
+    const transport = this.o.transportOf?.(line);
     const sub = this.o.sip.subscribe({
       uri: server, event: MWI_EVENT, from: `<${line.uri}>`, to: `<${line.uri}>`, expires: MWI_EXPIRES,
       headers: { accept: MWI_CONTENT_TYPE }, outboundProxy: line.outboundProxy, credentials: line.credentials,
+      ...(transport ? { transport } : {}),
     });
     this.subscriptions.set(line, { sub, uri: line.uri, server });
     log.info({ account: line.uri, mwiServer: server }, 'MWI: subscribing to the pool\'s mwiServerUri');

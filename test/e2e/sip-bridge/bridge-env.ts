@@ -10,6 +10,7 @@ import { startCapture, portsFilter, type Capture } from '../../harness/capture.j
 import { freePorts } from '../../harness/ports.js';
 import { startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { standardTones } from '../../harness/call-pair.js';
+import type { IpPacket } from '../../harness/pcap.js';
 import type { Tones } from '../../harness/call-scenarios.js';
 import { StopWaiting, waitUntil } from '../../harness/wait.js';
 
@@ -102,6 +103,21 @@ export function waitForRegistration(b2bua: B2buaDaemon, state: 'registered' | 'f
 export function headerOf(message: string, name: string): string | undefined {
   const m = new RegExp(`^${name}\\s*:\\s*(.*)$`, 'im').exec(message);
   return m?.[1]?.trim();
+}
+
+/**
+ * The SIP messages of captured packets with their ports: a UDP datagram each; TCP segments cut at each start line (a
+ * segment may carry several messages on loopback; the messages of these tests are small enough never to be split
+ * across segments, and the tests check that every message starts with a start line).
+ */
+export function sipMessagesOf(packets: readonly IpPacket[]): { srcPort: number; dstPort: number; text: string }[] {
+  return packets.flatMap((p) => {
+    const text = p.payload.toString('latin1');
+    if (p.protocol === 'udp') return [{ srcPort: p.srcPort, dstPort: p.dstPort, text }];
+    return text.split(/(?=^(?:[A-Z]+ sips?:\S+ SIP\/2\.0|SIP\/2\.0 \d{3} )[^\r\n]*\r\n)/m)
+      .filter((m) => m.trim() !== '')
+      .map((m) => ({ srcPort: p.srcPort, dstPort: p.dstPort, text: m }));
+  });
 }
 
 /**

@@ -3,7 +3,12 @@
  * with real sipp peers: a fake ITSP with a message-waiting server (scenarios/sip-bridge/uas_mwi_server.xml: digest on
  * REGISTER and SUBSCRIBE, NOTIFY Voice-Message 4/8 (1/2)); (a) an internal subscriber (uac_mwi_subscriber.xml) whose
  * SUBSCRIBE goes out as the account; (b) the pool's mwiServerUri subscribed by the account itself, its NOTIFY forwarded
- * out of dialog to the alias at outgoingNotify.outboundProxy (uas_mwi_notify.xml); hostile input (uac_mwi_hostile.xml).
+ * out of dialog to the alias at outgoingNotify.outboundProxy (uas_mwi_notify.xml); hostile input (uac_mwi_hostile.xml);
+ * (c) both with one-connection-per-account=true, the ITSP over UDP, then over TCP: a dumpcap capture of the ITSP's port
+ * shows every SUBSCRIBE (initial, authenticated, refresh, un-SUBSCRIBE, of both subscriptions) leaving from the
+ * account's own socket / connection (the port its REGISTERs come from, not the server's), Contact and Via as its
+ * REGISTERs' (UDP: that port; TCP: its own listener, ;transport=tcp), the ITSP's NOTIFYs sent there and answered from
+ * it, and the NOTIFYs reaching the subscriber and the alias.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,9 +20,10 @@ import { stopAllStarted } from '../../harness/processes.js';
 import { createRunDir, tail } from '../../harness/run-dir.js';
 import { received, sipMessages, startSipp, waitForListening, type SippRun } from '../../harness/sipp.js';
 import { resultWithin } from '../../harness/sipp-grace.js';
+import { startCapture, portsFilter } from '../../harness/capture.js';
 import { requireTools } from '../../harness/tools.js';
 import { readIfExists } from '../../harness/wait.js';
-import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, waitForRegistration } from './bridge-env.js';
+import { ACCOUNT_URI, ITSP_PASSWORD, ITSP_REALM, ITSP_USER, headerOf, sipMessagesOf, waitForRegistration } from './bridge-env.js';
 
 const ALIAS_USER = 'alice';
 const ALIAS_DOMAIN = 'company.example.org';
@@ -26,7 +32,8 @@ const MWI_SERVER = `sip:mwi@${ITSP_REALM}`;
 const SETTLE_MS = 12000;
 
 /** Flexisip's tester providers (Outbound: {from} by alias; Inbound: {to} by uri, with outgoingNotify) for our ITSP. */
-function providers(itspPort: number, o: { mwiServerUri?: string; notifyProxyPort?: number }): unknown {
+function providers(itspPort: number, o: { mwiServerUri?: string; notifyProxyPort?: number; protocol?: 'udp' | 'tcp' }): unknown {
+  const protocol = o.protocol ?? 'udp';
   return {
     schemaVersion: 2,
     providers: [
@@ -46,8 +53,8 @@ function providers(itspPort: number, o: { mwiServerUri?: string; notifyProxyPort
     ],
     accountPools: {
       itsp: {
-        outboundProxy: `<sip:127.0.0.1:${itspPort};transport=udp>`, registrationRequired: true, maxCallsPerLine: 10,
-        loader: [{ uri: ACCOUNT_URI, alias: ALIAS, secretType: 'clrtxt', secret: ITSP_PASSWORD, registrar: `127.0.0.1:${itspPort}`, protocol: 'udp' }],
+        outboundProxy: `<sip:127.0.0.1:${itspPort};transport=${protocol}>`, registrationRequired: true, maxCallsPerLine: 10,
+        loader: [{ uri: ACCOUNT_URI, alias: ALIAS, secretType: 'clrtxt', secret: ITSP_PASSWORD, registrar: `127.0.0.1:${itspPort}`, protocol }],
         ...(o.mwiServerUri ? { mwiServerUri: o.mwiServerUri } : {}),
       },
     },
@@ -60,23 +67,37 @@ interface MwiEnv {
   readonly b2bua: B2buaDaemon;
 }
 
-async function startMwiEnv(name: string, itspCalls: number, o: { mwiServer: boolean; notifyProxyPort?: number }): Promise<MwiEnv> {
-  const runDir = createRunDir(name);
+interface MwiEnvOptions {
+  readonly mwiServer: boolean;
+  readonly notifyProxyPort?: number;
+  /** [b2bua-server] one-connection-per-account=true. */
+  readonly oneConnection?: boolean;
+  /** The ITSP's protocol and the account's outbound proxy's (default udp). */
+  readonly protocol?: 'udp' | 'tcp';
+  readonly runDir?: string;
+  /** Runs once the ITSP listens, before the daemon starts (a capture of the ITSP's port). */
+  readonly beforeB2bua?: (itsp: SippRun) => Promise<void>;
+}
+
+async function startMwiEnv(name: string, itspCalls: number, o: MwiEnvOptions): Promise<MwiEnv> {
+  const protocol = o.protocol ?? 'udp';
+  const runDir = o.runDir ?? createRunDir(name);
   const [itspPort] = await freePorts(1);
   const itsp = await startSipp({
     name: 'itsp', runDir, scenario: 'sip-bridge/uas_mwi_server.xml', port: itspPort, calls: itspCalls, concurrent: 4,
-    keys: { user: ITSP_USER, pass: ITSP_PASSWORD, realm: ITSP_REALM }, maxSeconds: 60,
+    keys: { user: ITSP_USER, pass: ITSP_PASSWORD, realm: ITSP_REALM }, maxSeconds: 60, transport: protocol,
     // a later REGISTER of the line reuses its Call-ID (RFC 3261 10.2.4): sipp must not swallow it as a "dead call"
     extraArgs: ['-deadcall_wait', '100'],
   });
-  await waitForListening(itsp.port, 'udp');
+  await waitForListening(itsp.port, protocol);
   const providersFile = path.join(runDir, 'providers.json');
-  const spec = { ...(o.mwiServer ? { mwiServerUri: MWI_SERVER } : {}), ...(o.notifyProxyPort ? { notifyProxyPort: o.notifyProxyPort } : {}) };
+  const spec = { protocol, ...(o.mwiServer ? { mwiServerUri: MWI_SERVER } : {}), ...(o.notifyProxyPort ? { notifyProxyPort: o.notifyProxyPort } : {}) };
   fs.writeFileSync(providersFile, JSON.stringify(providers(itsp.port, spec), null, 2));
+  await o.beforeB2bua?.(itsp);
   const b2bua = await startB2bua({
     runDir,
-    outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`,
-    settings: { application: 'sip-bridge' },
+    outboundProxy: `sip:127.0.0.1:${itsp.port};transport=${protocol}`,
+    settings: { application: 'sip-bridge', ...(o.oneConnection ? { 'one-connection-per-account': true } : {}) },
     extraIni: `[b2bua-server::sip-bridge]\nproviders=${providersFile}`,
     maxSeconds: 60,
   });
@@ -224,6 +245,89 @@ describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, i
       const subs = subscribes(itsp);
       assert.equal(headerOf(subs[subs.length - 1] ?? '', 'Expires'), '0', `last SUBSCRIBE:\n${subs[subs.length - 1]}`);
       assert.equal(ri.code, 0, `ITSP (REGISTER, SUBSCRIBE dialog ended by the un-SUBSCRIBE, un-REGISTER): ${ri.summary}`);
+    });
+  });
+
+  for (const protocol of ['udp', 'tcp'] as const) describe(`(c) one-connection-per-account=true over ${protocol}: both subscriptions through the account's own socket`, function () {
+    let env: MwiEnv | undefined;
+    let proxy: SippRun | undefined;
+    let subscriber: SippRun | undefined;
+    let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
+    before(async () => {
+      const runDir = createRunDir(`sip-bridge-mwi-one-connection-${protocol}`);
+      proxy = await startSipp({ name: 'proxy', runDir, scenario: 'sip-bridge/uas_mwi_notify.xml', calls: 1, maxSeconds: 40 });
+      await waitForListening(proxy.port, 'udp');
+      // REGISTER, the account's SUBSCRIBE dialog (un-SUBSCRIBEd at shutdown), the bridged one, un-REGISTER
+      env = await startMwiEnv('', 4, {
+        runDir, mwiServer: true, notifyProxyPort: proxy.port, oneConnection: true, protocol,
+        beforeB2bua: async (itsp) => { capture = await startCapture(path.join(runDir, 'itsp.pcap'), portsFilter([itsp.port]), 50); },
+      });
+    });
+    afterEach(function (this: Context) {
+      if (this.currentTest?.state === 'failed') console.log(report(env, proxy, subscriber));
+    });
+    after(async () => { await capture?.stop().catch(() => undefined); await stopAllStarted(); });
+
+    it('every SUBSCRIBE of the account (its mwiServerUri subscription and a bridged one: initial, authenticated, refresh, un-SUBSCRIBE) leaves from the port its REGISTERs come from; the NOTIFYs arrive there and reach the alias and the subscriber', async () => {
+      const { b2bua, itsp, runDir } = env!;
+      await waitForRegistration(b2bua, 'registered', 10000);
+      const rp = await proxy!.result();
+      assert.equal(rp.code, 0, `the alias's proxy received the account subscription's NOTIFY: ${rp.summary}`);
+      subscriber = await startSipp({
+        name: 'subscriber', runDir, scenario: 'sip-bridge/uac_mwi_subscriber.xml', remote: b2bua.address,
+        keys: { from_user: ALIAS_USER, domain: ALIAS_DOMAIN, to_uri: MWI_SERVER }, maxSeconds: 20,
+      });
+      const rs = await subscriber.result();
+      assert.equal(rs.code, 0, `subscriber (200, NOTIFY urgent 4/8 (1/2), refresh, un-SUBSCRIBE, NOTIFY terminated): ${rs.summary}`);
+      await new Promise((r) => setTimeout(r, 1500)); // the ITSP's REGISTER "call" ends its timewait before the un-REGISTER
+      await b2bua.stop();
+      const ri = await resultWithin(itsp, 5000);
+      const packets = await capture!.stop();
+      capture = undefined;
+      if (protocol === 'udp') assert.equal(ri.code, 0, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
+      // TCP: sipp counts as failed a "call" still in its closing 500 ms pause when the account's connection closes at
+      // shutdown (the last un-SUBSCRIBE or un-REGISTER); every exchange itself is checked below, from the capture.
+      else assert.match(ri.summary, /created=4 ok=[34] failed=[01]\b/, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
+
+      const sent = sipMessagesOf(packets);
+      assert.ok(sent.every((m) => /^(?:[A-Z]+ |SIP\/2\.0 )/.test(m.text)), 'every message starts with a start line (none split across TCP segments)');
+      const toItsp = sent.filter((d) => d.dstPort === itsp.port);
+      const registers = toItsp.filter((d) => d.text.startsWith('REGISTER '));
+      const registerPorts = new Set(registers.map((d) => d.srcPort));
+      assert.equal(registerPorts.size, 1, `REGISTERs from one port: ${[...registerPorts].join(' ')}`);
+      // UDP: the account's socket; TCP: the account's connection (its Contact and Via name its own listener instead).
+      const [accountPort] = [...registerPorts] as [number];
+      assert.notEqual(accountPort, b2bua.port, 'the account REGISTERs from a socket of its own');
+      const contactOf = (text: string): string | undefined => /<([^>]+)>/.exec(headerOf(text, 'Contact') ?? '')?.[1]?.replace(/^sip:[^@]*@/, '');
+      const contact = contactOf(registers[0]!.text) ?? '';
+      const m = new RegExp(`^${b2bua.host.replace(/\./g, '\\.')}:(\\d+)${protocol === 'tcp' ? ';transport=tcp' : ''}$`).exec(contact);
+      assert.ok(m, `the REGISTER's Contact names our address and the account's port: ${contact}`);
+      const contactPort = Number(m[1]);
+      if (protocol === 'udp') assert.equal(contactPort, accountPort);
+      assert.notEqual(contactPort, b2bua.port);
+
+      const subs = toItsp.filter((d) => d.text.startsWith('SUBSCRIBE '));
+      const callIds = new Set(subs.map((d) => headerOf(d.text, 'Call-ID')));
+      assert.equal(callIds.size, 2, `two subscriptions (the account's, the bridged one): ${[...callIds].join(' ')}`);
+      // account: SUBSCRIBE, authenticated, un-SUBSCRIBE at shutdown; bridged: SUBSCRIBE, authenticated, refresh, un-SUBSCRIBE
+      assert.ok(subs.length >= 7, `${subs.length} SUBSCRIBEs:\n${subs.map((d) => d.text).join('\n---\n')}`);
+      assert.equal(subs.filter((d) => headerOf(d.text, 'Expires') === '0').length, 2, 'both un-SUBSCRIBEd');
+      for (const d of subs) {
+        assert.equal(d.srcPort, accountPort, `SUBSCRIBE from the account's port ${accountPort}, not ${d.srcPort} (server: ${b2bua.port}):\n${d.text}`);
+        assert.match(headerOf(d.text, 'Via') ?? '', new RegExp(`^SIP/2.0/${protocol.toUpperCase()} [^:]+:${contactPort};`), `Via on the account's port:\n${d.text}`);
+        assert.equal(contactOf(d.text), contact, `Contact as the account's REGISTERs:\n${d.text}`);
+      }
+      const notifies = sent.filter((d) => d.srcPort === itsp.port && d.text.startsWith('NOTIFY '));
+      assert.ok(notifies.length >= 3, `the ITSP's NOTIFYs (MWI of both, the bridged one's final): ${notifies.length}`);
+      assert.ok(notifies.every((d) => d.dstPort === accountPort), `NOTIFYs to the account's port: ${notifies.map((d) => d.dstPort).join(' ')}`);
+      const oks = toItsp.filter((d) => /^SIP\/2\.0 200 /.test(d.text) && /^CSeq:\s*\d+ NOTIFY/im.test(d.text));
+      assert.ok(oks.length >= notifies.length - 1 && oks.length > 0 && oks.every((d) => d.srcPort === accountPort), `the NOTIFYs answered 200 from the account's port: ${oks.map((d) => d.srcPort).join(' ')}`);
+      const unregister = toItsp.find((d) => d.text.startsWith('REGISTER ') && headerOf(d.text, 'Expires') === '0' && /^Authorization:/im.test(d.text));
+      assert.ok(unregister, 'the authenticated un-REGISTER reached the ITSP');
+      const answered = sent.some((d) => d.srcPort === itsp.port && d.text.startsWith('SIP/2.0 200 ') && headerOf(d.text, 'CSeq') === headerOf(unregister.text, 'CSeq'));
+      assert.ok(answered, 'the un-REGISTER answered 200');
+      assert.equal(received(rs.messages, /^NOTIFY /).length, 2, 'the subscriber got the MWI NOTIFY and the final one');
+      assert.equal(b2bua.logLines().filter((l) => l['msg'] === 'MWI: NOTIFY forwarded to the alias').length, 1, 'the account subscription\'s NOTIFY forwarded to the alias');
     });
   });
 });

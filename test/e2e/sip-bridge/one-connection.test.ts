@@ -31,7 +31,7 @@ import { received, startSipp, waitForListening, type SippRun } from '../../harne
 import { requireTools } from '../../harness/tools.js';
 import { StopWaiting, readIfExists, waitUntil } from '../../harness/wait.js';
 import { providerPair } from '../../harness/sip-bridge-providers.js';
-import { headerOf, registrationChanges, startInboundPeers } from './bridge-env.js';
+import { headerOf, registrationChanges, sipMessagesOf, startInboundPeers } from './bridge-env.js';
 
 const USER = 'line1';
 const PASSWORD = 'pw1';
@@ -66,17 +66,7 @@ function providers(itspPort: number, internalPort: number, protocol: 'udp' | 'tc
   };
 }
 
-/**
- * The SIP messages of the packets: one a UDP datagram; TCP segments cut at each start line (a segment may carry several
- * messages on loopback; the messages here are small enough never to be split across segments, and the test fails if one is).
- */
-const texts = (packets: readonly IpPacket[]): { srcPort: number; dstPort: number; text: string }[] => packets.flatMap((p) => {
-  const text = p.payload.toString('latin1');
-  if (p.protocol === 'udp') return [{ srcPort: p.srcPort, dstPort: p.dstPort, text }];
-  return text.split(/(?=^(?:[A-Z]+ sips?:\S+ SIP\/2\.0|SIP\/2\.0 \d{3} )[^\r\n]*\r\n)/m)
-    .filter((m) => m.trim() !== '')
-    .map((m) => ({ srcPort: p.srcPort, dstPort: p.dstPort, text: m }));
-});
+const texts = sipMessagesOf;
 
 /** Source ports of the requests `method` sent to the ITSP, by the account in their To (REGISTER) or From (calls). */
 function sourcePorts(packets: readonly IpPacket[], itspPort: number, method: string, header: 'To' | 'From'): Map<string, Set<number>> {

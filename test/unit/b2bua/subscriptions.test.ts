@@ -262,6 +262,32 @@ describe('b2bua subscriptions: SUBSCRIBE bridged to a notifier', function () {
     assert.equal(server.counters().subscriptions, 0);
   });
 
+  it('through an account transport (host API 1.7.0): leg B\'s SUBSCRIBE and its un-SUBSCRIBE at drain() (before the plugins\' shutdown hooks close it) leave from it, Via and Contact on its port', async () => {
+    const t = await server.sip.openAccountTransport!('udp');
+    try {
+      target = () => ({ ...toB(), transport: t });
+      subscribe();
+      const s1 = await b.expect(/^SUBSCRIBE /);
+      assert.match(header(s1, 'Via')!, new RegExp(`^SIP/2\\.0/UDP [^:]+:${t.port};`), `Via on the account transport's port ${t.port}:\n${s1}`);
+      assert.equal(/<([^>]+)>/.exec(header(s1, 'Contact')!)![1], t.contact, 'Contact = the account transport\'s');
+      b.send(reply(s1, '200 OK', { Expires: '600', Contact: `<sip:mwi@127.0.0.1:${b.port}>` }, 'acct'));
+      await a.expect(/^SIP\/2\.0 200 /);
+      server.stopAccepting();
+      const draining = server.drain(2000);
+      const n = await a.expect(/^NOTIFY /);
+      assert.equal(header(n, 'Subscription-State'), 'terminated;reason=noresource');
+      a.send(reply(n, '200 OK'));
+      const unsub = await b.expect(/^SUBSCRIBE [\s\S]*Expires: 0/);
+      assert.match(header(unsub, 'Via')!, new RegExp(`^SIP/2\\.0/UDP [^:]+:${t.port};`), `un-SUBSCRIBE from the account transport:\n${unsub}`);
+      assert.match(header(unsub, 'To')!, /;tag=acct/);
+      b.send(reply(unsub, '200 OK'));
+      await draining;
+      assert.equal(server.counters().subscriptions, 0, 'drain() ended the bridged subscription');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a refresh flood from leg A: one refresh relayed, the others answered here with the time left', async () => {
     target = toB;
     const sub = subscribe();
