@@ -37,6 +37,8 @@ export interface BridgeEnvOptions {
   /** <pause/> of the ITSP between 180 and 200. */
   readonly itspRingMs?: number;
   readonly maxSeconds: number;
+  /** More [b2bua-server] keys for the daemon. */
+  readonly settings?: Record<string, string | number | boolean>;
 }
 
 /** The providers file of the fixture for an ITSP on `itspPort`, with the account's secret replaced. */
@@ -73,7 +75,7 @@ export async function startBridgeEnv(o: BridgeEnvOptions): Promise<BridgeEnv> {
     runDir: o.runDir,
     // leg B goes where the providers file says; the harness wants an outbound proxy anyway
     outboundProxy: `sip:127.0.0.1:${itsp.port};transport=udp`,
-    settings: { application: 'sip-bridge' },
+    settings: { application: 'sip-bridge', ...o.settings },
     extraIni: `[b2bua-server::sip-bridge]\nproviders=${providersFile}`,
     maxSeconds: o.maxSeconds,
   });
