@@ -28,19 +28,19 @@ describe('enable-keepalive: CRLF keep-alives to the registrar (sip-bridge accoun
     const start = async (name: string, settings: Record<string, boolean>): Promise<BridgeEnv> =>
       startBridgeEnv({ runDir: createRunDir(`keepalive-${name}`), accountSecret: ITSP_PASSWORD, itspCalls: 10, maxSeconds: 80, settings });
     const [on, off] = await Promise.all([start('default', {}), start('off', { 'enable-keepalive': false })]);
-    await Promise.all([waitForRegistration(on!.b2bua, 'registered', 10_000), waitForRegistration(off!.b2bua, 'registered', 10_000)]);
-    const captures = await Promise.all([on!, off!].map((env) =>
+    await Promise.all([waitForRegistration(on.b2bua, 'registered', 10_000), waitForRegistration(off.b2bua, 'registered', 10_000)]);
+    const captures = await Promise.all([on, off].map((env) =>
       startCapture(path.join(env.runDir, 'itsp.pcap'), portsFilter([env.itsp.port]), WATCH_MS / 1000 + 15)));
     await new Promise((r) => setTimeout(r, WATCH_MS));
     const [onPackets, offPackets] = await Promise.all(captures.map((c) => c.stop()));
-    const onPings = keepAlivesFrom(onPackets!, on!);
-    const offPings = keepAlivesFrom(offPackets!, off!);
-    assert.ok(onPings.length >= 1, `default: a CRLF keep-alive from the daemon's port ${on!.b2bua.port} to the registrar within ${WATCH_MS / 1000} s; got ${onPackets!.length} packets (${on!.runDir})`);
+    const onPings = keepAlivesFrom(onPackets!, on);
+    const offPings = keepAlivesFrom(offPackets!, off);
+    assert.ok(onPings.length >= 1, `default: a CRLF keep-alive from the daemon's port ${on.b2bua.port} to the registrar within ${WATCH_MS / 1000} s; got ${onPackets!.length} packets (${on.runDir})`);
     if (onPings.length >= 2) {
       const gap = onPings[1]!.time - onPings[0]!.time;
       assert.ok(gap >= 29 && gap <= 31, `keep-alives 30 s apart, got ${gap.toFixed(1)} s`);
     }
-    assert.equal(offPings.length, 0, `enable-keepalive=false: no keep-alive (${off!.runDir})`);
-    await Promise.all([on!.b2bua.stop(), off!.b2bua.stop()]);
+    assert.equal(offPings.length, 0, `enable-keepalive=false: no keep-alive (${off.runDir})`);
+    await Promise.all([on.b2bua.stop(), off.b2bua.stop()]);
   });
 });

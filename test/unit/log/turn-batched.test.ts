@@ -34,7 +34,7 @@ describe('core/log: standard output written once per event-loop iteration', func
   }
 
   it('lines are written in the iteration that logged them (SIGKILL right after: no exit handler, nothing lost)', () => {
-    const { lines, signal } = child(`log.info('one'); log.info('two');\nsetImmediate(() => process.kill(process.pid, 'SIGKILL'));`);
+    const { lines, signal } = child('log.info(\'one\'); log.info(\'two\');\nsetImmediate(() => process.kill(process.pid, \'SIGKILL\'));');
     assert.equal(signal, 'SIGKILL');
     assert.deepEqual(lines.map((l) => (JSON.parse(l) as { msg: string }).msg), ['one', 'two']);
   });
