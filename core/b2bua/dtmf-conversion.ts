@@ -63,8 +63,8 @@ export class DtmfConversion {
   }
 
   /**
-   * An INFO from `from`: true when it was taken as DTMF for the other leg's media (answered 200, or, when the engine
-   * answers asynchronously, `relay` called if it could not send after all), false = relay it.
+   * An INFO from `from`: true when it was taken as DTMF for the other leg's media (answered 200, or `relay` called when
+   * the engine could not send it after all, at once or when its asynchronous answer comes), false = relay it.
    */
   onInfo(from: LegId, req: SipRequest, tx: ServerTransaction, relay: () => void): boolean {
     const to = OTHER_LEG[from];
@@ -77,9 +77,8 @@ export class DtmfConversion {
       this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: the media engine cannot send RFC 4733 events');
       return false;
     }
-    const sent = session.sendDtmf(to, index, dtmf.digit, dtmf.durationMs);
-    const done = (ok: boolean): void => {
-      if (!ok) {
+    const settle = (sent: boolean): void => {
+      if (!sent) {
         this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: no RTP sent on the other leg yet');
         relay();
         return;
@@ -87,12 +86,9 @@ export class DtmfConversion {
       this.call.log.info({ from, digit: dtmf.digit, durationMs: dtmf.durationMs }, 'SIP INFO DTMF sent as RFC 4733');
       tx.send(tx.response(200));
     };
-    if (typeof sent === 'boolean') {
-      if (!sent) { this.call.log.debug({ from }, 'DTMF INFO relayed as INFO: no RTP sent on the other leg yet'); return false; }
-      done(true);
-      return true;
-    }
-    void sent.then(done, () => done(false));
+    const sent = session.sendDtmf(to, index, dtmf.digit, dtmf.durationMs);
+    if (typeof sent === 'boolean') settle(sent);
+    else void sent.then(settle, () => settle(false));
     return true;
   }
 }

@@ -260,10 +260,7 @@ export class B2buaServerImpl implements B2buaServer {
     }
     const allGone = new Promise<void>((resolve) => { this.idle = resolve; });
     for (const call of [...this.live]) void call.end('shutdown', [503, 'Service Unavailable (shutting down)']);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
-    await Promise.race([allGone, timeout]);
-    clearTimeout(timer);
+    await withinMs(allGone, timeoutMs);
     // Let the BYE / CANCEL transactions get their answers (bounded by the same budget).
     const deadline = Date.now() + Math.min(timeoutMs, 2000);
     while (this.stack.counters().transactions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -283,9 +280,7 @@ export class B2buaServerImpl implements B2buaServer {
     this.accepting = false;
     const ends: Promise<unknown>[] = [...this.live].map((call) => call.end('shutdown', [503, 'Service Unavailable (shutting down)']));
     ends.push(this.subscriptions.close());
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled(ends), new Promise((r) => { timer = setTimeout(r, 1000); })]);
-    clearTimeout(timer);
+    await withinMs(Promise.allSettled(ends), 1000);
     await this.stack.close();
   }
 
