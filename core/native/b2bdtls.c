@@ -3,7 +3,7 @@
  * memory BIOs. It only makes keys: SRTP itself is b2bsrtp's job; the worker copies `srtp-send` /
  * `srtp-recv` (b2bsrtp's `srtp-params` format) into them once `state` is "connected".
  *
- *   ingress.dtls_src ! b2bdtls (sink: records from the peer) (src: records to the peer) ! funnel ! udpsink
+ *   ingress.dtls_src ! b2bdtls (sink: records from the peer) (src: records to the peer) ! funnel ! b2bsocketsink
  *
  * Shared state. The association lives in a DtlsConn acquired from b2bshared ("dtls", connection-id)
  * so that it survives pipeline rebuilds: every instance attached to one connection-id reads and

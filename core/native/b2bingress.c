@@ -30,9 +30,9 @@
  * - ICE-lite (RFC 8445 section 2.5): with `ice-ufrag` / `ice-pwd` set, STUN Binding requests (first byte 0..3, magic
  *   cookie) from an address of `ice-addresses` (the peer's SDP candidates and c= address) whose USERNAME is
  *   "ice-ufrag:ice-remote-ufrag" and whose MESSAGE-INTEGRITY verifies with `ice-pwd` are answered on `socket` (the one
- *   udpsrc reads and udpsink writes); anything else is dropped silently and counted. A request with USE-CANDIDATE
+ *   b2bsocketsrc reads and b2bsocketsink writes); anything else is dropped silently and counted. A request with USE-CANDIDATE
  *   nominates its source address:port: from then on only that address:port is accepted (`nominated-address` /
- *   `nominated-port`, which the worker makes the udpsink's destination).
+ *   `nominated-port`, which the worker makes the b2bsocketsink's destination).
  * - Counts packets, bytes and the time of the last RTP packet; the worker reads these
  *   properties by polling (no signal, no JavaScript on the streaming thread).
  */
@@ -520,7 +520,7 @@ static void b2b_ingress_class_init(B2bIngressClass *klass) {
   g_object_class_install_property(oc, PROP_PACKETS_LOST, g_param_spec_uint64("packets-lost", "Packets lost",
       "RTP packets missing from the accepted senders' sequence numbers (RFC 3550 A.3, summed over SSRCs)", 0, G_MAXUINT64, 0, B2B_PARAM_RO));
   g_object_class_install_property(oc, PROP_SOCKET, g_param_spec_object("socket", "Socket",
-      "The leg's UDP socket (shared with udpsrc / udpsink): ICE answers leave through it", G_TYPE_SOCKET, rw));
+      "The leg's UDP socket (shared with b2bsocketsrc / b2bsocketsink): ICE answers leave through it", G_TYPE_SOCKET, rw));
   g_object_class_install_property(oc, PROP_ICE_UFRAG, g_param_spec_string("ice-ufrag", "ICE ufrag",
       "Our a=ice-ufrag on this leg; with ice-pwd, turns ICE-lite on (empty = off: STUN counted as other)", NULL, rw));
   g_object_class_install_property(oc, PROP_ICE_PWD, g_param_spec_string("ice-pwd", "ICE password",

@@ -16,9 +16,17 @@ G_DECLARE_FINAL_TYPE(B2bDtls, b2b_dtls, B2B, DTLS, GstElement)
 G_DECLARE_FINAL_TYPE(B2bZrtp, b2b_zrtp, B2B, ZRTP, GstElement)
 #define B2B_TYPE_DTMF (b2b_dtmf_get_type())
 G_DECLARE_FINAL_TYPE(B2bDtmf, b2b_dtmf, B2B, DTMF, GstElement)
+#define B2B_TYPE_SOCKET_SRC (b2b_socket_src_get_type())
+G_DECLARE_FINAL_TYPE(B2bSocketSrc, b2b_socket_src, B2B, SOCKET_SRC, GstElement)
+#define B2B_TYPE_SOCKET_SINK (b2b_socket_sink_get_type())
+G_DECLARE_FINAL_TYPE(B2bSocketSink, b2b_socket_sink, B2B, SOCKET_SINK, GstElement)
 
 /* Space-separated RFC 4568 suite names this libsrtp build can do (b2bsrtp.c; free with g_free). */
 gchar *b2b_srtp_supported_suites(void);
+/* libsrtp's AES-ICM and HMAC-SHA1 by OpenSSL (b2bsrtpcrypto.c): TRUE when libsrtp took every replacement. */
+gboolean b2b_srtp_crypto_use_openssl(void);
+/* "openssl" once every replacement was taken, else "libsrtp". */
+const gchar *b2b_srtp_crypto_backend(void);
 
 /* Settable while PLAYING (re-INVITEs change them mid-call) / read-only. */
 #define B2B_PARAM_RW (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)

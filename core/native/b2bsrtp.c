@@ -100,7 +100,7 @@ struct _B2bSrtp {
 G_DEFINE_TYPE(B2bSrtp, b2b_srtp, GST_TYPE_ELEMENT)
 
 enum { PROP_0, PROP_MODE, PROP_PARAMS, PROP_PACKETS, PROP_BYTES, PROP_AUTH_FAILURES, PROP_REPLAYS, PROP_ERRORS, PROP_REKEYS, PROP_SUPPORTED,
-       PROP_SRTCP_SHORT_TAG, PROP_PREV_KEY_PACKETS, PROP_HELD };
+       PROP_SRTCP_SHORT_TAG, PROP_PREV_KEY_PACKETS, PROP_HELD, PROP_CRYPTO };
 
 static GstStaticPadTemplate sink_tpl = B2B_PAD_TEMPLATE("sink", GST_PAD_SINK, "ANY");
 static GstStaticPadTemplate src_tpl = B2B_PAD_TEMPLATE("src", GST_PAD_SRC, "ANY");
@@ -440,6 +440,7 @@ static void b2b_srtp_set_property(GObject *object, guint id, const GValue *value
 static void b2b_srtp_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec) {
   B2bSrtp *self = B2B_SRTP(object);
   if (id == PROP_SUPPORTED) { g_value_take_string(value, b2b_srtp_supported_suites()); return; }
+  if (id == PROP_CRYPTO) { g_value_set_string(value, b2b_srtp_crypto_backend()); return; }
   g_mutex_lock(&self->lock);
   switch (id) {
     case PROP_MODE: g_value_set_string(value, self->mode == MODE_UNPROTECT ? "unprotect" : "protect"); break;
@@ -471,6 +472,9 @@ static void b2b_srtp_class_init(B2bSrtpClass *klass) {
   b2b_install_counters(oc, counters, G_N_ELEMENTS(counters));
   g_object_class_install_property(oc, PROP_SUPPORTED, g_param_spec_string("supported-suites", "Supported suites",
       "Space-separated RFC 4568 suite names this libsrtp build can do", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(oc, PROP_CRYPTO, g_param_spec_string("crypto", "AES-CM / HMAC-SHA1 implementation",
+      "\"openssl\" (b2bsrtpcrypto.c took libsrtp's place) or \"libsrtp\" (libsrtp refused it: its own, NSS on Debian)", NULL,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(oc, PROP_SRTCP_SHORT_TAG, g_param_spec_boolean("srtcp-short-tag", "SRTCP 32-bit tag",
       "Unprotect, _32 suite: the peer's SRTCP carries a 32-bit tag (libsrtp _32 policy on RTCP) instead of RFC 4568's 80-bit one",
       FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));

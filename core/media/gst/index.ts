@@ -86,8 +86,11 @@ class GstMediaEngine implements MediaEngine {
       const handshakes = (['dtls-srtp', 'zrtp'] as const).filter((m) => !(m in unavailable));
       this.capabilities = { encryption: ['none', 'sdes', ...handshakes], srtpSuites: suites, ice: true, unavailable: { ...REFUSED_SUITES, ...unavailable } };
       for (const [mode, why] of Object.entries(unavailable)) this.log.warn({ mode, why }, 'media encryption mode unavailable: calls needing it get 488');
+      if (infos[0]!.srtpCrypto !== 'openssl') {
+        this.log.warn({ srtpCrypto: infos[0]!.srtpCrypto }, "SRTP runs on libsrtp's own AES-CM / HMAC-SHA1 (libsrtp refused OpenSSL's: see the worker's stderr); expect about 3x the media CPU");
+      }
       this.log.info({
-        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites,
+        workers: infos.length, gstreamer: infos[0]!.gstVersion, encryption: this.capabilities.encryption, srtpSuites: suites, srtpCrypto: infos[0]!.srtpCrypto,
         address: { ipv4: this.addresses.forFamily(4), ipv6: this.addresses.forFamily(6) },
         ...(this.certificate ? { dtlsCertificate: this.certificate.file, dtlsFingerprint: this.certificate.fingerprint } : {}),
       }, 'gstreamer media engine ready');

@@ -45,7 +45,7 @@ export class WorkerPool {
 
   private start(index: number, nextDelay: number, existing?: WorkerSlot): WorkerSlot {
     const channel = WorkerChannel.spawn({ pluginDir: this.opts.pluginDir });
-    const slot: WorkerSlot = existing ?? { index, channel, ready: Promise.resolve({ srtpSuites: [], gstVersion: '', handshakes: [] }), sessions: new Set() };
+    const slot: WorkerSlot = existing ?? { index, channel, ready: Promise.resolve({ srtpSuites: [], gstVersion: '', handshakes: [], srtpCrypto: '' }), sessions: new Set() };
     slot.channel = channel;
     slot.ready = channel.request('init', this.opts.security);
     slot.ready.catch(() => undefined); // reported through the exit / the engine's start-up check

@@ -5,7 +5,6 @@
  * remote addresses, gates), so SRTP state (rollover counters, replay windows) survives
  * re-INVITEs that do not re-key.
  */
-import net from 'node:net';
 import type { LegParams, MediaEvent, SessionStats, StreamParams, StreamStats } from '../types.js';
 import type { EncryptionMode, LegId, MediaKind } from '../../vocabulary/index.js';
 import { add, zero, type Counters } from './counters.js';
@@ -49,7 +48,6 @@ export class CallMedia {
     a: { since: 0, flagged: false },
     b: { since: 0, flagged: false },
   };
-  private family: 'ipv4' | 'ipv6' = 'ipv4';
   private failed = false;
   private closed = false;
   private finalStats: SessionStats | undefined;
@@ -67,7 +65,6 @@ export class CallMedia {
     const zrtp = () => (encryption === 'zrtp' ? { zrtpHash: this.handshakes.zrtpHelloHash(leg, index) } : {});
     const existing = this.sockets.get(key);
     if (existing) return { rtpPort: existing.rtp.port, rtcpPort: existing.rtcp.port, ...zrtp() };
-    this.family = net.isIPv6(bindAddress) ? 'ipv6' : 'ipv4';
     const pair = bindRtpPair(bindAddress, rtpPort);
     this.sockets.set(key, { kind, ...pair });
     this.apply();
@@ -128,7 +125,7 @@ export class CallMedia {
     this.shape = key;
     this.active = shapes.filter((s) => s.a || s.b);
     if (this.active.length === 0) return;
-    const pipeline = Pipeline.parse(describePipeline(this.active, this.family));
+    const pipeline = Pipeline.parse(describePipeline(this.active));
     for (const { leg, index, rtcpMux } of this.activeLegStreams()) {
       const socks = this.sockets.get(`${leg}:${index}`)!;
       const n = elementNames(leg, index);
@@ -142,8 +139,7 @@ export class CallMedia {
       }
     }
     this.pipeline = pipeline;
-    // Destinations before the first buffer: a handshake element may send at once, and a udpsink without its
-    // host and port would send that packet to its default address (127.0.0.1:5004).
+    // Destinations before the first buffer: a handshake element may send at once (a sink without them drops it).
     this.updateProperties();
     pipeline.play();
   }

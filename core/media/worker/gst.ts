@@ -16,6 +16,8 @@ export interface GstInfo {
   readonly srtpSuites: string[];
   /** The key-agreement modes whose elements this build has (b2bdtls, b2bzrtp). */
   readonly handshakes: ('dtls-srtp' | 'zrtp')[];
+  /** Who does b2bsrtp's AES-CM and HMAC-SHA1: "openssl" (core/native/b2bsrtpcrypto.c), or "libsrtp" when it refused that. */
+  readonly srtpCrypto: string;
 }
 
 export function initGst(): GstInfo {
@@ -30,21 +32,21 @@ export function initGst(): GstInfo {
       element: 'b2bsrtp', problem: `not found (GST_PLUGIN_PATH=${process.env['GST_PLUGIN_PATH'] ?? ''})`, fix: 'build it with "make -C core/native"',
     });
   }
-  for (const needed of ['udpsrc', 'udpsink', 'valve', 'funnel', 'fakesink']) {
+  for (const needed of ['valve', 'funnel']) {
     if (!Gst.ElementFactory.find(needed)) {
       throw b2buaError('B2BUA_GST_ELEMENT_MISSING', { element: needed, problem: 'is missing', fix: 'install gstreamer1.0-plugins-good/base' });
     }
   }
   const suites = String(probe.supportedSuites ?? '').split(' ').filter(Boolean);
   const handshakes = ([['dtls-srtp', 'b2bdtls'], ['zrtp', 'b2bzrtp']] as const).filter(([, el]) => Gst.ElementFactory.find(el)).map(([mode]) => mode);
-  return { version: String(Gst.version().join('.')), srtpSuites: suites, handshakes };
+  return { version: String(Gst.version().join('.')), srtpSuites: suites, handshakes, srtpCrypto: String(probe.crypto ?? '') };
 }
 
 function camel(prop: string): string {
   return prop.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
-/** A bound UDP socket shared by the udpsrc and udpsinks of one leg/stream (symmetric RTP). */
+/** A bound UDP socket shared by the b2bsocketsrc and b2bsocketsinks of one leg/stream (symmetric RTP). */
 export class UdpSocket {
   private constructor(readonly handle: unknown, readonly port: number) {}
 

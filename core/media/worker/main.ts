@@ -37,7 +37,7 @@ const handlers: Handlers = {
   init: (params) => {
     info = initGst();
     security = params;
-    return { srtpSuites: info.srtpSuites, gstVersion: info.version, handshakes: info.handshakes };
+    return { srtpSuites: info.srtpSuites, gstVersion: info.version, handshakes: info.handshakes, srtpCrypto: info.srtpCrypto };
   },
   createSession: ({ sessionId, callId, noRtpTimeoutMs }) => {
     if (!info) info = initGst();

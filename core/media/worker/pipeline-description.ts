@@ -2,12 +2,14 @@
  * The gst-launch description of one call's pipeline (pure: unit-tested without GStreamer).
  *
  * Per stream index i and leg X (the other leg is Y), when X's stream is active:
- *   udpsrc(X rtp socket) ! b2bingress  --src-->  b2bsrtp unprotect(X key) ! [b2bdtmf !] [Y egress | fakesink]
- *                                      --rtcp_src--> (funnel) ! b2bsrtp unprotect ! [Y rtcp egress | fakesink]
- *   without rtcp-mux also udpsrc(X rtcp socket) ! b2bingress whose rtcp_src joins the funnel.
- * Y egress: valve (direction / remote known) ! b2bsrtp protect(Y key) ! udpsink(Y socket).
+ *   b2bsocketsrc(X rtp socket) ! b2bingress  --src-->  b2bsrtp unprotect(X key) ! [b2bdtmf !] [Y egress | drop]
+ *                                      --rtcp_src--> (funnel) ! b2bsrtp unprotect ! [Y rtcp egress | drop]
+ *   without rtcp-mux also b2bsocketsrc(X rtcp socket) ! b2bingress whose rtcp_src joins the funnel.
+ * Y egress: valve (direction / remote known) ! b2bsrtp protect(Y key) ! b2bsocketsink(Y socket).
+ * Every socket is read by the worker's one poller thread (core/native/b2bpoller.c), which pushes through the whole
+ * path; no element here may block a push (no GstBaseSink: b2bsocketsink also stands in for fakesink).
  * A DTLS-SRTP or ZRTP leg also has its handshake element: b2bingress's dtls_src / zrtp_src ! b2bdtls / b2bzrtp,
- * whose packets join the leg's SRTP on the way out through a funnel before the udpsink
+ * whose packets join the leg's SRTP on the way out through a funnel before the b2bsocketsink
  * (DTLS without rtcp-mux: a second association on the RTCP socket, same shape).
  * b2bdtmf (`dtmf`: only one leg negotiated telephone-event) detects and drops X's RFC 4733 events, or inserts events
  * towards Y (core/native/b2bdtmf.c).
@@ -50,14 +52,14 @@ export function elementNames(leg: LegId, index: number) {
   };
 }
 
-const SINK = 'fakesink sync=false async=false enable-last-sample=false';
+/** A drop (no socket): where a stream's packets have no other leg to go to. */
+const SINK = 'b2bsocketsink';
 
-/** The gates stay closed until the peer's address is known; `host` only has to match the socket's family. */
-function egress(leg: LegId, index: number, host: string, shape: LegStreamShape): string[] {
+/** The gates stay closed until the peer's address is known; the sink sends nothing before its host and port are set. */
+function egress(leg: LegId, index: number, shape: LegStreamShape): string[] {
   const n = elementNames(leg, index);
-  const sink = `sync=false async=false close-socket=false host=${host}`;
-  const out = (funnel: string, udpsink: string, viaFunnel: boolean): string[] =>
-    viaFunnel ? [`${funnel}.`, `funnel name=${funnel} ! udpsink name=${udpsink} ${sink}`] : [`udpsink name=${udpsink} ${sink}`, ''];
+  const out = (funnel: string, sink: string, viaFunnel: boolean): string[] =>
+    viaFunnel ? [`${funnel}.`, `funnel name=${funnel} ! b2bsocketsink name=${sink}`] : [`b2bsocketsink name=${sink}`, ''];
   const [rtpTo, rtpFunnel] = out(n.rtpOut, n.rtpSink, shape.handshake !== undefined);
   const [rtcpTo, rtcpFunnel] = out(n.rtcpOut, n.rtcpSink, shape.handshake?.rtcpId !== undefined);
   return [
@@ -83,7 +85,7 @@ function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boo
   const rtpDest = toActive ? `${dtmf ? `b2bdtmf name=${n.rtpDtmf} ! ` : ''}${to.rtpGate}.` : SINK;
   const rtcpDest = toActive ? `${to.rtcpGate}.` : SINK;
   const parts = [
-    `udpsrc name=${n.rtpSrc} close-socket=false ! b2bingress name=${n.rtpIngress}`,
+    `b2bsocketsrc name=${n.rtpSrc} ! b2bingress name=${n.rtpIngress}`,
     `${n.rtpIngress}.src ! b2bsrtp name=${n.rtpDecrypt} mode=unprotect ! ${rtpDest}`,
   ];
   const rtcpDecrypt = `b2bsrtp name=${n.rtcpDecrypt} mode=unprotect ! ${rtcpDest}`;
@@ -91,7 +93,7 @@ function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boo
     parts.push(`${n.rtpIngress}.rtcp_src ! ${rtcpDecrypt}`);
   } else {
     parts.push(
-      `udpsrc name=${n.rtcpSrc} close-socket=false ! b2bingress name=${n.rtcpIngress}`,
+      `b2bsocketsrc name=${n.rtcpSrc} ! b2bingress name=${n.rtcpIngress}`,
       `funnel name=${n.rtcpFunnel} ! ${rtcpDecrypt}`,
       `${n.rtpIngress}.rtcp_src ! ${n.rtcpFunnel}.`,
       `${n.rtcpIngress}.rtcp_src ! ${n.rtcpFunnel}.`,
@@ -102,13 +104,12 @@ function ingress(leg: LegId, index: number, shape: LegStreamShape, toActive: boo
   return parts;
 }
 
-export function describePipeline(streams: readonly StreamShape[], family: 'ipv4' | 'ipv6' = 'ipv4'): string {
+export function describePipeline(streams: readonly StreamShape[]): string {
   const parts: string[] = [];
-  const host = family === 'ipv6' ? '::1' : '127.0.0.1';
   for (const s of streams) {
     for (const leg of ['a', 'b'] as const) {
       const shape = s[leg];
-      if (shape) parts.push(...egress(leg, s.index, host, shape));
+      if (shape) parts.push(...egress(leg, s.index, shape));
     }
     for (const leg of ['a', 'b'] as const) {
       const shape = s[leg];

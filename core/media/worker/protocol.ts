@@ -17,7 +17,7 @@ export interface WorkerSecurity {
 
 export interface WorkerRequests {
   /** Probe the build (plugin loaded, suites libsrtp can do). First request after spawn. */
-  init: { params: WorkerSecurity; result: { srtpSuites: string[]; gstVersion: string; handshakes: ('dtls-srtp' | 'zrtp')[] } };
+  init: { params: WorkerSecurity; result: { srtpSuites: string[]; gstVersion: string; handshakes: ('dtls-srtp' | 'zrtp')[]; srtpCrypto: string } };
   createSession: { params: { sessionId: string; callId: string; noRtpTimeoutMs: number }; result: null };
   /** Bind the sockets of one stream: `rtpPort` 0 = kernel picks; RTCP goes on rtpPort + 1 when free. */
   allocate: {

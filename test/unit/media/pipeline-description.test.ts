@@ -7,24 +7,24 @@ describe('media worker pipeline description', () => {
     const a = elementNames('a', 0);
     const b = elementNames('b', 0);
     assert.match(d, new RegExp(`${a.rtpIngress}\\.src ! b2bsrtp name=${a.rtpDecrypt} mode=unprotect ! ${b.rtpGate}\\.`));
-    assert.match(d, new RegExp(`valve name=${b.rtpGate} drop=true ! b2bsrtp name=${b.rtpEncrypt} mode=protect ! udpsink name=${b.rtpSink}`));
+    assert.match(d, new RegExp(`valve name=${b.rtpGate} drop=true ! b2bsrtp name=${b.rtpEncrypt} mode=protect ! b2bsocketsink name=${b.rtpSink}`));
     assert.match(d, new RegExp(`${b.rtpIngress}\\.rtcp_src ! b2bsrtp name=${b.rtcpDecrypt} mode=unprotect ! ${a.rtcpGate}\\.`));
     assert.doesNotMatch(d, /funnel/, 'rtcp-mux needs no second socket');
-    assert.doesNotMatch(d, /fakesink/);
+    assert.doesNotMatch(d, /fakesink|udpsrc|udpsink/, 'no GstBaseSink and no thread per socket');
   });
 
   it('adds the RTCP socket and a funnel for a leg without rtcp-mux', () => {
     const d = describePipeline([{ index: 1, a: { rtcpMux: false }, b: { rtcpMux: true } }]);
     const a = elementNames('a', 1);
-    assert.match(d, new RegExp(`udpsrc name=${a.rtcpSrc} close-socket=false ! b2bingress name=${a.rtcpIngress}`));
+    assert.match(d, new RegExp(`b2bsocketsrc name=${a.rtcpSrc} ! b2bingress name=${a.rtcpIngress}`));
     assert.match(d, new RegExp(`funnel name=${a.rtcpFunnel} ! b2bsrtp name=${a.rtcpDecrypt}`));
     assert.equal(d.split(`${a.rtcpFunnel}.`).length - 1, 2, 'both sockets feed the funnel');
   });
 
-  it('sinks into fakesink while the other leg has no stream yet, and uses the socket family for the placeholder host', () => {
-    const d = describePipeline([{ index: 0, a: { rtcpMux: true } }], 'ipv6');
-    assert.match(d, /b2bsrtp name=dec_a0 mode=unprotect ! fakesink/);
-    assert.match(d, /host=::1/);
+  it('drops into a socketless b2bsocketsink while the other leg has no stream yet, and names no placeholder host', () => {
+    const d = describePipeline([{ index: 0, a: { rtcpMux: true } }]);
+    assert.match(d, /b2bsrtp name=dec_a0 mode=unprotect ! b2bsocketsink  /);
+    assert.doesNotMatch(d, /host=/);
     assert.doesNotMatch(d, /_b0/);
   });
 
