@@ -5,7 +5,7 @@
  *  - `media-max-pending-setups=2`: some INVITEs of a 20-call burst are refused;
  *  - `media-max-sessions-per-worker=3`: of a 5-call burst exactly 3 are admitted; once they have ended, exactly 3 of the
  *    next 5-call burst are admitted again;
- *  - `media-max-setup-latency=1000`: the worker is stopped (SIGSTOP) while a first call waits for it; a burst arriving
+ *  - `media-max-setup-latency=2000`: the worker is stopped (SIGSTOP) while a first call waits for it; a burst arriving
  *    once that request has waited longer than the bound is refused as a whole; after SIGCONT and the latency window
  *    (LATENCY_WINDOW_MS) a new burst is admitted as a whole, and the waiting call is answered.
  * Refused INVITEs get `503 Service Unavailable` + `Retry-After: 2` before leg B is touched (the phrase names no bound: the
@@ -167,7 +167,7 @@ describe('admission control under a real burst (GStreamer engine, sipp both side
     await assertCountedAndReleased(r.b2bua, 2 * CAP, 2 * (CAP_BURST - CAP), `media-max-sessions-per-worker=${CAP}`);
   });
 
-  const LATENCY_BOUND_MS = 1000;
+  const LATENCY_BOUND_MS = 2000; // the default: margin for a loaded machine answering the recovered burst
   const STALLED = 5;
   const RECOVERED = 3;
   it(`media-max-setup-latency=${LATENCY_BOUND_MS}: worker stopped (SIGSTOP) with a call waiting on it: a burst of ${STALLED} refused as a whole; after SIGCONT and the latency window, a burst of ${RECOVERED} admitted with media, and the waiting call answered`, async () => {
