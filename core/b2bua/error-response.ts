@@ -1,12 +1,16 @@
 /** The final response a failure ends leg A's INVITE with: coded errors, hooks' rejections, leg B's refusals. */
-import { B2buaError, isB2buaError } from '../errors/index.js';
+import { B2buaError, entryOf, isB2buaError } from '../errors/index.js';
 import { CallRejection } from '../plugin-api/index.js';
 import { reasonPhrase, type SipResponse } from '../sip/message.js';
 import { OVERLOAD_RETRY_AFTER_S } from './admission.js';
 
-/** A B2buaError with a SIP status → `[status, 'Reason Phrase (reason)']` (the reason without its code); anything else → undefined. */
+/**
+ * A B2buaError with a SIP status → `[status, 'Reason Phrase (reason)']` (the reason without its code), or only
+ * `'Reason Phrase'` when the catalog marks the message `generic` (it shows our configuration); anything else → undefined.
+ */
 export function errorResponse(e: unknown): [number, string] | undefined {
-  return e instanceof B2buaError && e.status !== undefined ? [e.status, `${reasonPhrase(e.status)} (${e.reason})`] : undefined;
+  if (!(e instanceof B2buaError) || e.status === undefined) return undefined;
+  return [e.status, entryOf(e.code).generic ? reasonPhrase(e.status) : `${reasonPhrase(e.status)} (${e.reason})`];
 }
 
 /** Seconds a caller is asked to wait (Retry-After) when our media ports are all in use: calls end within seconds to minutes. */

@@ -1,7 +1,8 @@
 /**
  * The error catalog: every error the server raises has an entry here. `message` is the template
  * (named `{placeholders}`), `fix` tells the operator what to change, `status` is the SIP status when
- * the error ends a SIP transaction, `category` the code the media engine reports a worker error under.
+ * the error ends a SIP transaction, `category` the code the media engine reports a worker error under, `generic` that the
+ * SIP reason phrase is the status's generic one because the message shows our configuration (the log line keeps it).
  * core/errors/README.md's table is generated from this file (`npx tsx core/errors/readme-table.ts --write`).
  */
 export interface CatalogEntry {
@@ -9,6 +10,8 @@ export interface CatalogEntry {
   readonly fix: string;
   readonly status?: number;
   readonly category?: 'B2BUA_MEDIA_UNSUPPORTED' | 'B2BUA_MEDIA_FAILED';
+  /** The message names configuration keys and values: the SIP response says only the status's reason phrase. */
+  readonly generic?: true;
 }
 
 export const CATALOG = {
@@ -77,8 +80,8 @@ export const CATALOG = {
     fix: 'all media ports of a range are in use: the call is answered 503 with Retry-After; widen audio-port / video-port', status: 503,
   },
   B2BUA_MEDIA_OVERLOADED: {
-    message: 'media workers overloaded: {why}', status: 503,
-    fix: 'new calls are answered 503 with Retry-After until a media worker is under the bounds: add media-workers (CPU), or raise media-max-pending-setups / media-max-setup-latency / media-max-sessions-per-worker',
+    message: 'media workers overloaded: {why}', status: 503, generic: true,
+    fix: 'new calls are answered 503 Service Unavailable (the bound only in this log line) with Retry-After until a media worker is under the bounds: add media-workers (CPU), or raise media-max-pending-setups / media-max-setup-latency / media-max-sessions-per-worker',
   },
   // ---- media workers (reported by the parent under their category, with the session as context)
   B2BUA_MEDIA_WORKER_LOST: { message: 'media worker {pid} {what}', fix: 'a media worker exited or crashed: see the media worker errors before it', category: 'B2BUA_MEDIA_FAILED' },

@@ -18,7 +18,7 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|');
 
 export function renderCatalogTable(): string {
   const rows = Object.entries(CATALOG).map(([code, e]: [string, CatalogEntry]) =>
-    `| \`${code}\` | ${e.status ?? (e.category ? `as ${e.category}` : '')} | \`${cell(e.message)}\` | ${cell(e.fix)} |`);
+    `| \`${code}\` | ${e.status !== undefined ? `${e.status}${e.generic ? ' (phrase only)' : ''}` : (e.category ? `as ${e.category}` : '')} | \`${cell(e.message)}\` | ${cell(e.fix)} |`);
   return ['| Code | SIP status | Message | What to change |', '|---|---|---|---|', ...rows].join('\n');
 }
 

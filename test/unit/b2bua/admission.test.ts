@@ -1,6 +1,7 @@
 /**
  * Admission control (core/b2bua/admission.ts): while every media worker is over a bound, a new INVITE is answered 503 with
- * Retry-After before any call exists (leg B never sent), counted in /counters and /metrics; back under the bounds, calls go through.
+ * Retry-After before any call exists (leg B never sent), counted in /counters and /metrics, its reason phrase the generic one (the
+ * bound's key and value only in the log line); back under the bounds, calls go through.
  * The rule on load snapshots, the log throttle, then the server on loopback: the relay engine reporting the load a
  * worker pool would (load() is what the gstreamer engine reads from its worker channels), a raw caller and a raw proxy.
  */
@@ -11,6 +12,7 @@ import { silentLogger } from '../../../core/log/index.js';
 import { createMetrics } from '../../../core/metrics/index.js';
 import { createRelayEngine } from '../../../core/media/relay/index.js';
 import type { MediaEngine, MediaLoad } from '../../../core/media/types.js';
+import type { Logger } from '../../../core/vocabulary/index.js';
 import { createHooks } from '../../../core/plugin-api/index.js';
 import { freePort } from '../../harness/ports.js';
 import { closedAfterEach, rawInvite, testConfig, udpPeer } from './helpers.js';
@@ -58,7 +60,9 @@ describe('b2bua admission control: the server', () => {
     let load: MediaLoad = { workers: [full, { ...full, pending: 9 }] };
     const media = Object.assign(await createRelayEngine(config, silentLogger()), { load: () => load });
     opened.engines.push(media);
-    const server = createB2buaServer({ config, hooks: createHooks(), log: silentLogger(), media, version: '9.9.9' });
+    const warned: Record<string, unknown>[] = [];
+    const log = Object.assign(Object.create(silentLogger()) as Logger, { warn: (o: Record<string, unknown>) => { warned.push(o); } });
+    const server = createB2buaServer({ config, hooks: createHooks(), log, media, version: '9.9.9' });
     opened.open.push(server);
     await server.start();
     const metrics = createMetrics(server);
@@ -67,7 +71,10 @@ describe('b2bua admission control: the server', () => {
     caller.send(rawInvite(caller.port));
     const res = await refusedCall;
     assert.match(res, new RegExp(`^Retry-After: ${OVERLOAD_RETRY_AFTER_S}\\s*$`, 'im'));
-    assert.match(res, /media workers overloaded/);
+    assert.match(res, /^SIP\/2\.0 503 Service Unavailable\r$/m, 'the reason phrase is the generic one');
+    assert.doesNotMatch(res, /media-max-|overloaded|requests waiting/, 'nothing of our configuration or load in the response');
+    assert.equal(warned[0]?.['code'], 'B2BUA_MEDIA_OVERLOADED');
+    assert.match(String(warned[0]?.['problem']), /worker 0: 4 requests waiting \(media-max-pending-setups=4\)/, 'the log line names the bound for the operator');
     assert.equal(server.counters().mediaOverloadRefused, 1);
     assert.equal(server.counters().callsTotal, 0, 'no call was created');
     assert.match(await metrics.render(), /^b2bua_calls_refused_total\{reason="media_overloaded"\} 1$/m);
