@@ -77,7 +77,7 @@ export const CATALOG = {
   B2BUA_MEDIA_BIND_FAILED: { message: 'cannot bind UDP sockets on {address}', fix: 'the relay cannot bind media sockets: check the media bind address', status: 500 },
   B2BUA_MEDIA_PORTS_EXHAUSTED: {
     message: 'no free RTP/RTCP port pair in {key}={min}-{max} on {address} (widen {key} in [b2bua-server]: each call takes two pairs per stream)',
-    fix: 'all media ports of a range are in use: the call is answered 503 with Retry-After; widen audio-port / video-port', status: 503,
+    fix: 'all media ports of a range are in use: the call is answered 503 Service Unavailable (the range only in this log line) with Retry-After; widen audio-port / video-port', status: 503, generic: true,
   },
   B2BUA_MEDIA_OVERLOADED: {
     message: 'media workers overloaded: {why}', status: 503, generic: true,

@@ -91,12 +91,13 @@ describe('b2bua: leg A SDP checked before leg B, port exhaustion', function () {
     assert.equal(media.sessions, 1);
   });
 
-  it('media ports exhausted: 503 with Retry-After, not 500', async () => {
+  it('media ports exhausted: 503 with Retry-After, not 500; the phrase names neither the range nor the address', async () => {
     const exhausted = b2buaError('B2BUA_MEDIA_PORTS_EXHAUSTED', { key: 'audio-port', min: 40000, max: 40003, address: '127.0.0.1' });
     const { peer } = await setUp(countingMedia(exhausted));
     peer.send(rawInvite(peer.port, { sdp: sdp('m=audio 4000 RTP/AVP 0\r\n') }));
     const res = await peer.expect(/^SIP\/2\.0 [3-6]\d\d/);
-    assert.match(res, /^SIP\/2\.0 503 Service Unavailable \(no free RTP\/RTCP port pair in audio-port=40000-40003/);
+    assert.match(res, /^SIP\/2\.0 503 Service Unavailable\r$/m);
+    assert.doesNotMatch(res, /audio-port|40000|127\.0\.0\.1:4000|port pair/, 'our configuration stays in our log');
     assert.match(res, new RegExp(`^Retry-After: ${PORTS_EXHAUSTED_RETRY_AFTER_S}\\r$`, 'm'));
   });
 
