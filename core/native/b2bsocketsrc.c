@@ -8,7 +8,8 @@
  * an element that blocks a push (a GstBaseSink prerolling): b2bsocketsink takes udpsink's and fakesink's place.
  *
  * The source address object is reused while consecutive datagrams come from the same address:port (the usual
- * case: one peer per socket), so a packet costs no GObject allocation. Datagrams larger than RECV_SIZE are
+ * case: one peer per socket), so a packet costs no GObject allocation, and the buffers come from a pool (b2bsrtp
+ * protects in place in their tailroom). Datagrams larger than RECV_SIZE are
  * dropped and counted (`truncated`).
  */
 #define _GNU_SOURCE /* recvmmsg */
@@ -63,9 +64,28 @@ static struct {
   struct sockaddr_storage from[RECV_BATCH];
 } slots;
 
+/* Poller thread only: the receive buffers come back here when the packet has been sent or dropped, so a packet
+ * costs no allocation once the pool holds what is in flight. */
+static GstBufferPool *pool;
+
+static GstBuffer *pooled_buffer(void) {
+  if (!pool) {
+    pool = gst_buffer_pool_new();
+    GstStructure *config = gst_buffer_pool_get_config(pool);
+    gst_buffer_pool_config_set_params(config, NULL, RECV_SIZE, RECV_BATCH, 0);
+    if (!gst_buffer_pool_set_config(pool, config) || !gst_buffer_pool_set_active(pool, TRUE)) {
+      gst_object_unref(pool);
+      pool = NULL;
+      return gst_buffer_new_allocate(NULL, RECV_SIZE, NULL);
+    }
+  }
+  GstBuffer *buf = NULL;
+  return gst_buffer_pool_acquire_buffer(pool, &buf, NULL) == GST_FLOW_OK ? buf : NULL;
+}
+
 static gboolean fill_slot(int i) {
   if (slots.buf[i]) return TRUE;
-  GstBuffer *buf = gst_buffer_new_allocate(NULL, RECV_SIZE, NULL);
+  GstBuffer *buf = pooled_buffer();
   if (!buf || !gst_buffer_map(buf, &slots.map[i], GST_MAP_WRITE)) {
     if (buf) gst_buffer_unref(buf);
     return FALSE;

@@ -322,6 +322,15 @@ static srtp_err_status_t unprotect_packet(B2bSrtp *self, guint8 *data, int *len)
   return err;
 }
 
+/* Whether `buf` is ours alone, in one writable memory that can grow to `need` bytes without a copy. */
+static gboolean has_tailroom(GstBuffer *buf, gsize need) {
+  if (!gst_buffer_is_writable(buf) || gst_buffer_n_memory(buf) != 1) return FALSE;
+  GstMemory *mem = gst_buffer_peek_memory(buf, 0);
+  gsize offset = 0, maxsize = 0;
+  gst_memory_get_sizes(mem, &offset, &maxsize);
+  return gst_memory_is_writable(mem) && maxsize >= offset + need;
+}
+
 static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *in) {
   B2bSrtp *self = B2B_SRTP(parent);
   GstBuffer *out = NULL;
@@ -353,14 +362,21 @@ static GstFlowReturn b2b_srtp_chain(GstPad *pad, GstObject *parent, GstBuffer *i
   int len;
   if (self->mode == MODE_PROTECT) {
     gsize in_len = gst_buffer_get_size(in);
-    out = gst_buffer_new_allocate(NULL, in_len + SRTP_MAX_TRAILER_LEN, NULL);
-    gst_buffer_map(out, &map, GST_MAP_READWRITE);
-    gst_buffer_extract(in, 0, map.data, in_len);
+    if (has_tailroom(in, in_len + SRTP_MAX_TRAILER_LEN)) {
+      /* b2bsocketsrc's buffers have room for the tag: protect in place, no allocation and no copy per packet. */
+      out = in;
+      gst_buffer_set_size(out, (gssize)(in_len + SRTP_MAX_TRAILER_LEN));
+      gst_buffer_map(out, &map, GST_MAP_READWRITE);
+    } else {
+      out = gst_buffer_new_allocate(NULL, in_len + SRTP_MAX_TRAILER_LEN, NULL);
+      gst_buffer_map(out, &map, GST_MAP_READWRITE);
+      gst_buffer_extract(in, 0, map.data, in_len);
+      gst_buffer_unref(in);
+    }
     len = (int)in_len;
     err = is_rtcp(map.data, in_len) ? srtp_protect_rtcp_mki(self->key.session, map.data, &len, self->key.use_mki, 0)
                                     : srtp_protect_mki(self->key.session, map.data, &len, self->key.use_mki, 0);
     gst_buffer_unmap(out, &map);
-    gst_buffer_unref(in);
   } else {
     out = gst_buffer_make_writable(in);
     gst_buffer_map(out, &map, GST_MAP_READWRITE);
