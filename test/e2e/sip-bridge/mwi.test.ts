@@ -282,6 +282,9 @@ describe('sip-bridge MWI through the daemon (sipp subscriber, ITSP MWI server, i
       await new Promise((r) => setTimeout(r, 1500)); // the ITSP's REGISTER "call" ends its timewait before the un-REGISTER
       await b2bua.stop();
       const ri = await resultWithin(itsp, 5000);
+      // The un-REGISTER is the last exchange, a few ms before the ITSP's exit: give the capture time to read it from
+      // the kernel before it stops (a CI run once lost it).
+      await new Promise((r) => setTimeout(r, 500));
       const packets = await capture!.stop();
       capture = undefined;
       if (protocol === 'udp') assert.equal(ri.code, 0, `ITSP (REGISTER, both SUBSCRIBE dialogs, un-REGISTER): ${ri.summary}`);
