@@ -32,6 +32,12 @@ export function initGst(): GstInfo {
       element: 'b2bsrtp', problem: `not found (GST_PLUGIN_PATH=${process.env['GST_PLUGIN_PATH'] ?? ''})`, fix: 'build it with "make -C core/native"',
     });
   }
+  // A plugin built before the socket elements existed would otherwise fail every call's pipeline with a parse error.
+  for (const ours of ['b2bsocketsrc', 'b2bsocketsink']) {
+    if (!Gst.ElementFactory.find(ours)) {
+      throw b2buaError('B2BUA_GST_ELEMENT_MISSING', { element: ours, problem: 'is missing from the native plugin (built before it existed)', fix: 'rebuild it with "make -C core/native"' });
+    }
+  }
   for (const needed of ['valve', 'funnel']) {
     if (!Gst.ElementFactory.find(needed)) {
       throw b2buaError('B2BUA_GST_ELEMENT_MISSING', { element: needed, problem: 'is missing', fix: 'install gstreamer1.0-plugins-good/base' });
